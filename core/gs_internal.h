@@ -1,0 +1,40 @@
+/*
+ * gs_internal.h — helpers shared by the C modules of libgrokspicy; not installed.
+ */
+#ifndef GS_INTERNAL_H
+#define GS_INTERNAL_H
+
+#include <stddef.h>
+#include <lua.h>
+
+/* A file of the Lua library, templates or static assets compiled into the binary. */
+struct gs_resource {
+    const char *name;           /* path relative to the source tree, e.g. "lua/grokspicy/cli.lua" */
+    const unsigned char *data;
+    size_t len;
+};
+
+/* Generated at build time from lua/, templates/ and static/; sorted by name. */
+extern const struct gs_resource gs_resources[];
+extern const size_t gs_resource_count;
+
+/* The embedded copy of a resource, or NULL. */
+const struct gs_resource *gs_resource_find(const char *name);
+
+/*
+ * Reads a resource into a malloc'd buffer: from $GROK_SPICY_SOURCE_DIR when that
+ * is set (a developer editing Lua or templates without rebuilding), else from
+ * the embedded copy. Returns NULL with *err set to a static message when absent.
+ */
+char *gs_resource_read(const char *name, size_t *len, const char **err);
+
+/*
+ * Calls the function below nargs arguments on the stack in protected mode with
+ * a traceback handler. Returns the lua_pcall status; on error the message
+ * (with traceback) is left on the stack.
+ */
+int gs_pcall(lua_State *L, int nargs, int nresults);
+
+int luaopen_grokspicy_resources(lua_State *L);
+
+#endif

@@ -1,0 +1,2 @@
+-- Runs the busted specs inside grok-spicy, so they exercise the embedded modules.
+require("busted.runner")({ standalone = false })
