@@ -1,0 +1,104 @@
+/*
+ * gs_store.h — the C API of the grok-spicy store (SQLite): the events log and the
+ * bits a server or another host needs without a Lua state. The full run/asset API
+ * is the Lua module grokspicy.store (core/store.c).
+ *
+ * Threads: a gs_db is one SQLite connection; use it from one thread at a time
+ * (open one per thread). Errors: functions returning int give 0 on success and -1
+ * on failure with a message "operation: detail" written to err (errlen bytes;
+ * err may be NULL). GS_STORE_ERRLEN is a comfortable size for err buffers.
+ */
+#ifndef GS_STORE_H
+#define GS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GS_STORE_SCHEMA_VERSION 2
+#define GS_STORE_ERRLEN 512
+
+typedef struct gs_db gs_db;
+struct sqlite3;
+
+/*
+ * Opens (creating it and its parent folders) the database at path, enables WAL,
+ * busy_timeout 10 s, foreign keys and synchronous=NORMAL, and creates or migrates
+ * the schema to GS_STORE_SCHEMA_VERSION. Refuses files written by a newer schema
+ * and files that are not SQLite databases. Returns NULL with err set on failure.
+ */
+gs_db *gs_store_open(const char *path, char *err, size_t errlen);
+
+/* Closes the connection (rolling back an open transaction). NULL is a no-op. */
+void gs_store_close(gs_db *db);
+
+/* The underlying SQLite connection, for tests and advanced hosts. */
+struct sqlite3 *gs_store_handle(gs_db *db);
+
+/*
+ * Explicit transactions. The outermost begin is BEGIN IMMEDIATE; nested begins are
+ * savepoints. Store writes made in between join the caller's transaction.
+ * gs_store_rollback undoes the innermost level; it never fails.
+ */
+int gs_store_begin(gs_db *db, char *err, size_t errlen);
+int gs_store_commit(gs_db *db, char *err, size_t errlen);
+void gs_store_rollback(gs_db *db);
+/* Current nesting depth of explicit transactions (0 = none). */
+int gs_store_depth(gs_db *db);
+
+/*
+ * Appends one row to the events log, in its own BEGIN IMMEDIATE transaction unless
+ * the caller has one open. run_id <= 0 stores NULL (an event for no run); data_json
+ * and html may be NULL. The new event id (the SSE id) goes to *out_id if not NULL.
+ */
+int gs_store_append_event(gs_db *db, int64_t run_id, const char *type, const char *data_json,
+                          const char *html, int64_t *out_id, char *err, size_t errlen);
+
+/*
+ * Called once per event in id order; data and html may be NULL. Pointers are valid
+ * only during the call. Return non-zero to stop early.
+ */
+typedef int (*gs_store_event_fn)(void *ud, int64_t id, int64_t run_id, const char *type,
+                                 const char *created_at, const char *data, const char *html);
+
+/*
+ * Delivers up to limit events with id > after_id (run_id 0 = every run) to fn.
+ * Returns the number delivered, or -1 with err set.
+ */
+int gs_store_events_since(gs_db *db, int64_t run_id, int64_t after_id, int limit,
+                          gs_store_event_fn fn, void *ud, char *err, size_t errlen);
+
+/* The highest event id (of run_id, or of all runs when run_id is 0); 0 when none. */
+int gs_store_max_event_id(gs_db *db, int64_t run_id, int64_t *out, char *err, size_t errlen);
+
+/*
+ * PRAGMA data_version: changes whenever another connection (any process) commits.
+ * A dashboard polls it to notice new events without querying the events table.
+ */
+int gs_store_data_version(gs_db *db, int64_t *out, char *err, size_t errlen);
+
+/* Sets heartbeat_at = now and owner_pid = getpid() on a run. Returns 1, 0 if no such run, -1 on error. */
+int gs_store_heartbeat(gs_db *db, int64_t run_id, char *err, size_t errlen);
+
+/*
+ * Marks as 'interrupted' every run in a running status (pending .. assembly) whose
+ * owner process is gone: owner_pid missing or not alive (kill(pid, 0) == ESRCH),
+ * or heartbeat missing or older than stale_seconds (guards against pid reuse;
+ * <= 0 means 60). Appends an "interrupted" event per run. Returns the count or -1.
+ */
+int gs_store_mark_interrupted(gs_db *db, double stale_seconds, char *err, size_t errlen);
+
+/* Now as ISO-8601 UTC with milliseconds, "2026-11-26T09:15:02.123Z" (buf >= 32 bytes). */
+void gs_store_now_iso(char *buf, size_t len);
+
+/* Seconds from CLOCK_MONOTONIC, for measuring durations. */
+double gs_store_monotonic(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
