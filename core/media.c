@@ -114,13 +114,13 @@ static void tail_quote(const char *tail, size_t len, char *q, size_t max)
     flat[n] = '\0';
     if (max == 0)
         return;
-    const char *start = flat;
     if (n + 1 > max && max > 4) {
-        start = flat + n - (max - 4);
-        snprintf(q, max, "...%s", start);
+        size_t keep = max - 4;
+        memcpy(q, "...", 3);
+        memcpy(q + 3, flat + n - keep, keep + 1);
         return;
     }
-    snprintf(q, max, "%s", start);
+    memcpy(q, flat, n + 1);
 }
 
 static void close_fd(int *fd)
@@ -991,6 +991,7 @@ static int l_ffmpeg_version(lua_State *L)
     return 1;
 }
 
+int luaopen_grokspicy_media(lua_State *L);
 int luaopen_grokspicy_media(lua_State *L)
 {
     static const luaL_Reg fns[] = {
