@@ -37,4 +37,13 @@ int gs_pcall(lua_State *L, int nargs, int nresults);
 
 int luaopen_grokspicy_resources(lua_State *L);
 
+/*
+ * The provider of the grokspicy.Provider userdata at idx, counted as borrowed
+ * (provider:close raises while borrowed), or NULL when idx is not an open
+ * provider. Every borrow is paired with one unborrow on the same userdata.
+ */
+struct gs_provider;
+struct gs_provider *gs_provider_borrow(lua_State *L, int idx);
+void gs_provider_unborrow(lua_State *L, int idx);
+
 #endif

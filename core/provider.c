@@ -11,6 +11,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "gs_internal.h"
 #include "gs_provider.h"
 
 /* ---- plan and score memory ---- */
@@ -178,6 +179,7 @@ int gs_provider_open(const char *name, gs_provider **out, char *err, size_t errl
 
 typedef struct lprovider {
     gs_provider *p; /* NULL: closed (born closed, see STYLE rule 7) */
+    int borrows;    /* steps contexts using p: close refuses while > 0 */
 } lprovider;
 
 static gs_provider *check_open(lua_State *L, const char *fn)
@@ -219,6 +221,7 @@ static int l_open(lua_State *L)
     }
     lprovider *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->p = NULL;
+    u->borrows = 0;
     luaL_setmetatable(L, PROVIDER_MT);
     char err[1024];
     if (gs_provider_open(name, &u->p, err, sizeof err) != 0)
@@ -462,15 +465,44 @@ static int l_max_concurrency(lua_State *L)
     return 1;
 }
 
-/* close, __gc and __close: idempotent. */
+/* close and __close: idempotent; refused while a steps context uses the provider. */
 static int l_close(lua_State *L)
 {
     lprovider *u = luaL_checkudata(L, 1, PROVIDER_MT);
+    if (u->borrows > 0)
+        return luaL_error(L, "provider:close: the provider is in use by %d steps context(s)", u->borrows);
     if (u->p) {
         gs_provider_destroy(u->p);
         u->p = NULL;
     }
     return 0;
+}
+
+/* __gc: a borrowing context keeps the userdata reachable, so borrows is 0 here
+ * unless both died in one cycle; then leak rather than free under a worker. */
+static int l_gc(lua_State *L)
+{
+    lprovider *u = luaL_checkudata(L, 1, PROVIDER_MT);
+    if (u->p && u->borrows == 0)
+        gs_provider_destroy(u->p);
+    u->p = NULL;
+    return 0;
+}
+
+gs_provider *gs_provider_borrow(lua_State *L, int idx)
+{
+    lprovider *u = luaL_testudata(L, idx, PROVIDER_MT);
+    if (!u || !u->p)
+        return NULL;
+    u->borrows++;
+    return u->p;
+}
+
+void gs_provider_unborrow(lua_State *L, int idx)
+{
+    lprovider *u = luaL_testudata(L, idx, PROVIDER_MT);
+    if (u && u->borrows > 0)
+        u->borrows--;
 }
 
 static int l_tostring(lua_State *L)
@@ -499,7 +531,7 @@ int luaopen_grokspicy_provider(lua_State *L)
         {NULL, NULL},
     };
     static const luaL_Reg meta[] = {
-        {"__gc", l_close},
+        {"__gc", l_gc},
         {"__close", l_close},
         {"__tostring", l_tostring},
         {NULL, NULL},
