@@ -99,8 +99,11 @@ static double p_num(parser *p, int t, const char *where, const char *key, int re
         luaL_error(L, "%s: %s%s must be %s", p->fn, where, key, integer ? "an integer" : "a number");
     } else {
         v = lua_tonumber(L, -1);
-        if (!(v >= lo && v <= hi))
-            luaL_error(L, "%s: %s%s must be in %g..%g, got %g", p->fn, where, key, lo, hi, v);
+        if (!(v >= lo && v <= hi)) {
+            char range[128]; /* lua_pushfstring has no %g */
+            snprintf(range, sizeof range, "%g..%g, got %g", lo, hi, v);
+            luaL_error(L, "%s: %s%s must be in %s", p->fn, where, key, range);
+        }
     }
     lua_pop(L, 1);
     return v;

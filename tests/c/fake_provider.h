@@ -52,18 +52,18 @@ typedef struct fake {
     fake_call calls[FAKE_MAX_CALLS];
     size_t n_calls;
     fake_clip clips[FAKE_MAX_CALLS];
-    size_t n_clips;
+    size_t n_clips, clip_wrap;
     int running, max_running;
 } fake;
 
-static void fake_sleep(int ms)
+static inline void fake_sleep(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     while (ms > 0 && nanosleep(&ts, &ts) != 0) {
     }
 }
 
-static void fake_touch(fake *f, const char *path, const char *what)
+static inline void fake_touch(fake *f, const char *path, const char *what)
 {
     if (!f->write_files)
         return;
@@ -75,7 +75,7 @@ static void fake_touch(fake *f, const char *path, const char *what)
 }
 
 /* Records a call; returns 1 when it must fail. Tracks concurrency. */
-static int fake_enter(fake *f, const char *op, const char *prompt, size_t n_refs, const char *input, double dur,
+static inline int fake_enter(fake *f, const char *op, const char *prompt, size_t n_refs, const char *input, double dur,
                       char *err, size_t errlen)
 {
     pthread_mutex_lock(&f->mu);
@@ -101,22 +101,22 @@ static int fake_enter(fake *f, const char *op, const char *prompt, size_t n_refs
     return fails;
 }
 
-static void fake_add_clip(fake *f, const char *path, double dur)
+static inline void fake_add_clip(fake *f, const char *path, double dur)
 {
     pthread_mutex_lock(&f->mu);
     size_t i = 0;
     while (i < f->n_clips && strcmp(f->clips[i].path, path) != 0)
         i++;
-    if (i < FAKE_MAX_CALLS) {
-        snprintf(f->clips[i].path, sizeof f->clips[0].path, "%s", path);
-        f->clips[i].duration = dur;
-        if (i == f->n_clips)
-            f->n_clips++;
-    }
+    if (i == FAKE_MAX_CALLS) /* full: reuse the oldest slots (long benchmarks) */
+        i = f->clip_wrap++ % FAKE_MAX_CALLS;
+    snprintf(f->clips[i].path, sizeof f->clips[0].path, "%s", path);
+    f->clips[i].duration = dur;
+    if (i == f->n_clips)
+        f->n_clips++;
     pthread_mutex_unlock(&f->mu);
 }
 
-static double fake_clip_duration(fake *f, const char *path)
+static inline double fake_clip_duration(fake *f, const char *path)
 {
     double d = -1;
     pthread_mutex_lock(&f->mu);
@@ -127,14 +127,14 @@ static double fake_clip_duration(fake *f, const char *path)
     return d;
 }
 
-static gs_plan *fake_plan(gs_provider *p, const char *concept, int n, uint64_t seed, char *err, size_t errlen)
+static inline gs_plan *fake_plan(gs_provider *p, const char *concept, int n, uint64_t seed, char *err, size_t errlen)
 {
     (void)p, (void)concept, (void)n, (void)seed;
     snprintf(err, errlen, "fake: no planner");
     return NULL;
 }
 
-static int fake_generate_image(gs_provider *p, const char *prompt, const char *aspect, const char *out, double *cost,
+static inline int fake_generate_image(gs_provider *p, const char *prompt, const char *aspect, const char *out, double *cost,
                                char *err, size_t errlen)
 {
     (void)aspect;
@@ -146,7 +146,7 @@ static int fake_generate_image(gs_provider *p, const char *prompt, const char *a
     return 0;
 }
 
-static int fake_edit_image(gs_provider *p, const char *prompt, const char *const refs[], size_t n_refs,
+static inline int fake_edit_image(gs_provider *p, const char *prompt, const char *const refs[], size_t n_refs,
                            const char *out, double *cost, char *err, size_t errlen)
 {
     fake *f = (fake *)p;
@@ -157,7 +157,7 @@ static int fake_edit_image(gs_provider *p, const char *prompt, const char *const
     return 0;
 }
 
-static int fake_generate_video(gs_provider *p, const char *prompt, const char *image, double dur, const char *aspect,
+static inline int fake_generate_video(gs_provider *p, const char *prompt, const char *image, double dur, const char *aspect,
                                const char *res, const char *out, double *cost, char *err, size_t errlen)
 {
     (void)aspect, (void)res;
@@ -173,7 +173,7 @@ static int fake_generate_video(gs_provider *p, const char *prompt, const char *i
     return 0;
 }
 
-static int fake_edit_video(gs_provider *p, const char *prompt, const char *video, const char *out, double *cost,
+static inline int fake_edit_video(gs_provider *p, const char *prompt, const char *video, const char *out, double *cost,
                            char *err, size_t errlen)
 {
     fake *f = (fake *)p;
@@ -186,7 +186,7 @@ static int fake_edit_video(gs_provider *p, const char *prompt, const char *video
     return 0;
 }
 
-static int fake_score(gs_provider *p, const char *image, const char *const refs[], size_t n_refs,
+static inline int fake_score(gs_provider *p, const char *image, const char *const refs[], size_t n_refs,
                       const char *const descs[], const char *const names[], size_t n, gs_score *out, char *err,
                       size_t errlen)
 {
@@ -214,12 +214,12 @@ static int fake_score(gs_provider *p, const char *image, const char *const refs[
     return 0;
 }
 
-static int fake_maxc(gs_provider *p)
+static inline int fake_maxc(gs_provider *p)
 {
     return ((fake *)p)->maxc;
 }
 
-static void fake_destroy(gs_provider *p)
+static inline void fake_destroy(gs_provider *p)
 {
     (void)p; /* owned by the test */
 }
@@ -229,7 +229,7 @@ static const gs_provider_ops fake_ops = {
     fake_edit_video, fake_score, fake_maxc, fake_destroy,
 };
 
-static void fake_init(fake *f)
+static inline void fake_init(fake *f)
 {
     memset(f, 0, sizeof *f);
     f->base.ops = &fake_ops;
@@ -239,7 +239,7 @@ static void fake_init(fake *f)
     f->maxc = 8;
 }
 
-static size_t fake_count(fake *f, const char *op)
+static inline size_t fake_count(fake *f, const char *op)
 {
     size_t n = 0;
     pthread_mutex_lock(&f->mu);
@@ -250,7 +250,7 @@ static size_t fake_count(fake *f, const char *op)
 }
 
 /* The k-th (0-based) call of op, or NULL. */
-static const fake_call *fake_nth(fake *f, const char *op, size_t k)
+static inline const fake_call *fake_nth(fake *f, const char *op, size_t k)
 {
     for (size_t i = 0; i < f->n_calls; i++)
         if (!strcmp(f->calls[i].op, op) && k-- == 0)
@@ -260,7 +260,7 @@ static const fake_call *fake_nth(fake *f, const char *op, size_t k)
 
 /* ---- media hooks ---- */
 
-static int fm_probe(void *ud, const char *path, double *d, char *err, size_t errlen)
+static inline int fm_probe(void *ud, const char *path, double *d, char *err, size_t errlen)
 {
     fake *f = ud;
     double v = fake_clip_duration(f, path);
@@ -272,14 +272,14 @@ static int fm_probe(void *ud, const char *path, double *d, char *err, size_t err
     return 0;
 }
 
-static int fm_frame(void *ud, const char *video, const char *out, int last, char *err, size_t errlen)
+static inline int fm_frame(void *ud, const char *video, const char *out, int last, char *err, size_t errlen)
 {
     (void)video, (void)last, (void)err, (void)errlen;
     fake_touch(ud, out, "frame");
     return 0;
 }
 
-static int fm_normalize(void *ud, const char *in, const char *out, char *err, size_t errlen)
+static inline int fm_normalize(void *ud, const char *in, const char *out, char *err, size_t errlen)
 {
     fake *f = ud;
     double d = fake_clip_duration(f, in);
@@ -292,7 +292,7 @@ static int fm_normalize(void *ud, const char *in, const char *out, char *err, si
     return 0;
 }
 
-static int fm_concat(void *ud, const char *const clips[], size_t n, const char *out, char *err, size_t errlen)
+static inline int fm_concat(void *ud, const char *const clips[], size_t n, const char *out, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
     fake *f = ud;
@@ -304,7 +304,7 @@ static int fm_concat(void *ud, const char *const clips[], size_t n, const char *
     return 0;
 }
 
-static gs_steps_media fake_media(fake *f)
+static inline gs_steps_media fake_media(fake *f)
 {
     gs_steps_media m = {fm_probe, fm_frame, fm_normalize, fm_concat, f};
     return m;
