@@ -989,8 +989,9 @@ static void push_field(lua_State *L, int row, const struct field *f, const char 
         break;
     case F_INT:
         if (!lua_isinteger(L, -1)) {
-            lua_Integer v;
-            if (t == LUA_TNUMBER && lua_numbertointeger(lua_tonumber(L, -1), &v)) {
+            int exact = 0;
+            lua_Integer v = t == LUA_TNUMBER ? lua_tointegerx(L, -1, &exact) : 0; /* 3.0 yes, 3.5 no */
+            if (exact) {
                 lua_pop(L, 1);
                 lua_pushinteger(L, v);
             } else {
