@@ -904,6 +904,27 @@ static const char *push_json(lua_State *L, int idx, int as_array, const char *op
     return lua_tostring(L, -1);
 }
 
+/* cjson 2.1 decodes every number as a float: 3 comes back as 3.0 and prints "3.0". */
+static void integers_back(lua_State *L, int idx, int depth)
+{
+    if (depth > 32 || !lua_checkstack(L, 3))
+        return;
+    idx = lua_absindex(L, idx);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) { /* key, value */
+        lua_Integer v;
+        if (lua_type(L, -1) == LUA_TTABLE) {
+            integers_back(L, -1, depth + 1);
+        } else if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1) &&
+                   lua_numbertointeger(lua_tonumber(L, -1), &v) && (lua_Number)v == lua_tonumber(L, -1)) {
+            lua_pushvalue(L, -2);
+            lua_pushinteger(L, v);
+            lua_rawset(L, idx); /* replacing an existing key's value is allowed during lua_next */
+        }
+        lua_pop(L, 1);
+    }
+}
+
 static void push_decoded(lua_State *L, const char *s, size_t len)
 {
     lua_getfield(L, JSON_UV, "decode");
@@ -911,6 +932,8 @@ static void push_decoded(lua_State *L, const char *s, size_t len)
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) { /* not JSON after all: hand back the text */
         lua_pop(L, 1);
         lua_pushlstring(L, s, len);
+    } else if (lua_type(L, -1) == LUA_TTABLE) {
+        integers_back(L, -1, 0);
     }
 }
 
@@ -1485,49 +1508,21 @@ static int l_append_event(lua_State *L)
     return guarded(L, append_event_body);
 }
 
-struct collect {
-    lua_State *L;
-    lua_Integer n;
-};
-
-static int collect_event(void *ud, int64_t id, int64_t run_id, const char *type, const char *created_at,
-                         const char *data, const char *html)
-{
-    struct collect *c = ud;
-    lua_State *L = c->L;
-    lua_createtable(L, 0, 6);
-    lua_pushinteger(L, id);
-    lua_setfield(L, -2, "id");
-    if (run_id) {
-        lua_pushinteger(L, run_id);
-        lua_setfield(L, -2, "run_id");
-    }
-    lua_pushstring(L, type);
-    lua_setfield(L, -2, "type");
-    lua_pushstring(L, created_at);
-    lua_setfield(L, -2, "created_at");
-    if (data) {
-        push_decoded(L, data, strlen(data));
-        lua_setfield(L, -2, "data");
-    }
-    if (html) {
-        lua_pushstring(L, html);
-        lua_setfield(L, -2, "html");
-    }
-    lua_rawseti(L, -2, ++c->n);
-    return 0;
-}
-
 static int events_since_body(lua_State *L)
 {
     gs_db *db = arg_db(L);
     char err[GS_STORE_ERRLEN];
-    lua_Integer limit = lua_tointeger(L, 4);
-    struct collect c = {L, 0};
-    lua_createtable(L, (int)(limit < 64 ? limit : 64), 0);
-    if (gs_store_events_since(db, lua_tointeger(L, 2), lua_tointeger(L, 3), (int)limit, collect_event, &c, err,
-                              sizeof err) < 0)
+    lua_Integer run_id = lua_tointeger(L, 2);
+    sqlite3_stmt *st = get_stmt(db, run_id > 0 ? ST_EVENTS_RUN : ST_EVENTS_ALL, "events_since", err, sizeof err);
+    if (!st)
         return raise_msg(L, db, db->depth, err);
+    if (run_id > 0)
+        sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int64(st, 2, lua_tointeger(L, 3));
+    sqlite3_bind_int64(st, 3, lua_tointeger(L, 4));
+    if (push_rows(L, st) != SQLITE_DONE) /* "data" is decoded by push_row */
+        return raise_db(L, db, db->depth, "events_since");
+    sqlite3_reset(st);
     return 1;
 }
 

@@ -268,6 +268,7 @@ describe("grokspicy.store", function()
     local all = conn:events_since(nil, 0)
     assert.equal(4, #all)
     assert.equal("T", all[1].data.title)
+    assert.equal("integer", math.type(all[1].data.n)) -- not 2.0, as cjson would give
     assert.equal("<div id=x></div>", all[1].html)
     assert.equal(r1, all[1].run_id)
     assert.is_true(all[2].data.raw)
