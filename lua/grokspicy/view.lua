@@ -164,6 +164,7 @@ function M.run_model(run)
     running = RUNNING[run.status] == true,
     terminal = TERMINAL[run.status] == true,
     progress = fraction,
+    progress_pct = math.floor(fraction * 100 + 0.5),
     current_step = current,
     steps = steps,
     elapsed = M.elapsed(run),
@@ -199,6 +200,12 @@ function M.env()
         if v >= 0.8 then return "good" end
         if v >= 0.5 then return "fair" end
         return "poor"
+      end,
+      -- A path under /output/: each segment percent-encoded, the slashes kept.
+      urlpath = function(p)
+        return (tostring(p or ""):gsub("[^A-Za-z0-9%-%._~/]", function(ch)
+          return string.format("%%%02X", ch:byte())
+        end))
       end,
       clip = function(s, n)
         s = tostring(s or "")
