@@ -21,7 +21,8 @@ local function seeded_run(conn, concept)
     { scene_id = 2, title = "End", description = "d2", characters_present = { "O'Brien", "Owl" }, setting = "river",
       camera = "pan left", mood = "tense", action = "talk", duration_seconds = 8 },
   })
-  conn:upsert_character_asset(id, { name = "O'Brien", portrait_url = "", portrait_path = "runs/1/characters/o brien.png",
+  conn:upsert_character_asset(id, { name = "O'Brien", portrait_url = "",
+    portrait_path = "runs/1/characters/o brien.png",
     visual_description = "a red fox", consistency_score = 0.91, generation_attempts = 2 })
   conn:upsert_keyframe_asset(id, { scene_id = 1, keyframe_url = "", keyframe_path = "runs/1/keyframes/scene_1.png",
     consistency_score = 0.62, generation_attempts = 1, edit_passes = 3, video_prompt = "slow push-in",
