@@ -100,7 +100,7 @@ const struct kind kinds[] = {
     {"duck", "duck", "feathers", FAM_BIRD, EAR_NONE, TAIL_NONE, X_BEAK | X_WINGS, {240, 220, 80}, {250, 240, 180}, {36, 36, 42}, {"silly", "optimistic", "loud"}},
     {"dragon", "dragon", "scales", FAM_ANIMAL, EAR_HORNS, TAIL_DRAGON, X_WINGS | X_MUZZLE, {60, 150, 80}, {225, 210, 140}, {240, 190, 30}, {"proud", "fiery", "secretly kind"}},
     {"robot", "robot", "plating", FAM_ROBOT, EAR_NONE, TAIL_NONE, X_ANTENNA, {170, 180, 195}, {90, 100, 115}, {60, 200, 240}, {"literal", "helpful", "earnest"}},
-    {"girl", "girl", "clothes", FAM_HUMAN, EAR_NONE, TAIL_NONE, 0, {220, 80, 90}, {70, 70, 120}, {90, 60, 35}, {"brave", "curious", "stubborn"}},
+    {"girl", "girl", "clothes", FAM_HUMAN, EAR_NONE, TAIL_NONE, 0, {205, 55, 65}, {70, 70, 120}, {90, 60, 35}, {"brave", "curious", "stubborn"}},
     {"boy", "boy", "clothes", FAM_HUMAN, EAR_NONE, TAIL_NONE, 0, {60, 110, 200}, {70, 70, 90}, {90, 60, 35}, {"energetic", "loyal", "reckless"}},
     {"child", "child", "clothes", FAM_HUMAN, EAR_NONE, TAIL_NONE, 0, {240, 200, 60}, {70, 90, 140}, {90, 60, 35}, {"curious", "hopeful", "brave"}},
     {"knight", "knight", "armour", FAM_HUMAN, EAR_NONE, TAIL_NONE, X_HELMET, {180, 185, 195}, {150, 40, 40}, {60, 90, 160}, {"noble", "steadfast", "earnest"}},
@@ -239,6 +239,16 @@ void parse_figure(const tokens *t, const struct kind *kind, int k, int from, int
     for (int i = from; i < to; i++) {
         const struct colour *c = colour_word(t->w[i]);
         if (!c)
+            continue;
+        /* "... and a silver robot": a colour right before another noun is its own */
+        int owner = -1;
+        for (int j = i + 1; j <= i + 3 && j < t->n && owner < 0; j++) {
+            if (tok_is(t, j, ",") || tok_is(t, j, "and"))
+                break;
+            if (kind_word(t->w[j]))
+                owner = j;
+        }
+        if (owner >= 0 && owner != k)
             continue;
         if (tok_any(t, i + 1, eye_words) || tok_any(t, i + 2, eye_words)) {
             if (!f->eye_word) {

@@ -437,7 +437,10 @@ static gs_plan *local_plan_story(gs_provider *p, const char *concept, int n_scen
         gs_character *c = &plan->characters[i];
         static const char *const roles[] = {"protagonist", "companion", "wildcard"};
         sbuf b = {0};
-        sb_printf(&b, "%s — the %s %s", roles[i], cs[i].colour_word, cs[i].fig.kind->label);
+        if (cs[i].fig.kind->family == FAM_HUMAN)
+            sb_printf(&b, "%s — the %s in %s", roles[i], cs[i].fig.kind->label, cs[i].colour_word);
+        else
+            sb_printf(&b, "%s — the %s %s", roles[i], cs[i].colour_word, cs[i].fig.kind->label);
         c->role = sb_take(&b);
         c->name = xstrdup(cs[i].name, &oom);
         c->visual_description = describe(&cs[i]);
