@@ -763,11 +763,11 @@ void draw_background(canvas *c, const tokens *t, uint64_t seed)
     }
 }
 
-/* Blends the background toward a coarse 16x9 colour grid of the previous
+/* Blends the background toward the row-band colours (1x12 grid) of the previous
  * keyframe: the same light and palette carry over between scenes. */
 void blend_palette(canvas *c, const unsigned char *prev, double amount)
 {
-    enum { GX = 16, GY = 9 };
+    enum { GX = 1, GY = 12 }; /* full-width bands: no ghosts of old figures */
     double grid[GY][GX][3] = {{{0}}};
     int cnt[GY][GX] = {{0}};
     for (int y = 0; y < c->h; y++)
