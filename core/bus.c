@@ -36,6 +36,18 @@ struct ev_impl {
     char buf[];                 /* type, data and html, each NUL-terminated */
 };
 
+/* Copies len bytes of src and a NUL at *p; returns the copy (NULL for NULL). */
+static const char *put(char **p, const char *src, size_t len)
+{
+    if (!src)
+        return NULL;
+    char *dst = *p;
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+    *p += len + 1;
+    return dst;
+}
+
 gs_event *gs_event_new(const char *type, int64_t run_id, int64_t id,
                        const char *data, size_t data_len, const char *html, size_t html_len)
 {
@@ -44,35 +56,15 @@ gs_event *gs_event_new(const char *type, int64_t run_id, int64_t id,
         return NULL;
     }
     size_t tl = strlen(type);
-    size_t need = sizeof(struct ev_impl) + tl + 1 + (data ? data_len + 1 : 0) + (html ? html_len + 1 : 0);
-    struct ev_impl *e = malloc(need);
+    struct ev_impl *e = malloc(sizeof *e + tl + 1 + (data ? data_len + 1 : 0) + (html ? html_len + 1 : 0));
     if (!e)
         return NULL;
     char *p = e->buf;
-    memcpy(p, type, tl);
-    p[tl] = '\0';
-    e->pub.type = p;
-    e->pub.type_len = tl;
-    p += tl + 1;
-    e->pub.run_id = run_id;
-    e->pub.id = id;
-    e->pub.data = NULL;
-    e->pub.data_len = 0;
-    if (data) {
-        memcpy(p, data, data_len);
-        p[data_len] = '\0';
-        e->pub.data = p;
-        e->pub.data_len = data_len;
-        p += data_len + 1;
-    }
-    e->pub.html = NULL;
-    e->pub.html_len = 0;
-    if (html) {
-        memcpy(p, html, html_len);
-        p[html_len] = '\0';
-        e->pub.html = p;
-        e->pub.html_len = html_len;
-    }
+    e->pub = (gs_event){
+        .type = put(&p, type, tl), .type_len = tl, .run_id = run_id, .id = id,
+        .data = put(&p, data, data_len), .data_len = data ? data_len : 0,
+        .html = put(&p, html, html_len), .html_len = html ? html_len : 0,
+    };
     atomic_init(&e->refs, 1);
     return &e->pub;
 }
@@ -698,28 +690,20 @@ static void push_stats(lua_State *L, gs_bus *bus)
 {
     gs_bus_stats st;
     gs_bus_get_stats(bus, &st);
+    const struct { const char *k; uint64_t v; } f[] = {
+        {"published", st.published}, {"dropped", st.dropped}, {"lags", st.lags}, {"subscribers", st.subscribers},
+    };
     lua_createtable(L, 0, 4);
-    lua_pushinteger(L, (lua_Integer)st.published);
-    lua_setfield(L, -2, "published");
-    lua_pushinteger(L, (lua_Integer)st.dropped);
-    lua_setfield(L, -2, "dropped");
-    lua_pushinteger(L, (lua_Integer)st.lags);
-    lua_setfield(L, -2, "lags");
-    lua_pushinteger(L, (lua_Integer)st.subscribers);
-    lua_setfield(L, -2, "subscribers");
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        lua_pushinteger(L, (lua_Integer)f[i].v);
+        lua_setfield(L, -2, f[i].k);
+    }
 }
 
-/* bus.stats([b]) -> {published, dropped, lags, subscribers} */
+/* bus.stats([b]) and b:stats() -> {published, dropped, lags, subscribers} */
 static int l_stats(lua_State *L)
 {
-    gs_bus *bus = lua_isnoneornil(L, 1) ? gs_bus_default() : check_bus(L, 1, "bus.stats");
-    push_stats(L, bus);
-    return 1;
-}
-
-static int l_bus_stats(lua_State *L)
-{
-    push_stats(L, check_bus(L, 1, "Bus:stats"));
+    push_stats(L, lua_isnoneornil(L, 1) ? gs_bus_default() : check_bus(L, 1, "bus.stats"));
     return 1;
 }
 
@@ -747,13 +731,16 @@ static int l_bus_close(lua_State *L)
     return 0;
 }
 
-static int l_bus_tostring(lua_State *L)
+static int l_tostring(lua_State *L)
 {
-    lbus *u = luaL_checkudata(L, 1, BUS_MT);
-    if (u->bus)
-        lua_pushfstring(L, BUS_MT " (%p)", (void *)u->bus);
+    lbus *b = luaL_testudata(L, 1, BUS_MT);
+    lsub *u = b ? NULL : luaL_checkudata(L, 1, SUB_MT);
+    void *p = b ? (void *)b->bus : (void *)u->sub;
+    const char *name = b ? BUS_MT : SUB_MT;
+    if (p)
+        lua_pushfstring(L, "%s (%p)", name, p);
     else
-        lua_pushliteral(L, BUS_MT " (closed)");
+        lua_pushfstring(L, "%s (closed)", name);
     return 1;
 }
 
@@ -843,16 +830,6 @@ static int l_sub_close(lua_State *L)
     return 0;
 }
 
-static int l_sub_tostring(lua_State *L)
-{
-    lsub *u = luaL_checkudata(L, 1, SUB_MT);
-    if (u->sub)
-        lua_pushfstring(L, SUB_MT " (%p)", (void *)u->sub);
-    else
-        lua_pushliteral(L, SUB_MT " (closed)");
-    return 1;
-}
-
 /* ---- helpers for tests and benchmarks only ---- */
 
 static int64_t now_ns(void)
@@ -938,14 +915,14 @@ int luaopen_grokspicy_bus(lua_State *L)
     static const luaL_Reg bus_methods[] = {
         {"publish", l_bus_publish},
         {"subscribe", l_bus_subscribe},
-        {"stats", l_bus_stats},
+        {"stats", l_stats},
         {"close", l_bus_close},
         {NULL, NULL},
     };
     static const luaL_Reg bus_meta[] = {
         {"__gc", l_bus_close},
         {"__close", l_bus_close},
-        {"__tostring", l_bus_tostring},
+        {"__tostring", l_tostring},
         {NULL, NULL},
     };
     static const luaL_Reg sub_methods[] = {
@@ -958,7 +935,7 @@ int luaopen_grokspicy_bus(lua_State *L)
     static const luaL_Reg sub_meta[] = {
         {"__gc", l_sub_close},
         {"__close", l_sub_close},
-        {"__tostring", l_sub_tostring},
+        {"__tostring", l_tostring},
         {NULL, NULL},
     };
     static const luaL_Reg fns[] = {

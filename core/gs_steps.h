@@ -105,7 +105,7 @@ typedef struct gs_step_args {
     char *keyframe_path, *video_prompt; /* video */
     char **clips;                   /* assemble */
     size_t n_clips;
-    char *out;
+    char *out;                      /* NULL: run_dir/final.mp4 */
 } gs_step_args;
 
 void gs_step_args_free(gs_step_args *a);

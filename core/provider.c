@@ -179,13 +179,14 @@ int gs_provider_open(const char *name, gs_provider **out, char *err, size_t errl
 
 typedef struct lprovider {
     gs_provider *p; /* NULL: closed (born closed, see STYLE rule 7) */
-    int borrows;    /* steps contexts using p: close refuses while > 0 */
+    int borrows;    /* steps contexts using p */
+    int closed;     /* closed from Lua; p lives on until the last borrower lets go */
 } lprovider;
 
 static gs_provider *check_open(lua_State *L, const char *fn)
 {
     lprovider *u = luaL_checkudata(L, 1, PROVIDER_MT);
-    if (!u->p)
+    if (!u->p || u->closed)
         luaL_error(L, "provider:%s: provider is closed", fn);
     return u->p;
 }
@@ -222,6 +223,7 @@ static int l_open(lua_State *L)
     lprovider *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->p = NULL;
     u->borrows = 0;
+    u->closed = 0;
     luaL_setmetatable(L, PROVIDER_MT);
     char err[1024];
     if (gs_provider_open(name, &u->p, err, sizeof err) != 0)
@@ -465,34 +467,24 @@ static int l_max_concurrency(lua_State *L)
     return 1;
 }
 
-/* close and __close: idempotent; refused while a steps context uses the provider. */
+/* close, __close and __gc: idempotent. While a steps context borrows the
+ * provider, the handle closes at once and the provider itself is destroyed
+ * when the last borrower lets go (never under a running worker). */
 static int l_close(lua_State *L)
 {
     lprovider *u = luaL_checkudata(L, 1, PROVIDER_MT);
-    if (u->borrows > 0)
-        return luaL_error(L, "provider:close: the provider is in use by %d steps context(s)", u->borrows);
-    if (u->p) {
+    u->closed = 1;
+    if (u->p && u->borrows == 0) {
         gs_provider_destroy(u->p);
         u->p = NULL;
     }
     return 0;
 }
 
-/* __gc: a borrowing context keeps the userdata reachable, so borrows is 0 here
- * unless both died in one cycle; then leak rather than free under a worker. */
-static int l_gc(lua_State *L)
-{
-    lprovider *u = luaL_checkudata(L, 1, PROVIDER_MT);
-    if (u->p && u->borrows == 0)
-        gs_provider_destroy(u->p);
-    u->p = NULL;
-    return 0;
-}
-
 gs_provider *gs_provider_borrow(lua_State *L, int idx)
 {
     lprovider *u = luaL_testudata(L, idx, PROVIDER_MT);
-    if (!u || !u->p)
+    if (!u || !u->p || u->closed)
         return NULL;
     u->borrows++;
     return u->p;
@@ -501,14 +493,16 @@ gs_provider *gs_provider_borrow(lua_State *L, int idx)
 void gs_provider_unborrow(lua_State *L, int idx)
 {
     lprovider *u = luaL_testudata(L, idx, PROVIDER_MT);
-    if (u && u->borrows > 0)
-        u->borrows--;
+    if (u && u->borrows > 0 && --u->borrows == 0 && u->closed && u->p) {
+        gs_provider_destroy(u->p);
+        u->p = NULL;
+    }
 }
 
 static int l_tostring(lua_State *L)
 {
     lprovider *u = luaL_checkudata(L, 1, PROVIDER_MT);
-    if (u->p)
+    if (u->p && !u->closed)
         lua_pushfstring(L, "grokspicy.Provider (%s) %p", gs_provider_name(u->p), (void *)u);
     else
         lua_pushfstring(L, "grokspicy.Provider (closed) %p", (void *)u);
@@ -531,7 +525,7 @@ int luaopen_grokspicy_provider(lua_State *L)
         {NULL, NULL},
     };
     static const luaL_Reg meta[] = {
-        {"__gc", l_gc},
+        {"__gc", l_close},
         {"__close", l_close},
         {"__tostring", l_tostring},
         {NULL, NULL},

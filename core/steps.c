@@ -984,7 +984,7 @@ static int step_compose_keyframe(run *w)
             goto done;
         }
         gs_score s;
-        double score;
+        double score = 0;
         if (score_cast(w, &k, path, &score, &s) != 0) {
             free(path);
             goto done;
@@ -1050,7 +1050,7 @@ static int video_attempt(run *w, const cast *k, int n, const char *action, const
         fail(w, "out of memory");
         goto fail;
     }
-    double cost = 0, dur = 0, score;
+    double cost = 0, dur = 0, score = 0;
     int grc = input ? gs_provider_edit_video(w->ctx->provider, prompt, input, path, &cost, w->err, sizeof w->err)
                     : gs_provider_generate_video(w->ctx->provider, prompt, w->kf, a->scene.duration,
                                                  a->aspect, w->o->resolution, path, &cost, w->err, sizeof w->err);
@@ -1086,7 +1086,7 @@ static int step_scene_video(run *w)
     best b = {.score = -1};
     char *prompt = NULL;
     int rc = -1, corrections = 0, regens = 0, n = 1;
-    double score;
+    double score = 0;
     if (cast_build(w, &k) != 0)
         goto done;
     if (!(w->kf = resolve_in(w->ctx, a->keyframe_path))) {
@@ -1167,13 +1167,22 @@ static int step_assemble(run *w)
         fail(w, "out of memory");
         return -1;
     }
-    if (a->out && a->out[0] == '/') {
-        out = strdup(a->out);
+    if (a->out) {
+        out = resolve_in(w->ctx, a->out);
     } else {
         sbuf b = {0};
-        sb_printf(&b, "%s/", w->ctx->run_dir);
-        sb_add(&b, a->out ? a->out : "final.mp4");
+        sb_printf(&b, "%s/final.mp4", w->ctx->run_dir);
         out = sb_take(&b);
+    }
+    char *slash = out ? strrchr(out, '/') : NULL;
+    if (slash && slash != out) { /* the folder of out may be new */
+        *slash = '\0';
+        int mrc = mkdir_p(out);
+        *slash = '/';
+        if (mrc != 0) {
+            fail(w, "%s: %s", out, strerror(errno));
+            goto done;
+        }
     }
     for (size_t i = 0; i < a->n_clips; i++) {
         if (cancelled(w))
