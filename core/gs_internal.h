@@ -36,5 +36,6 @@ char *gs_resource_read(const char *name, size_t *len, const char **err);
 int gs_pcall(lua_State *L, int nargs, int nresults);
 
 int luaopen_grokspicy_resources(lua_State *L);
+int luaopen_grokspicy_sys(lua_State *L);
 
 #endif

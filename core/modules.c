@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lualib.h>
@@ -26,6 +28,7 @@ static const luaL_Reg preloads[] = {
 #include "gs_modules.h"
 #undef GS_MODULE
     {"grokspicy.resources", luaopen_grokspicy_resources},
+    {"grokspicy.sys", luaopen_grokspicy_sys},
     {"cjson", luaopen_cjson},
     {NULL, NULL},
 };
@@ -234,6 +237,61 @@ int gs_openlibs(lua_State *L)
     lua_pop(L, 1);
     add_searcher(L);
     return 0;
+}
+
+/* sys.isatty(fd) -> boolean: whether progress can redraw a line. */
+static int l_sys_isatty(lua_State *L)
+{
+    lua_pushboolean(L, isatty((int)luaL_optinteger(L, 1, 1)));
+    return 1;
+}
+
+static int l_sys_pid(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)getpid());
+    return 1;
+}
+
+/* sys.monotonic() -> seconds from CLOCK_MONOTONIC, for elapsed times. */
+static int l_sys_monotonic(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return 1;
+}
+
+static int l_sys_sleep(lua_State *L)
+{
+    lua_Number s = luaL_checknumber(L, 1);
+    if (s > 0) {
+        struct timespec ts = {(time_t)s, (long)((s - (lua_Number)(time_t)s) * 1e9)};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
+    return 0;
+}
+
+static int l_sys_cpu_count(lua_State *L)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    lua_pushinteger(L, n > 0 ? n : 1);
+    return 1;
+}
+
+/* Small facts about the process and the terminal that plain Lua lacks. */
+int luaopen_grokspicy_sys(lua_State *L)
+{
+    static const luaL_Reg fns[] = {
+        {"isatty", l_sys_isatty},
+        {"pid", l_sys_pid},
+        {"monotonic", l_sys_monotonic},
+        {"sleep", l_sys_sleep},
+        {"cpu_count", l_sys_cpu_count},
+        {NULL, NULL},
+    };
+    luaL_newlib(L, fns);
+    return 1;
 }
 
 int luaopen_grokspicy(lua_State *L)

@@ -121,8 +121,11 @@ enum {
     " final_video_path, started_at, completed_at, error, cost_usd, updated_at, owner_pid," \
     " heartbeat_at, provider"
 #define W_STATUS " WHERE status = ?1"
-#define W_Q " WHERE (concept LIKE ?2 ESCAPE '\\' OR title LIKE ?2 ESCAPE '\\')"
-#define W_BOTH W_STATUS " AND (concept LIKE ?2 ESCAPE '\\' OR title LIKE ?2 ESCAPE '\\')"
+/* q is a plain substring: LIKE's %, _ and the escape char itself are escaped. */
+#define PAT "'%' || replace(replace(replace(?2, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%' ESCAPE '\\'"
+#define Q_MATCH "(concept LIKE " PAT " OR title LIKE " PAT ")"
+#define W_Q " WHERE " Q_MATCH
+#define W_BOTH W_STATUS " AND " Q_MATCH
 #define LIST(w) "SELECT " RUN_SUMMARY " FROM runs" w " ORDER BY id DESC LIMIT ?3 OFFSET ?4"
 #define COUNT(w) "SELECT count(*) FROM runs" w
 
@@ -269,7 +272,14 @@ static void iso_time(char *buf, size_t len, double seconds_ago)
     gmtime_r(&t, &tm);
     snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000));
-    snprintf(buf, len, "%s", tmp);
+    /* A plain copy: snprintf("%s") trips -Wformat-truncation at -O2 and up. */
+    size_t n = strlen(tmp);
+    if (n >= len)
+        n = len ? len - 1 : 0;
+    if (len) {
+        memcpy(buf, tmp, n);
+        buf[n] = '\0';
+    }
 }
 
 void gs_store_now_iso(char *buf, size_t len) { iso_time(buf, len, 0); }
@@ -420,6 +430,19 @@ static int op_end(gs_db *db, int opened, int ok, const char *op, char *err, size
         return -1;
     }
     return 0;
+}
+
+/* Steps a bound one-statement write in its own transaction (or the caller's). */
+static int step_write(gs_db *db, sqlite3_stmt *st, const char *op, char *err, size_t n)
+{
+    int opened = op_begin(db, 0, op, err, n);
+    int rc = opened < 0 ? SQLITE_ERROR : sqlite3_step(st);
+    if (opened >= 0 && rc != SQLITE_DONE)
+        fail_db(db, err, n, op);
+    sqlite3_reset(st);
+    if (opened < 0)
+        return -1;
+    return op_end(db, opened, rc == SQLITE_DONE, op, err, n);
 }
 
 /* Resets every statement and rolls back to depth: the cleanup of a failed operation. */
@@ -603,6 +626,20 @@ newer:
                 db->path, (long long)v, GS_STORE_SCHEMA_VERSION);
 }
 
+static int pid_alive(int64_t pid)
+{
+    if (pid <= 0 || pid > INT_MAX)
+        return 0;
+    return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
+}
+
+/* SQL gs_pid_alive(pid): 1 while a process with that pid exists (EPERM counts as alive). */
+static void sql_pid_alive(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    sqlite3_result_int(ctx, sqlite3_value_type(argv[0]) == SQLITE_INTEGER && pid_alive(sqlite3_value_int64(argv[0])));
+}
+
 gs_db *gs_store_open(const char *path, char *err, size_t n)
 {
     if (!path || !*path) {
@@ -624,6 +661,8 @@ gs_db *gs_store_open(const char *path, char *err, size_t n)
         goto fail;
     }
     sqlite3_busy_timeout(db->h, 10000);
+    sqlite3_create_function_v2(db->h, "gs_pid_alive", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, sql_pid_alive,
+                               NULL, NULL, NULL);
     /* journal_mode is the first statement to read the file: a non-database fails here. */
     if (exec(db, "PRAGMA journal_mode = WAL", "open", NULL, 0)) {
         fail(err, n, "%s: %s", path, sqlite3_errmsg(db->h));
@@ -668,9 +707,6 @@ int gs_store_append_event(gs_db *db, int64_t run_id, const char *type, const cha
     sqlite3_stmt *st = get_stmt(db, ST_EVENT_INSERT, op, err, n);
     if (!st)
         return -1;
-    int opened = op_begin(db, 0, op, err, n);
-    if (opened < 0)
-        return -1;
     char now[32];
     gs_store_now_iso(now, sizeof now);
     if (run_id > 0)
@@ -681,13 +717,9 @@ int gs_store_append_event(gs_db *db, int64_t run_id, const char *type, const cha
     sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
     bind_opt_text(st, 4, data_json);
     bind_opt_text(st, 5, html);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
-        fail_db(db, err, n, op);
-    int64_t id = sqlite3_last_insert_rowid(db->h);
-    sqlite3_reset(st);
-    if (op_end(db, opened, rc == SQLITE_DONE, op, err, n))
+    if (step_write(db, st, op, err, n))
         return -1;
+    int64_t id = sqlite3_last_insert_rowid(db->h);
     if (out_id)
         *out_id = id;
     return 0;
@@ -754,101 +786,54 @@ int gs_store_heartbeat(gs_db *db, int64_t run_id, char *err, size_t n)
     sqlite3_stmt *st = get_stmt(db, ST_HEARTBEAT, op, err, n);
     if (!st)
         return -1;
-    int opened = op_begin(db, 0, op, err, n);
-    if (opened < 0)
-        return -1;
     char now[32];
     gs_store_now_iso(now, sizeof now);
     sqlite3_bind_int64(st, 1, run_id);
     sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, (int64_t)getpid());
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
-        fail_db(db, err, n, op);
-    sqlite3_reset(st);
-    int changed = sqlite3_changes(db->h) > 0;
-    if (op_end(db, opened, rc == SQLITE_DONE, op, err, n))
+    if (step_write(db, st, op, err, n))
         return -1;
+    int changed = sqlite3_changes(db->h) > 0;
     return changed;
 }
 
-static int pid_alive(int64_t pid)
-{
-    if (pid <= 0 || pid > INT_MAX)
-        return 0;
-    return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
-}
+/* A run whose owner is gone: no live pid, or no heartbeat since ?1 (pids get reused). */
+#define DEAD_RUN " WHERE status IN " RUNNING_STATUSES \
+    " AND NOT (gs_pid_alive(owner_pid) AND coalesce(heartbeat_at, '') >= ?1)"
 
 int gs_store_mark_interrupted(gs_db *db, double stale_seconds, char *err, size_t n)
 {
     const char *op = "mark_interrupted";
-    if (stale_seconds <= 0)
-        stale_seconds = STALE_DEFAULT;
     char cutoff[32], now[32];
-    iso_time(cutoff, sizeof cutoff, stale_seconds);
+    iso_time(cutoff, sizeof cutoff, stale_seconds > 0 ? stale_seconds : STALE_DEFAULT);
     gs_store_now_iso(now, sizeof now);
+    static const char reason[] = "interrupted: the process running it is gone";
+    static const char data[] = "{\"status\":\"interrupted\",\"reason\":\"the process running it is gone\"}";
     int opened = op_begin(db, 1, op, err, n);
     if (opened < 0)
         return -1;
-    int64_t *dead = NULL;
-    size_t ndead = 0, cap = 0;
-    int ok = 0, count = 0;
-    sqlite3_stmt *sel = NULL, *upd = NULL;
-    if (sqlite3_prepare_v2(db->h, "SELECT id, owner_pid, heartbeat_at FROM runs WHERE status IN "
-                           RUNNING_STATUSES, -1, &sel, NULL) != SQLITE_OK ||
+    sqlite3_stmt *ev = NULL, *upd = NULL;
+    int count = -1;
+    /* One event per run first (same condition), then the status change. */
+    if (sqlite3_prepare_v2(db->h, "INSERT INTO events (run_id, type, created_at, data)"
+                           " SELECT id, 'interrupted', ?2, ?3 FROM runs" DEAD_RUN, -1, &ev, NULL) == SQLITE_OK &&
         sqlite3_prepare_v2(db->h, "UPDATE runs SET status = 'interrupted', updated_at = ?2,"
-                           " completed_at = coalesce(completed_at, ?2), error = coalesce(error, ?3)"
-                           " WHERE id = ?1", -1, &upd, NULL) != SQLITE_OK) {
-        fail_db(db, err, n, op);
-        goto done;
-    }
-    int rc;
-    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
-        const char *hb = (const char *)sqlite3_column_text(sel, 2);
-        int alive = sqlite3_column_type(sel, 1) != SQLITE_NULL && pid_alive(sqlite3_column_int64(sel, 1)) &&
-                    hb && strcmp(hb, cutoff) >= 0;
-        if (alive)
-            continue;
-        if (ndead == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            int64_t *nd = realloc(dead, ncap * sizeof *nd);
-            if (!nd) {
-                fail(err, n, "%s: out of memory", op);
-                goto done;
-            }
-            dead = nd;
-            cap = ncap;
-        }
-        dead[ndead++] = sqlite3_column_int64(sel, 0);
-    }
-    if (rc != SQLITE_DONE) {
-        fail_db(db, err, n, op);
-        goto done;
-    }
-    for (size_t i = 0; i < ndead; i++) {
-        char reason[128], data[192];
-        snprintf(reason, sizeof reason, "interrupted: the process running it is gone (checked %s)", now);
-        snprintf(data, sizeof data, "{\"status\":\"interrupted\",\"reason\":\"%s\"}", reason);
-        sqlite3_bind_int64(upd, 1, dead[i]);
+                           " completed_at = coalesce(completed_at, ?2), error = coalesce(error, ?3)" DEAD_RUN,
+                           -1, &upd, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(ev, 1, cutoff, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ev, 2, now, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ev, 3, data, -1, SQLITE_STATIC);
+        sqlite3_bind_text(upd, 1, cutoff, -1, SQLITE_STATIC);
         sqlite3_bind_text(upd, 2, now, -1, SQLITE_STATIC);
         sqlite3_bind_text(upd, 3, reason, -1, SQLITE_STATIC);
-        if (sqlite3_step(upd) != SQLITE_DONE) {
-            fail_db(db, err, n, op);
-            goto done;
-        }
-        sqlite3_reset(upd);
-        if (gs_store_append_event(db, dead[i], "interrupted", data, NULL, NULL, err, n))
-            goto done;
-        count++;
+        if (sqlite3_step(ev) == SQLITE_DONE && sqlite3_step(upd) == SQLITE_DONE)
+            count = sqlite3_changes(db->h);
     }
-    ok = 1;
-done:
-    sqlite3_finalize(sel);
+    if (count < 0)
+        fail_db(db, err, n, op);
+    sqlite3_finalize(ev);
     sqlite3_finalize(upd);
-    free(dead);
-    if (op_end(db, opened, ok, op, err, n))
-        return -1;
-    return count;
+    return op_end(db, opened, count >= 0, op, err, n) ? -1 : count;
 }
 
 /* ---------------------------------------------------------------- Lua binding */
@@ -926,6 +911,27 @@ static const char *push_json(lua_State *L, int idx, int as_array, const char *op
     return lua_tostring(L, -1);
 }
 
+/* cjson 2.1 decodes every number as a float: 3 comes back as 3.0 and prints "3.0". */
+static void integers_back(lua_State *L, int idx, int depth)
+{
+    if (depth > 32 || !lua_checkstack(L, 3))
+        return;
+    idx = lua_absindex(L, idx);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) { /* key, value */
+        lua_Integer v;
+        if (lua_type(L, -1) == LUA_TTABLE) {
+            integers_back(L, -1, depth + 1);
+        } else if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1) &&
+                   lua_numbertointeger(lua_tonumber(L, -1), &v) && (lua_Number)v == lua_tonumber(L, -1)) {
+            lua_pushvalue(L, -2);
+            lua_pushinteger(L, v);
+            lua_rawset(L, idx); /* replacing an existing key's value is allowed during lua_next */
+        }
+        lua_pop(L, 1);
+    }
+}
+
 static void push_decoded(lua_State *L, const char *s, size_t len)
 {
     lua_getfield(L, JSON_UV, "decode");
@@ -933,6 +939,8 @@ static void push_decoded(lua_State *L, const char *s, size_t len)
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) { /* not JSON after all: hand back the text */
         lua_pop(L, 1);
         lua_pushlstring(L, s, len);
+    } else if (lua_type(L, -1) == LUA_TTABLE) {
+        integers_back(L, -1, 0);
     }
 }
 
@@ -966,6 +974,19 @@ static void push_row(lua_State *L, sqlite3_stmt *st)
     }
 }
 
+/* Pushes an array of every row st returns; returns the last sqlite3_step code. */
+static int push_rows(lua_State *L, sqlite3_stmt *st)
+{
+    int rc;
+    lua_Integer n = 0;
+    lua_newtable(L);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        push_row(L, st);
+        lua_rawseti(L, -2, ++n);
+    }
+    return rc;
+}
+
 /*
  * Pushes row[f->name] checked against f (nil when absent and optional); raises
  * naming op, the row and the field. JSON fields are pushed encoded.
@@ -989,8 +1010,9 @@ static void push_field(lua_State *L, int row, const struct field *f, const char 
         break;
     case F_INT:
         if (!lua_isinteger(L, -1)) {
-            lua_Integer v;
-            if (t == LUA_TNUMBER && lua_numbertointeger(lua_tonumber(L, -1), &v)) {
+            int exact = 0;
+            lua_Integer v = t == LUA_TNUMBER ? lua_tointegerx(L, -1, &exact) : 0; /* 3.0 yes, 3.5 no */
+            if (exact) {
                 lua_pop(L, 1);
                 lua_pushinteger(L, v);
             } else {
@@ -1175,21 +1197,15 @@ static int insert_run_body(lua_State *L)
     sqlite3_stmt *st = get_stmt(db, ST_RUN_INSERT, op, err, sizeof err);
     if (!st)
         return raise_msg(L, db, depth, err);
-    int opened = op_begin(db, 0, op, err, sizeof err);
-    if (opened < 0)
-        return raise_msg(L, db, depth, err);
     size_t len;
     const char *concept = lua_tolstring(L, 2, &len);
     gs_store_now_iso(now, sizeof now);
     sqlite3_bind_text64(st, 1, concept, len, SQLITE_STATIC, SQLITE_UTF8);
     sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, (int64_t)getpid());
-    if (sqlite3_step(st) != SQLITE_DONE)
-        return raise_db(L, db, depth, op);
-    sqlite3_reset(st);
-    lua_Integer id = sqlite3_last_insert_rowid(db->h);
-    if (op_end(db, opened, 1, op, err, sizeof err))
+    if (step_write(db, st, op, err, sizeof err))
         return raise_msg(L, db, depth, err);
+    lua_Integer id = sqlite3_last_insert_rowid(db->h);
     lua_pushinteger(L, id);
     return 1;
 }
@@ -1264,16 +1280,11 @@ static int update_run_body(lua_State *L)
     gs_store_now_iso(now, sizeof now);
     sqlite3_bind_text(db->tmp, np + 1, now, -1, SQLITE_STATIC);
     sqlite3_bind_int64(db->tmp, np + 2, run_id);
-    int opened = op_begin(db, 0, op, err, sizeof err);
-    if (opened < 0)
+    if (step_write(db, db->tmp, op, err, sizeof err))
         return raise_msg(L, db, depth, err);
-    if (sqlite3_step(db->tmp) != SQLITE_DONE)
-        return raise_db(L, db, depth, op);
     int changed = sqlite3_changes(db->h);
     sqlite3_finalize(db->tmp);
     db->tmp = NULL;
-    if (op_end(db, opened, 1, op, err, sizeof err))
-        return raise_msg(L, db, depth, err);
     lua_settop(L, base);
     if (!changed) {
         luaL_pushfail(L);
@@ -1324,14 +1335,7 @@ static void push_children(lua_State *L, gs_db *db, int depth, int id, lua_Intege
     if (!st)
         raise_msg(L, db, depth, err);
     sqlite3_bind_int64(st, 1, run_id);
-    lua_newtable(L);
-    lua_Integer n = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        push_row(L, st);
-        lua_rawseti(L, -2, ++n);
-    }
-    if (rc != SQLITE_DONE)
+    if (push_rows(L, st) != SQLITE_DONE)
         raise_db(L, db, depth, "get_run");
     sqlite3_reset(st);
     lua_setfield(L, -2, field);
@@ -1404,33 +1408,19 @@ static void check_list_opts(lua_State *L, const char *op, int with_paging)
     }
 }
 
-/* Binds status (?1) and the LIKE pattern for q (?2); returns the statement variant 0..3. */
+/* Picks the statement variant for the filters and binds status (?1) and q (?2). */
 static int bind_filters(lua_State *L, sqlite3_stmt **stp, gs_db *db, int base_id, int depth, const char *op)
 {
     char err[GS_STORE_ERRLEN];
     int has_status = lua_getfield(L, 2, "status") == LUA_TSTRING;
     int has_q = lua_getfield(L, 2, "q") == LUA_TSTRING;
-    if (has_q) { /* %q% with LIKE's wildcards and the escape char escaped */
-        size_t len;
-        const char *q = lua_tolstring(L, -1, &len);
-        luaL_Buffer b;
-        luaL_buffinit(L, &b);
-        luaL_addchar(&b, '%');
-        for (size_t i = 0; i < len; i++) {
-            if (q[i] == '%' || q[i] == '_' || q[i] == '\\')
-                luaL_addchar(&b, '\\');
-            luaL_addchar(&b, q[i]);
-        }
-        luaL_addchar(&b, '%');
-        luaL_pushresult(&b);
-    }
     sqlite3_stmt *st = get_stmt(db, base_id + has_status + 2 * has_q, op, err, sizeof err);
     if (!st)
         raise_msg(L, db, depth, err);
     if (has_status)
         sqlite3_bind_text(st, 1, lua_tostring(L, 3), -1, SQLITE_STATIC);
     if (has_q)
-        sqlite3_bind_text(st, 2, lua_tostring(L, -1), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, lua_tostring(L, 4), -1, SQLITE_STATIC);
     *stp = st;
     return 0;
 }
@@ -1450,14 +1440,7 @@ static int list_runs_body(lua_State *L)
     bind_filters(L, &st, db, ST_LIST0, depth, "list_runs");
     sqlite3_bind_int64(st, 3, limit);
     sqlite3_bind_int64(st, 4, offset);
-    lua_createtable(L, (int)limit, 0);
-    lua_Integer n = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        push_row(L, st);
-        lua_rawseti(L, -2, ++n);
-    }
-    if (rc != SQLITE_DONE)
+    if (push_rows(L, st) != SQLITE_DONE)
         return raise_db(L, db, depth, "list_runs");
     sqlite3_reset(st);
     return 1;
@@ -1532,49 +1515,21 @@ static int l_append_event(lua_State *L)
     return guarded(L, append_event_body);
 }
 
-struct collect {
-    lua_State *L;
-    lua_Integer n;
-};
-
-static int collect_event(void *ud, int64_t id, int64_t run_id, const char *type, const char *created_at,
-                         const char *data, const char *html)
-{
-    struct collect *c = ud;
-    lua_State *L = c->L;
-    lua_createtable(L, 0, 6);
-    lua_pushinteger(L, id);
-    lua_setfield(L, -2, "id");
-    if (run_id) {
-        lua_pushinteger(L, run_id);
-        lua_setfield(L, -2, "run_id");
-    }
-    lua_pushstring(L, type);
-    lua_setfield(L, -2, "type");
-    lua_pushstring(L, created_at);
-    lua_setfield(L, -2, "created_at");
-    if (data) {
-        push_decoded(L, data, strlen(data));
-        lua_setfield(L, -2, "data");
-    }
-    if (html) {
-        lua_pushstring(L, html);
-        lua_setfield(L, -2, "html");
-    }
-    lua_rawseti(L, -2, ++c->n);
-    return 0;
-}
-
 static int events_since_body(lua_State *L)
 {
     gs_db *db = arg_db(L);
     char err[GS_STORE_ERRLEN];
-    lua_Integer limit = lua_tointeger(L, 4);
-    struct collect c = {L, 0};
-    lua_createtable(L, (int)(limit < 64 ? limit : 64), 0);
-    if (gs_store_events_since(db, lua_tointeger(L, 2), lua_tointeger(L, 3), (int)limit, collect_event, &c, err,
-                              sizeof err) < 0)
+    lua_Integer run_id = lua_tointeger(L, 2);
+    sqlite3_stmt *st = get_stmt(db, run_id > 0 ? ST_EVENTS_RUN : ST_EVENTS_ALL, "events_since", err, sizeof err);
+    if (!st)
         return raise_msg(L, db, db->depth, err);
+    if (run_id > 0)
+        sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int64(st, 2, lua_tointeger(L, 3));
+    sqlite3_bind_int64(st, 3, lua_tointeger(L, 4));
+    if (push_rows(L, st) != SQLITE_DONE) /* "data" is decoded by push_row */
+        return raise_db(L, db, db->depth, "events_since");
+    sqlite3_reset(st);
     return 1;
 }
 

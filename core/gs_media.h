@@ -1,0 +1,95 @@
+/*
+ * gs_media.h — ffmpeg and ffprobe behind a small, thread-safe C API.
+ *
+ * Every call spawns a child with an argument vector (never a shell), with stdin
+ * from /dev/null or a byte buffer, stderr captured (its tail is quoted in error
+ * messages) and a deadline after which the child is killed. Outputs are written
+ * under a temporary name in the destination folder and renamed into place, so a
+ * killed process never leaves a truncated file under the final name.
+ *
+ * Functions return 0 on success and -1 on failure with a message in err
+ * (err may be NULL). The program names come from $GS_FFMPEG / $GS_FFPROBE,
+ * default "ffmpeg" / "ffprobe" looked up on PATH.
+ */
+#ifndef GS_MEDIA_H
+#define GS_MEDIA_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Default deadline of the media operations, in seconds. */
+#define GS_MEDIA_TIMEOUT 300.0
+
+const char *gs_media_ffmpeg(void);
+const char *gs_media_ffprobe(void);
+
+/*
+ * Runs argv[0] (looked up on PATH) with argv, NULL-terminated. in/in_len are fed
+ * to its stdin (in == NULL: /dev/null). When out is not NULL, stdout is captured
+ * into a malloc'd buffer (*out, *out_len; free it), else discarded. timeout_s <= 0
+ * means no deadline. Fails on spawn errors, a non-zero exit, a signal, or the
+ * deadline (the child is SIGKILLed and reaped before returning).
+ */
+int gs_media_run(const char *const argv[], const void *in, size_t in_len, double timeout_s,
+                 unsigned char **out, size_t *out_len, char *err, size_t errlen);
+
+typedef struct gs_media_info {
+    double duration;          /* seconds, 0 when unknown (still images) */
+    int width, height;        /* first video stream */
+    double fps;               /* average frame rate of the first video stream */
+    char video_codec[32];     /* "" when there is no video stream */
+    char pix_fmt[32];
+    char audio_codec[32];     /* "" when there is no audio stream */
+    int has_video, has_audio;
+    int sample_rate, channels; /* first audio stream */
+} gs_media_info;
+
+int gs_media_probe(const char *path, gs_media_info *info, char *err, size_t errlen);
+
+/* Writes the first (last == 0) or last (last != 0) frame of video as a PNG. */
+int gs_media_extract_frame(const char *video, const char *out_png, int last, char *err, size_t errlen);
+
+/*
+ * Re-encodes to the assembly format: 24 fps, 1280x720 letterboxed, H.264 yuv420p,
+ * AAC 44.1 kHz stereo (silence added when the input has no audio). A clip that
+ * already has exactly that format is remuxed without re-encoding.
+ */
+int gs_media_normalize(const char *in, const char *out, char *err, size_t errlen);
+
+/* Concatenates normalised clips (concat demuxer, stream copy); one clip is copied. */
+int gs_media_concat(const char *const clips[], size_t n, const char *out, char *err, size_t errlen);
+
+/* The first frame of an image or video scaled to w x h, as malloc'd w*h*3 RGB bytes. */
+unsigned char *gs_media_read_rgb(const char *path, int w, int h, char *err, size_t errlen);
+
+/* Writes a w x h RGB24 buffer as a PNG file. */
+int gs_media_write_png(const unsigned char *rgb, int w, int h, const char *out, char *err, size_t errlen);
+
+/* Camera moves for gs_media_animate. */
+typedef enum gs_motion {
+    GS_MOTION_STATIC,    /* subtle breathing zoom */
+    GS_MOTION_PUSH_IN,
+    GS_MOTION_PULL_OUT,
+    GS_MOTION_PAN_LEFT,
+    GS_MOTION_PAN_RIGHT,
+    GS_MOTION_DRIFT      /* slow zoom with a sideways offset */
+} gs_motion;
+
+/*
+ * Renders a still image as a clip of duration_s seconds at 24 fps, width x height,
+ * H.264 yuv420p with silent AAC 44.1 kHz stereo, moving the camera over it.
+ */
+int gs_media_animate(const char *image, const char *out, double duration_s, int width, int height,
+                     gs_motion motion, char *err, size_t errlen);
+
+/* The first line of `ffmpeg -version` into buf. */
+int gs_media_ffmpeg_version(char *buf, size_t len, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

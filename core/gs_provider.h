@@ -1,0 +1,141 @@
+/*
+ * gs_provider.h — the provider interface: what the pipeline asks of an image,
+ * video and vision backend. A provider is a struct whose first member is
+ * gs_provider; its ops table is the vtable. Calls are thread-safe: steps call
+ * them from a worker pool. Every call returns 0 (or a non-NULL plan) on success
+ * and -1 (NULL) on failure with a message in err; costs are in USD.
+ *
+ * Providers: "local" (offline preview renderer on ffmpeg, core/provider_local.c);
+ * "xai" registers itself later through gs_provider_register.
+ */
+#ifndef GS_PROVIDER_H
+#define GS_PROVIDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- StoryPlan (Pipeline facts, step 1) ---- */
+
+typedef struct gs_character {
+    char *name;
+    char *role;
+    char *visual_description;   /* 80+ words, used verbatim in every image prompt */
+    char **personality_cues;
+    size_t n_personality_cues;
+} gs_character;
+
+typedef struct gs_scene {
+    int scene_id;               /* 1-based */
+    char *title;
+    char *description;
+    char **characters_present;  /* names; at most 2 for the local planner */
+    size_t n_characters_present;
+    char *setting;
+    char *camera;
+    char *mood;
+    char *action;
+    int duration_seconds;       /* 3..15, default 8 */
+    char *transition;           /* "cut" */
+} gs_scene;
+
+typedef struct gs_plan {
+    char *title;
+    char *style;
+    char *aspect_ratio;         /* "16:9" */
+    char *color_palette;
+    gs_character *characters;
+    size_t n_characters;
+    gs_scene *scenes;
+    size_t n_scenes;
+} gs_plan;
+
+void gs_plan_free(gs_plan *plan);
+
+/* ---- ConsistencyScore ---- */
+
+typedef struct gs_score {
+    double overall_score;       /* 0..1 */
+    size_t n;                   /* per-character entries */
+    char **names;
+    double *scores;             /* 0..1, parallel to names */
+    char **issues;
+    size_t n_issues;
+    char *fix_prompt;           /* "" when nothing to fix */
+} gs_score;
+
+/* Frees what a score_consistency call filled in (not the struct itself). */
+void gs_score_free(gs_score *score);
+
+/* ---- the vtable ---- */
+
+typedef struct gs_provider gs_provider;
+
+typedef struct gs_provider_ops {
+    const char *name;
+    gs_plan *(*plan_story)(gs_provider *p, const char *concept, int n_scenes, uint64_t seed,
+                           char *err, size_t errlen);
+    /* aspect: "16:9", "1:1" or "9:16". */
+    int (*generate_image)(gs_provider *p, const char *prompt, const char *aspect, const char *out_path,
+                          double *cost, char *err, size_t errlen);
+    /* refs: at most 3 images; "from reference image N" in the prompt binds to refs[N-1]. */
+    int (*edit_image)(gs_provider *p, const char *prompt, const char *const refs[], size_t n_refs,
+                      const char *out_path, double *cost, char *err, size_t errlen);
+    /* resolution: "720p" or "480p". */
+    int (*generate_video)(gs_provider *p, const char *prompt, const char *image_path, double duration_s,
+                          const char *aspect, const char *resolution, const char *out_path, double *cost,
+                          char *err, size_t errlen);
+    int (*edit_video)(gs_provider *p, const char *prompt, const char *video_path, const char *out_path,
+                      double *cost, char *err, size_t errlen);
+    /* Scores image against n characters: refs[i] (i < n_refs) is character i's sheet,
+     * descriptions[i] and names[i] describe it. out is filled on success. */
+    int (*score_consistency)(gs_provider *p, const char *image_path, const char *const refs[], size_t n_refs,
+                             const char *const descriptions[], const char *const names[], size_t n,
+                             gs_score *out, char *err, size_t errlen);
+    int (*max_concurrency)(gs_provider *p);
+    void (*destroy)(gs_provider *p);
+} gs_provider_ops;
+
+struct gs_provider {
+    const gs_provider_ops *ops;
+    uint64_t seed;              /* render seed: same inputs + seed -> same bytes */
+};
+
+/* Calls through the vtable; cost may be NULL. */
+gs_plan *gs_provider_plan_story(gs_provider *p, const char *concept, int n_scenes, uint64_t seed,
+                                char *err, size_t errlen);
+int gs_provider_generate_image(gs_provider *p, const char *prompt, const char *aspect, const char *out_path,
+                               double *cost, char *err, size_t errlen);
+int gs_provider_edit_image(gs_provider *p, const char *prompt, const char *const refs[], size_t n_refs,
+                           const char *out_path, double *cost, char *err, size_t errlen);
+int gs_provider_generate_video(gs_provider *p, const char *prompt, const char *image_path, double duration_s,
+                               const char *aspect, const char *resolution, const char *out_path,
+                               double *cost, char *err, size_t errlen);
+int gs_provider_edit_video(gs_provider *p, const char *prompt, const char *video_path, const char *out_path,
+                           double *cost, char *err, size_t errlen);
+int gs_provider_score_consistency(gs_provider *p, const char *image_path, const char *const refs[],
+                                  size_t n_refs, const char *const descriptions[], const char *const names[],
+                                  size_t n, gs_score *out, char *err, size_t errlen);
+const char *gs_provider_name(const gs_provider *p);
+int gs_provider_max_concurrency(gs_provider *p);
+void gs_provider_destroy(gs_provider *p);
+
+/* Opens a provider by name ("local", or one registered). *out is NULL on failure. */
+int gs_provider_open(const char *name, gs_provider **out, char *err, size_t errlen);
+
+/* Adds a named provider constructor (e.g. "xai"); up to 8. Not thread-safe:
+ * register at startup. Returns 0, or -1 when the table is full. */
+typedef int (*gs_provider_ctor)(gs_provider **out, char *err, size_t errlen);
+int gs_provider_register(const char *name, gs_provider_ctor ctor);
+
+/* The offline preview renderer. */
+int gs_provider_local_open(gs_provider **out, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

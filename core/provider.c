@@ -1,0 +1,519 @@
+/*
+ * provider.c — grokspicy.provider: the provider registry, the calls through the
+ * vtable, plan/score memory, and the Lua face of a provider ("grokspicy.Provider"
+ * userdata). Owns no rendering and no wire format: those live in each
+ * provider's own file (provider_local.c, later the xAI provider).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "gs_provider.h"
+
+/* ---- plan and score memory ---- */
+
+static void free_strv(char **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void gs_plan_free(gs_plan *plan)
+{
+    if (!plan)
+        return;
+    free(plan->title);
+    free(plan->style);
+    free(plan->aspect_ratio);
+    free(plan->color_palette);
+    for (size_t i = 0; i < plan->n_characters; i++) {
+        gs_character *c = &plan->characters[i];
+        free(c->name);
+        free(c->role);
+        free(c->visual_description);
+        free_strv(c->personality_cues, c->n_personality_cues);
+    }
+    free(plan->characters);
+    for (size_t i = 0; i < plan->n_scenes; i++) {
+        gs_scene *s = &plan->scenes[i];
+        free(s->title);
+        free(s->description);
+        free_strv(s->characters_present, s->n_characters_present);
+        free(s->setting);
+        free(s->camera);
+        free(s->mood);
+        free(s->action);
+        free(s->transition);
+    }
+    free(plan->scenes);
+    free(plan);
+}
+
+void gs_score_free(gs_score *score)
+{
+    if (!score)
+        return;
+    free_strv(score->names, score->n);
+    free(score->scores);
+    free_strv(score->issues, score->n_issues);
+    free(score->fix_prompt);
+    memset(score, 0, sizeof *score);
+}
+
+/* ---- vtable calls ---- */
+
+static double *cost_slot(double *cost, double *scratch)
+{
+    *scratch = 0;
+    if (cost)
+        *cost = 0;
+    return cost ? cost : scratch;
+}
+
+gs_plan *gs_provider_plan_story(gs_provider *p, const char *concept, int n_scenes, uint64_t seed,
+                                char *err, size_t errlen)
+{
+    return p->ops->plan_story(p, concept, n_scenes, seed, err, errlen);
+}
+
+int gs_provider_generate_image(gs_provider *p, const char *prompt, const char *aspect, const char *out_path,
+                               double *cost, char *err, size_t errlen)
+{
+    double c;
+    return p->ops->generate_image(p, prompt, aspect, out_path, cost_slot(cost, &c), err, errlen);
+}
+
+int gs_provider_edit_image(gs_provider *p, const char *prompt, const char *const refs[], size_t n_refs,
+                           const char *out_path, double *cost, char *err, size_t errlen)
+{
+    double c;
+    return p->ops->edit_image(p, prompt, refs, n_refs, out_path, cost_slot(cost, &c), err, errlen);
+}
+
+int gs_provider_generate_video(gs_provider *p, const char *prompt, const char *image_path, double duration_s,
+                               const char *aspect, const char *resolution, const char *out_path,
+                               double *cost, char *err, size_t errlen)
+{
+    double c;
+    return p->ops->generate_video(p, prompt, image_path, duration_s, aspect, resolution, out_path,
+                                  cost_slot(cost, &c), err, errlen);
+}
+
+int gs_provider_edit_video(gs_provider *p, const char *prompt, const char *video_path, const char *out_path,
+                           double *cost, char *err, size_t errlen)
+{
+    double c;
+    return p->ops->edit_video(p, prompt, video_path, out_path, cost_slot(cost, &c), err, errlen);
+}
+
+int gs_provider_score_consistency(gs_provider *p, const char *image_path, const char *const refs[],
+                                  size_t n_refs, const char *const descriptions[], const char *const names[],
+                                  size_t n, gs_score *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    return p->ops->score_consistency(p, image_path, refs, n_refs, descriptions, names, n, out, err, errlen);
+}
+
+const char *gs_provider_name(const gs_provider *p)
+{
+    return p->ops->name;
+}
+
+int gs_provider_max_concurrency(gs_provider *p)
+{
+    return p->ops->max_concurrency(p);
+}
+
+void gs_provider_destroy(gs_provider *p)
+{
+    if (p)
+        p->ops->destroy(p);
+}
+
+/* ---- registry ---- */
+
+#define MAX_PROVIDERS 8
+
+static struct {
+    const char *name;
+    gs_provider_ctor ctor;
+} registry[MAX_PROVIDERS] = {{"local", gs_provider_local_open}};
+static size_t n_registry = 1;
+
+int gs_provider_register(const char *name, gs_provider_ctor ctor)
+{
+    for (size_t i = 0; i < n_registry; i++)
+        if (strcmp(registry[i].name, name) == 0) {
+            registry[i].ctor = ctor;
+            return 0;
+        }
+    if (n_registry == MAX_PROVIDERS)
+        return -1;
+    registry[n_registry].name = name;
+    registry[n_registry].ctor = ctor;
+    n_registry++;
+    return 0;
+}
+
+int gs_provider_open(const char *name, gs_provider **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    for (size_t i = 0; i < n_registry; i++)
+        if (strcmp(registry[i].name, name) == 0)
+            return registry[i].ctor(out, err, errlen);
+    if (err && errlen)
+        snprintf(err, errlen, "unknown provider '%s'", name);
+    return -1;
+}
+
+/* ---- Lua face ---- */
+
+#define PROVIDER_MT "grokspicy.Provider"
+
+typedef struct lprovider {
+    gs_provider *p; /* NULL: closed (born closed, see STYLE rule 7) */
+} lprovider;
+
+static gs_provider *check_open(lua_State *L, const char *fn)
+{
+    lprovider *u = luaL_checkudata(L, 1, PROVIDER_MT);
+    if (!u->p)
+        luaL_error(L, "provider:%s: provider is closed", fn);
+    return u->p;
+}
+
+static int push_fail(lua_State *L, const char *err)
+{
+    luaL_pushfail(L);
+    lua_pushstring(L, err);
+    return 2;
+}
+
+static int push_ok_cost(lua_State *L, double cost)
+{
+    lua_pushboolean(L, 1);
+    lua_pushnumber(L, cost);
+    return 2;
+}
+
+/* provider.open(name, {seed=}) -> p | nil, err */
+static int l_open(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    lua_Integer seed = 0;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        lua_getfield(L, 2, "seed");
+        if (!lua_isnil(L, -1)) {
+            if (!lua_isinteger(L, -1))
+                return luaL_argerror(L, 2, "provider.open: seed must be an integer");
+            seed = lua_tointeger(L, -1);
+        }
+        lua_pop(L, 1);
+    }
+    lprovider *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->p = NULL;
+    luaL_setmetatable(L, PROVIDER_MT);
+    char err[1024];
+    if (gs_provider_open(name, &u->p, err, sizeof err) != 0)
+        return push_fail(L, err);
+    u->p->seed = (uint64_t)seed;
+    return 1;
+}
+
+static void set_str(lua_State *L, const char *k, const char *v)
+{
+    lua_pushstring(L, v ? v : "");
+    lua_setfield(L, -2, k);
+}
+
+static void push_strv(lua_State *L, char **v, size_t n)
+{
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushstring(L, v[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+}
+
+/* Pushes the plan as a table; called from a protected helper so the plan is
+ * freed even if a push raises (memory error). */
+static int push_plan(lua_State *L)
+{
+    const gs_plan *plan = lua_touserdata(L, 1);
+    lua_createtable(L, 0, 6);
+    set_str(L, "title", plan->title);
+    set_str(L, "style", plan->style);
+    set_str(L, "aspect_ratio", plan->aspect_ratio);
+    set_str(L, "color_palette", plan->color_palette);
+    lua_createtable(L, (int)plan->n_characters, 0);
+    for (size_t i = 0; i < plan->n_characters; i++) {
+        const gs_character *c = &plan->characters[i];
+        lua_createtable(L, 0, 4);
+        set_str(L, "name", c->name);
+        set_str(L, "role", c->role);
+        set_str(L, "visual_description", c->visual_description);
+        push_strv(L, c->personality_cues, c->n_personality_cues);
+        lua_setfield(L, -2, "personality_cues");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "characters");
+    lua_createtable(L, (int)plan->n_scenes, 0);
+    for (size_t i = 0; i < plan->n_scenes; i++) {
+        const gs_scene *s = &plan->scenes[i];
+        lua_createtable(L, 0, 10);
+        lua_pushinteger(L, s->scene_id);
+        lua_setfield(L, -2, "scene_id");
+        set_str(L, "title", s->title);
+        set_str(L, "description", s->description);
+        push_strv(L, s->characters_present, s->n_characters_present);
+        lua_setfield(L, -2, "characters_present");
+        set_str(L, "setting", s->setting);
+        set_str(L, "camera", s->camera);
+        set_str(L, "mood", s->mood);
+        set_str(L, "action", s->action);
+        lua_pushinteger(L, s->duration_seconds);
+        lua_setfield(L, -2, "duration_seconds");
+        set_str(L, "transition", s->transition);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "scenes");
+    return 1;
+}
+
+/* p:plan_story(concept, {scenes=3, seed=}) -> plan table | nil, err */
+static int l_plan_story(lua_State *L)
+{
+    gs_provider *p = check_open(L, "plan_story");
+    const char *concept = luaL_checkstring(L, 2);
+    lua_Integer scenes = 3, seed = (lua_Integer)p->seed;
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        if (lua_getfield(L, 3, "scenes") != LUA_TNIL) {
+            if (!lua_isinteger(L, -1))
+                return luaL_argerror(L, 3, "plan_story: scenes must be an integer");
+            scenes = lua_tointeger(L, -1);
+        }
+        if (lua_getfield(L, 3, "seed") != LUA_TNIL) {
+            if (!lua_isinteger(L, -1))
+                return luaL_argerror(L, 3, "plan_story: seed must be an integer");
+            seed = lua_tointeger(L, -1);
+        }
+        lua_pop(L, 2);
+    }
+    luaL_argcheck(L, scenes >= 1 && scenes <= 12, 3, "plan_story: scenes must be 1..12");
+    char err[1024];
+    gs_plan *plan = gs_provider_plan_story(p, concept, (int)scenes, (uint64_t)seed, err, sizeof err);
+    if (!plan)
+        return push_fail(L, err);
+    lua_pushcfunction(L, push_plan);
+    lua_pushlightuserdata(L, plan);
+    int st = lua_pcall(L, 1, 1, 0);
+    gs_plan_free(plan);
+    if (st != LUA_OK)
+        return lua_error(L);
+    return 1;
+}
+
+/* p:generate_image(prompt, aspect, out) -> true, cost | nil, err */
+static int l_generate_image(lua_State *L)
+{
+    gs_provider *p = check_open(L, "generate_image");
+    const char *prompt = luaL_checkstring(L, 2);
+    const char *aspect = luaL_optstring(L, 3, "16:9");
+    const char *out = luaL_checkstring(L, 4);
+    char err[2048];
+    double cost = 0;
+    if (gs_provider_generate_image(p, prompt, aspect, out, &cost, err, sizeof err) != 0)
+        return push_fail(L, err);
+    return push_ok_cost(L, cost);
+}
+
+/* Reads up to max strings from the array at idx into v (pointers owned by Lua). */
+static size_t check_strings(lua_State *L, int idx, const char **v, size_t max, const char *what)
+{
+    if (lua_isnoneornil(L, idx))
+        return 0;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    lua_Integer n = luaL_len(L, idx);
+    if (n < 0 || (size_t)n > max)
+        luaL_error(L, "%s: at most %d entries", what, (int)max);
+    for (lua_Integer i = 1; i <= n; i++) {
+        if (lua_rawgeti(L, idx, i) != LUA_TSTRING)
+            luaL_error(L, "%s: entry %d is not a string", what, (int)i);
+        v[i - 1] = lua_tostring(L, -1); /* anchored by the table */
+        lua_pop(L, 1);
+    }
+    return (size_t)n;
+}
+
+/* p:edit_image(prompt, {refs}, out) -> true, cost | nil, err */
+static int l_edit_image(lua_State *L)
+{
+    gs_provider *p = check_open(L, "edit_image");
+    const char *prompt = luaL_checkstring(L, 2);
+    const char *refs[3];
+    luaL_checktype(L, 3, LUA_TTABLE);
+    size_t n = check_strings(L, 3, refs, 3, "edit_image: refs");
+    const char *out = luaL_checkstring(L, 4);
+    luaL_argcheck(L, n >= 1, 3, "edit_image: at least one reference image");
+    char err[2048];
+    double cost = 0;
+    if (gs_provider_edit_image(p, prompt, refs, n, out, &cost, err, sizeof err) != 0)
+        return push_fail(L, err);
+    return push_ok_cost(L, cost);
+}
+
+/* p:generate_video(prompt, image, duration, aspect, resolution, out) -> true, cost | nil, err */
+static int l_generate_video(lua_State *L)
+{
+    gs_provider *p = check_open(L, "generate_video");
+    const char *prompt = luaL_checkstring(L, 2);
+    const char *image = luaL_checkstring(L, 3);
+    lua_Number dur = luaL_checknumber(L, 4);
+    const char *aspect = luaL_optstring(L, 5, "16:9");
+    const char *res = luaL_optstring(L, 6, "720p");
+    const char *out = luaL_checkstring(L, 7);
+    luaL_argcheck(L, dur >= 1 && dur <= 15, 4, "generate_video: duration must be 1..15 s");
+    char err[2048];
+    double cost = 0;
+    if (gs_provider_generate_video(p, prompt, image, dur, aspect, res, out, &cost, err, sizeof err) != 0)
+        return push_fail(L, err);
+    return push_ok_cost(L, cost);
+}
+
+/* p:edit_video(prompt, video, out) -> true, cost | nil, err */
+static int l_edit_video(lua_State *L)
+{
+    gs_provider *p = check_open(L, "edit_video");
+    const char *prompt = luaL_checkstring(L, 2);
+    const char *video = luaL_checkstring(L, 3);
+    const char *out = luaL_checkstring(L, 4);
+    char err[2048];
+    double cost = 0;
+    if (gs_provider_edit_video(p, prompt, video, out, &cost, err, sizeof err) != 0)
+        return push_fail(L, err);
+    return push_ok_cost(L, cost);
+}
+
+#define MAX_CHARS 8
+
+/* Pushes the score table; protected like push_plan. */
+static int push_score(lua_State *L)
+{
+    const gs_score *s = lua_touserdata(L, 1);
+    lua_createtable(L, 0, 4);
+    lua_pushnumber(L, s->overall_score);
+    lua_setfield(L, -2, "overall_score");
+    lua_createtable(L, 0, (int)s->n);
+    for (size_t i = 0; i < s->n; i++) {
+        lua_pushnumber(L, s->scores[i]);
+        lua_setfield(L, -2, s->names[i]);
+    }
+    lua_setfield(L, -2, "per_character");
+    push_strv(L, s->issues, s->n_issues);
+    lua_setfield(L, -2, "issues");
+    set_str(L, "fix_prompt", s->fix_prompt);
+    return 1;
+}
+
+/* p:score_consistency(image, {refs}, {names}, {descriptions}) -> score table | nil, err */
+static int l_score_consistency(lua_State *L)
+{
+    gs_provider *p = check_open(L, "score_consistency");
+    const char *image = luaL_checkstring(L, 2);
+    const char *refs[MAX_CHARS], *names[MAX_CHARS], *descs[MAX_CHARS];
+    size_t n_refs = check_strings(L, 3, refs, MAX_CHARS, "score_consistency: refs");
+    luaL_checktype(L, 4, LUA_TTABLE);
+    size_t n = check_strings(L, 4, names, MAX_CHARS, "score_consistency: names");
+    size_t n_desc = check_strings(L, 5, descs, MAX_CHARS, "score_consistency: descriptions");
+    luaL_argcheck(L, n >= 1, 4, "score_consistency: at least one character name");
+    luaL_argcheck(L, n_refs <= n, 3, "score_consistency: more refs than names");
+    for (size_t i = n_desc; i < n; i++)
+        descs[i] = "";
+    char err[2048];
+    gs_score score;
+    if (gs_provider_score_consistency(p, image, refs, n_refs, descs, names, n, &score, err, sizeof err) != 0)
+        return push_fail(L, err);
+    lua_pushcfunction(L, push_score);
+    lua_pushlightuserdata(L, &score);
+    int st = lua_pcall(L, 1, 1, 0);
+    gs_score_free(&score);
+    if (st != LUA_OK)
+        return lua_error(L);
+    return 1;
+}
+
+static int l_name(lua_State *L)
+{
+    lua_pushstring(L, gs_provider_name(check_open(L, "name")));
+    return 1;
+}
+
+static int l_max_concurrency(lua_State *L)
+{
+    lua_pushinteger(L, gs_provider_max_concurrency(check_open(L, "max_concurrency")));
+    return 1;
+}
+
+/* close, __gc and __close: idempotent. */
+static int l_close(lua_State *L)
+{
+    lprovider *u = luaL_checkudata(L, 1, PROVIDER_MT);
+    if (u->p) {
+        gs_provider_destroy(u->p);
+        u->p = NULL;
+    }
+    return 0;
+}
+
+static int l_tostring(lua_State *L)
+{
+    lprovider *u = luaL_checkudata(L, 1, PROVIDER_MT);
+    if (u->p)
+        lua_pushfstring(L, "grokspicy.Provider (%s) %p", gs_provider_name(u->p), (void *)u);
+    else
+        lua_pushfstring(L, "grokspicy.Provider (closed) %p", (void *)u);
+    return 1;
+}
+
+int luaopen_grokspicy_provider(lua_State *L);
+int luaopen_grokspicy_provider(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        {"plan_story", l_plan_story},
+        {"generate_image", l_generate_image},
+        {"edit_image", l_edit_image},
+        {"generate_video", l_generate_video},
+        {"edit_video", l_edit_video},
+        {"score_consistency", l_score_consistency},
+        {"name", l_name},
+        {"max_concurrency", l_max_concurrency},
+        {"close", l_close},
+        {NULL, NULL},
+    };
+    static const luaL_Reg meta[] = {
+        {"__gc", l_close},
+        {"__close", l_close},
+        {"__tostring", l_tostring},
+        {NULL, NULL},
+    };
+    static const luaL_Reg fns[] = {
+        {"open", l_open},
+        {NULL, NULL},
+    };
+    if (luaL_newmetatable(L, PROVIDER_MT)) {
+        luaL_setfuncs(L, meta, 0);
+        luaL_newlib(L, methods);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_pop(L, 1);
+    luaL_newlib(L, fns);
+    return 1;
+}

@@ -1,0 +1,289 @@
+-- cli.lua — the product's command line around a pipeline function: options,
+-- the store, the observers, the dashboard server, terminal progress and exit
+-- codes (0 done, 1 the run failed, 2 bad usage). The pipeline itself lives in
+-- scripts/flow.lua; this module never decides what the steps do.
+local M = {}
+
+M.DEFAULT_PORT = 8420
+M.DEFAULT_OUTPUT = "output"
+M.MAX_CONCEPT_BYTES = 4000
+
+local USAGE = [[
+usage: grok-spicy scripts/flow.lua "concept" [options]
+       grok-spicy scripts/flow.lua --plan FILE.json [options]
+       grok-spicy --web [--port N] [--host H] [--output-dir DIR] [--db PATH] [--token T]
+
+options:
+  --plan FILE          use this story plan (JSON) instead of planning one
+  --provider NAME      auto (default), local or xai; auto uses xai when XAI_API_KEY
+                       or GROK_API_KEY is set and the local preview renderer otherwise
+  --output-dir DIR     where runs are written (default: output)
+  --db PATH            the run database (default: <output-dir>/grok_spicy.db)
+  --seed N             seed of the local preview renderer (default: 1)
+  --scenes N           scenes to plan (default: 3)
+  --workers N          parallel steps (default: the number of cores)
+  --serve              serve the live dashboard while the run goes on
+  --port N             dashboard port (default: 8420; 0 picks a free one)
+  --host H             dashboard address (default: 127.0.0.1; others need a token)
+  --token T            dashboard access token (or GROK_SPICY_TOKEN)
+  --no-wait            with --serve: exit when the run ends instead of serving on
+  -q, --quiet          only errors and the final line
+  -v, --verbose        every attempt and score
+  -h, --help           this help
+]]
+M.USAGE = USAGE
+
+local function usage_error(msg)
+  return nil, msg .. "\n(see --help)"
+end
+
+local VALUE_OPTS = {
+  ["--plan"] = "plan", ["--provider"] = "provider", ["--output-dir"] = "output_dir", ["--db"] = "db",
+  ["--seed"] = "seed", ["--scenes"] = "scenes", ["--workers"] = "workers", ["--port"] = "port",
+  ["--host"] = "host", ["--token"] = "token",
+}
+local FLAG_OPTS = {
+  ["--serve"] = "serve", ["--no-wait"] = "no_wait", ["-q"] = "quiet", ["--quiet"] = "quiet",
+  ["-v"] = "verbose", ["--verbose"] = "verbose", ["--web"] = "web",
+}
+local INTEGER_OPTS = { seed = { 0, math.maxinteger }, scenes = { 1, 12 }, workers = { 1, 64 }, port = { 0, 65535 } }
+
+--- Parses flow options. Returns opts, or nil and a usage message.
+function M.parse(args)
+  local o = { provider = "auto", output_dir = M.DEFAULT_OUTPUT, seed = 1, scenes = 3, port = M.DEFAULT_PORT,
+    host = "127.0.0.1" }
+  local positional = {}
+  local i = 1
+  while i <= #args do
+    local a = args[i]
+    local key, inline = a:match("^(%-%-[%w-]+)=(.*)$")
+    key = key or a
+    if key == "-h" or key == "--help" then
+      o.help = true
+    elseif VALUE_OPTS[key] then
+      local v = inline
+      if not v then
+        i = i + 1
+        v = args[i]
+      end
+      if v == nil then return usage_error(key .. " needs a value") end
+      o[VALUE_OPTS[key]] = v
+    elseif FLAG_OPTS[key] and not inline then
+      o[FLAG_OPTS[key]] = true
+    elseif a == "--" then
+      for j = i + 1, #args do positional[#positional + 1] = args[j] end
+      break
+    elseif a:sub(1, 1) == "-" and #a > 1 then
+      return usage_error("unknown option '" .. a .. "'")
+    else
+      positional[#positional + 1] = a
+    end
+    i = i + 1
+  end
+  if o.help then return o end
+  for key, range in pairs(INTEGER_OPTS) do
+    local v = o[key]
+    if type(v) == "string" then
+      local n = math.tointeger(tonumber(v))
+      if not n or n < range[1] or n > range[2] then
+        return usage_error(("--%s must be a whole number %d..%d, got '%s'"):format(key, range[1], range[2], v))
+      end
+      o[key] = n
+    end
+  end
+  if not ({ auto = true, ["local"] = true, xai = true })[o.provider] then
+    return usage_error("--provider must be auto, local or xai, got '" .. tostring(o.provider) .. "'")
+  end
+  if #positional > 1 then
+    return usage_error("one concept expected, got " .. #positional .. " arguments (quote the concept)")
+  end
+  o.concept = positional[1]
+  if not o.web then
+    if not o.concept and not o.plan then return usage_error("a concept or --plan FILE is required") end
+    if o.concept then
+      if o.concept:match("^%s*$") then return usage_error("the concept is empty") end
+      if #o.concept > M.MAX_CONCEPT_BYTES then
+        return usage_error(("the concept is too long (%d bytes, at most %d): put a long story in a --plan file")
+          :format(#o.concept, M.MAX_CONCEPT_BYTES))
+      end
+      if not utf8.len(o.concept) then return usage_error("the concept is not valid UTF-8") end
+    end
+  end
+  o.token = o.token or os.getenv("GROK_SPICY_TOKEN")
+  if o.token == "" then o.token = nil end
+  local loopback = o.host == "127.0.0.1" or o.host == "localhost" or o.host == "::1"
+  if (o.serve or o.web) and not loopback and not o.token then
+    return usage_error("--host " .. o.host .. " is reachable from other machines: set --token or GROK_SPICY_TOKEN")
+  end
+  o.db = o.db or (o.output_dir .. "/grok_spicy.db")
+  return o
+end
+
+--- The provider name a run will use, and why (the run prints it).
+function M.pick_provider(name)
+  if name ~= "auto" then return name end
+  local key = os.getenv("XAI_API_KEY") or os.getenv("GROK_API_KEY")
+  if key and key ~= "" then return "xai", "an xAI API key is set" end
+  return "local", "no XAI_API_KEY or GROK_API_KEY set"
+end
+
+function M.provider_label(name)
+  if name == "local" then return "local preview renderer (offline, ffmpeg)" end
+  if name == "xai" then return "xAI API" end
+  return name
+end
+
+-- Folders the run writes must exist and be writable before anything starts.
+local function ensure_dir(path)
+  local ok = os.execute("mkdir -p '" .. path:gsub("'", "'\\''") .. "' 2>/dev/null")
+  if not ok then return nil, "cannot create the output folder " .. path end
+  local probe = path .. "/.grok-spicy-write-test"
+  local f = io.open(probe, "w")
+  if not f then return nil, "the output folder " .. path .. " is not writable" end
+  f:close()
+  os.remove(probe)
+  return true
+end
+M.ensure_dir = ensure_dir
+
+--- Starts the dashboard server for an output dir and DB. Returns the server.
+function M.start_server(o)
+  local http = require "grokspicy.http"
+  return http.serve { host = o.host, port = o.port, app = "grokspicy.web", output_dir = o.output_dir, db = o.db,
+    token = o.token }
+end
+
+local function serve_until_interrupted(server)
+  local ok, err = pcall(server.wait, server)
+  if not ok and not tostring(err):find("interrupted", 1, true) then
+    io.stderr:write("grok-spicy: ", tostring(err), "\n")
+  end
+  server:stop()
+end
+
+--- `grok-spicy --web ...`: serve the dashboard only.
+function M.web_main(...)
+  local args = { "--web", ... }
+  local o, err = M.parse(args)
+  if not o then
+    io.stderr:write("grok-spicy: ", err, "\n")
+    return 2
+  end
+  if o.help then
+    io.stdout:write(USAGE)
+    return 0
+  end
+  local okdir, derr = ensure_dir(o.output_dir)
+  if not okdir then
+    io.stderr:write("grok-spicy: ", derr, "\n")
+    return 1
+  end
+  local store = require "grokspicy.store"
+  local conn, cerr = store.init_db(o.db)
+  if not conn then
+    io.stderr:write("grok-spicy: ", cerr, "\n")
+    return 1
+  end
+  local n = conn:mark_interrupted()
+  conn:close()
+  local okserve, server = pcall(M.start_server, o)
+  if not okserve then
+    io.stderr:write("grok-spicy: cannot start the dashboard: ", tostring(server), "\n")
+    return 1
+  end
+  print(("Dashboard: %s  (runs in %s%s) — Ctrl+C to stop"):format(server:url(), o.db,
+    n > 0 and (", " .. n .. " interrupted run" .. (n == 1 and "" or "s") .. " marked") or ""))
+  io.stdout:flush()
+  serve_until_interrupted(server)
+  return 0
+end
+
+--- `grok-spicy scripts/flow.lua ...`: runs pipeline(concept, observer, ctx_opts).
+function M.main(args, pipeline)
+  local o, err = M.parse(args)
+  if not o then
+    io.stderr:write("grok-spicy: ", err, "\n")
+    return 2
+  end
+  if o.help then
+    io.stdout:write(USAGE)
+    return 0
+  end
+  local progress = require("grokspicy.progress").new { quiet = o.quiet, verbose = o.verbose }
+
+  local plan
+  if o.plan then
+    local planlib = require "grokspicy.plan"
+    local perr
+    plan, perr = planlib.load(o.plan)
+    if not plan then
+      io.stderr:write("grok-spicy: ", perr, "\n")
+      return 2
+    end
+  end
+  local okdir, derr = ensure_dir(o.output_dir)
+  if not okdir then
+    io.stderr:write("grok-spicy: ", derr, "\n")
+    return 1
+  end
+
+  local provider, why = M.pick_provider(o.provider)
+  local store = require "grokspicy.store"
+  local conn, cerr = store.init_db(o.db)
+  if not conn then
+    io.stderr:write("grok-spicy: ", cerr, "\n")
+    return 1
+  end
+  conn:mark_interrupted()
+
+  local server
+  if o.serve then
+    local okserve, s = pcall(M.start_server, o)
+    if not okserve then
+      io.stderr:write("grok-spicy: cannot start the dashboard: ", tostring(s), "\n")
+      conn:close()
+      return 1
+    end
+    server = s
+  end
+
+  local observer_lib = require "grokspicy.observer"
+  local observer = observer_lib.WebObserver(conn, require "grokspicy.bus", {
+    provider = provider,
+    warn = function(msg) progress:warn(msg) end,
+  })
+  progress:info(("Provider: %s%s"):format(M.provider_label(provider), why and (" — " .. why) or ""))
+  if server then
+    progress:always("Dashboard: " .. server:url())
+  end
+
+  local ok, result = pcall(pipeline, o.concept or (plan and plan.title) or "", observer, {
+    provider = provider, seed = o.seed, output_dir = o.output_dir, scenes = o.scenes, workers = o.workers,
+    plan = plan, progress = progress, on_run = function(run_id)
+      if server then progress:always(("Run %d: %s/run/%d"):format(run_id, server:url():gsub("/?%?.*$", ""),
+        run_id)) end
+    end,
+  })
+  progress:finish()
+  local code = (ok and result) and 0 or 1
+  if server and not o.no_wait then
+    progress:always("Dashboard still running at " .. server:url() .. " — Ctrl+C to stop")
+  end
+  -- "Done: <final.mp4>" is the last line, for people and for scripts.
+  if code == 0 then
+    progress:always("Done: " .. result)
+  else
+    progress:error("Run failed: " .. tostring(result))
+  end
+  if server then
+    if o.no_wait then
+      server:stop()
+    else
+      serve_until_interrupted(server)
+    end
+  end
+  conn:close()
+  return code
+end
+
+return M

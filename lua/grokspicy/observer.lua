@@ -1,0 +1,198 @@
+-- observer.lua — what the pipeline tells the outside world at each step boundary.
+--
+-- PipelineObserver is the interface (the card's eight methods, plus on_status for
+-- the step that begins and heartbeat for long waits); NullObserver does nothing;
+-- WebObserver records the run in the store and streams it: every call is one
+-- transaction that updates the run's rows and appends its events (the SSE log),
+-- then rings the bus so live streams wake. Observer calls never steer or abort
+-- the pipeline: each method catches its own errors and logs a warning.
+local M = {}
+
+local METHODS = { "on_run_start", "on_status", "on_plan", "on_character", "on_keyframe", "on_script",
+  "on_video", "on_complete", "on_error", "heartbeat" }
+M.METHODS = METHODS
+
+--- The interface: every method exists and does nothing. Subclass it.
+local PipelineObserver = {}
+PipelineObserver.__index = PipelineObserver
+M.PipelineObserver = PipelineObserver
+
+function PipelineObserver.on_run_start(_, _concept) return 0 end
+function PipelineObserver.on_status(_, _run_id, _status) end
+function PipelineObserver.on_plan(_, _run_id, _plan) end
+function PipelineObserver.on_character(_, _run_id, _asset) end
+function PipelineObserver.on_keyframe(_, _run_id, _asset) end
+function PipelineObserver.on_script(_, _run_id, _script_path) end
+function PipelineObserver.on_video(_, _run_id, _asset) end
+function PipelineObserver.on_complete(_, _run_id, _final_path) end
+function PipelineObserver.on_error(_, _run_id, _error) end
+function PipelineObserver.heartbeat(_, _run_id) end
+
+--- Makes a class whose instances fall back to PipelineObserver's no-ops.
+function M.class()
+  local cls = setmetatable({}, { __index = PipelineObserver })
+  cls.__index = cls
+  return cls
+end
+
+--- The default: run id 0, every call a no-op.
+function M.NullObserver()
+  return setmetatable({}, PipelineObserver)
+end
+
+local function default_warn(msg)
+  io.stderr:write("warning: ", msg, "\n")
+end
+
+--- Wraps an observer so no method can raise: an error is logged and the call
+--- returns nil (on_run_start returns 0, the "no run" id).
+function M.guard(observer, warn)
+  warn = warn or default_warn
+  local guarded = {}
+  for _, name in ipairs(METHODS) do
+    guarded[name] = function(_, ...)
+      local fn = observer[name]
+      if type(fn) ~= "function" then return name == "on_run_start" and 0 or nil end
+      local ok, res = xpcall(fn, debug.traceback, observer, ...)
+      if not ok then
+        warn(("observer %s failed (the run goes on): %s"):format(name, tostring(res)))
+        return name == "on_run_start" and 0 or nil
+      end
+      return res
+    end
+  end
+  return guarded
+end
+
+-- The WebObserver ------------------------------------------------------------
+
+local WebObserver = M.class()
+M.WebObserverClass = WebObserver
+
+local function asset_cost(asset)
+  return tonumber(asset and asset.cost_usd) or 0
+end
+
+--- WebObserver(conn, bus, opts): conn is a grokspicy.store connection, bus the
+--- grokspicy.bus module or a bus object (nil: no live wake-ups, the store's
+--- events table is still written). opts.provider names the renderer shown on
+--- the run page; opts.render = false skips HTML fragments.
+function M.WebObserver(conn, bus, opts)
+  opts = opts or {}
+  local self = setmetatable({
+    conn = conn, bus = bus, provider = opts.provider, render = opts.render ~= false,
+    view = nil, last_heartbeat = 0,
+  }, WebObserver)
+  if self.render then self.view = require "grokspicy.view" end
+  return M.guard(self, opts.warn)
+end
+
+-- One transaction: the writes, then the events with their fragments rendered
+-- from the run as it now stands; the bus is rung after the commit so a woken
+-- stream always finds the rows.
+function WebObserver:_record(run_id, kind, key, data, writes)
+  local conn = self.conn
+  local ids = {}
+  conn:transaction(function()
+    if writes then writes(conn) end
+    local run = conn:get_run(run_id)
+    local row_html, html
+    if self.render and run then
+      row_html = self.view.run_row(run, true)
+      html = self.view.run_fragment(run, kind, key)
+    end
+    local status = run and run.status
+    ids[1] = conn:append_event { run_id = run_id, type = "run", data = { status = status }, html = row_html }
+    ids[2] = conn:append_event { run_id = run_id, type = kind, data = data or { status = status }, html = html }
+  end)
+  if self.bus then
+    -- A doorbell: the SSE server reads the rows from the store.
+    self.bus.publish { type = kind, run_id = run_id, id = ids[2] }
+  end
+  return ids[2]
+end
+
+function WebObserver:on_run_start(concept)
+  local run_id = self.conn:insert_run(concept)
+  self:_record(run_id, "status", nil, { status = "pending" }, function(conn)
+    if self.provider then conn:update_run(run_id, { provider = self.provider }) end
+  end)
+  return run_id
+end
+
+function WebObserver:on_status(run_id, status)
+  self:_record(run_id, "status", nil, { status = status }, function(conn)
+    conn:update_run(run_id, { status = status })
+  end)
+end
+
+function WebObserver:on_plan(run_id, plan)
+  self:_record(run_id, "plan", nil, { title = plan.title }, function(conn)
+    conn:update_run(run_id, { title = plan.title, style = plan.style, aspect_ratio = plan.aspect_ratio,
+      color_palette = plan.color_palette, plan_json = plan })
+    conn:insert_characters(run_id, plan.characters)
+    conn:insert_scenes(run_id, plan.scenes)
+  end)
+end
+
+-- Costs add up on the run as assets are accepted.
+local function add_cost(conn, run_id, cost)
+  if cost > 0 then
+    local run = conn:get_run(run_id)
+    conn:update_run(run_id, { cost_usd = (run and run.cost_usd or 0) + cost })
+  end
+end
+
+function WebObserver:on_character(run_id, asset)
+  self:_record(run_id, "character", asset.name, { name = asset.name, score = asset.consistency_score },
+    function(conn)
+      conn:upsert_character_asset(run_id, asset)
+      add_cost(conn, run_id, asset_cost(asset))
+    end)
+end
+
+function WebObserver:on_keyframe(run_id, asset)
+  self:_record(run_id, "keyframe", asset.scene_id, { scene_id = asset.scene_id, score = asset.consistency_score },
+    function(conn)
+      conn:upsert_keyframe_asset(run_id, asset)
+      add_cost(conn, run_id, asset_cost(asset))
+    end)
+end
+
+function WebObserver:on_script(run_id, script_path)
+  self:_record(run_id, "script", nil, { script_path = script_path }, function(conn)
+    conn:update_run(run_id, { script_path = script_path })
+  end)
+end
+
+function WebObserver:on_video(run_id, asset)
+  self:_record(run_id, "video", asset.scene_id, { scene_id = asset.scene_id, score = asset.consistency_score },
+    function(conn)
+      conn:upsert_video_asset(run_id, asset)
+      add_cost(conn, run_id, asset_cost(asset))
+    end)
+end
+
+function WebObserver:on_complete(run_id, final_path)
+  self:_record(run_id, "complete", nil, { final_video_path = final_path }, function(conn)
+    conn:update_run(run_id, { status = "complete", final_video_path = final_path })
+  end)
+end
+
+function WebObserver:on_error(run_id, err)
+  local msg = tostring(err)
+  self:_record(run_id, "error", nil, { error = msg }, function(conn)
+    conn:update_run(run_id, { status = "failed", error = msg })
+  end)
+end
+
+-- At most one write every 5 s: enough for the 60 s staleness rule.
+function WebObserver:heartbeat(run_id)
+  local now = os.time()
+  if now - self.last_heartbeat >= 5 then
+    self.last_heartbeat = now
+    self.conn:heartbeat(run_id)
+  end
+end
+
+return M

@@ -1,0 +1,175 @@
+-- flow.lua — the default grok-spicy pipeline, told top to bottom.
+--
+--   grok-spicy scripts/flow.lua "a red fox and a grey owl solve a mystery" [--serve]
+--
+-- Copy this file to change the pipeline: the steps are C (grokspicy.steps, on a
+-- worker pool), the order and the bookkeeping are here. The observer hears about
+-- every step boundary; it records the run and streams it to the dashboard.
+local steps = require "grokspicy.steps"
+local provider_lib = require "grokspicy.provider"
+local planlib = require "grokspicy.plan"
+local script = require "grokspicy.script"
+local observer_lib = require "grokspicy.observer"
+
+-- Futures in flight and what to do when each lands. Results arrive in the
+-- order they finish, whichever wait is running: a scene video that finishes
+-- while the next keyframe is being composed is recorded right away.
+local function tracker(ctx, progress, observer, run_id)
+  local pending, done = {}, {}
+  local t = {}
+  function t.add(future, on_done)
+    pending[future:id()] = { future = future, on_done = on_done }
+    return future
+  end
+  function t.wait(futures)
+    local function all_done()
+      for _, f in ipairs(futures) do
+        if not done[f:id()] then return false end
+      end
+      return true
+    end
+    while not all_done() do
+      local ev = ctx:next_event(0.5)
+      if ev and ev.kind == "progress" then
+        progress:event(ev)
+      elseif ev and ev.kind == "done" and pending[ev.future] then
+        local entry = pending[ev.future]
+        pending[ev.future] = nil
+        local result, err = entry.future:wait()
+        if not result then error(err, 0) end
+        done[ev.future] = true
+        if entry.on_done then entry.on_done(result) end
+      end
+      observer:heartbeat(run_id)
+    end
+  end
+  return t
+end
+
+-- Characters a scene shows, as the accepted sheets the steps need.
+local function cast_of(scene, sheets)
+  local cast = {}
+  for _, name in ipairs(scene.characters_present) do
+    cast[#cast + 1] = sheets[name]
+  end
+  return cast
+end
+
+--- The pipeline: concept (or a ready plan) in, path of final.mp4 out.
+local function video_pipeline(concept, observer, opts)
+  observer = observer or observer_lib.NullObserver()
+  opts = opts or {}
+  local progress = opts.progress or require("grokspicy.progress").new { quiet = true }
+  local output_dir = opts.output_dir or "output"
+
+  local run_id = observer:on_run_start(concept)
+  if opts.on_run then opts.on_run(run_id) end
+  local run_dir = ("runs/%d"):format(run_id)
+
+  local ok, result = xpcall(function()
+    local provider = provider_lib.open(opts.provider or "local", { seed = opts.seed })
+    local ctx <close> = steps.context {
+      provider = provider, output_dir = output_dir, run_dir = run_dir, workers = opts.workers,
+      options = opts.step_options,
+    }
+
+    -- Step 1: ideation.
+    observer:on_status(run_id, "ideation")
+    progress:step_start("ideation", "planning the story")
+    local plan = opts.plan
+    if not plan then
+      local err
+      plan, err = planlib.validate(provider:plan_story(concept, { scenes = opts.scenes or 3 }))
+      if not plan then error("the provider's story plan was rejected: " .. err, 0) end
+    end
+    observer:on_plan(run_id, plan)
+    progress:info(("Plan: %q — %d characters, %d scenes"):format(plan.title, #plan.characters, #plan.scenes))
+
+    -- Step 2: character sheets, all at once.
+    observer:on_status(run_id, "characters")
+    progress:step_start("characters", ("%d character sheets"):format(#plan.characters))
+    local work = tracker(ctx, progress, observer, run_id)
+    local sheets, sheet_futures = {}, {}
+    for _, character in ipairs(plan.characters) do
+      sheet_futures[#sheet_futures + 1] = work.add(ctx:submit("generate_character_sheet", {
+        character = character, style = plan.style, aspect = plan.aspect_ratio,
+      }), function(asset)
+        sheets[asset.name] = asset
+        observer:on_character(run_id, asset)
+        progress:accepted("character", asset.name, asset.consistency_score, asset.generation_attempts,
+          asset.portrait_path)
+      end)
+    end
+    work.wait(sheet_futures)
+
+    -- Steps 3 and 5 overlap: keyframes go in scene order (each continues from the
+    -- previous one), and a scene's video starts as soon as its keyframe is accepted.
+    observer:on_status(run_id, "keyframes")
+    progress:step_start("keyframes", ("%d scenes"):format(#plan.scenes))
+    local keyframes, videos, video_futures = {}, {}, {}
+    local function on_video(asset)
+      videos[asset.scene_id] = asset
+      observer:on_video(run_id, asset)
+      progress:accepted("video", "scene " .. asset.scene_id, asset.consistency_score, nil, asset.video_path)
+    end
+    local previous
+    for _, scene in ipairs(plan.scenes) do
+      local cast = cast_of(scene, sheets)
+      work.wait { work.add(ctx:submit("compose_keyframe", {
+        scene = scene, style = plan.style, aspect = plan.aspect_ratio, characters = cast,
+        previous_keyframe = previous,
+      }), function(asset)
+        keyframes[#keyframes + 1] = asset
+        previous = asset.keyframe_path
+        observer:on_keyframe(run_id, asset)
+        progress:accepted("keyframe", "scene " .. asset.scene_id, asset.consistency_score,
+          asset.generation_attempts, asset.keyframe_path)
+        video_futures[#video_futures + 1] = work.add(ctx:submit("generate_scene_video", {
+          scene = scene, keyframe = asset, characters = cast, aspect = plan.aspect_ratio,
+        }), on_video)
+      end) }
+    end
+
+    -- Step 4: the storyboard script and the pipeline state.
+    observer:on_status(run_id, "script")
+    progress:step_start("script", "script.md and state.json")
+    local script_path = assert(script.compile(output_dir .. "/" .. run_dir, {
+      run_id = run_id, concept = concept, plan = plan, characters = (function()
+        local list = {}
+        for _, c in ipairs(plan.characters) do list[#list + 1] = sheets[c.name] end
+        return list
+      end)(), keyframes = keyframes,
+    }))
+    observer:on_script(run_id, run_dir .. "/script.md")
+    progress:info("Script: " .. script_path)
+
+    -- Step 5: the videos still running.
+    observer:on_status(run_id, "videos")
+    progress:step_start("videos", "waiting for the scene clips")
+    work.wait(video_futures)
+
+    -- Step 6: assembly.
+    observer:on_status(run_id, "assembly")
+    progress:step_start("assembly", "normalising and joining the clips")
+    local clips = {}
+    for _, scene in ipairs(plan.scenes) do clips[#clips + 1] = videos[scene.scene_id].video_path end
+    local final = ctx:submit("assemble_final_video", { clips = clips, out = run_dir .. "/final.mp4" })
+    local assembled = assert(final:wait())
+    observer:on_complete(run_id, assembled.path)
+    return output_dir .. "/" .. assembled.path
+  end, debug.traceback)
+
+  if not ok then
+    -- The message without the traceback is what the dashboard shows.
+    local msg = tostring(result):match("^(.-)\nstack traceback:") or tostring(result)
+    observer:on_error(run_id, msg)
+    error(msg, 0)
+  end
+  return result
+end
+
+if arg and arg[0] and arg[0]:match("flow%.lua$") then
+  os.exit(require("grokspicy.cli").main(arg, video_pipeline))
+end
+
+return video_pipeline

@@ -1,0 +1,289 @@
+/*
+ * test_media.c — grokspicy.media against the real ffmpeg: probe, frames,
+ * normalise, concat, stdin/stdout pipes, deadlines, missing programs, and
+ * the quoting of ffmpeg's stderr in error messages.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <math.h>
+#include <time.h>
+
+#include "grokspicy.h"
+#include "testutil.h"
+
+static const char *dir;
+static char red_blue[1024], noaudio[1024], tone[1024];
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char *path(const char *name)
+{
+    static char buf[8][1024];
+    static int i;
+    i = (i + 1) % 8;
+    snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
+    return buf[i];
+}
+
+/* Test inputs made by ffmpeg itself: 1 s red then 1 s blue (no audio), and
+ * 1 s of 640x480 30 fps test pattern with a tone. */
+static int make_inputs(void)
+{
+    char err[4096];
+    snprintf(red_blue, sizeof red_blue, "%s/red_blue.mp4", dir);
+    snprintf(noaudio, sizeof noaudio, "%s/pattern.mkv", dir);
+    snprintf(tone, sizeof tone, "%s/tone.mp4", dir);
+    const char *a1[] = {gs_media_ffmpeg(), "-v", "error", "-y", "-filter_complex",
+                        "color=c=red:s=320x240:r=24:d=1[a];color=c=blue:s=320x240:r=24:d=1[b];[a][b]concat=n=2:v=1:a=0[v]",
+                        "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", red_blue, NULL};
+    const char *a2[] = {gs_media_ffmpeg(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=640x480:rate=30:duration=1.5",
+                        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", noaudio, NULL};
+    const char *a3[] = {gs_media_ffmpeg(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=1",
+                        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=1", "-c:v", "libx264",
+                        "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", tone, NULL};
+    if (gs_media_run(a1, NULL, 0, 60, NULL, NULL, err, sizeof err) != 0 ||
+        gs_media_run(a2, NULL, 0, 60, NULL, NULL, err, sizeof err) != 0 ||
+        gs_media_run(a3, NULL, 0, 60, NULL, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "cannot make test inputs: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static void mean_rgb(const unsigned char *px, int n, double m[3])
+{
+    m[0] = m[1] = m[2] = 0;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 3; k++)
+            m[k] += px[i * 3 + k];
+    for (int k = 0; k < 3; k++)
+        m[k] /= n;
+}
+
+static int no_part_files(void)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    int clean = 1;
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, ".part-")) {
+            fprintf(stderr, "left behind: %s\n", e->d_name);
+            clean = 0;
+        }
+    closedir(d);
+    return clean;
+}
+
+static void test_probe(void)
+{
+    gs_media_info info;
+    char err[4096];
+    REQUIRE(gs_media_probe(noaudio, &info, err, sizeof err) == 0);
+    CHECK(fabs(info.duration - 1.5) < 0.1);
+    CHECK(info.width == 640 && info.height == 480);
+    CHECK(fabs(info.fps - 30) < 0.01);
+    CHECK_STR(info.video_codec, "h264");
+    CHECK_STR(info.pix_fmt, "yuv420p");
+    CHECK(!info.has_audio);
+    CHECK_STR(info.audio_codec, "");
+    REQUIRE(gs_media_probe(tone, &info, err, sizeof err) == 0);
+    CHECK(info.has_audio && strcmp(info.audio_codec, "aac") == 0 && info.sample_rate == 48000);
+    CHECK(gs_media_probe(path("missing.mp4"), &info, err, sizeof err) == -1);
+    CHECK(strstr(err, "missing.mp4") != NULL);
+}
+
+static void test_frames(void)
+{
+    char err[4096];
+    double m[3];
+    REQUIRE(gs_media_extract_frame(red_blue, path("first.png"), 0, err, sizeof err) == 0);
+    REQUIRE(gs_media_extract_frame(red_blue, path("last.png"), 1, err, sizeof err) == 0);
+    unsigned char *px = gs_media_read_rgb(path("first.png"), 32, 24, err, sizeof err);
+    REQUIRE(px);
+    mean_rgb(px, 32 * 24, m);
+    CHECK(m[0] > 200 && m[2] < 60); /* red */
+    free(px);
+    px = gs_media_read_rgb(path("last.png"), 32, 24, err, sizeof err);
+    REQUIRE(px);
+    mean_rgb(px, 32 * 24, m);
+    CHECK(m[2] > 200 && m[0] < 60); /* blue */
+    free(px);
+    /* read_rgb straight from a video takes its first frame */
+    px = gs_media_read_rgb(red_blue, 8, 6, err, sizeof err);
+    REQUIRE(px);
+    mean_rgb(px, 48, m);
+    CHECK(m[0] > 200);
+    free(px);
+    CHECK(no_part_files());
+}
+
+static void test_png_roundtrip(void)
+{
+    enum { W = 97, H = 31 };
+    static unsigned char rgb[W * H * 3];
+    for (int i = 0; i < W * H * 3; i++)
+        rgb[i] = (unsigned char)(i * 7 + i / 5);
+    char err[4096];
+    REQUIRE(gs_media_write_png(rgb, W, H, path("pattern.png"), err, sizeof err) == 0);
+    unsigned char *back = gs_media_read_rgb(path("pattern.png"), W, H, err, sizeof err);
+    REQUIRE(back);
+    CHECK(memcmp(rgb, back, sizeof rgb) == 0);
+    free(back);
+    gs_media_info info;
+    REQUIRE(gs_media_probe(path("pattern.png"), &info, err, sizeof err) == 0);
+    CHECK(info.width == W && info.height == H && strcmp(info.video_codec, "png") == 0);
+}
+
+static void test_normalize(void)
+{
+    char err[4096];
+    gs_media_info info;
+    double t0 = now_s();
+    REQUIRE(gs_media_normalize(noaudio, path("norm_a.mp4"), err, sizeof err) == 0);
+    printf("  normalise 1.5 s 640x480 -> 720p: %.2f s\n", now_s() - t0);
+    REQUIRE(gs_media_probe(path("norm_a.mp4"), &info, err, sizeof err) == 0);
+    CHECK(info.width == 1280 && info.height == 720);
+    CHECK(fabs(info.fps - 24) < 0.01);
+    CHECK_STR(info.video_codec, "h264");
+    CHECK_STR(info.pix_fmt, "yuv420p");
+    CHECK(info.has_audio);
+    CHECK_STR(info.audio_codec, "aac");
+    CHECK(info.sample_rate == 44100 && info.channels == 2);
+    CHECK(fabs(info.duration - 1.5) < 0.15);
+    /* letterboxed: 4:3 inside 16:9 leaves black bars left and right */
+    unsigned char *px = gs_media_read_rgb(path("norm_a.mp4"), 128, 72, err, sizeof err);
+    REQUIRE(px);
+    double bar = 0;
+    for (int y = 0; y < 72; y++)
+        bar += px[(y * 128 + 2) * 3] + px[(y * 128 + 2) * 3 + 1] + px[(y * 128 + 2) * 3 + 2];
+    CHECK(bar / 72 < 30);
+    free(px);
+    REQUIRE(gs_media_normalize(tone, path("norm_b.mp4"), err, sizeof err) == 0);
+    REQUIRE(gs_media_probe(path("norm_b.mp4"), &info, err, sizeof err) == 0);
+    CHECK(info.sample_rate == 44100 && info.channels == 2 && fabs(info.fps - 24) < 0.01);
+    /* an already normalised clip is remuxed, not re-encoded */
+    REQUIRE(gs_media_normalize(path("norm_b.mp4"), path("norm_c.mp4"), err, sizeof err) == 0);
+    gs_media_info again;
+    REQUIRE(gs_media_probe(path("norm_c.mp4"), &again, err, sizeof err) == 0);
+    CHECK(fabs(again.duration - info.duration) < 0.05);
+    CHECK(no_part_files());
+}
+
+static void test_concat(void)
+{
+    char err[4096];
+    gs_media_info a, b, out;
+    REQUIRE(gs_media_probe(path("norm_a.mp4"), &a, err, sizeof err) == 0);
+    REQUIRE(gs_media_probe(path("norm_b.mp4"), &b, err, sizeof err) == 0);
+    /* a quote in a path must survive the concat list */
+    REQUIRE(rename(path("norm_b.mp4"), path("it's b.mp4")) == 0);
+    const char *clips[] = {path("norm_a.mp4"), path("it's b.mp4")};
+    REQUIRE(gs_media_concat(clips, 2, path("final.mp4"), err, sizeof err) == 0);
+    REQUIRE(gs_media_probe(path("final.mp4"), &out, err, sizeof err) == 0);
+    CHECK(fabs(out.duration - (a.duration + b.duration)) < 0.2);
+    CHECK(out.has_audio && out.width == 1280);
+    const char *one[] = {path("norm_a.mp4")};
+    REQUIRE(gs_media_concat(one, 1, path("single.mp4"), err, sizeof err) == 0);
+    REQUIRE(gs_media_probe(path("single.mp4"), &out, err, sizeof err) == 0);
+    CHECK(fabs(out.duration - a.duration) < 0.01);
+    CHECK(gs_media_concat(clips, 0, path("none.mp4"), err, sizeof err) == -1);
+    CHECK(no_part_files());
+}
+
+static void test_timeout_kills(void)
+{
+    const char *argv[] = {"sleep", "10", NULL};
+    char err[4096];
+    double t0 = now_s();
+    CHECK(gs_media_run(argv, NULL, 0, 0.3, NULL, NULL, err, sizeof err) == -1);
+    double took = now_s() - t0;
+    CHECK(took < 1.0);
+    CHECK(strstr(err, "timeout") != NULL);
+    printf("  hung child killed after %.2f s: %s\n", took, err);
+}
+
+static void test_stdin_stdout(void)
+{
+    const char *argv[] = {"cat", NULL};
+    char err[4096];
+    size_t n = 3 * 1024 * 1024 + 17; /* bigger than any pipe buffer */
+    unsigned char *in = malloc(n), *out = NULL;
+    REQUIRE(in);
+    for (size_t i = 0; i < n; i++)
+        in[i] = (unsigned char)(i * 31);
+    size_t out_len = 0;
+    CHECK(gs_media_run(argv, in, n, 10, &out, &out_len, err, sizeof err) == 0);
+    CHECK(out_len == n && out && memcmp(in, out, n) == 0);
+    free(out);
+    /* a child that exits without reading stdin is an exit status, not SIGPIPE */
+    const char *t[] = {"true", NULL};
+    CHECK(gs_media_run(t, in, n, 10, NULL, NULL, err, sizeof err) == 0);
+    free(in);
+}
+
+static void test_missing_ffmpeg(void)
+{
+    char err[4096];
+    setenv("GS_FFMPEG", "/nonexistent/ffmpeg", 1);
+    CHECK(gs_media_extract_frame(red_blue, path("never.png"), 0, err, sizeof err) == -1);
+    CHECK(strstr(err, "ffmpeg not found on PATH: install ffmpeg") != NULL);
+    CHECK(access(path("never.png"), F_OK) != 0);
+    unsetenv("GS_FFMPEG");
+    setenv("GS_FFPROBE", "/nonexistent", 1);
+    gs_media_info info;
+    CHECK(gs_media_probe(red_blue, &info, err, sizeof err) == -1);
+    CHECK(strstr(err, "ffprobe not found on PATH: install ffmpeg") != NULL);
+    unsetenv("GS_FFPROBE");
+    printf("  %s\n", err);
+}
+
+static void test_stderr_quoted(void)
+{
+    char err[4096];
+    FILE *f = fopen(path("garbage.mp4"), "w");
+    REQUIRE(f);
+    fputs("this is not a video\n", f);
+    fclose(f);
+    CHECK(gs_media_extract_frame(path("garbage.mp4"), path("g.png"), 0, err, sizeof err) == -1);
+    CHECK(strstr(err, "ffmpeg failed (exit status") != NULL);
+    CHECK(strstr(err, "Invalid data") != NULL);
+    CHECK(strchr(err, '"') != NULL);
+    CHECK(access(path("g.png"), F_OK) != 0);
+    printf("  %s\n", err);
+    gs_media_info info;
+    CHECK(gs_media_probe(path("garbage.mp4"), &info, err, sizeof err) == -1);
+    CHECK(strstr(err, "ffprobe") != NULL && strstr(err, "Invalid data") != NULL);
+    CHECK(no_part_files());
+}
+
+static void test_version(void)
+{
+    char buf[256], err[1024];
+    REQUIRE(gs_media_ffmpeg_version(buf, sizeof buf, err, sizeof err) == 0);
+    CHECK(strncmp(buf, "ffmpeg version", 14) == 0);
+}
+
+int main(void)
+{
+    dir = tu_tmpdir("media");
+    if (make_inputs() != 0)
+        return 1;
+    RUN(test_probe);
+    RUN(test_frames);
+    RUN(test_png_roundtrip);
+    RUN(test_normalize);
+    RUN(test_concat);
+    RUN(test_timeout_kills);
+    RUN(test_stdin_stdout);
+    RUN(test_missing_ffmpeg);
+    RUN(test_stderr_quoted);
+    RUN(test_version);
+    return TU_REPORT();
+}
