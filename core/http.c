@@ -37,6 +37,7 @@ struct req {
     unsigned status;
     int too_big;
     gs_http_buf body;
+    char line[200];     /* "METHOD /path" for the log */
 };
 
 /* ---- small response helpers -------------------------------------------- */
@@ -481,6 +482,8 @@ static enum MHD_Result dispatch(gs_http_server *s, struct MHD_Connection *c, str
                                 const char *method)
 {
     size_t ulen = strlen(url);
+    if (s->log)
+        snprintf(rq->line, sizeof rq->line, "%s %s", method, url);
     char *path = malloc(ulen + 1);
     if (!path)
         return MHD_NO;
@@ -598,7 +601,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
                 inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, addr,
                           sizeof addr);
         }
-        fprintf(stderr, "%s %u %.1fms\n", addr, rq->status, (gs_store_monotonic() - rq->t0) * 1e3);
+        fprintf(stderr, "%s %s %u %.1fms\n", addr, rq->line[0] ? rq->line : "-", rq->status, (gs_store_monotonic() - rq->t0) * 1e3);
     }
     gs_http_buf_free(&rq->body);
     free(rq);
