@@ -165,7 +165,7 @@ local function index(req)
     status = status or "", q = q, statuses = view.STATUSES, token = conf.token }))
 end
 
-local function run_page(req, id)
+local function run_page(_, id)
   local run = db:get_run(id)
   if not run then return error_page(404, ("Run %d not found."):format(id)) end
   return html(200, view.render("run.html", { run = run, m = view.run_model(run), token = conf.token }))
@@ -182,7 +182,7 @@ local function api_runs(req)
   return json(200, db:list_runs { limit = limit, offset = offset, status = status }, true)
 end
 
-local function api_run(req, id)
+local function api_run(_, id)
   local run = db:get_run(id)
   if not run then return json(404, { error = ("run %d not found"):format(id) }) end
   return json(200, run)

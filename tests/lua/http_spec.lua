@@ -244,6 +244,7 @@ describe("grokspicy.http", function()
       assert.equals(206, code)
       assert.equals(10, #body)
       assert.equals("bytes 990-999/1000", h["content-range"])
+      local _
       _, code, h = curl(base .. "/output/runs/1/frame.png", "-H 'Range: bytes=5000-'")
       assert.equals(416, code)
       assert.equals("bytes */1000", h["content-range"])
