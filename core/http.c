@@ -24,7 +24,7 @@
 #include "http_internal.h"
 
 #define SERVER_MT "grokspicy.HttpServer"
-#define MEMORY_LIMIT (64 * 1024)
+#define MEMORY_LIMIT (16 * 1024) /* per connection: headers; 10k idle streams at ~16 KB RSS each */
 
 struct lstate {
     lua_State *L;

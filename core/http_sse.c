@@ -424,7 +424,7 @@ enum MHD_Result gs_sse_serve(gs_http_server *srv, struct MHD_Connection *c, int6
     }
     atomic_fetch_add(&srv->streams_open, 1);
     gs_http_buf_add(&s->out, "retry: 3000\n\n", 13);
-    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, s, sse_free);
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, sse_read, s, sse_free);
     if (!r) {
         sse_free(s);
         return MHD_NO;
