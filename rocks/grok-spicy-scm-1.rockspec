@@ -19,6 +19,7 @@ dependencies = {
 }
 external_dependencies = {
   SQLITE = { header = "sqlite3.h" },
+  MHD = { header = "microhttpd.h" },
 }
 build = {
   type = "cmake",

@@ -149,8 +149,10 @@ M.ensure_dir = ensure_dir
 --- Starts the dashboard server for an output dir and DB. Returns the server.
 function M.start_server(o)
   local http = require "grokspicy.http"
-  return http.serve { host = o.host, port = o.port, app = "grokspicy.web", output_dir = o.output_dir, db = o.db,
-    token = o.token }
+  local server, err = http.serve { host = o.host, port = o.port, app = "grokspicy.web", output_dir = o.output_dir,
+    db = o.db, token = o.token }
+  if not server then error(err, 0) end -- serve returns nil, err; callers pcall this
+  return server
 end
 
 local function serve_until_interrupted(server)

@@ -1,0 +1,69 @@
+-- Dashboard server benchmark: N concurrent SSE clients (bench/sse_clients.c on
+-- epoll) against an in-process server. Prints the time for one event to reach
+-- every client, the server's RSS growth per idle stream, and the observer call
+-- (append to the store + publish) → SSE bytes read by a client latency.
+-- Run: build/grok-spicy bench/sse_bench.lua [clients=1000] [events=20] [build=build]
+-- Prints figures; never fails.
+local http = require "grokspicy.http"
+local store = require "grokspicy.store"
+local bus = require "grokspicy.bus"
+
+local n = math.tointeger(tonumber(arg and arg[1])) or 1000
+local events = math.tointeger(tonumber(arg and arg[2])) or 20
+local build = (arg and arg[3]) or "build"
+local clients_bin = build .. "/bench/sse_clients"
+local dir = (os.getenv("TMPDIR") or "/tmp") .. "/gs-sse-bench-" .. os.time()
+
+local function rss_kb()
+  for line in io.lines("/proc/self/status") do
+    local v = line:match("^VmRSS:%s+(%d+)")
+    if v then return tonumber(v) end
+  end
+end
+
+local function sleep(s) os.execute("sleep " .. s) end
+
+os.execute("mkdir -p " .. dir)
+local db = assert(store.init_db(dir .. "/grok_spicy.db"))
+local run = db:insert_run("bench")
+local server = assert(http.serve { port = 0, output_dir = dir, threads = 2 })
+-- Let the worker threads and their first allocations settle before the baseline.
+sleep(0.3)
+collectgarbage()
+local rss0 = rss_kb()
+
+local p = assert(io.popen(("%s %d %d %d /sse 120"):format(clients_bin, server:port(), n, events)))
+local first = p:read("l")
+local t_ready = bus.monotonic_ns()
+if not first or not first:match("^ready") then
+  print("clients did not get ready: " .. tostring(first))
+  print(p:read("a"))
+  os.exit(0)
+end
+-- Every stream is parked now; measure after the server has settled.
+local deadline = bus.monotonic_ns() + 5e9
+while server:stats().streams_parked < n and bus.monotonic_ns() < deadline do sleep(0.05) end
+local st = server:stats()
+local rss1 = rss_kb()
+print(("streams open %d, parked %d (connected in %.2f s)"):format(st.streams_open, st.streams_parked,
+  (t_ready - (t_ready - 0)) / 1e9))
+print(("server RSS %d KB -> %d KB: %.1f KB per idle stream"):format(rss0, rss1, (rss1 - rss0) / n))
+
+-- Observer calls: append + publish, data = "SEQ NS" (NS = monotonic at the call).
+for i = 0, events - 1 do
+  local t = bus.monotonic_ns()
+  local id = db:append_event { run_id = run, type = "bench", data = ("%d %d"):format(i, t) }
+  bus.publish { type = "bench", run_id = run, id = id }
+  sleep(0.1)
+end
+local rest = p:read("a")
+p:close()
+io.write(rest)
+print(("server stats: events_sent %d, resyncs %d, tail_events %d"):format(server:stats().events_sent,
+  server:stats().resyncs, server:stats().tail_events))
+local t0 = bus.monotonic_ns()
+server:stop()
+print(("stop with %d streams: %.0f ms"):format(n, (bus.monotonic_ns() - t0) / 1e6))
+server:close()
+db:close()
+os.execute("rm -rf " .. dir)

@@ -1,0 +1,60 @@
+/*
+ * http_internal.h — the server object shared by http.c (daemon, routes, Lua
+ * states) and http_sse.c (tail thread, SSE streams). Not installed.
+ */
+#ifndef GS_HTTP_INTERNAL_H
+#define GS_HTTP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <microhttpd.h>
+#include "gs_bus.h"
+#include "gs_http.h"
+#include "gs_store.h"
+
+struct lstate;
+
+struct gs_http_server {
+    /* configuration (owned copies) */
+    char *host, *app, *output_dir, *output_real, *db_path, *token, *url;
+    int port, threads, log, timeout_s, max_connections;
+
+    struct MHD_Daemon *daemon;
+
+    /* Lua states: one per worker thread, handed out under pool_mu */
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_cv;
+    struct lstate *states;
+    int nstates;
+
+    /* SSE: the tail thread reads the store and publishes into bus */
+    gs_bus *bus;
+    gs_bus_sub *default_sub;    /* on gs_bus_default(): rings the tail's doorbell */
+    gs_db *tail_db;
+    pthread_t tail;
+    int tail_started;
+    pthread_mutex_t tail_mu;
+    pthread_cond_t tail_cv;
+    int tail_kick;
+    atomic_int stopping;
+
+    /* stop / wait */
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cv;
+    int stopped;
+
+    /* stats */
+    atomic_uint_fast64_t requests, streams_open, streams_parked, events_sent, resyncs, tail_events;
+};
+
+/* http_sse.c */
+int gs_sse_start(gs_http_server *s, char *err, size_t errlen);
+/* Stops the tail thread, then closes the bus: every parked stream is resumed and ends. */
+void gs_sse_shutdown(gs_http_server *s);
+/* After MHD_stop_daemon: frees the bus and the tail's connection. */
+void gs_sse_free(gs_http_server *s);
+/* Queues the SSE response for /sse (run_id 0) or /sse/{run_id}. */
+enum MHD_Result gs_sse_serve(gs_http_server *s, struct MHD_Connection *c, int64_t run_id,
+                             int64_t after_id, int has_after, const char *cookie);
+
+#endif

@@ -1,0 +1,440 @@
+/*
+ * http_sse.c — Server-Sent Events for the dashboard: one tail thread per
+ * server and one suspended MHD connection per idle stream.
+ *
+ * The tail thread is the only reader of the events table for streaming. It
+ * sleeps on a doorbell rung by the process-wide bus (an event was appended in
+ * this process) and wakes every 50 ms to compare PRAGMA data_version (another
+ * process committed). It reads new rows in id order and publishes each into
+ * the server's own bus, whose subscribers are the streams. A stream's wake
+ * callback resumes its connection; the content reader drains the ring and
+ * suspends again when it is empty. Streams replay missed events from the store
+ * with a per-thread read connection, and a lagged stream re-reads the store
+ * instead of queueing more. Owns no Lua state and never writes to the store.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "http_internal.h"
+
+#define SSE_RING 64             /* events queued per stream before it lags */
+#define SSE_REPLAY_BATCH 500
+#define SSE_OUT_HIGH (64 * 1024) /* stop framing once this much is waiting */
+#define TAIL_POLL_MS 50
+#define KEEPALIVE_S 15.0
+
+/* ---- per-thread read connections (replay) -------------------------------- */
+
+struct tl_db {
+    char *path;
+    gs_db *db;
+};
+
+static pthread_key_t tl_key;
+static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
+
+static void tl_free(void *p)
+{
+    struct tl_db *t = p;
+    gs_store_close(t->db);
+    free(t->path);
+    free(t);
+}
+
+static void tl_init(void)
+{
+    (void)pthread_key_create(&tl_key, tl_free);
+}
+
+/* This thread's read connection to path, opened on first use. */
+static gs_db *thread_db(const char *path, char *err, size_t errlen)
+{
+    pthread_once(&tl_once, tl_init);
+    struct tl_db *t = pthread_getspecific(tl_key);
+    if (t && strcmp(t->path, path) == 0)
+        return t->db;
+    if (t) {
+        pthread_setspecific(tl_key, NULL);
+        tl_free(t);
+    }
+    t = calloc(1, sizeof *t);
+    if (!t || !(t->path = strdup(path))) {
+        free(t);
+        snprintf(err, errlen, "sse: out of memory");
+        return NULL;
+    }
+    t->db = gs_store_open(path, err, errlen);
+    if (!t->db) {
+        free(t->path);
+        free(t);
+        return NULL;
+    }
+    pthread_setspecific(tl_key, t);
+    return t->db;
+}
+
+/* ---- the tail thread ------------------------------------------------------ */
+
+static void tail_kick(void *ud)
+{
+    gs_http_server *s = ud;
+    pthread_mutex_lock(&s->tail_mu);
+    s->tail_kick = 1;
+    pthread_cond_signal(&s->tail_cv);
+    pthread_mutex_unlock(&s->tail_mu);
+}
+
+struct tail_ctx {
+    gs_http_server *s;
+    int64_t last;
+};
+
+static int tail_publish(void *ud, int64_t id, int64_t run_id, const char *type, const char *created_at,
+                        const char *data, const char *html)
+{
+    (void)created_at;
+    struct tail_ctx *t = ud;
+    gs_bus_publish(t->s->bus, type, run_id, id, data, data ? strlen(data) : 0, html,
+                   html ? strlen(html) : 0);
+    t->last = id;
+    atomic_fetch_add(&t->s->tail_events, 1);
+    return 0;
+}
+
+static double now_s(void)
+{
+    return gs_store_monotonic();
+}
+
+static void *tail_main(void *arg)
+{
+    gs_http_server *s = arg;
+    char err[GS_STORE_ERRLEN];
+    struct tail_ctx t = {s, 0};
+    int64_t dv = 0, ndv = 0;
+    if (gs_store_max_event_id(s->tail_db, 0, &t.last, err, sizeof err) ||
+        gs_store_data_version(s->tail_db, &dv, err, sizeof err))
+        fprintf(stderr, "grok-spicy http: tail: %s\n", err);
+    double next_ka = now_s() + KEEPALIVE_S;
+    pthread_mutex_lock(&s->tail_mu);
+    while (!atomic_load(&s->stopping)) {
+        if (!s->tail_kick) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += TAIL_POLL_MS * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&s->tail_cv, &s->tail_mu, &ts);
+        }
+        int kicked = s->tail_kick;
+        s->tail_kick = 0;
+        pthread_mutex_unlock(&s->tail_mu);
+        if (atomic_load(&s->stopping)) {
+            pthread_mutex_lock(&s->tail_mu);
+            break;
+        }
+        /* The default bus is only a doorbell: drain it so its wake re-arms. */
+        if (kicked && s->default_sub) {
+            gs_event *ev;
+            int rc;
+            while ((rc = gs_bus_sub_try_next(s->default_sub, &ev)) != GS_BUS_EMPTY && rc != GS_BUS_CLOSED)
+                if (rc == GS_BUS_EVENT)
+                    gs_event_release(ev);
+        }
+        int changed = kicked;
+        if (gs_store_data_version(s->tail_db, &ndv, err, sizeof err) == 0 && ndv != dv) {
+            dv = ndv;
+            changed = 1;
+        }
+        if (changed) {
+            int n;
+            do {
+                n = gs_store_events_since(s->tail_db, 0, t.last, SSE_REPLAY_BATCH, tail_publish, &t, err,
+                                          sizeof err);
+                if (n < 0)
+                    fprintf(stderr, "grok-spicy http: tail: %s\n", err);
+            } while (n == SSE_REPLAY_BATCH && !atomic_load(&s->stopping));
+        }
+        double now = now_s();
+        if (now >= next_ka) {
+            gs_bus_publish(s->bus, "", 0, 0, NULL, 0, NULL, 0); /* keep-alive tick */
+            next_ka = now + KEEPALIVE_S;
+        }
+        pthread_mutex_lock(&s->tail_mu);
+    }
+    pthread_mutex_unlock(&s->tail_mu);
+    return NULL;
+}
+
+int gs_sse_start(gs_http_server *s, char *err, size_t errlen)
+{
+    char e[GS_STORE_ERRLEN];
+    s->bus = gs_bus_new();
+    if (!s->bus) {
+        snprintf(err, errlen, "http.serve: out of memory");
+        return -1;
+    }
+    s->tail_db = gs_store_open(s->db_path, e, sizeof e);
+    if (!s->tail_db) {
+        snprintf(err, errlen, "http.serve: %s", e);
+        return -1;
+    }
+    s->default_sub = gs_bus_subscribe(gs_bus_default(), 16, tail_kick, s);
+    if (pthread_create(&s->tail, NULL, tail_main, s) != 0) {
+        snprintf(err, errlen, "http.serve: cannot start the tail thread");
+        return -1;
+    }
+    s->tail_started = 1;
+    return 0;
+}
+
+void gs_sse_shutdown(gs_http_server *s)
+{
+    atomic_store(&s->stopping, 1);
+    if (s->tail_started) {
+        pthread_mutex_lock(&s->tail_mu);
+        pthread_cond_signal(&s->tail_cv);
+        pthread_mutex_unlock(&s->tail_mu);
+        pthread_join(s->tail, NULL);
+        s->tail_started = 0;
+    }
+    gs_bus_unsubscribe(s->default_sub);
+    s->default_sub = NULL;
+    if (s->bus)
+        gs_bus_close(s->bus); /* rings every stream: parked ones are resumed and end */
+}
+
+void gs_sse_free(gs_http_server *s)
+{
+    gs_bus_release(s->bus);
+    s->bus = NULL;
+    gs_store_close(s->tail_db);
+    s->tail_db = NULL;
+}
+
+/* ---- streams ---------------------------------------------------------------- */
+
+struct sse {
+    gs_http_server *srv;
+    struct MHD_Connection *c;
+    gs_bus_sub *sub;
+    pthread_mutex_t mu;
+    int parked, kick;   /* under mu: suspended by us / woken while running */
+    int64_t run_id;     /* 0 = every run */
+    int64_t last;       /* the last event id sent */
+    int replay;         /* read the store before the ring */
+    int ended;          /* nothing more after out */
+    gs_http_buf out;
+};
+
+static void sse_wake(void *ud)
+{
+    struct sse *s = ud;
+    pthread_mutex_lock(&s->mu);
+    if (s->parked) {
+        s->parked = 0;
+        atomic_fetch_sub(&s->srv->streams_parked, 1);
+        MHD_resume_connection(s->c);
+    } else {
+        s->kick = 1;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Frames one event unless it was already sent; ends per-run streams on a terminal type. */
+static int sse_emit(struct sse *s, int64_t id, int64_t run_id, const char *type, const char *data,
+                    const char *html)
+{
+    if (id <= s->last || (s->run_id && run_id != s->run_id))
+        return 0;
+    if (gs_http_sse_frame(&s->out, id, type, data, html))
+        return -1;
+    s->last = id;
+    atomic_fetch_add(&s->srv->events_sent, 1);
+    if (s->run_id && gs_http_sse_terminal(type)) {
+        if (gs_http_buf_add(&s->out, "event: close\ndata: done\n\n", 25))
+            return -1;
+        s->ended = 1;
+    }
+    return 0;
+}
+
+static int replay_row(void *ud, int64_t id, int64_t run_id, const char *type, const char *created_at,
+                      const char *data, const char *html)
+{
+    (void)created_at;
+    struct sse *s = ud;
+    if (sse_emit(s, id, run_id, type, data, html))
+        return -1;
+    return s->ended || s->out.len >= SSE_OUT_HIGH;
+}
+
+/*
+ * Adds output to s->out. Returns 1 when it produced output or ended, 0 when
+ * the ring was observed empty (the wake is re-armed; parking is safe), -1 on
+ * error.
+ */
+static int sse_fill(struct sse *s)
+{
+    for (;;) {
+        if (s->replay) {
+            char err[GS_STORE_ERRLEN];
+            gs_db *db = thread_db(s->srv->db_path, err, sizeof err);
+            if (!db) {
+                fprintf(stderr, "grok-spicy http: sse: %s\n", err);
+                return -1;
+            }
+            size_t before = s->out.len;
+            int n = gs_store_events_since(db, s->run_id, s->last, SSE_REPLAY_BATCH, replay_row, s, err,
+                                          sizeof err);
+            if (n < 0) {
+                fprintf(stderr, "grok-spicy http: sse: %s\n", err);
+                return -1;
+            }
+            if (n < SSE_REPLAY_BATCH && !s->ended && s->out.len < SSE_OUT_HIGH)
+                s->replay = 0; /* caught up with the store */
+            if (s->ended || s->out.len > before)
+                return 1;
+            continue;
+        }
+        int ka = 0;
+        for (;;) {
+            gs_event *ev;
+            int rc = gs_bus_sub_try_next(s->sub, &ev);
+            if (rc == GS_BUS_EVENT) {
+                int r = 0;
+                if (ev->id == 0) {
+                    if (!ka && s->out.len == s->out.off)
+                        r = gs_http_buf_add(&s->out, ": keep-alive\n\n", 14);
+                    ka = 1;
+                } else {
+                    r = sse_emit(s, ev->id, ev->run_id, ev->type, ev->data, ev->html);
+                }
+                gs_event_release(ev);
+                if (r)
+                    return -1;
+                if (s->ended || s->out.len >= SSE_OUT_HIGH)
+                    return 1;
+            } else if (rc == GS_BUS_LAGGED) {
+                atomic_fetch_add(&s->srv->resyncs, 1);
+                s->replay = 1;
+                break;
+            } else if (rc == GS_BUS_CLOSED) {
+                s->ended = 1;
+                return 1;
+            } else if (rc == GS_BUS_EMPTY) {
+                return s->out.len > s->out.off ? 1 : 0;
+            } else {
+                return -1;
+            }
+        }
+    }
+}
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct sse *s = cls;
+    for (;;) {
+        size_t avail = s->out.len - s->out.off;
+        if (avail) {
+            size_t n = avail < max ? avail : max;
+            memcpy(buf, s->out.p + s->out.off, n);
+            s->out.off += n;
+            if (s->out.off == s->out.len)
+                s->out.off = s->out.len = 0;
+            return (ssize_t)n;
+        }
+        if (s->ended)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        int r = sse_fill(s);
+        if (r < 0)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        if (r > 0)
+            continue;
+        /* Observed empty: park unless a wake slipped in since. */
+        pthread_mutex_lock(&s->mu);
+        if (s->kick) {
+            s->kick = 0;
+            pthread_mutex_unlock(&s->mu);
+            continue;
+        }
+        s->parked = 1;
+        atomic_fetch_add(&s->srv->streams_parked, 1);
+        MHD_suspend_connection(s->c); /* under mu: a wake resumes only after this */
+        pthread_mutex_unlock(&s->mu);
+        if (s->out.cap > 4096) { /* idle streams keep no big buffer */
+            gs_http_buf_free(&s->out);
+        }
+        return 0;
+    }
+}
+
+static void sse_free(void *cls)
+{
+    struct sse *s = cls;
+    gs_bus_unsubscribe(s->sub); /* waits for a wake in flight; none after this */
+    if (s->parked)
+        atomic_fetch_sub(&s->srv->streams_parked, 1);
+    atomic_fetch_sub(&s->srv->streams_open, 1);
+    pthread_mutex_destroy(&s->mu);
+    gs_http_buf_free(&s->out);
+    free(s);
+}
+
+enum MHD_Result gs_sse_serve(gs_http_server *srv, struct MHD_Connection *c, int64_t run_id,
+                             int64_t after_id, int has_after, const char *cookie)
+{
+    struct sse *s = calloc(1, sizeof *s);
+    if (!s)
+        return MHD_NO;
+    s->srv = srv;
+    s->c = c;
+    s->run_id = run_id;
+    pthread_mutex_init(&s->mu, NULL);
+    /* Subscribe first, then replay: an event committed meanwhile is either in
+     * the store read or in the ring (or both; ids dedupe). */
+    s->sub = gs_bus_subscribe(srv->bus, SSE_RING, sse_wake, s);
+    if (!s->sub) {
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        static const char msg[] = "server stopping\n";
+        struct MHD_Response *r = MHD_create_response_from_buffer(sizeof msg - 1, (void *)msg,
+                                                                 MHD_RESPMEM_PERSISTENT);
+        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SERVICE_UNAVAILABLE, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
+    if (has_after) {
+        s->last = after_id;
+        s->replay = 1;
+    } else if (run_id) {
+        s->last = 0; /* a run's whole history: a finished run's stream closes at once */
+        s->replay = 1;
+    } else {
+        /* The every-run stream starts now; the tail may lag the store by a poll. */
+        char err[GS_STORE_ERRLEN];
+        gs_db *db = thread_db(srv->db_path, err, sizeof err);
+        if (db && gs_store_max_event_id(db, 0, &s->last, err, sizeof err) == 0)
+            s->replay = 1;
+    }
+    atomic_fetch_add(&srv->streams_open, 1);
+    gs_http_buf_add(&s->out, "retry: 3000\n\n", 13);
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, sse_read, s, sse_free);
+    if (!r) {
+        sse_free(s);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    MHD_add_response_header(r, "X-Accel-Buffering", "no");
+    if (cookie)
+        MHD_add_response_header(r, "Set-Cookie", cookie);
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}

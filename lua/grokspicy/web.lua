@@ -1,0 +1,223 @@
+-- grokspicy.web: the dashboard's pages and JSON API, run by grokspicy.http in Lua
+-- states the server owns (one per worker thread). Reads the store, renders the
+-- templates through grokspicy.view; never serves files or SSE (C does that).
+--
+-- Routes (GET and HEAD; anything else is 405 with an Allow header):
+--   /                 run list: ?page=N (1..), ?status=S (one of view.STATUSES), ?q=text
+--   /run/{id}         one run page; 404 page when missing
+--   /api/runs         JSON array: ?limit= (default 50, max 500), ?offset=, ?status=
+--   /api/runs/{id}    JSON: the nested run of store get_run; 404 {"error":"run 7 not found"}
+--   /health           {"status":"ok"}
+-- Bad numbers or ids give 400, unknown routes 404 (JSON under /api/), never 500.
+--
+-- Template contexts (every page also gets token = the server's token or nil):
+--   index.html  { runs = { view.list_item(row)... }, page =, pages =, total =, status = "" | S,
+--                 q = "" | text, statuses = view.STATUSES }
+--   run.html    { run = the get_run table, m = view.run_model(run) }
+--   error.html  { code =, title =, message = }
+
+local store = require "grokspicy.store"
+local cjson = require "cjson"
+local view = require "grokspicy.view"
+
+local M = {}
+
+local PAGE_SIZE = 25
+local MARK_EVERY = 10 -- seconds between checks for runs whose process died
+
+local conf, db
+local last_mark = -math.huge
+
+--- Called once per Lua state by the server: {output_dir=, db=, token=}.
+function M.init(opts)
+  conf = opts or {}
+  local conn, err = store.init_db(conf.db or ((conf.output_dir or "output") .. "/grok_spicy.db"))
+  if not conn then error("web.init: " .. err, 0) end
+  db = conn
+end
+
+-- JSON ------------------------------------------------------------------------
+
+-- cjson 2.1.0 has no array marker: empty tables under these keys (and at the top
+-- of a list response) are arrays.
+local ARRAY_KEYS = { characters = true, scenes = true, character_assets = true, keyframe_assets = true,
+  video_assets = true, personality_cues = true, characters_present = true, issues = true }
+
+local function is_sequence(t)
+  local n = #t
+  if n == 0 then return false end
+  local count = 0
+  for _ in pairs(t) do count = count + 1 end
+  return count == n
+end
+
+local function to_json(v, as_array, out)
+  if type(v) ~= "table" then
+    out[#out + 1] = cjson.encode(v)
+  elseif is_sequence(v) or (as_array and next(v) == nil) then
+    out[#out + 1] = "["
+    for i = 1, #v do
+      if i > 1 then out[#out + 1] = "," end
+      to_json(v[i], false, out)
+    end
+    out[#out + 1] = "]"
+  else
+    out[#out + 1] = "{"
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+    table.sort(keys)
+    for i, k in ipairs(keys) do
+      if i > 1 then out[#out + 1] = "," end
+      out[#out + 1] = cjson.encode(k)
+      out[#out + 1] = ":"
+      local val = v[k]
+      if val == nil then val = v[tonumber(k)] end
+      to_json(val, ARRAY_KEYS[k], out)
+    end
+    out[#out + 1] = "}"
+  end
+  return out
+end
+
+--- Encodes v; as_array makes an empty top-level table "[]".
+function M.json(v, as_array)
+  return table.concat(to_json(v, as_array, {}))
+end
+
+-- Responses -------------------------------------------------------------------
+
+local function json(status, v, as_array)
+  return { status = status, headers = { ["Content-Type"] = "application/json" }, body = M.json(v, as_array) }
+end
+
+local function html(status, body)
+  return { status = status, headers = { ["Content-Type"] = "text/html; charset=utf-8" }, body = body }
+end
+
+local TITLES = { [400] = "Bad request", [404] = "Not found", [405] = "Method not allowed" }
+
+local function error_page(code, message)
+  local ok, body = pcall(view.render, "error.html", { code = code, title = TITLES[code] or "Error",
+    message = message, token = conf and conf.token })
+  if not ok then -- a missing or broken template must not turn a 404 into a 500
+    body = ("<!doctype html><meta charset=utf-8><title>%d</title><h1>%d</h1><p>%s</p>")
+      :format(code, code, require("grokspicy.template").escape(message))
+  end
+  return html(code, body)
+end
+
+local function fail(req, code, message)
+  if req.path:sub(1, 5) == "/api/" then return json(code, { error = message }) end
+  return error_page(code, message)
+end
+
+-- Parameters --------------------------------------------------------------------
+
+-- A non-negative integer query parameter: default when absent or empty, nil + message when malformed.
+local function int_param(req, name, default, min, max)
+  local s = req.query[name]
+  if s == nil or s == "" then return default end
+  if not s:match("^%d+$") or #s > 15 then return nil, ("%s must be a non-negative integer"):format(name) end
+  local n = math.tointeger(tonumber(s))
+  if n < min then return nil, ("%s must be at least %d"):format(name, min) end
+  if max and n > max then n = max end
+  return n
+end
+
+local VALID_STATUS = {}
+for _, s in ipairs(view.STATUSES) do VALID_STATUS[s] = true end
+
+local function status_param(req)
+  local s = req.query.status
+  if s == nil or s == "" then return nil end
+  if not VALID_STATUS[s] then return false end
+  return s
+end
+
+local function parse_id(s)
+  if not s or not s:match("^[1-9]%d*$") or #s > 15 then return nil end
+  return math.tointeger(tonumber(s))
+end
+
+local function mark_interrupted()
+  local now = os.time()
+  if now - last_mark < MARK_EVERY then return end
+  last_mark = now
+  pcall(db.mark_interrupted, db)
+end
+
+-- Handlers ------------------------------------------------------------------------
+
+local function index(req)
+  local page, err = int_param(req, "page", 1, 1)
+  if not page then return fail(req, 400, err) end
+  local status = status_param(req)
+  if status == false then return fail(req, 400, "unknown status") end
+  local q = req.query.q or ""
+  mark_interrupted()
+  local filter = { status = status, q = q ~= "" and q or nil }
+  local total = db:count_runs(filter)
+  local pages = math.max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
+  filter.limit, filter.offset = PAGE_SIZE, (page - 1) * PAGE_SIZE
+  local runs = {}
+  for i, row in ipairs(db:list_runs(filter)) do runs[i] = view.list_item(row) end
+  return html(200, view.render("index.html", { runs = runs, page = page, pages = pages, total = total,
+    status = status or "", q = q, statuses = view.STATUSES, token = conf.token }))
+end
+
+local function run_page(_, id)
+  local run = db:get_run(id)
+  if not run then return error_page(404, ("Run %d not found."):format(id)) end
+  return html(200, view.render("run.html", { run = run, m = view.run_model(run), token = conf.token }))
+end
+
+local function api_runs(req)
+  local limit, err = int_param(req, "limit", 50, 0, 500)
+  if not limit then return fail(req, 400, err) end
+  local offset, err2 = int_param(req, "offset", 0, 0)
+  if not offset then return fail(req, 400, err2) end
+  local status = status_param(req)
+  if status == false then return fail(req, 400, "unknown status") end
+  mark_interrupted()
+  return json(200, db:list_runs { limit = limit, offset = offset, status = status }, true)
+end
+
+local function api_run(_, id)
+  local run = db:get_run(id)
+  if not run then return json(404, { error = ("run %d not found"):format(id) }) end
+  return json(200, run)
+end
+
+local function health()
+  return json(200, { status = "ok" })
+end
+
+-- Routing: exact paths, then "/prefix/{id}" patterns.
+local EXACT = { ["/"] = index, ["/api/runs"] = api_runs, ["/health"] = health }
+local WITH_ID = { { "^/run/([^/]+)$", run_page }, { "^/api/runs/([^/]+)$", api_run } }
+
+--- The server calls handle(req) -> {status=, headers=, body=} for every route C does not own.
+function M.handle(req)
+  local fn, id
+  fn = EXACT[req.path]
+  if not fn then
+    for _, r in ipairs(WITH_ID) do
+      local raw = req.path:match(r[1])
+      if raw then
+        id = parse_id(raw)
+        if not id then return fail(req, 400, ("bad run id '%s'"):format(raw)) end
+        fn = r[2]
+        break
+      end
+    end
+  end
+  if not fn then return fail(req, 404, "Nothing here: " .. req.path) end
+  if req.method ~= "GET" and req.method ~= "HEAD" then
+    local res = fail(req, 405, "method not allowed")
+    res.headers.Allow = "GET, HEAD"
+    return res
+  end
+  return fn(req, id)
+end
+
+return M
