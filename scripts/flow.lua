@@ -83,11 +83,13 @@ local function video_pipeline(concept, observer, opts)
       if not plan then error("the provider's story plan was rejected: " .. err, 0) end
     end
     observer:on_plan(run_id, plan)
-    progress:info(("Plan: %q — %d characters, %d scenes"):format(plan.title, #plan.characters, #plan.scenes))
+    progress:info(("Plan: %q — %d character%s, %d scene%s"):format(plan.title, #plan.characters,
+      #plan.characters == 1 and "" or "s", #plan.scenes, #plan.scenes == 1 and "" or "s"))
 
     -- Step 2: character sheets, all at once.
     observer:on_status(run_id, "characters")
-    progress:step_start("characters", ("%d character sheets"):format(#plan.characters))
+    progress:step_start("characters", ("%d character sheet%s"):format(#plan.characters,
+      #plan.characters == 1 and "" or "s"))
     local work = tracker(ctx, progress, observer, run_id)
     local sheets, sheet_futures = {}, {}
     for _, character in ipairs(plan.characters) do

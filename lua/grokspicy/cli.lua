@@ -262,8 +262,12 @@ function M.main(args, pipeline)
   local ok, result = pcall(pipeline, o.concept or (plan and plan.title) or "", observer, {
     provider = provider, seed = o.seed, output_dir = o.output_dir, scenes = o.scenes, workers = o.workers,
     plan = plan, progress = progress, on_run = function(run_id)
-      if server then progress:always(("Run %d: %s/run/%d"):format(run_id, server:url():gsub("/?%?.*$", ""),
-        run_id)) end
+      if server then
+        local url = server:url()
+        local query = url:match("%?.*$") or ""
+        local base = url:gsub("%?.*$", ""):gsub("/$", "")
+        progress:always(("Run %d: %s/run/%d%s"):format(run_id, base, run_id, query))
+      end
     end,
   })
   progress:finish()

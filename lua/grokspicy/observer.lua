@@ -69,6 +69,13 @@ end
 local WebObserver = M.class()
 M.WebObserverClass = WebObserver
 
+-- The card's asset rows have a URL column (the provider's temporary result
+-- URL); offline assets have none, so it is recorded as "".
+local function with_url(asset, field)
+  if asset[field] == nil then asset[field] = "" end
+  return asset
+end
+
 local function asset_cost(asset)
   return tonumber(asset and asset.cost_usd) or 0
 end
@@ -146,7 +153,7 @@ end
 function WebObserver:on_character(run_id, asset)
   self:_record(run_id, "character", asset.name, { name = asset.name, score = asset.consistency_score },
     function(conn)
-      conn:upsert_character_asset(run_id, asset)
+      conn:upsert_character_asset(run_id, with_url(asset, "portrait_url"))
       add_cost(conn, run_id, asset_cost(asset))
     end)
 end
@@ -154,7 +161,7 @@ end
 function WebObserver:on_keyframe(run_id, asset)
   self:_record(run_id, "keyframe", asset.scene_id, { scene_id = asset.scene_id, score = asset.consistency_score },
     function(conn)
-      conn:upsert_keyframe_asset(run_id, asset)
+      conn:upsert_keyframe_asset(run_id, with_url(asset, "keyframe_url"))
       add_cost(conn, run_id, asset_cost(asset))
     end)
 end
@@ -168,7 +175,7 @@ end
 function WebObserver:on_video(run_id, asset)
   self:_record(run_id, "video", asset.scene_id, { scene_id = asset.scene_id, score = asset.consistency_score },
     function(conn)
-      conn:upsert_video_asset(run_id, asset)
+      conn:upsert_video_asset(run_id, with_url(asset, "video_url"))
       add_cost(conn, run_id, asset_cost(asset))
     end)
 end

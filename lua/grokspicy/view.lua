@@ -207,6 +207,11 @@ function M.env()
           return string.format("%%%02X", ch:byte())
         end))
       end,
+      -- "2026-11-26T23:31:02.120Z" -> "2026-11-26 23:31" (UTC, as stored).
+      when = function(iso)
+        local d, hm = tostring(iso or ""):match("^(%d+%-%d+%-%d+)T(%d+:%d+)")
+        return d and (d .. " " .. hm) or ""
+      end,
       clip = function(s, n)
         s = tostring(s or "")
         n = n or 60

@@ -13,8 +13,10 @@ bad() { fail=$((fail + 1)); echo "FAIL $1"; }
 cmake --install "$BUILD" --prefix "$TMP/prefix" >/dev/null
 PKG_CONFIG_PATH="$TMP/prefix/lib/pkgconfig:$TMP/prefix/lib/x86_64-linux-gnu/pkgconfig"
 export PKG_CONFIG_PATH
-if cc "$SRC/examples/embed.c" $(pkg-config --cflags grokspicy) \
-      $(pkg-config --libs --static grokspicy | sed 's/-lgrokspicy/-l:libgrokspicy.a/') -o "$TMP/embed" 2>"$TMP/cc.err"; then
+LIBDIR=$(pkg-config --variable=libdir grokspicy)
+# shellcheck disable=SC2046
+if cc "$SRC/examples/embed.c" $(pkg-config --cflags --libs grokspicy) -Wl,-rpath,"$LIBDIR" \
+      -o "$TMP/embed" 2>"$TMP/cc.err"; then
     ok "C program compiles against the installed header and library"
     if "$TMP/embed" "$TMP/embed.db" | grep -q "run 1 is pending"; then ok "embedded core runs Lua"; else bad "embedded core runs Lua"; fi
 else
