@@ -78,8 +78,9 @@ local function video_pipeline(concept, observer, opts)
     progress:step_start("ideation", "planning the story")
     local plan = opts.plan
     if not plan then
-      local err
-      plan, err = planlib.validate(provider:plan_story(concept, { scenes = opts.scenes or 3 }))
+      local raw, err = provider:plan_story(concept, { scenes = opts.scenes or 3 })
+      if not raw then error("planning the story failed: " .. tostring(err), 0) end
+      plan, err = planlib.validate(raw)
       if not plan then error("the provider's story plan was rejected: " .. err, 0) end
     end
     observer:on_plan(run_id, plan)

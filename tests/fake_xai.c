@@ -537,10 +537,23 @@ typedef struct conn_state {
     size_t len, cap;
 } conn_state;
 
+/* A video job that will answer 202 to its next poll (faults wait for the real answer). */
+static int job_pending(const char *id)
+{
+    int pending = 0;
+    pthread_mutex_lock(&S.mu);
+    for (int i = 0; i < S.n_jobs; i++)
+        if (!strcmp(S.jobs[i].id, id))
+            pending = now_s() < S.jobs[i].ready_at || S.jobs[i].polls < S.poll_pending;
+    pthread_mutex_unlock(&S.mu);
+    return pending;
+}
+
 static enum MHD_Result handle(struct MHD_Connection *c, const char *method, const char *url, const char *body)
 {
     fault f;
-    int has_fault = pick_fault(method, url, body, &f);
+    int poll = !strcmp(method, "GET") && !strncmp(url, "/v1/videos/", 11);
+    int has_fault = !(poll && job_pending(url + 11)) && pick_fault(method, url, body, &f);
     int status = 500;
     char fdesc[64] = "";
     const char *prompt = NULL;
