@@ -20,7 +20,6 @@ dependencies = {
 external_dependencies = {
   SQLITE = { header = "sqlite3.h" },
   MHD = { header = "microhttpd.h" },
-  CURL = { header = "curl/curl.h" },
 }
 build = {
   type = "cmake",
