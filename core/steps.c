@@ -1365,15 +1365,22 @@ const char *gs_steps_run_dir(const gs_steps_ctx *ctx) { return ctx->run_dir; }
 int gs_steps_workers(const gs_steps_ctx *ctx) { return ctx->workers; }
 const gs_steps_options *gs_steps_get_options(const gs_steps_ctx *ctx) { return &ctx->opt; }
 
-/* Under ctx->mu: drops done events whose results the owner already took. */
-static gs_future *evict_collected_locked(gs_steps_ctx *ctx)
+/* Under ctx->mu: drops queued progress and the done events whose results the
+ * owner already took, to make room for a new step. */
+static gs_future *evict_droppable_locked(gs_steps_ctx *ctx)
 {
     gs_future *dead = NULL;
     size_t keep = 0;
     int ctx_last = 0; /* cannot reach 0: the caller holds the context */
     for (size_t i = 0; i < ctx->count; i++) {
         qev q = ctx->ring[(ctx->head + i) % ctx->cap];
-        if (q.f && q.f->collected) {
+        if (!q.f) {
+            /* Progress is droppable by contract: a new step's "done" slot
+             * matters more than a stale progress line. */
+            ctx->dropped++;
+            continue;
+        }
+        if (q.f->collected) {
             if (future_unref_locked(q.f, &ctx_last)) {
                 q.f->next_free = dead;
                 dead = q.f;
@@ -1402,7 +1409,7 @@ gs_future *gs_steps_submit(gs_steps_ctx *ctx, gs_step_args *args, char *err, siz
     gs_future *dead = NULL;
     if (ctx->closed) {
         snprintf(err, errlen, "%s: the steps context is closed", gs_step_kind_name(f->args.kind));
-    } else if (ctx->count + ctx->reserved >= ctx->cap && ((dead = evict_collected_locked(ctx)), 1) &&
+    } else if (ctx->count + ctx->reserved >= ctx->cap && ((dead = evict_droppable_locked(ctx)), 1) &&
                ctx->count + ctx->reserved >= ctx->cap) {
         snprintf(err, errlen, "%s: %zu steps are pending or undelivered (queue of %zu); read events or wait",
                  gs_step_kind_name(f->args.kind), ctx->count + ctx->reserved, ctx->cap);
