@@ -599,6 +599,7 @@ typedef struct run {
     char *kf;                   /* video: the keyframe, resolved */
     char asset[64];
     char err[1024];
+    char *why;                  /* the issues of the first check that fell short */
 } run;
 
 static int fail(run *w, const char *fmt, ...)
@@ -633,6 +634,16 @@ static void progress(run *w, int attempt, double score, const char *fmt, ...)
     pthread_mutex_lock(&w->ctx->mu);
     push_event_locked(w->ctx, &ev, NULL);
     pthread_mutex_unlock(&w->ctx->mu);
+}
+
+static char *join_issues(const gs_score *s);
+
+/* Keeps what the vision check said the first time it sent the step round
+ * again: the run page shows it beside the accepted asset. */
+static void note_retry(run *w, double score, double threshold, const gs_score *s)
+{
+    if (score < threshold && !w->why && s && s->n_issues > 0)
+        w->why = join_issues(s);
 }
 
 static int add_attempt(run *w, const char *abs, double score, const char *action)
@@ -850,6 +861,7 @@ static int step_character_sheet(run *w)
             goto done;
         }
         progress(w, n, score, "portrait attempt %d scored %.2f", n, score);
+        note_retry(w, score, o->character_threshold, &s);
         best_offer(&b, score, path, &s, 0, NULL, NULL);
         gs_score_free(&s);
         if (score >= o->character_threshold)
@@ -995,6 +1007,7 @@ static int step_compose_keyframe(run *w)
             goto done;
         }
         progress(w, n, score, n == 1 ? "keyframe scored %.2f" : "fix edit scored %.2f", score);
+        note_retry(w, score, o->keyframe_threshold, &s);
         best_offer(&b, score, path, &s, 0, NULL, NULL);
         gs_score_free(&s);
     }
@@ -1066,6 +1079,7 @@ static int video_attempt(run *w, const cast *k, int n, const char *action, const
     if (add_attempt(w, path, score, action) != 0)
         goto fail;
     progress(w, n, score, "%s: %.1f s clip, last frame scored %.2f", action, dur, score);
+    note_retry(w, score, w->o->video_threshold, &s);
     *score_out = score;
     best_offer(b, score, path, &s, dur, first, last);
     gs_score_free(&s);
@@ -1234,6 +1248,10 @@ static void run_job(void *arg)
         case GS_STEP_ASSEMBLE: rc = step_assemble(&w); break;
         }
     }
+    if (rc == 0 && w.why && *w.why && f->args.kind != GS_STEP_ASSEMBLE &&
+        add_field(&f->res, "note", GS_FIELD_STR, w.why, 0) != 0)
+        rc = fail(&w, "out of memory");
+    free(w.why);
     f->res.ok = rc == 0;
     if (f->res.ok)
         f->res.err[0] = '\0';
