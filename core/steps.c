@@ -599,6 +599,7 @@ typedef struct run {
     char *kf;                   /* video: the keyframe, resolved */
     char asset[64];
     char err[1024];
+    char *why;                  /* the issues of the first check that fell short */
 } run;
 
 static int fail(run *w, const char *fmt, ...)
@@ -633,6 +634,16 @@ static void progress(run *w, int attempt, double score, const char *fmt, ...)
     pthread_mutex_lock(&w->ctx->mu);
     push_event_locked(w->ctx, &ev, NULL);
     pthread_mutex_unlock(&w->ctx->mu);
+}
+
+static char *join_issues(const gs_score *s);
+
+/* Keeps what the vision check said the first time it sent the step round
+ * again: the run page shows it beside the accepted asset. */
+static void note_retry(run *w, double score, double threshold, const gs_score *s)
+{
+    if (score < threshold && !w->why && s && s->n_issues > 0)
+        w->why = join_issues(s);
 }
 
 static int add_attempt(run *w, const char *abs, double score, const char *action)
@@ -837,7 +848,7 @@ static int render_moderated(run *w, const char *prompt, render_fn fn, const void
 /* The note of a skipped asset. */
 static void skip_note(run *w, char *note, size_t len)
 {
-    snprintf(note, len, "skipped: content moderation refused it after %d rewordings: %.600s", MAX_REWORDS, w->err);
+    snprintf(note, len, "content moderation refused it after %d rewordings: %.600s", MAX_REWORDS, w->err);
 }
 
 typedef struct image_job {
@@ -915,6 +926,7 @@ static int step_character_sheet(run *w)
             goto done;
         }
         progress(w, n, score, "portrait attempt %d scored %.2f", n, score);
+        note_retry(w, score, o->character_threshold, &s);
         best_offer(&b, score, path, &s, 0, NULL, NULL);
         gs_score_free(&s);
         if (score >= o->character_threshold)
@@ -1073,6 +1085,7 @@ static int step_compose_keyframe(run *w)
             goto done;
         }
         progress(w, n, score, n == 1 ? "keyframe scored %.2f" : "fix edit scored %.2f", score);
+        note_retry(w, score, o->keyframe_threshold, &s);
         best_offer(&b, score, path, &s, 0, NULL, NULL);
         gs_score_free(&s);
     }
@@ -1167,6 +1180,7 @@ static int video_attempt(run *w, const cast *k, int n, const char *action, const
     if (add_attempt(w, path, score, action) != 0)
         goto fail;
     progress(w, n, score, "%s: %.1f s clip, last frame scored %.2f", action, dur, score);
+    note_retry(w, score, w->o->video_threshold, &s);
     *score_out = score;
     best_offer(b, score, path, &s, dur, first, last);
     gs_score_free(&s);
@@ -1349,6 +1363,10 @@ static void run_job(void *arg)
         case GS_STEP_ASSEMBLE: rc = step_assemble(&w); break;
         }
     }
+    if (rc == 0 && w.why && *w.why && f->args.kind != GS_STEP_ASSEMBLE && !gs_step_result_str(&f->res, "note") &&
+        add_field(&f->res, "note", GS_FIELD_STR, w.why, 0) != 0)
+        rc = fail(&w, "out of memory");
+    free(w.why);
     f->res.ok = rc == 0;
     if (f->res.ok)
         f->res.err[0] = '\0';
@@ -1480,15 +1498,22 @@ const char *gs_steps_run_dir(const gs_steps_ctx *ctx) { return ctx->run_dir; }
 int gs_steps_workers(const gs_steps_ctx *ctx) { return ctx->workers; }
 const gs_steps_options *gs_steps_get_options(const gs_steps_ctx *ctx) { return &ctx->opt; }
 
-/* Under ctx->mu: drops done events whose results the owner already took. */
-static gs_future *evict_collected_locked(gs_steps_ctx *ctx)
+/* Under ctx->mu: drops queued progress and the done events whose results the
+ * owner already took, to make room for a new step. */
+static gs_future *evict_droppable_locked(gs_steps_ctx *ctx)
 {
     gs_future *dead = NULL;
     size_t keep = 0;
     int ctx_last = 0; /* cannot reach 0: the caller holds the context */
     for (size_t i = 0; i < ctx->count; i++) {
         qev q = ctx->ring[(ctx->head + i) % ctx->cap];
-        if (q.f && q.f->collected) {
+        if (!q.f) {
+            /* Progress is droppable by contract: a new step's "done" slot
+             * matters more than a stale progress line. */
+            ctx->dropped++;
+            continue;
+        }
+        if (q.f->collected) {
             if (future_unref_locked(q.f, &ctx_last)) {
                 q.f->next_free = dead;
                 dead = q.f;
@@ -1517,7 +1542,7 @@ gs_future *gs_steps_submit(gs_steps_ctx *ctx, gs_step_args *args, char *err, siz
     gs_future *dead = NULL;
     if (ctx->closed) {
         snprintf(err, errlen, "%s: the steps context is closed", gs_step_kind_name(f->args.kind));
-    } else if (ctx->count + ctx->reserved >= ctx->cap && ((dead = evict_collected_locked(ctx)), 1) &&
+    } else if (ctx->count + ctx->reserved >= ctx->cap && ((dead = evict_droppable_locked(ctx)), 1) &&
                ctx->count + ctx->reserved >= ctx->cap) {
         snprintf(err, errlen, "%s: %zu steps are pending or undelivered (queue of %zu); read events or wait",
                  gs_step_kind_name(f->args.kind), ctx->count + ctx->reserved, ctx->cap);

@@ -102,7 +102,7 @@ local function video_pipeline(concept, observer, opts)
           -- No sheet: later steps draw this character from the description alone.
           sheets[asset.name] = { name = character.name, role = character.role,
             visual_description = character.visual_description }
-          progress:warn(("character %s %s"):format(asset.name, asset.note))
+          progress:warn(("character %s skipped: %s"):format(asset.name, asset.note))
         else
           sheets[asset.name] = asset
           progress:accepted("character", asset.name, asset.consistency_score, asset.generation_attempts,
@@ -120,7 +120,7 @@ local function video_pipeline(concept, observer, opts)
     local function on_video(asset)
       observer:on_video(run_id, asset)
       if asset.skipped then
-        progress:warn(("clip of scene %d %s"):format(asset.scene_id, asset.note))
+        progress:warn(("clip of scene %d skipped: %s"):format(asset.scene_id, asset.note))
         return
       end
       videos[asset.scene_id] = asset
@@ -135,7 +135,7 @@ local function video_pipeline(concept, observer, opts)
       }), function(asset)
         observer:on_keyframe(run_id, asset)
         if asset.skipped then
-          progress:warn(("keyframe of scene %d %s"):format(asset.scene_id, asset.note))
+          progress:warn(("keyframe of scene %d skipped: %s"):format(asset.scene_id, asset.note))
           return -- no keyframe, no clip; the next scene continues from the last one drawn
         end
         keyframes[#keyframes + 1] = asset

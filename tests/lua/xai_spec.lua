@@ -245,9 +245,9 @@ describe("xai provider against the fake xAI server", function()
     local owl
     for _, a in ipairs(run.character_assets) do if a.name == "Owl" then owl = a end end
     assert.are.equal("", owl.portrait_path)
-    assert.matches("skipped: content moderation refused it after 2 rewordings", owl.note, 1, true)
+    assert.matches("content moderation refused it after 2 rewordings", owl.note, 1, true)
     local page = run_page(out, run.id)
-    assert.matches("skipped: content moderation refused it after 2 rewordings", page, 1, true)
+    assert.matches("content moderation refused it after 2 rewordings", page, 1, true)
   end)
 
   it("reports a failed video job with the server's code and message", function()
