@@ -69,7 +69,11 @@ local function video_pipeline(concept, observer, opts)
   local ok, result = xpcall(function()
     local provider = provider_lib.open(opts.provider or "local", { seed = opts.seed })
     local ctx <close> = steps.context {
-      provider = provider, output_dir = output_dir, run_dir = run_dir, workers = opts.workers,
+      -- The local renderer keeps the cores busy, so its pool follows the cores; a
+      -- remote provider mostly waits on the network, so its pool follows what
+      -- the service allows at once.
+      provider = provider, output_dir = output_dir, run_dir = run_dir,
+      workers = opts.workers or (provider:name() ~= "local" and provider:max_concurrency() or nil),
       options = opts.step_options,
     }
 
