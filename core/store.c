@@ -1711,6 +1711,32 @@ static int l_claim_run(lua_State *L)
     return 1;
 }
 
+/* store.integrity_check(conn) -> "ok" | the problems SQLite lists, one per line */
+static int l_integrity_check(lua_State *L)
+{
+    gs_db *db = check_open(L, 1);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db->h, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
+        return luaL_error(L, "integrity_check: %s", sqlite3_errmsg(db->h));
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    int rc, rows = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (rows++)
+            luaL_addchar(&b, '\n');
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        luaL_addstring(&b, t ? t : "");
+    }
+    if (rc != SQLITE_DONE) {
+        lua_pushfstring(L, "integrity_check: %s", sqlite3_errmsg(db->h));
+        sqlite3_finalize(st);
+        return lua_error(L); /* the buffer is on the stack, nothing held */
+    }
+    sqlite3_finalize(st);
+    luaL_pushresult(&b);
+    return 1;
+}
+
 /* store.transaction(conn, fn) -> fn's results; nested calls are savepoints. */
 static int l_transaction(lua_State *L)
 {
@@ -1775,6 +1801,7 @@ static const luaL_Reg db_methods[] = {
     {"request_cancel", l_request_cancel},
     {"cancel_requested", l_cancel_requested},
     {"claim_run", l_claim_run},
+    {"integrity_check", l_integrity_check},
     {"transaction", l_transaction},
     {"data_version", l_data_version},
     {"close", l_close},

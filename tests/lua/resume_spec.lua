@@ -241,8 +241,8 @@ describe("cancel and resume", function()
     end
     local out = dir .. "/out"
     local db = out .. "/grok_spicy.db"
-    local h = start_flow(dir .. "/first", { "a fox and an owl solve a mystery", "--provider", "xai", "--output-dir", out },
-      env)
+    local h = start_flow(dir .. "/first", { "a fox and an owl solve a mystery", "--provider", "xai",
+      "--output-dir", out }, env)
     wait_for(db, function(r) return #r.keyframe_assets >= 2 end)
     os.execute("kill -KILL " .. h.pid) -- a crash: nothing is cleaned up, the run is left "running"
     h.wait(5)
