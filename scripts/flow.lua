@@ -240,14 +240,23 @@ local function video_pipeline(concept, observer, opts)
   end)
 
   -- The steps context is closed by now (its <close> ran while the error went up).
+  -- When the record itself is what failed (a full disk, say), saying so may
+  -- fail too: the run's own message is the one to keep.
+  local function record(method, msg)
+    local rok, rerr = pcall(observer[method], observer, run_id, msg)
+    if not rok and is_interrupt(rerr) then error(rerr, 0) end
+    if not rok and not tostring(msg):find("cannot record the run", 1, true) then
+      return ("%s (and %s)"):format(msg, tostring(rerr))
+    end
+    return msg
+  end
   if not ok and getmetatable(result) == Cancel then
-    observer:on_cancelled(run_id, result.message)
+    result.message = record("on_cancelled", result.message)
     error(result, 0)
   elseif not ok then
     -- The message without the traceback is what the dashboard shows.
     local msg = tostring(result):match("^(.-)\nstack traceback:") or tostring(result)
-    observer:on_error(run_id, msg)
-    error(msg, 0)
+    error(record("on_error", msg), 0)
   end
   return result
 end

@@ -331,6 +331,8 @@ function M.main(args, pipeline)
   local observer = observer_lib.WebObserver(conn, require "grokspicy.bus", {
     provider = provider,
     warn = function(msg) progress:warn(msg) end,
+    -- Extra seconds a write waits on a database another process holds locked.
+    busy_wait = tonumber(os.getenv("GS_DB_BUSY_WAIT") or ""),
   })
   progress:info(("Provider: %s%s"):format(M.provider_label(provider), why and (" — " .. why) or ""))
   if server then

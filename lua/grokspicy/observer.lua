@@ -6,8 +6,17 @@
 -- transaction that updates the run's rows and appends its events (the SSE log),
 -- then rings the bus so live streams wake. Observer calls never steer or abort
 -- the pipeline: each method catches its own errors and logs a warning (except
--- Ctrl+C's "interrupted!", which goes on to the flow so it can cancel the run).
+-- Ctrl+C's "interrupted!", which goes on to the flow so it can cancel the run,
+-- and RecordLost: the WebObserver could not record the run at all).
 local M = {}
+
+--- The run's record cannot be written (disk full, I/O error, read-only
+--- database, a lock held past the wait): the run stops rather than go on
+--- unrecorded. The guard passes it on like Ctrl+C.
+local RecordLost = {}
+RecordLost.__index = RecordLost
+RecordLost.__tostring = function(e) return e.message end
+M.RecordLost = RecordLost
 
 local METHODS = { "on_run_start", "on_resume", "on_status", "on_plan", "on_character", "on_keyframe",
   "on_script", "on_video", "on_complete", "on_error", "on_cancelled", "heartbeat", "cancel_requested" }
@@ -59,6 +68,7 @@ function M.guard(observer, warn)
       local fn = observer[name]
       if type(fn) ~= "function" then return name == "on_run_start" and 0 or nil end
       local ok, res = xpcall(fn, debug.traceback, observer, ...)
+      if not ok and getmetatable(res) == RecordLost then error(res, 0) end
       if not ok and tostring(res):find("interrupted!", 1, true) then
         error("interrupted!", 0) -- Ctrl+C is the flow's business, not a failed observer
       end
@@ -93,15 +103,64 @@ end
 --- WebObserver(conn, bus, opts): conn is a grokspicy.store connection, bus the
 --- grokspicy.bus module or a bus object (nil: no live wake-ups, the store's
 --- events table is still written). opts.provider names the renderer shown on
---- the run page; opts.render = false skips HTML fragments.
+--- the run page; opts.render = false skips HTML fragments; opts.busy_wait is
+--- how long (s, default 120) a write goes on retrying past the store's own
+--- 10 s busy_timeout while another process holds the database locked.
 function M.WebObserver(conn, bus, opts)
   opts = opts or {}
   local self = setmetatable({
     conn = conn, bus = bus, provider = opts.provider, render = opts.render ~= false,
-    view = nil, last_heartbeat = 0,
+    view = nil, last_heartbeat = 0, warn = opts.warn or default_warn, busy_wait = opts.busy_wait or 120,
   }, WebObserver)
   if self.render then self.view = require "grokspicy.view" end
   return M.guard(self, opts.warn)
+end
+
+-- SQLite's messages (sqlite3_errstr) for a database that cannot take a write.
+local LOCKED = { "database is locked", "database table is locked" }
+local UNWRITABLE = { "database or disk is full", "disk I/O error", "readonly database",
+  "database disk image is malformed", "unable to open database file" }
+local function any_of(msg, list)
+  for _, s in ipairs(list) do
+    if msg:find(s, 1, true) then return true end
+  end
+  return false
+end
+
+-- Runs fn (one store transaction) so that no event is lost in silence: a
+-- write refused because another process holds the lock is tried again
+-- (SQLite already waited busy_timeout, 10 s, inside each try) until
+-- busy_wait has passed; one that cannot be made at all raises RecordLost.
+-- A failed try rolled back, so trying again never writes twice.
+function WebObserver:_write(what, fn)
+  local sys = require "grokspicy.sys"
+  local since
+  while true do
+    local ok, res = pcall(fn)
+    if ok then
+      if since then self.warn(("the database is free again: %s recorded after %.0f s"):format(what,
+        sys.monotonic() - since + 10)) end
+      return res
+    end
+    local msg = tostring(res)
+    if msg:find("interrupted!", 1, true) then error(res, 0) end
+    local locked = any_of(msg, LOCKED)
+    if locked then
+      if not since then
+        since = sys.monotonic()
+        self.warn(("the database is locked by another process; %s waits (up to %.0f s more)"):format(what,
+          self.busy_wait))
+      end
+      if sys.monotonic() - since >= self.busy_wait then locked = false end
+    end
+    if not locked and (any_of(msg, LOCKED) or any_of(msg, UNWRITABLE)) then
+      error(setmetatable({ message = ("cannot record the run (%s): %s"):format(what,
+        msg:match("^.-:%d+: (.*)$") or msg) }, RecordLost), 0)
+    elseif not locked then
+      error(res, 0)
+    end
+    sys.sleep(0.05)
+  end
 end
 
 -- One transaction: the writes, then the events with their fragments rendered
@@ -110,7 +169,7 @@ end
 function WebObserver:_record(run_id, kind, key, data, writes)
   local conn = self.conn
   local ids = {}
-  conn:transaction(function()
+  self:_write(kind, function() return conn:transaction(function()
     if writes then writes(conn) end
     local run = conn:get_run(run_id)
     local row_html, html
@@ -121,7 +180,7 @@ function WebObserver:_record(run_id, kind, key, data, writes)
     local status = run and run.status
     ids[1] = conn:append_event { run_id = run_id, type = "run", data = { status = status }, html = row_html }
     ids[2] = conn:append_event { run_id = run_id, type = kind, data = data or { status = status }, html = html }
-  end)
+  end) end)
   if self.bus then
     -- A doorbell: the SSE server reads the rows from the store.
     self.bus.publish { type = kind, run_id = run_id, id = ids[2] }
@@ -130,7 +189,7 @@ function WebObserver:_record(run_id, kind, key, data, writes)
 end
 
 function WebObserver:on_run_start(concept)
-  local run_id = self.conn:insert_run(concept)
+  local run_id = self:_write("the new run", function() return self.conn:insert_run(concept) end)
   self:_record(run_id, "status", nil, { status = "pending" }, function(conn)
     if self.provider then conn:update_run(run_id, { provider = self.provider }) end
   end)
@@ -234,7 +293,7 @@ function WebObserver:heartbeat(run_id)
   local now = os.time()
   if now - self.last_heartbeat >= 5 then
     self.last_heartbeat = now
-    self.conn:heartbeat(run_id)
+    self:_write("heartbeat", function() return self.conn:heartbeat(run_id) end)
   end
 end
 
