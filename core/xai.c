@@ -85,6 +85,7 @@ typedef struct xresp {
     size_t len, cap;
     int oom;
     FILE *sink;                 /* downloads: the body goes here */
+    int sink_errno;             /* why writing to sink failed (ENOSPC...) */
     char request_id[128];
     double retry_after;         /* seconds; < 0 when absent */
 } xresp;
@@ -102,8 +103,12 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
     xresp *r = ud;
     size_t n = size * nmemb;
-    if (r->sink)
-        return fwrite(data, 1, n, r->sink);
+    if (r->sink) {
+        size_t w = fwrite(data, 1, n, r->sink);
+        if (w < n)
+            r->sink_errno = errno ? errno : EIO;
+        return w;
+    }
     if (r->len + n + 1 > r->cap) {
         size_t nc = r->cap ? r->cap * 2 : 4096;
         while (nc < r->len + n + 1)
@@ -522,9 +527,13 @@ static int download(const xai_cfg *c, const char *url, const char *out_path, cha
         snprintf(err, errlen, "xai download: cannot write %s: %s", tmp, strerror(errno));
         return DL_FAIL;
     }
+    errno = 0;
     int rc = http_call(c, "GET", url, NULL, 0, c->timeout_s, &r, "download", err, errlen);
-    int werr = fclose(r.sink) != 0;
+    int werr = fclose(r.sink) != 0 ? errno : 0;
     r.sink = NULL;
+    /* curl says only "Failure writing output": name the file and the cause (a full disk). */
+    if (rc != 0 && r.sink_errno)
+        snprintf(err, errlen, "xai download: cannot write %s: %s", tmp, strerror(r.sink_errno));
     if (rc == 0 && (r.status == 403 || r.status == 404 || r.status == 410)) {
         snprintf(err, errlen, "xai download: the result URL has expired (HTTP %ld)", r.status);
         rc = DL_EXPIRED;
@@ -532,7 +541,7 @@ static int download(const xai_cfg *c, const char *url, const char *out_path, cha
         snprintf(err, errlen, "xai download: HTTP %ld", r.status);
         rc = DL_FAIL;
     } else if (rc == 0 && werr) {
-        snprintf(err, errlen, "xai download: cannot write %s", tmp);
+        snprintf(err, errlen, "xai download: cannot write %s: %s", tmp, strerror(werr));
         rc = DL_FAIL;
     } else if (rc == 0 && rename(tmp, out_path) != 0) {
         snprintf(err, errlen, "xai download: %s: %s", out_path, strerror(errno));
