@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -462,9 +463,32 @@ static int tmp_name(const char *final, char *buf, size_t len)
     return w < 0 || (size_t)w >= len ? -1 : 0;
 }
 
+/* ffmpeg often reports a read-only or full disk only as "Input/output error"
+ * (the image2 muxer) or in a long tail that gets cut: when a step failed, the
+ * output folder's trouble goes first. Called before the temp file is removed,
+ * while the disk is still full. */
+static void explain_output_dir(const char *final, char *err, size_t errlen)
+{
+    if (!err || !errlen)
+        return;
+    char dir[4096];
+    const char *slash = strrchr(final, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - final) : 1, slash ? final : ".");
+    struct statvfs sv;
+    if (statvfs(dir, &sv) != 0)
+        return;
+    const char *why = (sv.f_flag & ST_RDONLY) ? strerror(EROFS) : sv.f_bavail == 0 ? strerror(ENOSPC) : NULL;
+    if (!why || strstr(err, why))
+        return;
+    char was[2048];
+    snprintf(was, sizeof was, "%s", err);
+    seterr(err, errlen, "%s: %s; %s", dir, why, was);
+}
+
 static int commit_tmp(const char *tmp, const char *final, int ok, char *err, size_t errlen)
 {
     if (!ok) {
+        explain_output_dir(final, err, errlen);
         unlink(tmp);
         return -1;
     }
