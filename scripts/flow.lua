@@ -205,13 +205,14 @@ local function video_pipeline(concept, observer, opts)
     -- Step 4: the storyboard script and the pipeline state.
     observer:on_status(run_id, "script")
     progress:step_start("script", "script.md and state.json")
-    local script_path = assert(script.compile(output_dir .. "/" .. run_dir, {
+    local script_path, script_err = script.compile(output_dir .. "/" .. run_dir, {
       run_id = run_id, concept = concept, plan = plan, characters = (function()
         local list = {}
         for _, c in ipairs(plan.characters) do list[#list + 1] = sheets[c.name] end
         return list
       end)(), keyframes = keyframes,
-    }))
+    })
+    if not script_path then error("writing the script failed: " .. tostring(script_err), 0) end
     observer:on_script(run_id, run_dir .. "/script.md")
     progress:info("Script: " .. script_path)
 

@@ -11,10 +11,12 @@ local function write_atomic(path, text)
   local f, err = io.open(tmp, "wb")
   if not f then return nil, err end
   local ok, werr = f:write(text)
-  local closed = f:close()
+  -- A full disk shows at close, when the buffer is flushed: keep that cause.
+  local closed, cerr = f:close()
   if not ok or not closed then
     os.remove(tmp)
-    return nil, "cannot write " .. path .. ": " .. tostring(werr)
+    local why = tostring(werr or cerr):match(": ([^:]+)$") or tostring(werr or cerr)
+    return nil, "cannot write " .. path .. ": " .. why
   end
   local renamed, rerr = os.rename(tmp, path)
   if not renamed then
