@@ -146,8 +146,11 @@ local function ensure_dir(path)
   local ok = os.execute("mkdir -p '" .. path:gsub("'", "'\\''") .. "' 2>/dev/null")
   if not ok then return nil, "cannot create the output folder " .. path end
   local probe = path .. "/.grok-spicy-write-test"
-  local f = io.open(probe, "w")
-  if not f then return nil, "the output folder " .. path .. " is not writable" end
+  local f, why = io.open(probe, "w")
+  if not f then
+    -- io.open's message ends with the cause (Read-only file system, Permission denied...).
+    return nil, ("the output folder %s is not writable (%s)"):format(path, tostring(why):match(": ([^:]+)$") or why)
+  end
   f:close()
   os.remove(probe)
   return true
