@@ -1,0 +1,351 @@
+-- Resource faults with the real binary (docs/reliability.md), ctest faults/resources: a disk that fills
+-- during an ffmpeg run or an xAI download (a small tmpfs), the database locked
+-- by another process for 10 s and 25 s, a read-only output folder, and one that
+-- turns read-only mid-run. Mounting needs root (CI runs as root); each test
+-- says why it skips when it cannot mount. ffmpeg missing is flow_spec's.
+local cjson = require "cjson"
+local store = require "grokspicy.store"
+local media = require "grokspicy.media"
+local sys = require "grokspicy.sys"
+
+local BIN = os.getenv("GS_BINARY") or "build/grok-spicy"
+local FAKE = os.getenv("GS_FAKE_XAI")
+local TMP = (os.getenv("GS_TEST_TMP") or "/tmp") .. "/faults-spec-" .. sys.pid()
+os.execute("rm -rf '" .. TMP .. "' && mkdir -p '" .. TMP .. "'")
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local t = f:read("a")
+  f:close()
+  return t
+end
+
+local function sh(cmd)
+  local p = io.popen(cmd .. " 2>&1")
+  local out = p:read("a")
+  local ok = p:close()
+  return ok, out
+end
+
+-- Can this process mount a tmpfs? (root in a container may not: no CAP_SYS_ADMIN.)
+local function mount_reason()
+  local dir = TMP .. "/mount-probe"
+  os.execute("mkdir -p " .. q(dir))
+  local ok, out = sh("mount -t tmpfs -o size=64k tmpfs " .. q(dir))
+  if not ok then return "mount -t tmpfs is not permitted here: " .. out:gsub("%s+$", "") end
+  os.execute("umount " .. q(dir))
+  return nil
+end
+local NO_MOUNT = mount_reason()
+if NO_MOUNT then print("faults_spec: skipping the disk and read-only tests: " .. NO_MOUNT) end
+local it_mount = NO_MOUNT and function(name) pending(name .. " (" .. NO_MOUNT .. ")") end or it
+
+local function mount(args, dir)
+  os.execute("mkdir -p " .. q(dir))
+  local ok, out = sh("mount " .. args .. " " .. q(dir))
+  assert(ok, "mount " .. args .. ": " .. out)
+  finally(function()
+    if not sh("umount " .. q(dir)) then os.execute("umount -l " .. q(dir) .. " 2>/dev/null") end
+  end)
+end
+
+local FLOW = (function()
+  local p = io.popen("pwd")
+  local cwd = p:read("l")
+  p:close()
+  return cwd .. "/scripts/flow.lua"
+end)()
+
+-- Starts the flow in the background (resume_spec's helper); h.wait(timeout) -> code, output.
+local function start_flow(dir, args, env)
+  os.execute("mkdir -p " .. q(dir))
+  local envs = {}
+  for k, v in pairs(env or {}) do envs[#envs + 1] = k .. "=" .. q(v) end
+  local cmd = ("env %s %s %s"):format(table.concat(envs, " "), q(BIN), q(FLOW))
+  for _, a in ipairs(args) do cmd = cmd .. " " .. q(a) end
+  local pidf, codef, logf = dir .. "/pid", dir .. "/code", dir .. "/log"
+  os.remove(pidf)
+  os.remove(codef)
+  os.execute(("(sh -c %s &)"):format(q(("%s > %s 2>&1 & p=$!; echo $p > %s; wait $p; echo $? > %s")
+    :format(cmd, q(logf), q(pidf), q(codef)))))
+  local h = {}
+  for _ = 1, 200 do
+    h.pid = tonumber(read(pidf) or "")
+    if h.pid then break end
+    sys.sleep(0.02)
+  end
+  assert(h.pid, "no pid")
+  function h.wait(timeout)
+    local t0 = sys.monotonic()
+    while sys.monotonic() - t0 < (timeout or 120) do
+      local c = tonumber(read(codef) or "")
+      if c then return c, read(logf) end
+      sys.sleep(0.05)
+    end
+    return nil, read(logf)
+  end
+  return h
+end
+
+-- The newest run (or run id) with its events, after what every start does
+-- (mark_interrupted), and the database's integrity_check.
+local function inspect(db, id)
+  local conn = assert(store.init_db(db))
+  conn:mark_interrupted()
+  local run = id and conn:get_run(id) or (conn:list_runs { limit = 1 })[1]
+  if run and not id then run = conn:get_run(run.id) end
+  local events = run and conn:events_since(run.id, 0, 10000) or {}
+  local integrity = conn:integrity_check()
+  conn:close()
+  return run, events, integrity
+end
+
+local function wait_for(db, pred, timeout)
+  local t0 = sys.monotonic()
+  while sys.monotonic() - t0 < (timeout or 60) do
+    local ok, conn = pcall(store.init_db, db)
+    if ok and conn then
+      local list = conn:list_runs { limit = 1 }
+      local run = list[1] and conn:get_run(list[1].id)
+      conn:close()
+      if run and pred(run) then return run end
+    end
+    sys.sleep(0.05)
+  end
+  error("timed out waiting on " .. db)
+end
+
+-- Every file a row names exists, is not empty, and a video probes as one; no
+-- temporary name is referenced. Returns how many files were checked.
+local function assert_whole(out, run)
+  local n = 0
+  local function check(path, video)
+    if not path or path == "" then return end
+    assert.is_nil(path:find(".part", 1, true), "a temporary name is referenced: " .. path)
+    local f = assert(io.open(out .. "/" .. path, "rb"), "missing: " .. path)
+    local size = f:seek("end")
+    f:close()
+    assert.is_true(size > 0, "empty: " .. path)
+    if video then assert(media.probe(out .. "/" .. path), "not a video: " .. path) end
+    n = n + 1
+  end
+  for _, a in ipairs(run.character_assets) do check(a.portrait_path) end
+  for _, a in ipairs(run.keyframe_assets) do check(a.keyframe_path) end
+  for _, a in ipairs(run.video_assets) do
+    check(a.video_path, true)
+    check(a.first_frame_path)
+    check(a.last_frame_path)
+  end
+  check(run.final_video_path, true)
+  return n
+end
+
+local function count_types(events)
+  local types = {}
+  for _, ev in ipairs(events) do types[ev.type] = (types[ev.type] or 0) + 1 end
+  return types
+end
+
+local function leftovers(dir)
+  local p = io.popen("find " .. q(dir) .. " -name '.*.part*' -o -name '*.part' 2>/dev/null")
+  local n = 0
+  for _ in p:lines() do n = n + 1 end
+  p:close()
+  return n
+end
+
+local LOCAL = { "a fox and an owl", "--provider", "local", "--scenes", "2" }
+local function args_with(extra)
+  local a = { table.unpack(LOCAL) }
+  for _, x in ipairs(extra) do a[#a + 1] = x end
+  return a
+end
+
+describe("a full disk", function()
+  it_mount("during an ffmpeg run (database elsewhere) fails the run, naming the disk", function()
+    local dir = TMP .. "/full-ffmpeg"
+    local out, db = dir .. "/out", dir .. "/db/grok_spicy.db"
+    mount("-t tmpfs -o size=3M tmpfs", out)
+    local code, log = start_flow(dir .. "/p", args_with { "--output-dir", out, "--db", db }).wait(120)
+    assert.are.equal(1, code, log)
+    assert.matches("No space left on device", log, 1, true)
+    local run, events, integrity = inspect(db)
+    assert.are.equal("ok", integrity)
+    assert.are.equal("failed", run.status)
+    assert.matches("No space left on device", run.error, 1, true)
+    assert.are.equal("error", events[#events].type)
+    assert_whole(out, run)
+    assert.are.equal(0, leftovers(out))
+  end)
+
+  it_mount("under the database too: it stays whole, nothing is lost in silence, a later run works", function()
+    local dir = TMP .. "/full-db"
+    local out = dir .. "/out"
+    local db = out .. "/grok_spicy.db"
+    mount("-t tmpfs -o size=3M tmpfs", out)
+    local h = start_flow(dir .. "/p", args_with { "--output-dir", out })
+    wait_for(db, function(r) return #r.character_assets >= 1 end)
+    os.execute("dd if=/dev/zero of=" .. q(out .. "/filler") .. " bs=4k 2>/dev/null") -- to the last block
+    local code, log = h.wait(120)
+    assert.are.equal(1, code, log)
+    -- ffmpeg's ENOSPC, or the store's SQLITE_FULL when it came first.
+    assert.is_truthy(log:find("No space left on device", 1, true) or log:find("database or disk is full", 1, true),
+      log)
+    os.remove(out .. "/filler")
+    local run, _, integrity = inspect(db)
+    assert.are.equal("ok", integrity)
+    -- failed when the error could be recorded, else interrupted (the process is gone).
+    assert.is_truthy(run.status == "failed" or run.status == "interrupted", run.status)
+    assert_whole(out, run)
+    -- The same database on a bigger disk: a new run completes.
+    local big = dir .. "/big"
+    os.execute(("mkdir -p %s && cp %s %s"):format(q(big), q(db), q(big)))
+    code, log = start_flow(dir .. "/p2", { "a fox", "--provider", "local", "--scenes", "1", "--output-dir", big })
+      .wait(120)
+    assert.are.equal(0, code, log)
+    local again, events2, integrity2 = inspect(big .. "/grok_spicy.db")
+    assert.are.equal("ok", integrity2)
+    assert.are.equal("complete", again.status)
+    assert.are.equal(run.id + 1, again.id)
+    assert.are.equal(1, count_types(events2).complete)
+  end)
+
+  local has_fake = FAKE and io.open(FAKE, "r") ~= nil
+  local it_fake = (has_fake or NO_MOUNT) and it_mount or function(name) pending(name .. " (GS_FAKE_XAI not set)") end
+  it_fake("during an xAI download (fake xAI) fails the run, naming the disk and the file", function()
+    local dir = TMP .. "/full-xai"
+    os.execute("mkdir -p " .. q(dir .. "/media"))
+    local f = assert(io.open(dir .. "/script.json", "w"))
+    f:write(cjson.encode {})
+    f:close()
+    local p = assert(io.popen(("%s --script %s --log %s --dir %s --idle 60"):format(q(FAKE), q(dir .. "/script.json"),
+      q(dir .. "/requests.jsonl"), q(dir .. "/media"))))
+    local port = assert(tonumber((p:read("l") or ""):match("^PORT (%d+)")))
+    finally(function()
+      os.execute(("curl -s -m 5 -X POST http://127.0.0.1:%d/control/quit >/dev/null"):format(port))
+      p:close()
+    end)
+    local out, db = dir .. "/out", dir .. "/db/grok_spicy.db"
+    -- Room for the portraits and keyframes (7.6 kB each), not for a 77 kB clip.
+    mount("-t tmpfs -o size=100k tmpfs", out)
+    local code, log = start_flow(dir .. "/p", { "a fox and an owl solve a mystery", "--provider", "xai",
+      "--output-dir", out, "--db", db }, {
+      XAI_BASE_URL = ("http://127.0.0.1:%d/v1"):format(port), XAI_API_KEY = "dummy-test-key", GROK_API_KEY = "",
+      XAI_POLL_MS = "10", XAI_RETRY_BASE_MS = "20", XAI_TIMEOUT = "10",
+    }).wait(120)
+    assert.are.equal(1, code, log)
+    assert.matches("No space left on device", log, 1, true)
+    local run, _, integrity = inspect(db)
+    assert.are.equal("ok", integrity)
+    assert.are.equal("failed", run.status)
+    -- A clip's download (xai.c) or script.md, whichever the disk ran out on.
+    assert.matches("cannot write .-: No space left on device", run.error)
+    assert_whole(out, run)
+    assert.are.equal(0, leftovers(out))
+  end)
+end)
+
+describe("the database locked by another process", function()
+  -- Another grok-spicy holds a write transaction (BEGIN IMMEDIATE: in WAL mode
+  -- the same as EXCLUSIVE for writers) for `secs` seconds.
+  local function hold_lock(db, secs, dir)
+    local flag = dir .. "/locked"
+    os.execute(("(%s -e %s > %s 2>&1 &)"):format(q(BIN), q(([[
+      local c = assert(require("grokspicy.store").init_db(%q))
+      c:transaction(function()
+        io.open(%q, "w"):close()
+        require("grokspicy.sys").sleep(%d)
+      end)
+      c:close()]]):format(db, flag, secs)), q(dir .. "/locker.log")))
+    for _ = 1, 400 do
+      if read(flag) then return end
+      sys.sleep(0.025)
+    end
+    error("the lock holder did not start: " .. tostring(read(dir .. "/locker.log")))
+  end
+
+  it("10 s and 25 s: the runs wait and complete with every event; past GS_DB_BUSY_WAIT the run fails clearly",
+    function()
+    -- Three runs side by side to keep the suite short.
+    local cases = { { secs = 10 }, { secs = 25 }, { secs = 25, env = { GS_DB_BUSY_WAIT = "3" } } }
+    for i, c in ipairs(cases) do
+      c.dir = TMP .. "/lock-" .. i
+      c.db = c.dir .. "/grok_spicy.db"
+      c.h = start_flow(c.dir .. "/p", { "a fox and an owl", "--provider", "local", "--scenes", "1",
+        "--output-dir", c.dir }, c.env)
+    end
+    for _, c in ipairs(cases) do
+      wait_for(c.db, function(r) return r.status ~= "pending" end)
+      c.t0 = sys.monotonic()
+      hold_lock(c.db, c.secs, c.dir)
+    end
+    for i, c in ipairs(cases) do
+      local code, log = c.h.wait(150)
+      local took = sys.monotonic() - c.t0
+      local run, events, integrity = inspect(c.db)
+      assert.are.equal("ok", integrity)
+      if i < 3 then
+        assert.are.equal(0, code, log)
+        assert.is_true(took >= c.secs, ("finished %.1f s after a %d s lock"):format(took, c.secs))
+        -- SQLite's busy_timeout (10 s) covers the first; the second waits in the observer.
+        if c.secs > 10 then assert.matches("locked by another process", log, 1, true) end
+        assert.are.equal("complete", run.status)
+        local types = count_types(events)
+        assert.are.equal(1, types.plan)
+        assert.are.equal(#run.characters, types.character)
+        assert.are.equal(#run.scenes, types.keyframe)
+        assert.are.equal(#run.scenes, types.video)
+        assert.are.equal(1, types.complete)
+        assert.is_nil(log:find("observer .- failed"), log)
+        assert_whole(c.dir, run)
+      else
+        -- 10 s inside SQLite + 3 s of retries < 25 s: said loudly, the run stops.
+        assert.are.equal(1, code, log)
+        assert.matches("cannot record the run", log, 1, true)
+        assert.matches("database is locked", log, 1, true)
+        assert.is_truthy(run.status == "failed" or run.status == "interrupted", run.status)
+      end
+    end
+  end)
+end)
+
+describe("a read-only output folder", function()
+  it_mount("is refused before anything starts", function()
+    local dir = TMP .. "/ro"
+    mount("-t tmpfs -o ro,size=64k tmpfs", dir .. "/out")
+    local code, log = start_flow(dir .. "/p", args_with { "--output-dir", dir .. "/out", "--db", dir .. "/db" })
+      .wait(30)
+    assert.are.equal(1, code, log)
+    assert.matches("the output folder " .. dir .. "/out is not writable (Read-only file system)", log, 1, true)
+    assert.is_nil(read(dir .. "/db"), "a run was recorded")
+  end)
+
+  it_mount("turning read-only mid-run fails the run clearly, database whole", function()
+    local dir = TMP .. "/ro-mid"
+    local out, db = dir .. "/out", dir .. "/db/grok_spicy.db"
+    mount("--bind " .. q(out), out) -- binds out onto itself, so it can be remounted read-only alone
+    local h = start_flow(dir .. "/p", args_with { "--output-dir", out, "--db", db })
+    wait_for(db, function(r) return #r.character_assets >= 1 end)
+    -- The kernel refuses while a file there is open for writing (ffmpeg's): try again.
+    local ok, why
+    for _ = 1, 250 do
+      ok, why = sh("mount -o remount,ro,bind " .. q(out))
+      if ok then break end
+      sys.sleep(0.02)
+    end
+    assert(ok, "remount ro: " .. tostring(why))
+    assert.is_falsy(sh("touch " .. q(out .. "/probe")), "the folder is still writable")
+    local code, log = h.wait(120)
+    assert.are.equal(1, code, log)
+    assert.matches("Read-only file system", log, 1, true)
+    local run, events, integrity = inspect(db)
+    assert.are.equal("ok", integrity)
+    assert.are.equal("failed", run.status)
+    assert.matches("Read-only file system", run.error, 1, true)
+    assert.are.equal("error", events[#events].type)
+    assert_whole(out, run)
+  end)
+end)
