@@ -1,5 +1,6 @@
 // The little the dashboard needs beyond htmx: a larger view of an image on
-// click, and the elapsed time of a running run ticking between events.
+// click, new runs on top of the run list, and the elapsed time of a running
+// run ticking between events.
 (function () {
   "use strict";
   document.addEventListener("click", function (e) {
@@ -13,6 +14,21 @@
     } else if (e.target.closest && e.target.closest("#zoom")) {
       dlg.close();
     }
+  });
+  // A new run's row has no row to replace yet (hx-swap-oob finds no target,
+  // htmx drops it): on the unfiltered first page of the list it goes on top.
+  document.addEventListener("htmx:oobErrorNoTarget", function (e) {
+    var row = e.detail && e.detail.content;
+    var rows = document.getElementById("run-rows");
+    if (!rows || !row || !row.matches || !row.matches("tr.run-row")) return;
+    var q = new URLSearchParams(location.search);
+    if (q.get("q") || q.get("status") || (q.get("page") && q.get("page") !== "1")) return;
+    if (document.getElementById(row.id)) return;
+    var empty = rows.querySelector("tr.empty");
+    if (empty) empty.remove();
+    row.removeAttribute("hx-swap-oob");
+    rows.insertBefore(row, rows.firstChild);
+    if (window.htmx) window.htmx.process(row);
   });
   function fmt(s) {
     s = Math.max(0, Math.floor(s));

@@ -156,3 +156,39 @@ test("a run fills in live, survives a reconnect, and escapes its concept", { tim
   assert.equal(code, 0, flow.output);
   assert.match(flow.output.trim().split("\n").pop(), /^Done: .*final\.mp4$/);
 });
+
+test("a new run appears on an open run list live, on top", { timeout: 120000 }, async () => {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const web = await startWeb(port);
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+  });
+  try {
+    const page = await browser.newPage();
+    const consoleErrors = [];
+    page.on("pageerror", (e) => consoleErrors.push(String(e)));
+    await page.goto(`${base}/`);
+    const before = await page.locator("tr.run-row").count();
+    const flow = start(["scripts/flow.lua", "a new fox", "--provider", "local", "--scenes", "1", "--output-dir", out,
+      "-q"], "flow2");
+    let runId;
+    for (let i = 0; i < 500 && !runId; i++) {
+      const runs = await json(`${base}/api/runs`).catch(() => []);
+      if (runs.length > before) runId = runs[0].id;
+      else await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(runId, `no run appeared: ${flow.output}`);
+    // No reload: the row arrives over SSE, goes on top, and follows the run to its end.
+    await page.locator(`#run-rows tr.run-row:first-child#run-row-${runId}`).waitFor({ timeout: 30000 });
+    await page.locator(`#run-row-${runId} .badge`, { hasText: "complete" }).waitFor({ timeout: 90000 });
+    assert.equal(await page.locator(`#run-row-${runId}`).count(), 1);
+    assert.equal(await page.locator("tr.run-row").count(), before + 1);
+    assert.deepEqual(consoleErrors, []);
+    const code = await new Promise((res) => (flow.exitCode !== null ? res(flow.exitCode) : flow.once("exit", res)));
+    assert.equal(code, 0, flow.output);
+  } finally {
+    await browser.close();
+    await stop(web);
+  }
+});
