@@ -94,6 +94,25 @@ end
 
 -- Responses -------------------------------------------------------------------
 
+--- A request path as text that is always valid UTF-8: bytes of an invalid
+--- sequence become U+FFFD, so an echoed path never breaks the JSON or the page.
+function M.printable(s)
+  if utf8.len(s) then return s end
+  local out, i, n = {}, 1, #s
+  while i <= n do
+    local ok, cp = pcall(utf8.codepoint, s, i)
+    if ok then
+      local ch = utf8.char(cp)
+      out[#out + 1] = ch
+      i = i + #ch
+    else
+      out[#out + 1] = "\u{FFFD}"
+      i = i + 1
+    end
+  end
+  return table.concat(out)
+end
+
 local function json(status, v, as_array)
   return { status = status, headers = { ["Content-Type"] = "application/json" }, body = M.json(v, as_array) }
 end
@@ -290,7 +309,7 @@ function M.handle(req)
       end
     end
   end
-  if not fn then return fail(req, 404, "Nothing here: " .. req.path) end
+  if not fn then return fail(req, 404, "Nothing here: " .. M.printable(req.path)) end
   if method == "POST" then
     if req.method ~= "POST" then
       local res = fail(req, 405, "method not allowed")
