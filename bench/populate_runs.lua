@@ -32,7 +32,7 @@ conn:transaction(function(c)
     local status = STATUSES[(i * 7) % #STATUSES + 1]
     local f = { title = ("%s %s"):format(who, what):gsub("^%l", string.upper), style = STYLES[i % #STYLES + 1],
       aspect_ratio = i % 3 == 0 and "9:16" or "16:9", status = status, cost_usd = (i % 97) / 10,
-      provider = i % 2 == 0 and "xai" or "local", completed_at = "2026-11-25 10:00:00" }
+      provider = i % 2 == 0 and "xai" or "local" }
     if status == "complete" then f.final_video_path = ("runs/%d/final.mp4"):format(id) end
     if status == "failed" then f.error = "video generation failed: provider timeout" end
     c:update_run(id, f)

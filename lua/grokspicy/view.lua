@@ -45,15 +45,24 @@ function M.slug(name)
   return s
 end
 
+-- Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil).
+local function days_from_civil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = y // 400
+  local yoe = y - era * 400
+  local doy = (153 * (m + (m > 2 and -3 or 9)) + 2) // 5 + d - 1
+  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+  return era * 146097 + doe - 719468
+end
+
+-- Seconds since the epoch of a stored UTC timestamp ("2026-11-26T23:31:02.120Z"), or nil.
+-- Plain arithmetic: no os.time/os.date, which read the time zone on every call.
 local function parse_iso(s)
   if type(s) ~= "string" then return nil end
   local y, mo, d, h, mi, sec = s:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):([%d%.]+)")
   if not y then return nil end
-  -- os.time reads the fields as local time; the offset of the epoch converts back to UTC.
-  local t = os.time { year = tonumber(y), month = tonumber(mo), day = tonumber(d),
-    hour = tonumber(h), min = tonumber(mi), sec = 0 }
-  local utc_offset = os.time(os.date("!*t", 0)) - os.time(os.date("*t", 0))
-  return t - utc_offset + tonumber(sec)
+  return days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400 + tonumber(h) * 3600
+    + tonumber(mi) * 60 + tonumber(sec)
 end
 M.parse_iso = parse_iso
 
