@@ -18,6 +18,7 @@
 
 local store = require "grokspicy.store"
 local cjson = require "cjson"
+local json_c = require "grokspicy.json"
 local view = require "grokspicy.view"
 
 local M = {}
@@ -43,45 +44,10 @@ end
 local ARRAY_KEYS = { characters = true, scenes = true, character_assets = true, keyframe_assets = true,
   video_assets = true, personality_cues = true, characters_present = true, issues = true }
 
-local function is_sequence(t)
-  local n = #t
-  if n == 0 then return false end
-  local count = 0
-  for _ in pairs(t) do count = count + 1 end
-  return count == n
-end
-
-local function to_json(v, as_array, out)
-  if type(v) ~= "table" then
-    out[#out + 1] = cjson.encode(v)
-  elseif is_sequence(v) or (as_array and next(v) == nil) then
-    out[#out + 1] = "["
-    for i = 1, #v do
-      if i > 1 then out[#out + 1] = "," end
-      to_json(v[i], false, out)
-    end
-    out[#out + 1] = "]"
-  else
-    out[#out + 1] = "{"
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = tostring(k) end
-    table.sort(keys)
-    for i, k in ipairs(keys) do
-      if i > 1 then out[#out + 1] = "," end
-      out[#out + 1] = cjson.encode(k)
-      out[#out + 1] = ":"
-      local val = v[k]
-      if val == nil then val = v[tonumber(k)] end
-      to_json(val, ARRAY_KEYS[k], out)
-    end
-    out[#out + 1] = "}"
-  end
-  return out
-end
-
---- Encodes v; as_array makes an empty top-level table "[]".
+--- Encodes v with object keys sorted; as_array makes an empty top-level table "[]".
+--- Each scalar is written as cjson.encode writes it (grokspicy.json, in C).
 function M.json(v, as_array)
-  return table.concat(to_json(v, as_array, {}))
+  return json_c.encode_sorted(v, as_array, ARRAY_KEYS, cjson.encode)
 end
 
 -- Responses -------------------------------------------------------------------
