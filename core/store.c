@@ -667,7 +667,9 @@ gs_db *gs_store_open(const char *path, char *err, size_t n)
         return NULL;
     }
     memcpy(db->path, path, len + 1);
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI;
+    /* NOMUTEX: a connection is used by one thread at a time (its Lua state's, the
+       tail's, a worker's replay connection), so SQLite need not lock on every call. */
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &db->h, flags, NULL) != SQLITE_OK) {
         fail(err, n, "open: %s: %s", path, db->h ? sqlite3_errmsg(db->h) : "out of memory");
         goto fail;
