@@ -5,6 +5,8 @@
 local template = require "grokspicy.template"
 local resources = require "grokspicy.resources"
 
+local concat = table.concat
+
 local M = {}
 
 M.STEPS = {
@@ -266,6 +268,35 @@ end
 --- HTML of a run's row in the run list, for the list page's live updates.
 function M.run_row(run, oob)
   return M.render("partials/run_row.html", { r = M.list_item(run), oob = oob })
+end
+
+-- Row HTML of finished runs, keyed by every field the row is made from: a
+-- finished run's row depends on nothing else (a running one shows the time so
+-- far, so it is never kept). Bounded: emptied when it reaches ROW_MEMO_MAX.
+local ROW_MEMO_MAX = 1000
+local row_memo, row_memo_n = {}, 0
+
+local function row_key(run)
+  local cost = run.cost_usd
+  return concat({ run.id, run.status, run.updated_at or "", run.completed_at or "", run.started_at or "",
+    cost and ("%.17g"):format(cost) or "", run.provider or "", run.title or "\0", run.concept or "" }, "\0")
+end
+
+--- list_item(run) plus html = its run_row.html (safe), remembered for finished runs;
+--- index.html writes r.html when present instead of including the partial.
+function M.list_item_html(run)
+  local item = M.list_item(run)
+  local key = not RUNNING[run.status] and row_key(run)
+  local html = key and row_memo[key]
+  if not html then
+    html = template.safe(M.render("partials/run_row.html", { r = item }))
+    if key then
+      if row_memo_n >= ROW_MEMO_MAX then row_memo, row_memo_n = {}, 0 end
+      row_memo[key], row_memo_n = html, row_memo_n + 1
+    end
+  end
+  item.html = html
+  return item
 end
 
 --- One entry of the run list, from a list_runs row.

@@ -11,7 +11,7 @@
 -- Bad numbers or ids give 400, unknown routes 404 (JSON under /api/), never 500.
 --
 -- Template contexts (every page also gets token = the server's token or nil):
---   index.html  { runs = { view.list_item(row)... }, page =, pages =, total =, status = "" | S,
+--   index.html  { runs = { view.list_item_html(row)... }, page =, pages =, total =, status = "" | S,
 --                 q = "" | text, statuses = view.STATUSES }
 --   run.html    { run = the get_run table, m = view.run_model(run) }
 --   error.html  { code =, title =, message = }
@@ -126,7 +126,7 @@ local function index(req)
   local pages = math.max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
   filter.limit, filter.offset = PAGE_SIZE, (page - 1) * PAGE_SIZE
   local runs = {}
-  for i, row in ipairs(db:list_runs(filter)) do runs[i] = view.list_item(row) end
+  for i, row in ipairs(db:list_runs(filter)) do runs[i] = view.list_item_html(row) end
   return html(200, view.render("index.html", { runs = runs, page = page, pages = pages, total = total,
     status = status or "", q = q, statuses = view.STATUSES, token = conf.token }))
 end
