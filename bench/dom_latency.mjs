@@ -57,7 +57,8 @@ try {
       const note = document.querySelector("#char-mira .note")?.textContent;
       if (note && note !== last) {
         last = note;
-        window.__seen.push({ call: Number(note.replace("call:", "")), t });
+        const m = /call:(\d+)/.exec(note);
+        if (m) window.__seen.push({ call: Number(m[1]), t });
       }
     }).observe(document.body, { childList: true, subtree: true, characterData: true });
   });
@@ -72,6 +73,7 @@ try {
     const seen = await page.waitForFunction((c) => window.__seen.find((s) => s.call === c), call,
       { timeout: 5000, polling: 5 }).then((h) => h.jsonValue()).catch(() => null);
     if (seen) lat.push(seen.t - call);
+    else if (i - lat.length >= 3) throw new Error(`no DOM change seen for ${i - lat.length} of ${i} calls`);
     await sleep(20 + Math.random() * 30); // calls spaced like a busy run, out of phase with any poll
   }
   helper.stdin.write("quit\n");

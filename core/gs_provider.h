@@ -3,7 +3,10 @@
  * video and vision backend. A provider is a struct whose first member is
  * gs_provider; its ops table is the vtable. Calls are thread-safe: steps call
  * them from a worker pool. Every call returns 0 (or a non-NULL plan) on success
- * and -1 (NULL) on failure with a message in err; costs are in USD.
+ * and -1 (NULL) on failure with a message in err; costs are in USD. An image
+ * or video call the service refused on content grounds returns
+ * GS_PROVIDER_MODERATED instead, with the reason in err (and any billed cost
+ * in *cost): the steps reword the prompt and, failing that, skip the asset.
  *
  * Providers: "local" (offline preview renderer on ffmpeg, core/provider_local.c);
  * "xai" registers itself later through gs_provider_register.
@@ -74,6 +77,8 @@ void gs_score_free(gs_score *score);
 
 typedef struct gs_provider gs_provider;
 
+#define GS_PROVIDER_MODERATED (-2)
+
 typedef struct gs_provider_ops {
     const char *name;
     gs_plan *(*plan_story)(gs_provider *p, const char *concept, int n_scenes, uint64_t seed,
@@ -97,6 +102,10 @@ typedef struct gs_provider_ops {
                              gs_score *out, char *err, size_t errlen);
     int (*max_concurrency)(gs_provider *p);
     void (*destroy)(gs_provider *p);
+    /* Optional (NULL: a fixed softening is used). Rewrites a prompt that
+     * moderation refused; *out is malloc'd. */
+    int (*reword_prompt)(gs_provider *p, const char *prompt, const char *reason, char **out, double *cost,
+                         char *err, size_t errlen);
 } gs_provider_ops;
 
 struct gs_provider {
@@ -119,6 +128,10 @@ int gs_provider_edit_video(gs_provider *p, const char *prompt, const char *video
 int gs_provider_score_consistency(gs_provider *p, const char *image_path, const char *const refs[],
                                   size_t n_refs, const char *const descriptions[], const char *const names[],
                                   size_t n, gs_score *out, char *err, size_t errlen);
+/* A gentler prompt after a moderation refusal: the provider's reword_prompt,
+ * else a fixed softening. Returns a malloc'd string, or NULL with err. */
+char *gs_provider_reword(gs_provider *p, const char *prompt, const char *reason, double *cost, char *err,
+                         size_t errlen);
 const char *gs_provider_name(const gs_provider *p);
 int gs_provider_max_concurrency(gs_provider *p);
 void gs_provider_destroy(gs_provider *p);
@@ -133,6 +146,8 @@ int gs_provider_register(const char *name, gs_provider_ctor ctor);
 
 /* The offline preview renderer. */
 int gs_provider_local_open(gs_provider **out, char *err, size_t errlen);
+/* The xAI REST provider (core/xai.c); fails without XAI_API_KEY/GROK_API_KEY. */
+int gs_provider_xai_open(gs_provider **out, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

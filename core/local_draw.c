@@ -619,7 +619,8 @@ static const char *const w_snow[] = {"snow", "snowy", "winter", "ice", "arctic",
 static const char *const w_space[] = {"space", "planet", "moonbase", "galaxy", "spaceship", "asteroid", NULL};
 static const char *const w_interior[] = {"room", "library", "house", "kitchen", "castle", "school", "cave", "inside", "shop", "museum", NULL};
 static const char *const w_mountain[] = {"mountain", "mountains", "peak", "cliff", "hills", "valley", NULL};
-static const char *const w_night[] = {"night", "midnight", "moonlight", "moonlit", "starry", "stars", "dark", NULL};
+/* Not "dark": it describes colours ("dark amber eyes") far more often than time. */
+static const char *const w_night[] = {"night", "midnight", "moonlight", "moonlit", "starry", "stars", NULL};
 static const char *const w_dusk[] = {"dusk", "sunset", "evening", "twilight", NULL};
 static const char *const w_dawn[] = {"dawn", "sunrise", "morning", NULL};
 static const char *const w_autumn[] = {"autumn", "fall", "autumnal", NULL};

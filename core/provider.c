@@ -121,6 +121,27 @@ int gs_provider_score_consistency(gs_provider *p, const char *image_path, const 
     return p->ops->score_consistency(p, image_path, refs, n_refs, descriptions, names, n, out, err, errlen);
 }
 
+char *gs_provider_reword(gs_provider *p, const char *prompt, const char *reason, double *cost, char *err,
+                         size_t errlen)
+{
+    double c = 0;
+    char *out = NULL;
+    if (p->ops->reword_prompt) {
+        if (p->ops->reword_prompt(p, prompt, reason, &out, &c, err, errlen) != 0)
+            out = NULL;
+    } else {
+        static const char soft[] = "A gentle, family-friendly, non-violent rendition: ";
+        size_t n = sizeof soft + strlen(prompt);
+        if ((out = malloc(n)))
+            snprintf(out, n, "%s%s", soft, prompt);
+        else
+            snprintf(err, errlen, "out of memory");
+    }
+    if (cost)
+        *cost += c;
+    return out;
+}
+
 const char *gs_provider_name(const gs_provider *p)
 {
     return p->ops->name;
@@ -534,6 +555,7 @@ int luaopen_grokspicy_provider(lua_State *L)
         {"open", l_open},
         {NULL, NULL},
     };
+    gs_provider_register("xai", gs_provider_xai_open); /* idempotent; at require time on the main thread */
     if (luaL_newmetatable(L, PROVIDER_MT)) {
         luaL_setfuncs(L, meta, 0);
         luaL_newlib(L, methods);

@@ -199,6 +199,29 @@ typedef struct cast {
 static const char *const preps[] = {"in", "at", "on", "through", "across", "under", "near", "inside", "by", "into", "beneath", "during", "within", NULL};
 static const char *const skip_words[] = {"a", "an", "the", "and", "who", "to", "together", "with", "two", "three", NULL};
 
+static const char *const features[] = {"eyes", "eye", "fur", "tail", "ears", "hat", "scarf", "coat", "cloak",
+                                       "wings", "feathers", "mane", "stripes", "spots", "hair", "beard", "boots",
+                                       "dress", "armor", "armour", "shell", "scales", "horns", NULL};
+
+/* The plot follows "set out to ...", so a verb in the third person loses its
+ * ending: explores -> explore, crosses -> cross, flies -> fly. */
+static const char *base_verb(const char *w, char *buf, size_t len)
+{
+    size_t n = strlen(w);
+    if (n < 4 || n >= len || w[n - 1] != 's' || w[n - 2] == 's' || w[n - 2] == 'u' || w[n - 2] == 'i')
+        return w;
+    memcpy(buf, w, n + 1);
+    if (n > 4 && strcmp(w + n - 3, "ies") == 0) {
+        strcpy(buf + n - 3, "y");
+    } else if (strcmp(w + n - 4, "sses") == 0 || strcmp(w + n - 4, "shes") == 0 ||
+               strcmp(w + n - 4, "ches") == 0 || strcmp(w + n - 3, "xes") == 0) {
+        buf[n - 2] = '\0';
+    } else {
+        buf[n - 1] = '\0';
+    }
+    return buf;
+}
+
 /* The setting phrase ("autumn forest") and the plot phrase ("solve a mystery"). */
 static void concept_phrases(const tokens *t, int last_kind, char *setting, size_t slen, char *plot, size_t plen)
 {
@@ -225,11 +248,20 @@ static void concept_phrases(const tokens *t, int last_kind, char *setting, size_
         const char *w = t->w[i];
         if (tok_any(t, i, preps) || strcmp(w, ",") == 0)
             break;
+        if (!started && strcmp(w, "with") == 0) {
+            /* "with dark amber eyes" describes the character, not the plot. */
+            int j = i + 1;
+            while (j < t->n && j <= i + 5 && !tok_any(t, j, features))
+                j++;
+            if (j < t->n && tok_any(t, j, features))
+                i = j;
+            continue;
+        }
         if (!started && tok_any(t, i, skip_words))
             continue;
         if (!started && colour_word(w))
             continue;
-        if (!started && (strcmp(w, "with") == 0 || tok_any(t, i + 1, eye_words)))
+        if (!started && tok_any(t, i + 1, eye_words))
             continue;
         started = 1;
         int n = snprintf(plot + pl, plen - pl, "%s%s", pl ? " " : "", w);
@@ -452,11 +484,24 @@ static gs_plan *local_plan_story(gs_provider *p, const char *concept, int n_scen
             c->personality_cues[k] = xstrdup(cs[i].fig.kind->cues[k], &oom);
     }
     static const char *const times[] = {"in warm morning light", "as dusk falls", "under a starry night sky"};
-    static const char *const spots[] = {"a sunlit clearing at the edge of the", "a winding path deep in the", "the hidden heart of the"};
+    static const char *const spots[] = {"a quiet clearing at the edge of the", "a winding path deep in the", "the hidden heart of the"};
     static const char *const moods[] = {"curious and hopeful", "tense and mysterious", "warm and triumphant", "playful"};
     static const char *const titles_first[] = {"The First Clue", "Setting Out", "A Strange Sign"};
     static const char *const titles_mid[] = {"Into the Shadows", "A Turn in the Path", "The Hidden Trail"};
     static const char *const titles_last[] = {"The Answer", "Together at Last", "Home Again"};
+    /* The plot as an infinitive for "set out to ...": "explores" -> "explore". */
+    char plot_inf[256], verb[64];
+    {
+        size_t first = strcspn(plot, " ");
+        if (first < sizeof verb) {
+            memcpy(verb, plot, first);
+            verb[first] = '\0';
+            char base[64];
+            snprintf(plot_inf, sizeof plot_inf, "%s%s", base_verb(verb, base, sizeof base), plot + first);
+        } else {
+            snprintf(plot_inf, sizeof plot_inf, "%s", plot);
+        }
+    }
     for (int s = 0; s < n_scenes; s++) {
         gs_scene *sc = &plan->scenes[s];
         int phase = s == 0 ? 0 : (s == n_scenes - 1 ? 2 : 1);
@@ -495,11 +540,14 @@ static gs_plan *local_plan_story(gs_provider *p, const char *concept, int n_scen
         snprintf(who, sizeof who, "%s%s%s", a, b2 ? " and " : "", b2 ? b2 : "");
         sbuf ab = {0};
         if (phase == 0)
-            sb_printf(&ab, "%s set out to %s; %s points ahead at the first clue", who, plot, a);
+            sb_printf(&ab, "%s set out to %s; %s points ahead at the first clue", who, plot_inf, a);
         else if (phase == 1)
-            sb_printf(&ab, "%s hit a setback while trying to %s; %s leans in to study a clue", who, plot, b2 ? b2 : a);
+            sb_printf(&ab, "%s hit a setback while trying to %s; %s leans in to study a clue", who, plot_inf,
+                      b2 ? b2 : a);
+        else if (b2)
+            sb_printf(&ab, "%s finally manage to %s and celebrate together", who, plot_inf);
         else
-            sb_printf(&ab, "%s finally %s and celebrate together", who, plot);
+            sb_printf(&ab, "%s finally manages to %s and celebrates", who, plot_inf);
         sc->action = sb_take(&ab);
         sbuf db = {0};
         sb_printf(&db, "%s in %s: %s.", who, sc->setting ? sc->setting : "", sc->action ? sc->action : "");
@@ -636,6 +684,23 @@ static unsigned char *read_sheet(const char *path, double s, int *rw, int *rh, d
     return gs_media_read_rgb(path, *rw, *rh, err, errlen);
 }
 
+/* The part of a keyframe prompt that describes the scene: from "Scene:" up to
+ * "Characters:" when the prompt has them, else all of it. Caller frees. */
+static char *scene_words(const char *prompt)
+{
+    const char *start = strstr(prompt, "Scene:");
+    const char *end = start ? strstr(start, "Characters:") : NULL;
+    if (!start)
+        start = prompt;
+    size_t n = end ? (size_t)(end - start) : strlen(start);
+    char *out = malloc(n + 1);
+    if (out) {
+        memcpy(out, start, n);
+        out[n] = '\0';
+    }
+    return out;
+}
+
 static int local_edit_image(gs_provider *p, const char *prompt, const char *const refs[], size_t n_refs,
                             const char *out_path, double *cost, char *err, size_t errlen)
 {
@@ -658,7 +723,12 @@ static int local_edit_image(gs_provider *p, const char *prompt, const char *cons
     int rc = -1;
     unsigned char *prev = NULL;
     tokens t;
-    if (tokenize(prompt, &t) != 0) {
+    /* The background follows the scene's words only: a character described
+     * with "dark eyes" must not turn a morning clearing into night. */
+    char *scene = scene_words(prompt);
+    int tok_rc = scene ? tokenize(scene, &t) : -1;
+    free(scene);
+    if (tok_rc != 0) {
         seterr(err, errlen, "edit_image: out of memory");
         goto done;
     }

@@ -599,6 +599,7 @@ typedef struct run {
     char *kf;                   /* video: the keyframe, resolved */
     char asset[64];
     char err[1024];
+    char *why;                  /* the issues of the first check that fell short */
 } run;
 
 static int fail(run *w, const char *fmt, ...)
@@ -633,6 +634,16 @@ static void progress(run *w, int attempt, double score, const char *fmt, ...)
     pthread_mutex_lock(&w->ctx->mu);
     push_event_locked(w->ctx, &ev, NULL);
     pthread_mutex_unlock(&w->ctx->mu);
+}
+
+static char *join_issues(const gs_score *s);
+
+/* Keeps what the vision check said the first time it sent the step round
+ * again: the run page shows it beside the accepted asset. */
+static void note_retry(run *w, double score, double threshold, const gs_score *s)
+{
+    if (score < threshold && !w->why && s && s->n_issues > 0)
+        w->why = join_issues(s);
 }
 
 static int add_attempt(run *w, const char *abs, double score, const char *action)
@@ -796,6 +807,65 @@ static int score_cast(run *w, const cast *k, const char *image, double *score, g
     return 0;
 }
 
+/* ---- moderation: reword up to twice, then the caller skips the asset ---- */
+
+#define MAX_REWORDS 2
+
+typedef int (*render_fn)(run *w, const char *prompt, const void *ud, double *cost);
+
+/* Renders with prompt; on a moderation refusal asks the provider for a gentler
+ * prompt and tries again, at most MAX_REWORDS times. Returns 0, -1 (w->err),
+ * or GS_PROVIDER_MODERATED with the last reason in w->err. Costs add up. */
+static int render_moderated(run *w, const char *prompt, render_fn fn, const void *ud)
+{
+    char *cur = NULL;
+    const char *p = prompt;
+    int rc;
+    for (int tries = 0;; tries++) {
+        double cost = 0;
+        rc = fn(w, p, ud, &cost);
+        w->r->cost += cost;
+        if (rc != GS_PROVIDER_MODERATED || tries >= MAX_REWORDS || cancelled(w))
+            break;
+        char reason[512];
+        snprintf(reason, sizeof reason, "%.500s", w->err);
+        progress(w, 0, -1, "moderation refused the prompt (%s): rewording, try %d of %d", reason, tries + 1,
+                 MAX_REWORDS);
+        double rcost = 0;
+        char *next = gs_provider_reword(w->ctx->provider, p, reason, &rcost, w->err, sizeof w->err);
+        w->r->cost += rcost;
+        if (!next) {
+            snprintf(w->err, sizeof w->err, "%s (rewording failed)", reason);
+            break;
+        }
+        free(cur);
+        p = cur = next;
+    }
+    free(cur);
+    return rc;
+}
+
+/* The note of a skipped asset. */
+static void skip_note(run *w, char *note, size_t len)
+{
+    snprintf(note, len, "content moderation refused it after %d rewordings: %.600s", MAX_REWORDS, w->err);
+}
+
+typedef struct image_job {
+    const char *aspect, *path;
+    const char *const *refs;
+    size_t n_refs;
+} image_job;
+
+static int render_image(run *w, const char *prompt, const void *ud, double *cost)
+{
+    const image_job *j = ud;
+    if (j->n_refs == 0)
+        return gs_provider_generate_image(w->ctx->provider, prompt, j->aspect, j->path, cost, w->err, sizeof w->err);
+    return gs_provider_edit_image(w->ctx->provider, prompt, j->refs, j->n_refs, j->path, cost, w->err,
+                                  sizeof w->err);
+}
+
 static int step_character_sheet(run *w)
 {
     const gs_step_character *c = &w->a->chars[0];
@@ -808,6 +878,7 @@ static int step_character_sheet(run *w)
         return fail(w, "out of memory");
     best b = {.score = -1};
     int rc = -1;
+    char note[768] = "";
     for (int n = 1; n <= o->character_max_attempts; n++) {
         if (cancelled(w))
             goto done;
@@ -825,11 +896,16 @@ static int step_character_sheet(run *w)
             fail(w, "out of memory");
             goto done;
         }
-        double cost = 0;
-        int grc = gs_provider_generate_image(w->ctx->provider, prompt, w->a->aspect, path, &cost, w->err,
-                                             sizeof w->err);
+        image_job job = {.aspect = w->a->aspect, .path = path};
+        int grc = render_moderated(w, prompt, render_image, &job);
         free(prompt);
-        w->r->cost += cost;
+        if (grc == GS_PROVIDER_MODERATED) {
+            free(path);
+            if (b.path) /* keep the best attempt so far */
+                break;
+            skip_note(w, note, sizeof note);
+            break;
+        }
         if (grc != 0) {
             free(path);
             fail(w, "%s", w->err);
@@ -850,19 +926,25 @@ static int step_character_sheet(run *w)
             goto done;
         }
         progress(w, n, score, "portrait attempt %d scored %.2f", n, score);
+        note_retry(w, score, o->character_threshold, &s);
         best_offer(&b, score, path, &s, 0, NULL, NULL);
         gs_score_free(&s);
         if (score >= o->character_threshold)
             break;
     }
-    char *rel = rel_out(w->ctx, b.path);
+    char *rel = b.path ? rel_out(w->ctx, b.path) : strdup("");
     gs_step_result *r = w->r;
+    if (note[0] && (add_field(r, "skipped", GS_FIELD_BOOL, NULL, 1) || add_field(r, "note", GS_FIELD_STR, note, 0))) {
+        free(rel);
+        fail(w, "out of memory");
+        goto done;
+    }
     if (!rel || add_field(r, "name", GS_FIELD_STR, c->name, 0) || add_field(r, "role", GS_FIELD_STR, c->role, 0) ||
         add_field(r, "visual_description", GS_FIELD_STR, c->visual_description, 0) ||
         add_field(r, "portrait_path", GS_FIELD_STR, rel, 0) ||
-        add_field(r, "consistency_score", GS_FIELD_NUM, NULL, b.score) ||
+        add_field(r, "consistency_score", GS_FIELD_NUM, NULL, b.path ? b.score : 0) ||
         add_field(r, "generation_attempts", GS_FIELD_INT, NULL, (double)r->n_attempts) ||
-        add_field(r, "accepted", GS_FIELD_BOOL, NULL, b.score >= o->character_threshold))
+        add_field(r, "accepted", GS_FIELD_BOOL, NULL, b.path && b.score >= o->character_threshold))
         fail(w, "out of memory");
     else
         rc = 0;
@@ -908,6 +990,7 @@ static int step_compose_keyframe(run *w)
     char *descs = NULL, *names = NULL, *prompt = NULL, *video_prompt = NULL;
     sbuf bind = {0};
     int rc = -1, fixes = 0;
+    char note[768] = "";
     if (cast_build(w, &k) != 0)
         goto done;
     /* the 3-image budget: sheets first (max 2), then the previous keyframe */
@@ -962,12 +1045,14 @@ static int step_compose_keyframe(run *w)
         }
         double cost = 0;
         int grc;
-        if (n == 1 && n_refs == 0) {
-            grc = gs_provider_generate_image(w->ctx->provider, prompt, a->aspect, path, &cost, w->err,
-                                             sizeof w->err);
-        } else if (n == 1) {
-            grc = gs_provider_edit_image(w->ctx->provider, prompt, (const char *const *)refs, n_refs, path, &cost,
-                                         w->err, sizeof w->err);
+        if (n == 1) {
+            image_job job = {.aspect = a->aspect, .path = path, .refs = (const char *const *)refs, .n_refs = n_refs};
+            grc = render_moderated(w, prompt, render_image, &job);
+            if (grc == GS_PROVIDER_MODERATED) {
+                free(path);
+                skip_note(w, note, sizeof note);
+                break;
+            }
         } else { /* surgical fix: only the best keyframe so far, and what to change */
             tvar fv[4] = {{"fix_prompt", b.fix}, {"issues", b.issues}, {"description", descs}, {"name", names}};
             char *fix = render_tpl(o->tpl_fix, fv, 4);
@@ -978,6 +1063,11 @@ static int step_compose_keyframe(run *w)
             fixes++;
         }
         w->r->cost += cost;
+        if (grc == GS_PROVIDER_MODERATED) { /* a fix edit refused: keep the best keyframe */
+            free(path);
+            progress(w, n, b.score, "fix edit refused by moderation: keeping the best keyframe");
+            break;
+        }
         if (grc != 0) {
             free(path);
             fail(w, "%s", w->err);
@@ -995,24 +1085,31 @@ static int step_compose_keyframe(run *w)
             goto done;
         }
         progress(w, n, score, n == 1 ? "keyframe scored %.2f" : "fix edit scored %.2f", score);
+        note_retry(w, score, o->keyframe_threshold, &s);
         best_offer(&b, score, path, &s, 0, NULL, NULL);
         gs_score_free(&s);
     }
     gs_step_result *r = w->r;
-    char *rel = rel_out(w->ctx, b.path);
-    if (!(r->refs = calloc(n_refs ? n_refs : 1, sizeof(char *))))
+    char *rel = b.path ? rel_out(w->ctx, b.path) : strdup("");
+    if (note[0] && (add_field(r, "skipped", GS_FIELD_BOOL, NULL, 1) || add_field(r, "note", GS_FIELD_STR, note, 0))) {
+        free(rel);
         goto oom;
+    }
+    if (!(r->refs = calloc(n_refs ? n_refs : 1, sizeof(char *)))) {
+        free(rel);
+        goto oom;
+    }
     for (size_t i = 0; i < n_refs; i++)
         if (!(r->refs[r->n_refs++] = rel_out(w->ctx, refs[i])))
             goto oom;
     if (!rel || add_field(r, "scene_id", GS_FIELD_INT, NULL, id) ||
         add_field(r, "keyframe_path", GS_FIELD_STR, rel, 0) ||
-        add_field(r, "consistency_score", GS_FIELD_NUM, NULL, b.score) ||
+        add_field(r, "consistency_score", GS_FIELD_NUM, NULL, b.path ? b.score : 0) ||
         add_field(r, "generation_attempts", GS_FIELD_INT, NULL, (double)r->n_attempts) ||
         add_field(r, "edit_passes", GS_FIELD_INT, NULL, fixes) ||
         add_field(r, "video_prompt", GS_FIELD_STR, video_prompt, 0) ||
         add_field(r, "prompt", GS_FIELD_STR, prompt, 0) ||
-        add_field(r, "accepted", GS_FIELD_BOOL, NULL, b.score >= o->keyframe_threshold)) {
+        add_field(r, "accepted", GS_FIELD_BOOL, NULL, b.path && b.score >= o->keyframe_threshold)) {
         free(rel);
         goto oom;
     }
@@ -1034,7 +1131,16 @@ done:
     return rc;
 }
 
-/* One video attempt: render (generate or edit), probe, frames, last-frame check. */
+static int render_video(run *w, const char *prompt, const void *ud, double *cost)
+{
+    const gs_step_args *a = w->a;
+    return gs_provider_generate_video(w->ctx->provider, prompt, w->kf, a->scene.duration, a->aspect,
+                                      w->o->resolution, (const char *)ud, cost, w->err, sizeof w->err);
+}
+
+/* One video attempt: render (generate or edit), probe, frames, last-frame check.
+ * GS_PROVIDER_MODERATED when moderation refused it (after rewording, for a
+ * generation), with the reason in w->err. */
 static int video_attempt(run *w, const cast *k, int n, const char *action, const char *prompt, const char *input,
                          best *b, double *score_out)
 {
@@ -1045,16 +1151,24 @@ static int video_attempt(run *w, const cast *k, int n, const char *action, const
     char *first = run_path(w, "frames", "scene_%d_attempt%d_first.png", id, n);
     char *last = run_path(w, "frames", "scene_%d_attempt%d_last.png", id, n);
     gs_score s;
+    int rc = -1;
     memset(&s, 0, sizeof s);
     if (!path || !first || !last) {
         fail(w, "out of memory");
         goto fail;
     }
     double cost = 0, dur = 0, score = 0;
-    int grc = input ? gs_provider_edit_video(w->ctx->provider, prompt, input, path, &cost, w->err, sizeof w->err)
-                    : gs_provider_generate_video(w->ctx->provider, prompt, w->kf, a->scene.duration,
-                                                 a->aspect, w->o->resolution, path, &cost, w->err, sizeof w->err);
-    w->r->cost += cost;
+    int grc;
+    if (input) {
+        grc = gs_provider_edit_video(w->ctx->provider, prompt, input, path, &cost, w->err, sizeof w->err);
+        w->r->cost += cost;
+    } else {
+        grc = render_moderated(w, prompt, render_video, path);
+    }
+    if (grc == GS_PROVIDER_MODERATED) {
+        rc = GS_PROVIDER_MODERATED;
+        goto fail;
+    }
     if (grc != 0 || m->probe_duration(m->ud, path, &dur, w->err, sizeof w->err) != 0 ||
         m->extract_frame(m->ud, path, first, 0, w->err, sizeof w->err) != 0 ||
         m->extract_frame(m->ud, path, last, 1, w->err, sizeof w->err) != 0) {
@@ -1066,6 +1180,7 @@ static int video_attempt(run *w, const cast *k, int n, const char *action, const
     if (add_attempt(w, path, score, action) != 0)
         goto fail;
     progress(w, n, score, "%s: %.1f s clip, last frame scored %.2f", action, dur, score);
+    note_retry(w, score, w->o->video_threshold, &s);
     *score_out = score;
     best_offer(b, score, path, &s, dur, first, last);
     gs_score_free(&s);
@@ -1075,7 +1190,7 @@ fail:
     free(path);
     free(first);
     free(last);
-    return -1;
+    return rc;
 }
 
 static int step_scene_video(run *w)
@@ -1104,9 +1219,15 @@ static int step_scene_video(run *w)
         fail(w, "out of memory");
         goto done;
     }
-    if (cancelled(w) || video_attempt(w, &k, n++, "generate", prompt, NULL, &b, &score) != 0)
+    char note[768] = "";
+    int grc = cancelled(w) ? -1 : video_attempt(w, &k, n++, "generate", prompt, NULL, &b, &score);
+    if (grc == GS_PROVIDER_MODERATED)
+        skip_note(w, note, sizeof note);
+    else if (grc != 0)
         goto done;
-    if (a->scene.duration <= 8) {
+    if (note[0]) {
+        /* skipped: nothing to correct */
+    } else if (a->scene.duration <= 8) {
         /* short clips: surgical video edits of the best clip so far */
         while (b.score < o->video_threshold && corrections < o->video_max_corrections) {
             if (b.duration > o->video_max_edit_input) {
@@ -1121,27 +1242,35 @@ static int step_scene_video(run *w)
                                                     : (fix && input ? -1 : fail(w, "out of memory"));
             free(fix);
             free(input);
+            if (arc == GS_PROVIDER_MODERATED) { /* keep the best clip */
+                progress(w, n - 1, b.score, "correction refused by moderation: keeping the best clip");
+                break;
+            }
             if (arc != 0)
                 goto done;
             corrections++;
         }
     } else if (b.score < o->long_clip_regen_threshold) {
         /* 9-15 s clips cannot be edited: one regeneration when clearly off */
-        if (cancelled(w) || video_attempt(w, &k, n++, "regenerate", prompt, NULL, &b, &score) != 0)
+        int vrc = cancelled(w) ? -1 : video_attempt(w, &k, n++, "regenerate", prompt, NULL, &b, &score);
+        if (vrc != 0 && vrc != GS_PROVIDER_MODERATED)
             goto done;
-        regens++;
+        regens += vrc == 0;
     }
     gs_step_result *r = w->r;
-    char *rel = rel_out(w->ctx, b.path), *rf = rel_out(w->ctx, b.first), *rl = rel_out(w->ctx, b.last);
-    if (!rel || !rf || !rl || add_field(r, "scene_id", GS_FIELD_INT, NULL, a->scene.scene_id) ||
+    char *rel = b.path ? rel_out(w->ctx, b.path) : strdup(""), *rf = b.first ? rel_out(w->ctx, b.first) : strdup(""),
+         *rl = b.last ? rel_out(w->ctx, b.last) : strdup("");
+    if (!rel || !rf || !rl ||
+        (note[0] && (add_field(r, "skipped", GS_FIELD_BOOL, NULL, 1) || add_field(r, "note", GS_FIELD_STR, note, 0))) ||
+        add_field(r, "scene_id", GS_FIELD_INT, NULL, a->scene.scene_id) ||
         add_field(r, "video_path", GS_FIELD_STR, rel, 0) || add_field(r, "duration", GS_FIELD_NUM, NULL, b.duration) ||
         add_field(r, "first_frame_path", GS_FIELD_STR, rf, 0) ||
         add_field(r, "last_frame_path", GS_FIELD_STR, rl, 0) ||
-        add_field(r, "consistency_score", GS_FIELD_NUM, NULL, b.score) ||
+        add_field(r, "consistency_score", GS_FIELD_NUM, NULL, b.path ? b.score : 0) ||
         add_field(r, "correction_passes", GS_FIELD_INT, NULL, corrections) ||
         add_field(r, "regenerations", GS_FIELD_INT, NULL, regens) ||
         add_field(r, "video_prompt", GS_FIELD_STR, prompt, 0) ||
-        add_field(r, "accepted", GS_FIELD_BOOL, NULL, b.score >= o->video_threshold))
+        add_field(r, "accepted", GS_FIELD_BOOL, NULL, b.path && b.score >= o->video_threshold))
         fail(w, "out of memory");
     else
         rc = 0;
@@ -1234,6 +1363,10 @@ static void run_job(void *arg)
         case GS_STEP_ASSEMBLE: rc = step_assemble(&w); break;
         }
     }
+    if (rc == 0 && w.why && *w.why && f->args.kind != GS_STEP_ASSEMBLE && !gs_step_result_str(&f->res, "note") &&
+        add_field(&f->res, "note", GS_FIELD_STR, w.why, 0) != 0)
+        rc = fail(&w, "out of memory");
+    free(w.why);
     f->res.ok = rc == 0;
     if (f->res.ok)
         f->res.err[0] = '\0';
@@ -1365,15 +1498,22 @@ const char *gs_steps_run_dir(const gs_steps_ctx *ctx) { return ctx->run_dir; }
 int gs_steps_workers(const gs_steps_ctx *ctx) { return ctx->workers; }
 const gs_steps_options *gs_steps_get_options(const gs_steps_ctx *ctx) { return &ctx->opt; }
 
-/* Under ctx->mu: drops done events whose results the owner already took. */
-static gs_future *evict_collected_locked(gs_steps_ctx *ctx)
+/* Under ctx->mu: drops queued progress and the done events whose results the
+ * owner already took, to make room for a new step. */
+static gs_future *evict_droppable_locked(gs_steps_ctx *ctx)
 {
     gs_future *dead = NULL;
     size_t keep = 0;
     int ctx_last = 0; /* cannot reach 0: the caller holds the context */
     for (size_t i = 0; i < ctx->count; i++) {
         qev q = ctx->ring[(ctx->head + i) % ctx->cap];
-        if (q.f && q.f->collected) {
+        if (!q.f) {
+            /* Progress is droppable by contract: a new step's "done" slot
+             * matters more than a stale progress line. */
+            ctx->dropped++;
+            continue;
+        }
+        if (q.f->collected) {
             if (future_unref_locked(q.f, &ctx_last)) {
                 q.f->next_free = dead;
                 dead = q.f;
@@ -1402,7 +1542,7 @@ gs_future *gs_steps_submit(gs_steps_ctx *ctx, gs_step_args *args, char *err, siz
     gs_future *dead = NULL;
     if (ctx->closed) {
         snprintf(err, errlen, "%s: the steps context is closed", gs_step_kind_name(f->args.kind));
-    } else if (ctx->count + ctx->reserved >= ctx->cap && ((dead = evict_collected_locked(ctx)), 1) &&
+    } else if (ctx->count + ctx->reserved >= ctx->cap && ((dead = evict_droppable_locked(ctx)), 1) &&
                ctx->count + ctx->reserved >= ctx->cap) {
         snprintf(err, errlen, "%s: %zu steps are pending or undelivered (queue of %zu); read events or wait",
                  gs_step_kind_name(f->args.kind), ctx->count + ctx->reserved, ctx->cap);

@@ -69,7 +69,11 @@ local function video_pipeline(concept, observer, opts)
   local ok, result = xpcall(function()
     local provider = provider_lib.open(opts.provider or "local", { seed = opts.seed })
     local ctx <close> = steps.context {
-      provider = provider, output_dir = output_dir, run_dir = run_dir, workers = opts.workers,
+      -- The local renderer keeps the cores busy, so its pool follows the cores; a
+      -- remote provider mostly waits on the network, so its pool follows what
+      -- the service allows at once.
+      provider = provider, output_dir = output_dir, run_dir = run_dir,
+      workers = opts.workers or (provider:name() ~= "local" and provider:max_concurrency() or nil),
       options = opts.step_options,
     }
 
@@ -78,8 +82,9 @@ local function video_pipeline(concept, observer, opts)
     progress:step_start("ideation", "planning the story")
     local plan = opts.plan
     if not plan then
-      local err
-      plan, err = planlib.validate(provider:plan_story(concept, { scenes = opts.scenes or 3 }))
+      local raw, err = provider:plan_story(concept, { scenes = opts.scenes or 3 })
+      if not raw then error("planning the story failed: " .. tostring(err), 0) end
+      plan, err = planlib.validate(raw)
       if not plan then error("the provider's story plan was rejected: " .. err, 0) end
     end
     observer:on_plan(run_id, plan)
@@ -96,10 +101,17 @@ local function video_pipeline(concept, observer, opts)
       sheet_futures[#sheet_futures + 1] = work.add(ctx:submit("generate_character_sheet", {
         character = character, style = plan.style, aspect = plan.aspect_ratio,
       }), function(asset)
-        sheets[asset.name] = asset
         observer:on_character(run_id, asset)
-        progress:accepted("character", asset.name, asset.consistency_score, asset.generation_attempts,
-          asset.portrait_path)
+        if asset.skipped then
+          -- No sheet: later steps draw this character from the description alone.
+          sheets[asset.name] = { name = character.name, role = character.role,
+            visual_description = character.visual_description }
+          progress:warn(("character %s skipped: %s"):format(asset.name, asset.note))
+        else
+          sheets[asset.name] = asset
+          progress:accepted("character", asset.name, asset.consistency_score, asset.generation_attempts,
+            asset.portrait_path)
+        end
       end)
     end
     work.wait(sheet_futures)
@@ -110,8 +122,12 @@ local function video_pipeline(concept, observer, opts)
     progress:step_start("keyframes", ("%d scenes"):format(#plan.scenes))
     local keyframes, videos, video_futures = {}, {}, {}
     local function on_video(asset)
-      videos[asset.scene_id] = asset
       observer:on_video(run_id, asset)
+      if asset.skipped then
+        progress:warn(("clip of scene %d skipped: %s"):format(asset.scene_id, asset.note))
+        return
+      end
+      videos[asset.scene_id] = asset
       progress:accepted("video", "scene " .. asset.scene_id, asset.consistency_score, nil, asset.video_path)
     end
     local previous
@@ -121,9 +137,13 @@ local function video_pipeline(concept, observer, opts)
         scene = scene, style = plan.style, aspect = plan.aspect_ratio, characters = cast,
         previous_keyframe = previous,
       }), function(asset)
+        observer:on_keyframe(run_id, asset)
+        if asset.skipped then
+          progress:warn(("keyframe of scene %d skipped: %s"):format(asset.scene_id, asset.note))
+          return -- no keyframe, no clip; the next scene continues from the last one drawn
+        end
         keyframes[#keyframes + 1] = asset
         previous = asset.keyframe_path
-        observer:on_keyframe(run_id, asset)
         progress:accepted("keyframe", "scene " .. asset.scene_id, asset.consistency_score,
           asset.generation_attempts, asset.keyframe_path)
         video_futures[#video_futures + 1] = work.add(ctx:submit("generate_scene_video", {
@@ -154,7 +174,10 @@ local function video_pipeline(concept, observer, opts)
     observer:on_status(run_id, "assembly")
     progress:step_start("assembly", "normalising and joining the clips")
     local clips = {}
-    for _, scene in ipairs(plan.scenes) do clips[#clips + 1] = videos[scene.scene_id].video_path end
+    for _, scene in ipairs(plan.scenes) do
+      if videos[scene.scene_id] then clips[#clips + 1] = videos[scene.scene_id].video_path end
+    end
+    if #clips == 0 then error("no scene has a clip: every one was skipped (see the notes)", 0) end
     local final = ctx:submit("assemble_final_video", { clips = clips, out = run_dir .. "/final.mp4" })
     local assembled = assert(final:wait())
     observer:on_complete(run_id, assembled.path)

@@ -230,6 +230,15 @@ function M.main(args, pipeline)
   end
 
   local provider, why = M.pick_provider(o.provider)
+  if provider == "xai" then
+    -- A cheap authenticated call first: a missing or rejected key stops here,
+    -- before a run is recorded or anything is paid for.
+    local okkey, kerr = require("grokspicy.xai").check()
+    if not okkey then
+      io.stderr:write("grok-spicy: ", kerr, "\n")
+      return 1
+    end
+  end
   local store = require "grokspicy.store"
   local conn, cerr = store.init_db(o.db)
   if not conn then
@@ -259,9 +268,11 @@ function M.main(args, pipeline)
     progress:always("Dashboard: " .. server:url())
   end
 
+  local current_run
   local ok, result = pcall(pipeline, o.concept or (plan and plan.title) or "", observer, {
     provider = provider, seed = o.seed, output_dir = o.output_dir, scenes = o.scenes, workers = o.workers,
     plan = plan, progress = progress, on_run = function(run_id)
+      current_run = run_id
       if server then
         local url = server:url()
         local query = url:match("%?.*$") or ""
@@ -275,6 +286,8 @@ function M.main(args, pipeline)
   if server and not o.no_wait then
     progress:always("Dashboard still running at " .. server:url() .. " — Ctrl+C to stop")
   end
+  local run = current_run and conn:get_run(current_run)
+  if run then progress:always(("Cost: $%.4f (%s)"):format(run.cost_usd or 0, M.provider_label(provider))) end
   -- "Done: <final.mp4>" is the last line, for people and for scripts.
   if code == 0 then
     progress:always("Done: " .. result)

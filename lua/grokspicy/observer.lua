@@ -76,7 +76,9 @@ local function with_url(asset, field)
   return asset
 end
 
+-- A step's result carries its provider spend as `cost`; the asset rows call it cost_usd.
 local function asset_cost(asset)
+  if asset and asset.cost_usd == nil then asset.cost_usd = asset.cost end
   return tonumber(asset and asset.cost_usd) or 0
 end
 
@@ -153,16 +155,16 @@ end
 function WebObserver:on_character(run_id, asset)
   self:_record(run_id, "character", asset.name, { name = asset.name, score = asset.consistency_score },
     function(conn)
-      conn:upsert_character_asset(run_id, with_url(asset, "portrait_url"))
       add_cost(conn, run_id, asset_cost(asset))
+      conn:upsert_character_asset(run_id, with_url(asset, "portrait_url"))
     end)
 end
 
 function WebObserver:on_keyframe(run_id, asset)
   self:_record(run_id, "keyframe", asset.scene_id, { scene_id = asset.scene_id, score = asset.consistency_score },
     function(conn)
-      conn:upsert_keyframe_asset(run_id, with_url(asset, "keyframe_url"))
       add_cost(conn, run_id, asset_cost(asset))
+      conn:upsert_keyframe_asset(run_id, with_url(asset, "keyframe_url"))
     end)
 end
 
@@ -175,8 +177,8 @@ end
 function WebObserver:on_video(run_id, asset)
   self:_record(run_id, "video", asset.scene_id, { scene_id = asset.scene_id, score = asset.consistency_score },
     function(conn)
-      conn:upsert_video_asset(run_id, with_url(asset, "video_url"))
       add_cost(conn, run_id, asset_cost(asset))
+      conn:upsert_video_asset(run_id, with_url(asset, "video_url"))
     end)
 end
 

@@ -18,7 +18,7 @@
 
 local store = require "grokspicy.store"
 local cjson = require "cjson"
-local json_c = require "grokspicy.json"
+local json_c = require "grokspicy.sorted_json"
 local view = require "grokspicy.view"
 
 local M = {}
@@ -45,7 +45,7 @@ local ARRAY_KEYS = { characters = true, scenes = true, character_assets = true, 
   video_assets = true, personality_cues = true, characters_present = true, issues = true }
 
 --- Encodes v with object keys sorted; as_array makes an empty top-level table "[]".
---- Each scalar is written as cjson.encode writes it (grokspicy.json, in C).
+--- Each scalar is written as cjson.encode writes it (grokspicy.sorted_json, in C).
 function M.json(v, as_array)
   return json_c.encode_sorted(v, as_array, ARRAY_KEYS, cjson.encode)
 end

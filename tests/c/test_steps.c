@@ -130,6 +130,8 @@ static void test_sheet_best_of_n(void)
     for (size_t i = 0; i < r->n_attempts; i++)
         CHECK(exists_rel(ctx, r->attempts[i].path));
     CHECK(fabs(r->attempts[2].score - 0.6) < 1e-9);
+    /* The run page shows why the step went round again. */
+    CHECK_STR(gs_step_result_str(r, "note"), "scarf colour is wrong");
     gs_future_release(fu);
     gs_steps_free(ctx);
 }

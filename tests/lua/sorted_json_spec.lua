@@ -1,7 +1,7 @@
--- grokspicy.json.encode_sorted against the Lua encoder web.lua used before it:
+-- grokspicy.sorted_json.encode_sorted against the Lua encoder web.lua used before it:
 -- the same bytes for rows, nested runs, odd keys and every scalar cjson escapes.
 local cjson = require "cjson"
-local json = require "grokspicy.json"
+local json = require "grokspicy.sorted_json"
 
 local ARRAY_KEYS = { characters = true, scenes = true, issues = true }
 
@@ -45,7 +45,7 @@ local function same(v, as_array)
   assert.equals(table.concat(reference(v, as_array, {})), json.encode_sorted(v, as_array, ARRAY_KEYS, cjson.encode))
 end
 
-describe("grokspicy.json", function()
+describe("grokspicy.sorted_json", function()
   it("writes what the Lua encoder wrote, byte for byte", function()
     local all = {}
     for b = 0, 255 do all[#all + 1] = string.char(b) end

@@ -1,0 +1,1260 @@
+/*
+ * xai.c — grokspicy.xai: the xAI REST client on libcurl (chat with JSON-schema
+ * output and image inputs, image generations and edits, video jobs polled to
+ * the end, downloads of temporary result URLs, retries with backoff) and the
+ * "xai" provider over it. Owns every xAI wire format (docs: xai-api.md); never
+ * touches the store, the steps' retry policy or Lua states other than its own
+ * module table. The API key is read from the environment, sent only in the
+ * Authorization header, and never logged, stored or put in a message.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "gs_provider.h"
+#include "json.h"
+
+/* ---- configuration (environment; every model configurable) ---- */
+
+typedef struct xai_cfg {
+    char base_url[512];
+    char key[512];
+    char text_model[96], vision_model[96], image_model[96], edit_model[96], video_model[96];
+    double timeout_s, video_timeout_s, connect_timeout_s, max_retry_after_s;
+    int poll_ms, retries, retry_base_ms, retry_max_ms, max_concurrency;
+} xai_cfg;
+
+static const char *env_or(const char *name, const char *dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : dflt;
+}
+
+static double env_num(const char *name, double dflt)
+{
+    const char *v = getenv(name);
+    char *e;
+    if (!v || !*v)
+        return dflt;
+    double d = strtod(v, &e);
+    return *e || d < 0 ? dflt : d;
+}
+
+static void cfg_load(xai_cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->base_url, sizeof c->base_url, "%s", env_or("XAI_BASE_URL", "https://api.x.ai/v1"));
+    size_t n = strlen(c->base_url);
+    while (n && c->base_url[n - 1] == '/')
+        c->base_url[--n] = '\0';
+    snprintf(c->key, sizeof c->key, "%s", env_or("XAI_API_KEY", env_or("GROK_API_KEY", "")));
+    snprintf(c->text_model, sizeof c->text_model, "%s", env_or("XAI_TEXT_MODEL", "grok-4-1-fast-non-reasoning"));
+    snprintf(c->vision_model, sizeof c->vision_model, "%s", env_or("XAI_VISION_MODEL", "grok-4-1-fast-reasoning"));
+    snprintf(c->image_model, sizeof c->image_model, "%s", env_or("XAI_IMAGE_MODEL", "grok-imagine-image"));
+    snprintf(c->edit_model, sizeof c->edit_model, "%s", env_or("XAI_EDIT_MODEL", c->image_model));
+    snprintf(c->video_model, sizeof c->video_model, "%s", env_or("XAI_VIDEO_MODEL", "grok-imagine-video"));
+    c->timeout_s = env_num("XAI_TIMEOUT", 120);
+    c->connect_timeout_s = env_num("XAI_CONNECT_TIMEOUT", 10);
+    c->video_timeout_s = env_num("XAI_VIDEO_TIMEOUT", 600);
+    c->max_retry_after_s = env_num("XAI_MAX_RETRY_AFTER", 60);
+    c->poll_ms = (int)env_num("XAI_POLL_MS", 1000);
+    c->retries = (int)env_num("XAI_RETRIES", 4);
+    c->retry_base_ms = (int)env_num("XAI_RETRY_BASE_MS", 500);
+    c->retry_max_ms = (int)env_num("XAI_RETRY_MAX_MS", 20000);
+    c->max_concurrency = (int)env_num("XAI_MAX_CONCURRENCY", 8);
+    if (c->max_concurrency < 2)
+        c->max_concurrency = 2;
+}
+
+/* ---- HTTP ---- */
+
+typedef struct xresp {
+    long status;
+    char *body;
+    size_t len, cap;
+    int oom;
+    FILE *sink;                 /* downloads: the body goes here */
+    char request_id[128];
+    double retry_after;         /* seconds; < 0 when absent */
+} xresp;
+
+static void resp_reset(xresp *r)
+{
+    free(r->body);
+    FILE *sink = r->sink;
+    memset(r, 0, sizeof *r);
+    r->sink = sink;
+    r->retry_after = -1;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+    xresp *r = ud;
+    size_t n = size * nmemb;
+    if (r->sink)
+        return fwrite(data, 1, n, r->sink);
+    if (r->len + n + 1 > r->cap) {
+        size_t nc = r->cap ? r->cap * 2 : 4096;
+        while (nc < r->len + n + 1)
+            nc *= 2;
+        char *nb = realloc(r->body, nc);
+        if (!nb) {
+            r->oom = 1;
+            return 0;
+        }
+        r->body = nb;
+        r->cap = nc;
+    }
+    memcpy(r->body + r->len, data, n);
+    r->len += n;
+    r->body[r->len] = '\0';
+    return n;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+    xresp *r = ud;
+    size_t n = size * nmemb;
+    char line[256];
+    size_t m = n < sizeof line - 1 ? n : sizeof line - 1;
+    memcpy(line, data, m);
+    line[m] = '\0';
+    line[strcspn(line, "\r\n")] = '\0';
+    char *colon = strchr(line, ':');
+    if (!colon)
+        return n;
+    *colon = '\0';
+    char *v = colon + 1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (!strcasecmp(line, "x-request-id")) {
+        snprintf(r->request_id, sizeof r->request_id, "%s", v);
+    } else if (!strcasecmp(line, "retry-after")) {
+        char *e;
+        double s = strtod(v, &e);
+        if (e != v && *e == '\0') {
+            r->retry_after = s;
+        } else {
+            time_t t = curl_getdate(v, NULL);
+            if (t > 0)
+                r->retry_after = difftime(t, time(NULL)) > 0 ? difftime(t, time(NULL)) : 0;
+        }
+    }
+    return n;
+}
+
+typedef struct xai_provider {
+    gs_provider base;
+    xai_cfg cfg;
+} xai_provider;
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* One request. url is absolute; auth adds the key. Returns the curl code. */
+static CURLcode http_once(const xai_cfg *c, const char *method, const char *url, const char *body, int auth,
+                          double timeout_s, xresp *r, char *cerr)
+{
+    CURL *h = curl_easy_init();
+    if (!h)
+        return CURLE_OUT_OF_MEMORY;
+    struct curl_slist *hdr = NULL;
+    char authz[600];
+    if (auth && c->key[0]) {
+        snprintf(authz, sizeof authz, "Authorization: Bearer %s", c->key);
+        hdr = curl_slist_append(hdr, authz);
+        memset(authz, 0, sizeof authz);
+    }
+    if (body)
+        hdr = curl_slist_append(hdr, "Content-Type: application/json");
+    hdr = curl_slist_append(hdr, "Accept: application/json");
+    hdr = curl_slist_append(hdr, "Expect:");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "grok-spicy/0.1");
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->connect_timeout_s * 1000));
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(timeout_s * 1000));
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    if (body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    }
+    if (strcmp(method, "GET") && strcmp(method, "POST"))
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    cerr[0] = '\0';
+    CURLcode rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(hdr);
+    if (rc == CURLE_OK && r->oom)
+        rc = CURLE_OUT_OF_MEMORY;
+    return rc;
+}
+
+static void sleep_ms(double ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(fmod(ms, 1000) * 1e6)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double jitter(void)
+{
+    static _Thread_local unsigned seed;
+    if (!seed)
+        seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)&seed;
+    return (double)rand_r(&seed) / RAND_MAX;
+}
+
+static int retryable_curl(CURLcode rc)
+{
+    return rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_COULDNT_CONNECT || rc == CURLE_RECV_ERROR ||
+           rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING || rc == CURLE_PARTIAL_FILE;
+}
+
+/* The server's message from an error body ({"error":{"message"}}, {"error":"..."}, {"detail"}). */
+static void server_message(const xresp *r, char *out, size_t len)
+{
+    out[0] = '\0';
+    if (!r->body || !r->len)
+        return;
+    jv *j = json_parse(r->body, r->len, NULL, 0);
+    const char *m = NULL;
+    if (j) {
+        m = json_str(j, "error.message", NULL);
+        if (!m)
+            m = json_str(j, "error", NULL);
+        if (!m)
+            m = json_str(j, "detail", NULL);
+        if (!m)
+            m = json_str(j, "message", NULL);
+    }
+    if (m)
+        snprintf(out, len, "%s", m);
+    else
+        snprintf(out, len, "%.200s", r->body);
+    json_free(j);
+}
+
+static const char *status_hint(long s)
+{
+    switch (s) {
+    case 400: return "bad request";
+    case 401: return "the API key is missing or invalid (XAI_API_KEY / GROK_API_KEY)";
+    case 403: return "the API key has no permission for this";
+    case 404: return "model or endpoint not found";
+    case 422: return "a field has a bad format";
+    case 429: return "rate limited";
+    default: return s >= 500 ? "server error" : "request failed";
+    }
+}
+
+static int api_error(const xresp *r, const char *what, char *err, size_t errlen)
+{
+    char msg[600];
+    server_message(r, msg, sizeof msg);
+    snprintf(err, errlen, "xai %s: HTTP %ld (%s)%s%s%s%s%s", what, r->status, status_hint(r->status),
+             msg[0] ? ": " : "", msg, r->request_id[0] ? " [request id " : "", r->request_id,
+             r->request_id[0] ? "]" : "");
+    return -1;
+}
+
+static int contains_ci(const char *hay, const char *needle)
+{
+    return hay && strcasestr(hay, needle) != NULL;
+}
+
+/* A request with retries on timeouts, connection errors, 429 and 5xx
+ * (exponential backoff with jitter, Retry-After honoured). 0 with r filled
+ * (any other status: the caller decides), or -1 with err. */
+static int http_call(const xai_cfg *c, const char *method, const char *url, const char *body, int auth,
+                     double timeout_s, xresp *r, const char *what, char *err, size_t errlen)
+{
+    char cerr[CURL_ERROR_SIZE];
+    pthread_once(&curl_once, curl_init_once);
+    for (int attempt = 0;; attempt++) {
+        resp_reset(r);
+        if (r->sink) {
+            rewind(r->sink);
+            if (ftruncate(fileno(r->sink), 0) != 0) {
+                snprintf(err, errlen, "xai %s: %s", what, strerror(errno));
+                return -1;
+            }
+        }
+        CURLcode rc = http_once(c, method, url, body, auth, timeout_s, r, cerr);
+        int again;
+        if (rc != CURLE_OK)
+            again = retryable_curl(rc);
+        else
+            again = r->status == 429 || r->status >= 500;
+        if (!again && rc != CURLE_OK) {
+            snprintf(err, errlen, "xai %s: %s", what, cerr[0] ? cerr : curl_easy_strerror(rc));
+            return -1;
+        }
+        if (!again)
+            return 0;
+        if (attempt >= c->retries) {
+            if (rc != CURLE_OK)
+                snprintf(err, errlen, "xai %s: %s (gave up after %d attempts)", what,
+                         cerr[0] ? cerr : curl_easy_strerror(rc), attempt + 1);
+            else {
+                char e2[900];
+                api_error(r, what, e2, sizeof e2);
+                snprintf(err, errlen, "%s (gave up after %d attempts)", e2, attempt + 1);
+            }
+            return -1;
+        }
+        double ms;
+        if (rc == CURLE_OK && r->retry_after >= 0)
+            ms = fmin(r->retry_after, c->max_retry_after_s) * 1000;
+        else {
+            ms = c->retry_base_ms * pow(2, attempt);
+            if (ms > c->retry_max_ms)
+                ms = c->retry_max_ms;
+            ms = ms / 2 + ms / 2 * jitter();
+        }
+        sleep_ms(ms);
+    }
+}
+
+/* POST/GET on an API path; 2xx bodies come back parsed. */
+static jv *api_json(const xai_cfg *c, const char *method, const char *path, const char *body, xresp *r,
+                    const char *what, char *err, size_t errlen)
+{
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", c->base_url, path);
+    if (http_call(c, method, url, body, 1, c->timeout_s, r, what, err, errlen) != 0)
+        return NULL;
+    if (r->status < 200 || r->status >= 300) {
+        api_error(r, what, err, errlen);
+        return NULL;
+    }
+    char perr[128];
+    jv *j = json_parse(r->body ? r->body : "", r->len, perr, sizeof perr);
+    if (!j)
+        snprintf(err, errlen, "xai %s: malformed JSON reply (%s)%s%s%s", what, perr,
+                 r->request_id[0] ? " [request id " : "", r->request_id, r->request_id[0] ? "]" : "");
+    return j;
+}
+
+/* ---- files, data URLs, downloads ---- */
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 65536;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+static const char *sniff_mime(const unsigned char *b, size_t n)
+{
+    if (n >= 8 && !memcmp(b, "\x89PNG", 4))
+        return "image/png";
+    if (n >= 3 && b[0] == 0xFF && b[1] == 0xD8)
+        return "image/jpeg";
+    if (n >= 12 && !memcmp(b, "RIFF", 4) && !memcmp(b + 8, "WEBP", 4))
+        return "image/webp";
+    if (n >= 12 && !memcmp(b + 4, "ftyp", 4))
+        return "video/mp4";
+    return "application/octet-stream";
+}
+
+/* Writes "data:<mime>;base64,<...>" as one JSON string value. */
+static int jw_data_url(jw *w, const char *path, char *err, size_t errlen)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n;
+    unsigned char *b = (unsigned char *)read_all(path, &n);
+    if (!b) {
+        snprintf(err, errlen, "xai: cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char head[64];
+    snprintf(head, sizeof head, "data:%s;base64,", sniff_mime(b, n));
+    if (w->comma)
+        jw_append(w, ",", 1);
+    w->comma = 1;
+    jw_append(w, "\"", 1);
+    jw_append(w, head, strlen(head));
+    char chunk[4096];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)b[i] << 16 | (i + 1 < n ? (unsigned)b[i + 1] << 8 : 0) | (i + 2 < n ? b[i + 2] : 0);
+        chunk[k++] = tbl[(v >> 18) & 63];
+        chunk[k++] = tbl[(v >> 12) & 63];
+        chunk[k++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+        chunk[k++] = i + 2 < n ? tbl[v & 63] : '=';
+        if (k + 4 > sizeof chunk) {
+            jw_append(w, chunk, k);
+            k = 0;
+        }
+    }
+    jw_append(w, chunk, k);
+    jw_append(w, "\"", 1);
+    free(b);
+    return 0;
+}
+
+static int b64_val(int c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || c == '-')
+        return 62;
+    if (c == '/' || c == '_')
+        return 63;
+    return -1;
+}
+
+/* Writes out_path through a temp file renamed into place. */
+static int write_b64_file(const char *b64, const char *out_path, char *err, size_t errlen)
+{
+    size_t n = strlen(b64), k = 0;
+    unsigned char *buf = malloc(n / 4 * 3 + 4);
+    if (!buf) {
+        snprintf(err, errlen, "xai: out of memory");
+        return -1;
+    }
+    unsigned acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64_val((unsigned char)b64[i]);
+        if (v < 0)
+            continue;
+        acc = acc << 6 | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            buf[k++] = (unsigned char)(acc >> bits);
+        }
+    }
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.part", out_path);
+    FILE *f = fopen(tmp, "wb");
+    int ok = f && fwrite(buf, 1, k, f) == k;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    free(buf);
+    if (!ok || rename(tmp, out_path) != 0) {
+        snprintf(err, errlen, "xai: cannot write %s: %s", out_path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+enum { DL_OK = 0, DL_FAIL = -1, DL_EXPIRED = -3 };
+
+/* Downloads a temporary result URL at once: to <out>.part, then renamed. */
+static int download(const xai_cfg *c, const char *url, const char *out_path, char *err, size_t errlen)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.part", out_path);
+    xresp r = {.retry_after = -1};
+    if (!(r.sink = fopen(tmp, "w+b"))) {
+        snprintf(err, errlen, "xai download: cannot write %s: %s", tmp, strerror(errno));
+        return DL_FAIL;
+    }
+    int rc = http_call(c, "GET", url, NULL, 0, c->timeout_s, &r, "download", err, errlen);
+    int werr = fclose(r.sink) != 0;
+    r.sink = NULL;
+    if (rc == 0 && (r.status == 403 || r.status == 404 || r.status == 410)) {
+        snprintf(err, errlen, "xai download: the result URL has expired (HTTP %ld)", r.status);
+        rc = DL_EXPIRED;
+    } else if (rc == 0 && (r.status < 200 || r.status >= 300)) {
+        snprintf(err, errlen, "xai download: HTTP %ld", r.status);
+        rc = DL_FAIL;
+    } else if (rc == 0 && werr) {
+        snprintf(err, errlen, "xai download: cannot write %s", tmp);
+        rc = DL_FAIL;
+    } else if (rc == 0 && rename(tmp, out_path) != 0) {
+        snprintf(err, errlen, "xai download: %s: %s", out_path, strerror(errno));
+        rc = DL_FAIL;
+    }
+    if (rc != 0)
+        unlink(tmp);
+    resp_reset(&r);
+    free(r.body);
+    return rc;
+}
+
+/* ---- cost (xai-api.md §6): usage.cost_in_usd_ticks, else list prices ---- */
+
+#define USD_PER_TICK 1e-10
+#define PRICE_IMAGE 0.02
+#define PRICE_VIDEO_480 0.05
+#define PRICE_VIDEO_720 0.07
+#define PRICE_TEXT_IN 0.20e-6
+#define PRICE_TEXT_OUT 0.50e-6
+
+static double cost_of(const jv *j, double fallback)
+{
+    double ticks = json_num(j, "usage.cost_in_usd_ticks", -1);
+    return ticks >= 0 ? ticks * USD_PER_TICK : fallback;
+}
+
+static double chat_list_price(const jv *j)
+{
+    return json_num(j, "usage.prompt_tokens", 0) * PRICE_TEXT_IN +
+           json_num(j, "usage.completion_tokens", 0) * PRICE_TEXT_OUT;
+}
+
+/* ---- chat with structured output ---- */
+
+/* Sends a system + user message (text and images as data URLs) and asks for
+ * JSON matching schema; returns the parsed content. */
+static jv *chat_json(const xai_cfg *c, const char *model, const char *system, const char *text,
+                     const char *const images[], size_t n_images, const char *schema_name, const char *schema,
+                     double *cost, char *err, size_t errlen)
+{
+    jw w = {0};
+    jw_begin_obj(&w);
+    jw_key(&w, "model");
+    jw_str(&w, model);
+    jw_key(&w, "messages");
+    jw_begin_arr(&w);
+    jw_begin_obj(&w);
+    jw_key(&w, "role");
+    jw_str(&w, "system");
+    jw_key(&w, "content");
+    jw_str(&w, system);
+    jw_end_obj(&w);
+    jw_begin_obj(&w);
+    jw_key(&w, "role");
+    jw_str(&w, "user");
+    jw_key(&w, "content");
+    jw_begin_arr(&w);
+    jw_begin_obj(&w);
+    jw_key(&w, "type");
+    jw_str(&w, "text");
+    jw_key(&w, "text");
+    jw_str(&w, text);
+    jw_end_obj(&w);
+    for (size_t i = 0; i < n_images; i++) {
+        jw_begin_obj(&w);
+        jw_key(&w, "type");
+        jw_str(&w, "image_url");
+        jw_key(&w, "image_url");
+        jw_begin_obj(&w);
+        jw_key(&w, "url");
+        if (jw_data_url(&w, images[i], err, errlen) != 0) {
+            jw_reset(&w);
+            return NULL;
+        }
+        jw_key(&w, "detail");
+        jw_str(&w, "high");
+        jw_end_obj(&w);
+        jw_end_obj(&w);
+    }
+    jw_end_arr(&w);
+    jw_end_obj(&w);
+    jw_end_arr(&w);
+    jw_key(&w, "response_format");
+    jw_begin_obj(&w);
+    jw_key(&w, "type");
+    jw_str(&w, "json_schema");
+    jw_key(&w, "json_schema");
+    jw_begin_obj(&w);
+    jw_key(&w, "name");
+    jw_str(&w, schema_name);
+    jw_key(&w, "strict");
+    jw_bool(&w, 1);
+    jw_key(&w, "schema");
+    jw_raw(&w, schema);
+    jw_end_obj(&w);
+    jw_end_obj(&w);
+    if (n_images) {
+        jw_key(&w, "store");
+        jw_bool(&w, 0);
+    }
+    jw_end_obj(&w);
+    char *body = jw_take(&w);
+    if (!body) {
+        snprintf(err, errlen, "xai chat: out of memory");
+        return NULL;
+    }
+    xresp r = {.retry_after = -1};
+    jv *j = api_json(c, "POST", "/chat/completions", body, &r, "chat/completions", err, errlen);
+    free(body);
+    jv *content = NULL;
+    if (j) {
+        *cost += cost_of(j, chat_list_price(j));
+        const char *s = json_str(j, "choices.0.message.content", NULL);
+        char perr[128];
+        if (!s)
+            snprintf(err, errlen, "xai chat/completions: the reply has no message content");
+        else if (!(content = json_parse(s, strlen(s), perr, sizeof perr)))
+            snprintf(err, errlen, "xai chat/completions: the structured output is not JSON (%s)", perr);
+    }
+    json_free(j);
+    resp_reset(&r);
+    return content;
+}
+
+/* ---- the provider ---- */
+
+static const char PLAN_SCHEMA[] =
+    "{\"type\":\"object\",\"additionalProperties\":false,"
+    "\"required\":[\"title\",\"style\",\"aspect_ratio\",\"color_palette\",\"characters\",\"scenes\"],"
+    "\"properties\":{\"title\":{\"type\":\"string\"},\"style\":{\"type\":\"string\"},"
+    "\"aspect_ratio\":{\"type\":\"string\",\"enum\":[\"16:9\",\"9:16\",\"1:1\"]},"
+    "\"color_palette\":{\"type\":\"string\"},"
+    "\"characters\":{\"type\":\"array\",\"minItems\":1,\"items\":{\"type\":\"object\",\"additionalProperties\":false,"
+    "\"required\":[\"name\",\"role\",\"visual_description\",\"personality_cues\"],"
+    "\"properties\":{\"name\":{\"type\":\"string\"},\"role\":{\"type\":\"string\"},"
+    "\"visual_description\":{\"type\":\"string\"},"
+    "\"personality_cues\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}},"
+    "\"scenes\":{\"type\":\"array\",\"minItems\":1,\"items\":{\"type\":\"object\",\"additionalProperties\":false,"
+    "\"required\":[\"scene_id\",\"title\",\"description\",\"characters_present\",\"setting\",\"camera\",\"mood\","
+    "\"action\",\"duration_seconds\",\"transition\"],"
+    "\"properties\":{\"scene_id\":{\"type\":\"integer\"},\"title\":{\"type\":\"string\"},"
+    "\"description\":{\"type\":\"string\"},"
+    "\"characters_present\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+    "\"setting\":{\"type\":\"string\"},\"camera\":{\"type\":\"string\"},\"mood\":{\"type\":\"string\"},"
+    "\"action\":{\"type\":\"string\"},"
+    "\"duration_seconds\":{\"type\":\"integer\",\"minimum\":3,\"maximum\":15},"
+    "\"transition\":{\"type\":\"string\",\"enum\":[\"cut\"]}}}}}}";
+
+static const char SCORE_SCHEMA[] =
+    "{\"type\":\"object\",\"additionalProperties\":false,"
+    "\"required\":[\"overall_score\",\"per_character\",\"issues\",\"fix_prompt\"],"
+    "\"properties\":{\"overall_score\":{\"type\":\"number\",\"minimum\":0,\"maximum\":1},"
+    "\"per_character\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"additionalProperties\":false,"
+    "\"required\":[\"name\",\"score\"],\"properties\":{\"name\":{\"type\":\"string\"},"
+    "\"score\":{\"type\":\"number\",\"minimum\":0,\"maximum\":1}}}},"
+    "\"issues\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"fix_prompt\":{\"type\":\"string\"}}}";
+
+static const char REWORD_SCHEMA[] =
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"prompt\"],"
+    "\"properties\":{\"prompt\":{\"type\":\"string\"}}}";
+
+static char *dup_str(const jv *j, const char *path, const char *dflt)
+{
+    const char *s = json_str(j, path, dflt);
+    return strdup(s ? s : "");
+}
+
+static char **dup_strv(const jv *arr, size_t *n)
+{
+    *n = 0;
+    if (!arr || arr->t != JV_ARR)
+        return calloc(1, sizeof(char *));
+    char **v = calloc(arr->len + 1, sizeof(char *));
+    for (size_t i = 0; v && i < arr->len; i++)
+        if (arr->items[i].t == JV_STR)
+            v[(*n)++] = strdup(arr->items[i].s);
+    return v;
+}
+
+static gs_plan *plan_from_json(const jv *j)
+{
+    gs_plan *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->title = dup_str(j, "title", "");
+    p->style = dup_str(j, "style", "");
+    p->aspect_ratio = dup_str(j, "aspect_ratio", "16:9");
+    p->color_palette = dup_str(j, "color_palette", "");
+    const jv *cs = json_get(j, "characters"), *ss = json_get(j, "scenes");
+    size_t nc = cs && cs->t == JV_ARR ? cs->len : 0, ns = ss && ss->t == JV_ARR ? ss->len : 0;
+    p->characters = calloc(nc ? nc : 1, sizeof *p->characters);
+    p->scenes = calloc(ns ? ns : 1, sizeof *p->scenes);
+    if (!p->characters || !p->scenes) {
+        gs_plan_free(p);
+        return NULL;
+    }
+    for (size_t i = 0; i < nc; i++) {
+        const jv *c = &cs->items[i];
+        gs_character *d = &p->characters[p->n_characters++];
+        d->name = dup_str(c, "name", "");
+        d->role = dup_str(c, "role", "");
+        d->visual_description = dup_str(c, "visual_description", "");
+        d->personality_cues = dup_strv(json_get(c, "personality_cues"), &d->n_personality_cues);
+    }
+    for (size_t i = 0; i < ns; i++) {
+        const jv *s = &ss->items[i];
+        gs_scene *d = &p->scenes[p->n_scenes++];
+        d->scene_id = (int)json_num(s, "scene_id", (double)i + 1);
+        d->title = dup_str(s, "title", "");
+        d->description = dup_str(s, "description", "");
+        d->characters_present = dup_strv(json_get(s, "characters_present"), &d->n_characters_present);
+        d->setting = dup_str(s, "setting", "");
+        d->camera = dup_str(s, "camera", "");
+        d->mood = dup_str(s, "mood", "");
+        d->action = dup_str(s, "action", "");
+        d->duration_seconds = (int)json_num(s, "duration_seconds", 8);
+        d->transition = dup_str(s, "transition", "cut");
+    }
+    return p;
+}
+
+static gs_plan *xai_plan_story(gs_provider *pp, const char *concept, int n_scenes, uint64_t seed, char *err,
+                               size_t errlen)
+{
+    xai_provider *x = (xai_provider *)pp;
+    (void)seed;
+    char text[6000];
+    snprintf(text, sizeof text,
+             "Concept: %s\n\nWrite a story plan of exactly %d scenes. Give every character a visual_description "
+             "of at least 80 words (appearance only, reused verbatim in every image prompt). Each scene lists "
+             "the characters_present by name (at most 2), lasts 3 to 15 seconds (8 by default) and ends with "
+             "a cut. Use aspect_ratio 16:9.",
+             concept, n_scenes);
+    double cost = 0;
+    jv *j = chat_json(&x->cfg, x->cfg.text_model,
+                      "You are a film director planning a short video with consistent characters.", text, NULL,
+                      0, "StoryPlan", PLAN_SCHEMA, &cost, err, errlen);
+    if (!j)
+        return NULL;
+    gs_plan *p = plan_from_json(j);
+    json_free(j);
+    if (!p)
+        snprintf(err, errlen, "xai plan: out of memory");
+    return p;
+}
+
+static int xai_score(gs_provider *pp, const char *image, const char *const refs[], size_t n_refs,
+                     const char *const descs[], const char *const names[], size_t n, gs_score *out, char *err,
+                     size_t errlen)
+{
+    xai_provider *x = (xai_provider *)pp;
+    jw t = {0};
+    const char *intro = n_refs ? "Image 1 is the image to check; the next images are character reference sheets, "
+                                 "in the order of the characters below."
+                               : "Check this image against the character descriptions below.";
+    jw_append(&t, intro, strlen(intro));
+    jw_append(&t, "\n", 1);
+    for (size_t i = 0; i < n; i++) {
+        char line[256];
+        snprintf(line, sizeof line, "\nCharacter %zu: %s%s. ", i + 1, names[i],
+                 i < n_refs ? " (has a reference sheet)" : "");
+        jw_append(&t, line, strlen(line));
+        jw_append(&t, descs[i], strlen(descs[i]));
+    }
+    const char *ask = "\n\nScore how faithfully the image shows each character (0..1), list concrete issues, and "
+                      "write a short fix_prompt for an image edit (empty when nothing needs fixing).";
+    jw_append(&t, ask, strlen(ask));
+    char *text = jw_take(&t);
+    const char *imgs[9];
+    size_t ni = 0;
+    imgs[ni++] = image;
+    for (size_t i = 0; i < n_refs && ni < 9; i++)
+        imgs[ni++] = refs[i];
+    double cost = 0;
+    jv *j = text ? chat_json(&x->cfg, x->cfg.vision_model, "You are a strict visual consistency checker.", text,
+                             imgs, ni, "ConsistencyScore", SCORE_SCHEMA, &cost, err, errlen)
+                 : (snprintf(err, errlen, "xai score: out of memory"), NULL);
+    free(text);
+    if (!j)
+        return -1;
+    double overall = json_num(j, "overall_score", -1);
+    if (overall < 0 || overall > 1) {
+        json_free(j);
+        snprintf(err, errlen, "xai score: overall_score missing or out of 0..1");
+        return -1;
+    }
+    out->overall_score = overall;
+    out->names = calloc(n + 1, sizeof(char *));
+    out->scores = calloc(n + 1, sizeof(double));
+    const jv *pc = json_get(j, "per_character");
+    for (size_t i = 0; out->names && out->scores && i < n; i++) {
+        double s = overall;
+        for (size_t k = 0; pc && pc->t == JV_ARR && k < pc->len; k++)
+            if (!strcmp(json_str(&pc->items[k], "name", ""), names[i]))
+                s = json_num(&pc->items[k], "score", overall);
+        out->names[out->n] = strdup(names[i]);
+        out->scores[out->n++] = s;
+    }
+    out->issues = dup_strv(json_get(j, "issues"), &out->n_issues);
+    out->fix_prompt = dup_str(j, "fix_prompt", "");
+    json_free(j);
+    return 0;
+}
+
+static int xai_reword(gs_provider *pp, const char *prompt, const char *reason, char **out, double *cost,
+                      char *err, size_t errlen)
+{
+    xai_provider *x = (xai_provider *)pp;
+    size_t len = strlen(prompt) + strlen(reason) + 256;
+    char *text = malloc(len);
+    if (!text) {
+        snprintf(err, errlen, "xai reword: out of memory");
+        return -1;
+    }
+    snprintf(text, len, "Moderation said: %s\n\nPrompt:\n%s", reason, prompt);
+    jv *j = chat_json(&x->cfg, x->cfg.text_model,
+                      "Rewrite this image or video prompt so that it passes content moderation: keep the "
+                      "characters, their appearance, the setting and the composition; soften or remove anything "
+                      "violent, sexual or otherwise unsafe. Reply with the new prompt only.",
+                      text, NULL, 0, "RewordedPrompt", REWORD_SCHEMA, cost, err, errlen);
+    free(text);
+    if (!j)
+        return -1;
+    const char *p = json_str(j, "prompt", NULL);
+    *out = p && *p ? strdup(p) : NULL;
+    json_free(j);
+    if (!*out) {
+        snprintf(err, errlen, "xai reword: no prompt in the reply");
+        return -1;
+    }
+    return 0;
+}
+
+/* An image reply: moderation, then b64_json or the URL downloaded at once. */
+static int image_result(const xai_cfg *c, const jv *j, const char *out_path, char *err, size_t errlen)
+{
+    const jv *data = json_get(j, "data");
+    if (!data || data->t != JV_ARR || data->len == 0) {
+        snprintf(err, errlen, "image rejected by content moderation (no image returned)");
+        return GS_PROVIDER_MODERATED;
+    }
+    const jv *item = &data->items[0];
+    const jv *rm = json_get(item, "respect_moderation");
+    const char *url = json_str(item, "url", NULL), *b64 = json_str(item, "b64_json", NULL);
+    if ((rm && rm->t == JV_BOOL && !rm->b) || contains_ci(url, "moderated_content")) {
+        snprintf(err, errlen, "image rejected by content moderation");
+        return GS_PROVIDER_MODERATED;
+    }
+    if (b64)
+        return write_b64_file(b64, out_path, err, errlen);
+    if (!url || !*url) {
+        snprintf(err, errlen, "image rejected by content moderation (no URL)");
+        return GS_PROVIDER_MODERATED;
+    }
+    return download(c, url, out_path, err, errlen);
+}
+
+/* POST an image request; an expired result URL earns one regeneration. */
+static int image_call(xai_provider *x, const char *path, const char *body, double list_price, const char *out_path,
+                      double *cost, char *err, size_t errlen)
+{
+    int rc = -1;
+    for (int gen = 0; gen < 2; gen++) {
+        xresp r = {.retry_after = -1};
+        jv *j = api_json(&x->cfg, "POST", path, body, &r, path + 1, err, errlen);
+        if (!j && r.status == 400 && r.body && contains_ci(r.body, "moderation"))
+            rc = GS_PROVIDER_MODERATED;
+        else if (!j)
+            rc = -1;
+        else {
+            *cost += cost_of(j, list_price);
+            rc = image_result(&x->cfg, j, out_path, err, errlen);
+        }
+        json_free(j);
+        resp_reset(&r);
+        if (rc != DL_EXPIRED)
+            break;
+    }
+    return rc == DL_EXPIRED ? -1 : rc;
+}
+
+static int xai_generate_image(gs_provider *pp, const char *prompt, const char *aspect, const char *out_path,
+                              double *cost, char *err, size_t errlen)
+{
+    xai_provider *x = (xai_provider *)pp;
+    jw w = {0};
+    jw_begin_obj(&w);
+    jw_key(&w, "model");
+    jw_str(&w, x->cfg.image_model);
+    jw_key(&w, "prompt");
+    jw_str(&w, prompt);
+    jw_key(&w, "n");
+    jw_int(&w, 1);
+    jw_key(&w, "aspect_ratio");
+    jw_str(&w, aspect && *aspect ? aspect : "16:9");
+    jw_key(&w, "response_format");
+    jw_str(&w, "url");
+    jw_end_obj(&w);
+    char *body = jw_take(&w);
+    if (!body) {
+        snprintf(err, errlen, "xai: out of memory");
+        return -1;
+    }
+    int rc = image_call(x, "/images/generations", body, PRICE_IMAGE, out_path, cost, err, errlen);
+    free(body);
+    return rc;
+}
+
+static int xai_edit_image(gs_provider *pp, const char *prompt, const char *const refs[], size_t n_refs,
+                          const char *out_path, double *cost, char *err, size_t errlen)
+{
+    xai_provider *x = (xai_provider *)pp;
+    if (n_refs < 1 || n_refs > 3) {
+        snprintf(err, errlen, "xai edit_image: 1 to 3 reference images, got %zu", n_refs);
+        return -1;
+    }
+    jw w = {0};
+    jw_begin_obj(&w);
+    jw_key(&w, "model");
+    jw_str(&w, x->cfg.edit_model);
+    jw_key(&w, "prompt");
+    jw_str(&w, prompt);
+    jw_key(&w, "n");
+    jw_int(&w, 1);
+    jw_key(&w, "response_format");
+    jw_str(&w, "url");
+    /* one source: "image"; several: "images" (xai-api.md §2; the two never mix) */
+    jw_key(&w, n_refs == 1 ? "image" : "images");
+    if (n_refs > 1)
+        jw_begin_arr(&w);
+    for (size_t i = 0; i < n_refs; i++) {
+        jw_begin_obj(&w);
+        jw_key(&w, "url");
+        if (jw_data_url(&w, refs[i], err, errlen) != 0) {
+            jw_reset(&w);
+            return -1;
+        }
+        jw_key(&w, "type");
+        jw_str(&w, "image_url");
+        jw_end_obj(&w);
+    }
+    if (n_refs > 1)
+        jw_end_arr(&w);
+    jw_end_obj(&w);
+    char *body = jw_take(&w);
+    if (!body) {
+        snprintf(err, errlen, "xai: out of memory");
+        return -1;
+    }
+    int rc = image_call(x, "/images/edits", body, PRICE_IMAGE * (double)(n_refs + 1), out_path, cost, err,
+                        errlen);
+    free(body);
+    return rc;
+}
+
+/* Starts a video job, polls it to the end, downloads the clip. */
+static int video_job(xai_provider *x, const char *path, const char *body, double rate, const char *out_path,
+                     double *cost, char *err, size_t errlen)
+{
+    const xai_cfg *c = &x->cfg;
+    int rc = -1;
+    for (int gen = 0; gen < 2; gen++) {
+        xresp r = {.retry_after = -1};
+        jv *j = api_json(c, "POST", path, body, &r, path + 1, err, errlen);
+        const char *id = json_str(j, "request_id", NULL);
+        char rid[256] = "";
+        if (id)
+            snprintf(rid, sizeof rid, "%s", id);
+        else if (j)
+            snprintf(err, errlen, "xai %s: no request_id in the reply", path + 1);
+        if (!j && r.status == 400 && r.body && contains_ci(r.body, "moderation"))
+            rc = GS_PROVIDER_MODERATED;
+        json_free(j);
+        resp_reset(&r);
+        if (!rid[0])
+            return rc;
+        char url[1024];
+        snprintf(url, sizeof url, "%s/videos/%s", c->base_url, rid);
+        double deadline = now_s() + c->video_timeout_s;
+        rc = -1;
+        for (;;) {
+            if (now_s() > deadline) {
+                snprintf(err, errlen, "xai video %s: not done after %.0f s (video timeout)", rid, c->video_timeout_s);
+                break;
+            }
+            if (http_call(c, "GET", url, NULL, 1, c->timeout_s, &r, "video poll", err, errlen) != 0)
+                break;
+            if (r.status == 202 || (r.status == 200 && r.len == 0)) { /* pending, empty body */
+                resp_reset(&r);
+                sleep_ms(c->poll_ms);
+                continue;
+            }
+            char perr[128];
+            jv *p = r.len ? json_parse(r.body, r.len, perr, sizeof perr) : NULL;
+            if (r.status == 400 && r.body && contains_ci(r.body, "moderation")) {
+                char msg[400];
+                server_message(&r, msg, sizeof msg);
+                *cost += cost_of(p, 0);
+                snprintf(err, errlen, "%s", msg[0] ? msg : "video rejected by content moderation");
+                rc = GS_PROVIDER_MODERATED;
+                json_free(p);
+                break;
+            }
+            if (r.status != 200) {
+                api_error(&r, "video poll", err, errlen);
+                json_free(p);
+                break;
+            }
+            if (!p) {
+                snprintf(err, errlen, "xai video poll: malformed JSON reply (%s)", perr);
+                break;
+            }
+            const char *st = json_str(p, "status", "");
+            if (!strcmp(st, "done")) {
+                const jv *rm = json_path(p, "video.respect_moderation");
+                const char *vurl = json_str(p, "video.url", NULL);
+                *cost += cost_of(p, rate * json_num(p, "video.duration", 8));
+                if ((rm && rm->t == JV_BOOL && !rm->b) || !vurl || !*vurl) {
+                    snprintf(err, errlen, "video rejected by content moderation");
+                    rc = GS_PROVIDER_MODERATED;
+                } else {
+                    rc = download(c, vurl, out_path, err, errlen);
+                }
+            } else if (!strcmp(st, "failed")) {
+                snprintf(err, errlen, "xai video %s failed: %s: %s", rid, json_str(p, "error.code", "error"),
+                         json_str(p, "error.message", "no message"));
+            } else if (!strcmp(st, "expired")) {
+                snprintf(err, errlen, "xai video %s expired before it was done", rid);
+            } else {
+                json_free(p);
+                resp_reset(&r);
+                sleep_ms(c->poll_ms);
+                continue;
+            }
+            json_free(p);
+            break;
+        }
+        resp_reset(&r);
+        if (rc != DL_EXPIRED)
+            break;
+    }
+    return rc == DL_EXPIRED ? -1 : rc;
+}
+
+static int xai_generate_video(gs_provider *pp, const char *prompt, const char *image_path, double duration_s,
+                              const char *aspect, const char *resolution, const char *out_path, double *cost,
+                              char *err, size_t errlen)
+{
+    xai_provider *x = (xai_provider *)pp;
+    jw w = {0};
+    jw_begin_obj(&w);
+    jw_key(&w, "model");
+    jw_str(&w, x->cfg.video_model);
+    jw_key(&w, "prompt");
+    jw_str(&w, prompt);
+    if (image_path) {
+        jw_key(&w, "image");
+        jw_begin_obj(&w);
+        jw_key(&w, "url");
+        if (jw_data_url(&w, image_path, err, errlen) != 0) {
+            jw_reset(&w);
+            return -1;
+        }
+        jw_end_obj(&w);
+    }
+    jw_key(&w, "duration");
+    jw_int(&w, (long long)lround(duration_s));
+    jw_key(&w, "aspect_ratio");
+    jw_str(&w, aspect && *aspect ? aspect : "16:9");
+    jw_key(&w, "resolution");
+    jw_str(&w, resolution && *resolution ? resolution : "720p");
+    jw_end_obj(&w);
+    char *body = jw_take(&w);
+    if (!body) {
+        snprintf(err, errlen, "xai: out of memory");
+        return -1;
+    }
+    double rate = resolution && !strcmp(resolution, "480p") ? PRICE_VIDEO_480 : PRICE_VIDEO_720;
+    int rc = video_job(x, "/videos/generations", body, rate, out_path, cost, err, errlen);
+    free(body);
+    return rc;
+}
+
+static int xai_edit_video(gs_provider *pp, const char *prompt, const char *video_path, const char *out_path,
+                          double *cost, char *err, size_t errlen)
+{
+    xai_provider *x = (xai_provider *)pp;
+    jw w = {0};
+    jw_begin_obj(&w);
+    jw_key(&w, "model");
+    jw_str(&w, x->cfg.video_model);
+    jw_key(&w, "prompt");
+    jw_str(&w, prompt);
+    jw_key(&w, "video");
+    jw_begin_obj(&w);
+    jw_key(&w, "url");
+    if (jw_data_url(&w, video_path, err, errlen) != 0) {
+        jw_reset(&w);
+        return -1;
+    }
+    jw_end_obj(&w);
+    jw_end_obj(&w);
+    char *body = jw_take(&w);
+    if (!body) {
+        snprintf(err, errlen, "xai: out of memory");
+        return -1;
+    }
+    int rc = video_job(x, "/videos/edits", body, PRICE_VIDEO_720, out_path, cost, err, errlen);
+    free(body);
+    return rc;
+}
+
+static int xai_max_concurrency(gs_provider *pp)
+{
+    return ((xai_provider *)pp)->cfg.max_concurrency;
+}
+
+static void xai_destroy(gs_provider *pp)
+{
+    xai_provider *x = (xai_provider *)pp;
+    memset(x->cfg.key, 0, sizeof x->cfg.key);
+    free(x);
+}
+
+static const gs_provider_ops xai_ops = {
+    .name = "xai",
+    .plan_story = xai_plan_story,
+    .generate_image = xai_generate_image,
+    .edit_image = xai_edit_image,
+    .generate_video = xai_generate_video,
+    .edit_video = xai_edit_video,
+    .score_consistency = xai_score,
+    .max_concurrency = xai_max_concurrency,
+    .destroy = xai_destroy,
+    .reword_prompt = xai_reword,
+};
+
+int gs_provider_xai_open(gs_provider **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    xai_provider *x = calloc(1, sizeof *x);
+    if (!x) {
+        snprintf(err, errlen, "xai: out of memory");
+        return -1;
+    }
+    cfg_load(&x->cfg);
+    if (!x->cfg.key[0]) {
+        free(x);
+        snprintf(err, errlen, "xai: no API key: set XAI_API_KEY or GROK_API_KEY (or use --provider local)");
+        return -1;
+    }
+    x->base.ops = &xai_ops;
+    *out = &x->base;
+    return 0;
+}
+
+/* ---- Lua face: grokspicy.xai ---- */
+
+/* xai.check() -> true | nil, err: a cheap authenticated call (GET /models)
+ * that proves the key before any work starts. */
+static int l_check(lua_State *L)
+{
+    xai_cfg c;
+    cfg_load(&c);
+    char err[1024] = "";
+    int ok = 0;
+    if (!c.key[0]) {
+        snprintf(err, sizeof err, "no xAI API key: set XAI_API_KEY or GROK_API_KEY, or use --provider local");
+    } else {
+        xresp r = {.retry_after = -1};
+        char url[700];
+        snprintf(url, sizeof url, "%s/models", c.base_url);
+        if (http_call(&c, "GET", url, NULL, 1, c.timeout_s < 30 ? c.timeout_s : 30, &r, "GET /models", err,
+                      sizeof err) == 0) {
+            if (r.status == 401 || r.status == 403 || r.status == 400) {
+                char msg[600];
+                server_message(&r, msg, sizeof msg);
+                snprintf(err, sizeof err, "the xAI API rejected the API key (HTTP %ld)%s%s", r.status,
+                         msg[0] ? ": " : "", msg);
+            } else if (r.status < 200 || r.status >= 300) {
+                api_error(&r, "GET /models", err, sizeof err);
+            } else {
+                ok = 1;
+            }
+        }
+        resp_reset(&r);
+        memset(c.key, 0, sizeof c.key);
+    }
+    if (ok) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    luaL_pushfail(L);
+    lua_pushstring(L, err);
+    return 2;
+}
+
+/* xai.config() -> the settings in use (never the key: only whether one is set). */
+static int l_config(lua_State *L)
+{
+    xai_cfg c;
+    cfg_load(&c);
+    lua_createtable(L, 0, 12);
+    lua_pushstring(L, c.base_url);
+    lua_setfield(L, -2, "base_url");
+    lua_pushboolean(L, c.key[0] != '\0');
+    lua_setfield(L, -2, "has_key");
+    memset(c.key, 0, sizeof c.key);
+    const char *names[] = {"text_model", "vision_model", "image_model", "edit_model", "video_model"};
+    const char *vals[] = {c.text_model, c.vision_model, c.image_model, c.edit_model, c.video_model};
+    for (int i = 0; i < 5; i++) {
+        lua_pushstring(L, vals[i]);
+        lua_setfield(L, -2, names[i]);
+    }
+    lua_pushnumber(L, c.timeout_s);
+    lua_setfield(L, -2, "timeout");
+    lua_pushnumber(L, c.video_timeout_s);
+    lua_setfield(L, -2, "video_timeout");
+    lua_pushinteger(L, c.retries);
+    lua_setfield(L, -2, "retries");
+    lua_pushinteger(L, c.poll_ms);
+    lua_setfield(L, -2, "poll_ms");
+    return 1;
+}
+
+int luaopen_grokspicy_xai(lua_State *L);
+int luaopen_grokspicy_xai(lua_State *L)
+{
+    static const luaL_Reg fns[] = {
+        {"check", l_check},
+        {"config", l_config},
+        {NULL, NULL},
+    };
+    luaL_newlib(L, fns);
+    return 1;
+}

@@ -1,0 +1,260 @@
+-- The xai provider end to end: the real grok-spicy flow with --provider xai
+-- against the local fake xAI server (tests/fake_xai.c on 127.0.0.1), once clean
+-- and once per fault. Never the real API: XAI_BASE_URL always points at the fake.
+local cjson = require "cjson"
+local store = require "grokspicy.store"
+
+local FAKE = os.getenv("GS_FAKE_XAI")
+local BIN = os.getenv("GS_BINARY")
+local TMP = (os.getenv("GS_TEST_TMP") or "/tmp") .. "/xai_spec"
+local MEDIA = TMP .. "/media" -- the fake's ffmpeg-made assets, made once
+
+local function sh_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function write(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+local function read(path)
+  local f = io.open(path, "r")
+  if not f then return "" end
+  local t = f:read("a")
+  f:close()
+  return t
+end
+
+-- Starts the fake with a script; returns {port=, log=, stop=}.
+local function start_fake(name, script)
+  local dir = TMP .. "/" .. name
+  os.execute("rm -rf " .. sh_quote(dir) .. " && mkdir -p " .. sh_quote(dir))
+  write(dir .. "/script.json", cjson.encode(script or {}))
+  local log = dir .. "/requests.jsonl"
+  local p = assert(io.popen(("%s --script %s --log %s --dir %s --idle 60"):format(sh_quote(FAKE),
+    sh_quote(dir .. "/script.json"), sh_quote(log), sh_quote(MEDIA)), "r"))
+  local line = p:read("l") or ""
+  local port = assert(tonumber(line:match("^PORT (%d+)")), "the fake printed no port: " .. line)
+  local fake = { port = port, log = log, dir = dir }
+  function fake.stop()
+    os.execute(("curl -s -m 5 -X POST http://127.0.0.1:%d/control/quit >/dev/null"):format(port))
+    p:close()
+  end
+  function fake.requests()
+    local list = {}
+    for l in read(log):gmatch("[^\n]+") do list[#list + 1] = cjson.decode(l) end
+    return list
+  end
+  function fake.count(method, prefix, status)
+    local n = 0
+    for _, r in ipairs(fake.requests()) do
+      if r.method == method and r.path:sub(1, #prefix) == prefix and (not status or r.status == status) then
+        n = n + 1
+      end
+    end
+    return n
+  end
+  return fake
+end
+
+-- Runs the flow with the xai provider against the fake; returns code, output, fake dir.
+local function run_flow(fake, env, extra)
+  local out = fake.dir .. "/out"
+  local envs = {
+    XAI_BASE_URL = ("http://127.0.0.1:%d/v1"):format(fake.port), XAI_API_KEY = "dummy-test-key",
+    GROK_API_KEY = "", XAI_POLL_MS = "10", XAI_RETRY_BASE_MS = "20", XAI_TIMEOUT = "10",
+  }
+  for k, v in pairs(env or {}) do envs[k] = v end
+  local prefix = {}
+  for k, v in pairs(envs) do prefix[#prefix + 1] = k .. "=" .. sh_quote(v) end
+  local cmd = ("env %s %s scripts/flow.lua 'a fox and an owl solve a mystery' --provider xai --output-dir %s %s"
+    .. " > %s 2>&1"):format(table.concat(prefix, " "), sh_quote(BIN), sh_quote(out), extra or "",
+    sh_quote(fake.dir .. "/output.txt"))
+  local _, _, code = os.execute(cmd)
+  return code, read(fake.dir .. "/output.txt"), out
+end
+
+local function last_run(out)
+  local conn = assert(store.init_db(out .. "/grok_spicy.db"))
+  local runs = conn:list_runs()
+  local run = runs[1] and conn:get_run(runs[1].id)
+  conn:close()
+  return run
+end
+
+-- The dashboard's run page for the run, rendered by the real web app.
+local function run_page(out, id)
+  local web = require "grokspicy.web"
+  web.init { db = out .. "/grok_spicy.db", output_dir = out }
+  local res = web.handle { method = "GET", path = "/run/" .. id, query = {}, headers = {} }
+  local index = web.handle { method = "GET", path = "/", query = {}, headers = {} }
+  return res.body, index.body
+end
+
+local function each_asset(run, fn)
+  for _, kind in ipairs { "character_assets", "keyframe_assets", "video_assets" } do
+    for _, a in ipairs(run[kind] or {}) do fn(kind, a) end
+  end
+end
+
+local function has_fake() return FAKE and BIN and io.open(FAKE, "r") ~= nil end
+
+describe("xai provider against the fake xAI server", function()
+  if not has_fake() then
+    pending("GS_FAKE_XAI and GS_BINARY are not set (run through ctest)")
+    return
+  end
+  os.execute("mkdir -p " .. sh_quote(MEDIA))
+
+  it("runs the whole flow clean, each asset generated once, with costs recorded and shown", function()
+    local fake = start_fake("clean", { poll_pending = 2 })
+    local code, out_text, out = run_flow(fake)
+    fake.stop()
+    assert.are.equal(0, code, out_text)
+    assert.matches("Cost: %$0%.7", out_text)
+    assert.matches("Done: .*final%.mp4", out_text)
+    assert.are.equal(1, fake.count("GET", "/v1/models"))
+    assert.are.equal(2, fake.count("POST", "/v1/images/generations")) -- two character sheets
+    assert.are.equal(3, fake.count("POST", "/v1/images/edits"))       -- three keyframes
+    assert.are.equal(3, fake.count("POST", "/v1/videos/generations")) -- three clips
+    assert.is_true(fake.count("GET", "/v1/videos/", 202) >= 6)       -- the 202 empty polls
+    local run = assert(last_run(out))
+    assert.are.equal("complete", run.status)
+    assert.is_true(run.cost_usd > 0.7 and run.cost_usd < 0.8, tostring(run.cost_usd))
+    local sum = 0
+    each_asset(run, function(_, a) sum = sum + (a.cost_usd or 0) end)
+    assert.is_true(math.abs(sum - run.cost_usd) < 1e-9)
+    local page, index = run_page(out, run.id)
+    assert.matches("$0.73", page, 1, true)
+    assert.matches("$0.73", index, 1, true)
+  end)
+
+  it("stops before any work with a clear message when the key is rejected or missing", function()
+    local fake = start_fake("badkey", { reject_key = "bad-key" })
+    local code, out_text, out = run_flow(fake, { XAI_API_KEY = "bad-key" })
+    assert.are.equal(1, code)
+    assert.matches("rejected the API key (HTTP 401)", out_text, 1, true)
+    assert.not_matches("bad%-key", out_text)
+    assert.are.equal(1, #fake.requests())
+    assert.is_nil(last_run(out))
+    code, out_text = run_flow(fake, { XAI_API_KEY = "" })
+    fake.stop()
+    assert.are.equal(1, code)
+    assert.matches("no xAI API key", out_text, 1, true)
+  end)
+
+  it("retries a 429 after its Retry-After", function()
+    local fake = start_fake("r429", { faults = {
+      { match = "POST /v1/images/generations", times = 1, status = 429, retry_after = "1" } } })
+    local code, out_text = run_flow(fake)
+    fake.stop()
+    assert.are.equal(0, code, out_text)
+    assert.are.equal(1, fake.count("POST", "/v1/images/generations", 429))
+    assert.are.equal(2, fake.count("POST", "/v1/images/generations", 200))
+    local t429, tnext
+    for _, r in ipairs(fake.requests()) do
+      if r.path == "/v1/images/generations" then
+        if r.status == 429 then t429 = r.t elseif t429 and not tnext then tnext = r.t end
+      end
+    end
+    -- the other character's request may land in between; the retry itself waits >= 1 s
+    local last = 0
+    for _, r in ipairs(fake.requests()) do
+      if r.path == "/v1/images/generations" and r.status == 200 then last = math.max(last, r.t) end
+    end
+    assert.is_true(last - t429 >= 0.95, ("retry after %.2f s"):format(last - t429))
+  end)
+
+  it("retries 500 and 503 and never generates an asset twice", function()
+    local fake = start_fake("r5xx", { faults = {
+      { match = "POST /v1/images/edits", times = 1, status = 500 },
+      { match = "POST /v1/videos/generations", times = 2, status = 503 },
+      { match = "GET /v1/videos/", times = 1, status = 503 } } })
+    local code, out_text = run_flow(fake)
+    fake.stop()
+    assert.are.equal(0, code, out_text)
+    assert.are.equal(3, fake.count("POST", "/v1/images/edits", 200))
+    assert.are.equal(1, fake.count("POST", "/v1/images/edits", 500))
+    assert.are.equal(3, fake.count("POST", "/v1/videos/generations", 200))
+    assert.are.equal(2, fake.count("POST", "/v1/videos/generations", 503))
+  end)
+
+  it("gives up on a server that keeps failing, with the server's message and request id", function()
+    local fake = start_fake("r500", { faults = { { match = "POST /v1/chat/completions", times = 100, status = 500 } } })
+    local code, out_text = run_flow(fake, { XAI_RETRIES = "2" })
+    fake.stop()
+    assert.are.equal(1, code)
+    assert.matches("HTTP 500", out_text, 1, true)
+    assert.matches("fake fault: HTTP 500", out_text, 1, true)
+    assert.matches("request id fake%-req%-", out_text)
+    assert.matches("gave up after 3 attempts", out_text, 1, true)
+    assert.are.equal(3, fake.count("POST", "/v1/chat/completions"))
+  end)
+
+  it("times out a slow reply and retries it without a second generation", function()
+    local fake = start_fake("slow", { faults = { { match = "GET /v1/videos/", times = 1, delay_ms = 1500 } } })
+    local code, out_text = run_flow(fake, { XAI_TIMEOUT = "0.5" })
+    fake.stop()
+    assert.are.equal(0, code, out_text)
+    assert.are.equal(3, fake.count("POST", "/v1/videos/generations"))
+  end)
+
+  it("regenerates once when a temporary result URL has expired", function()
+    local fake = start_fake("expired", { faults = { { match = "GET /assets/img", times = 1, status = 404 } } })
+    local code, out_text = run_flow(fake)
+    fake.stop()
+    assert.are.equal(0, code, out_text)
+    assert.are.equal(6, fake.count("POST", "/v1/images/generations") + fake.count("POST", "/v1/images/edits"))
+  end)
+
+  it("fails clearly on malformed JSON", function()
+    local fake = start_fake("malformed", { faults = { { match = "POST /v1/chat/completions", kind = "malformed" } } })
+    local code, out_text, out = run_flow(fake)
+    fake.stop()
+    assert.are.equal(1, code)
+    assert.matches("malformed JSON reply", out_text, 1, true)
+    assert.matches("malformed JSON reply", last_run(out).error, 1, true)
+  end)
+
+  it("rewords a prompt moderation refused and goes on", function()
+    local fake = start_fake("reword", { faults = {
+      { match = "POST /v1/images/generations", body_contains = "Owl", kind = "moderation", times = 1 },
+      { match = "GET /v1/videos/", kind = "moderation", times = 1 } } })
+    local code, out_text, out = run_flow(fake)
+    fake.stop()
+    assert.are.equal(0, code, out_text)
+    assert.are.equal(3, fake.count("POST", "/v1/images/generations"))
+    assert.are.equal(4, fake.count("POST", "/v1/videos/generations"))
+    local rewords = 0
+    for _, r in ipairs(fake.requests()) do
+      if r.path == "/v1/chat/completions" and r.prompt:match("^Moderation said") then rewords = rewords + 1 end
+    end
+    assert.are.equal(2, rewords)
+    local run = last_run(out)
+    assert.is_true(run.cost_usd > 0.98, tostring(run.cost_usd)) -- the refused clip was billed ($0.25)
+  end)
+
+  it("skips an asset moderation keeps refusing, with the reason recorded and shown", function()
+    local fake = start_fake("skip", { faults = {
+      { match = "POST /v1/images/generations", body_contains = "Owl", kind = "moderation", times = 3 } } })
+    local code, out_text, out = run_flow(fake)
+    fake.stop()
+    assert.are.equal(0, code, out_text)
+    assert.matches("character Owl skipped: content moderation", out_text, 1, true)
+    local run = last_run(out)
+    local owl
+    for _, a in ipairs(run.character_assets) do if a.name == "Owl" then owl = a end end
+    assert.are.equal("", owl.portrait_path)
+    assert.matches("content moderation refused it after 2 rewordings", owl.note, 1, true)
+    local page = run_page(out, run.id)
+    assert.matches("content moderation refused it after 2 rewordings", page, 1, true)
+  end)
+
+  it("reports a failed video job with the server's code and message", function()
+    local fake = start_fake("failed", { poll_pending = 0, faults = { { match = "GET /v1/videos/", kind = "failed" } } })
+    local code, out_text = run_flow(fake)
+    fake.stop()
+    assert.are.equal(1, code)
+    assert.matches("failed: internal_error: the fake video worker crashed", out_text, 1, true)
+  end)
+end)
