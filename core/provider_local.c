@@ -244,6 +244,19 @@ static void concept_phrases(const tokens *t, int last_kind, char *setting, size_
     size_t pl = 0;
     plot[0] = '\0';
     int started = 0;
+    if (last_kind < 0) {
+        /* No creature we know ("a tiny purple octopus paints ..."): the plot
+         * starts at the first word that reads as a verb in the third person. */
+        for (int i = 1; i < t->n; i++) {
+            const char *w = t->w[i];
+            size_t n = strlen(w);
+            if (n >= 4 && w[n - 1] == 's' && w[n - 2] != 's' && w[n - 2] != 'u' && w[n - 2] != 'i' &&
+                !tok_any(t, i - 1, skip_words)) {
+                last_kind = i - 1;
+                break;
+            }
+        }
+    }
     for (int i = last_kind + 1; i < t->n; i++) {
         const char *w = t->w[i];
         if (tok_any(t, i, preps) || strcmp(w, ",") == 0)

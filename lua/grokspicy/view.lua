@@ -250,17 +250,21 @@ function M.run_fragment(run, kind, key)
   elseif kind == "character" then
     for _, c in ipairs(model.characters) do
       if c.name == key then
-        parts[#parts + 1] = M.render("partials/character_card.html", { c = c, oob = true })
+        parts[#parts + 1] = M.render("partials/character_card.html", { c = c, oob = true, ended = model.terminal })
       end
     end
   elseif kind == "keyframe" or kind == "video" then
     for _, s in ipairs(model.scenes) do
       if s.scene_id == key then
-        parts[#parts + 1] = M.render("partials/scene_row.html", { s = s, oob = true })
+        parts[#parts + 1] = M.render("partials/scene_row.html", { s = s, oob = true, ended = model.terminal })
       end
     end
   elseif kind == "complete" or kind == "script" then
     parts[#parts + 1] = M.render("partials/final_video.html", { m = model, oob = true })
+  end
+  if model.terminal and kind ~= "plan" then
+    -- The run ended: placeholders still waiting for an asset now say so.
+    parts[#parts + 1] = M.render("partials/storyboard.html", { m = model, oob = true })
   end
   return table.concat(parts, "\n")
 end

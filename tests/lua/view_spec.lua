@@ -59,6 +59,13 @@ describe("view", function()
     local html = view.render("run.html", { m = view.run_model(conn:get_run(id)) })
     assert.falsy(html:find("sse-connect", 1, true))
     assert.truthy(html:find("ffmpeg exited 1: &lt;bad&gt;", 1, true))
+    -- Slots that will never fill say so instead of pulsing.
+    assert.truthy(html:find("not made", 1, true))
+    assert.falsy(html:find("drawing…", 1, true))
+    assert.falsy(html:find("video…", 1, true))
+    local frag = view.run_fragment(conn:get_run(id), "error")
+    assert.truthy(frag:find('id="storyboard"', 1, true))
+    assert.truthy(frag:find("not made", 1, true))
   end)
 
   it("builds fragments that replace slots by id out of band", function()
