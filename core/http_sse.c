@@ -32,6 +32,7 @@
 #define TAIL_RECHECK_MS 1       /* after a file change that data_version did not show yet */
 #define TAIL_RECHECKS 5
 #define KEEPALIVE_S 15.0
+#define SSE_CACHE_KB 256       /* page cache of the tail's and the replay connections */
 
 /* ---- per-thread read connections (replay) -------------------------------- */
 
@@ -74,6 +75,10 @@ static gs_db *thread_db(const char *path, char *err, size_t errlen)
         return NULL;
     }
     t->db = gs_store_open(path, err, errlen);
+    if (t->db && gs_store_cache_kb(t->db, SSE_CACHE_KB, err, errlen)) {
+        gs_store_close(t->db);
+        t->db = NULL;
+    }
     if (!t->db) {
         free(t->path);
         free(t);
@@ -206,6 +211,10 @@ int gs_sse_start(gs_http_server *s, char *err, size_t errlen)
         return -1;
     }
     s->tail_db = gs_store_open(s->db_path, e, sizeof e);
+    if (s->tail_db && gs_store_cache_kb(s->tail_db, SSE_CACHE_KB, e, sizeof e)) {
+        gs_store_close(s->tail_db);
+        s->tail_db = NULL;
+    }
     if (!s->tail_db) {
         snprintf(err, errlen, "http.serve: %s", e);
         return -1;

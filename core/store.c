@@ -652,6 +652,13 @@ static void sql_pid_alive(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_int(ctx, sqlite3_value_type(argv[0]) == SQLITE_INTEGER && pid_alive(sqlite3_value_int64(argv[0])));
 }
 
+int gs_store_cache_kb(gs_db *db, int kb, char *err, size_t n)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", kb > 0 ? kb : 1);
+    return exec(db, sql, "cache_kb", err, n);
+}
+
 gs_db *gs_store_open(const char *path, char *err, size_t n)
 {
     if (!path || !*path) {
@@ -1170,11 +1177,24 @@ ROW_WRITER(upsert_video_asset, spec_vasset, 1)
 static int l_init_db(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
+    lua_Integer cache_kb = 0;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        if (lua_getfield(L, 2, "cache_kb") != LUA_TNIL) {
+            if (!lua_isinteger(L, -1) || (cache_kb = lua_tointeger(L, -1)) < 1 || cache_kb > 1048576)
+                return luaL_error(L, "init_db: opts.cache_kb must be an integer from 1 to 1048576");
+        }
+        lua_pop(L, 1);
+    }
     ldb *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->db = NULL;
     luaL_setmetatable(L, DB_MT); /* born closed: a failed open leaves nothing to free */
     char err[GS_STORE_ERRLEN];
     u->db = gs_store_open(path, err, sizeof err);
+    if (u->db && cache_kb && gs_store_cache_kb(u->db, (int)cache_kb, err, sizeof err)) {
+        gs_store_close(u->db);
+        u->db = NULL;
+    }
     if (!u->db) {
         luaL_pushfail(L);
         lua_pushstring(L, err);

@@ -32,7 +32,10 @@ local last_mark = -math.huge
 --- Called once per Lua state by the server: {output_dir=, db=, token=}.
 function M.init(opts)
   conf = opts or {}
-  local conn, err = store.init_db(conf.db or ((conf.output_dir or "output") .. "/grok_spicy.db"))
+  -- A small page cache: pages read the newest rows (a few pages); the rare count
+  -- over the whole table would otherwise leave 2 MB cached per state.
+  local conn, err = store.init_db(conf.db or ((conf.output_dir or "output") .. "/grok_spicy.db"),
+    { cache_kb = 256 })
   if not conn then error("web.init: " .. err, 0) end
   db = conn
 end

@@ -249,6 +249,16 @@ describe("grokspicy.store", function()
     assert.matches("opts.q must be a string", err, 1, true)
   end)
 
+  it("init_db takes a page cache limit and rejects a bad one", function()
+    local c = assert(store.init_db(fresh_path(), { cache_kb = 256 }))
+    c:insert_run("small cache")
+    assert.equal(1, c:count_runs())
+    c:close()
+    assert.has_error(function() store.init_db(fresh_path(), { cache_kb = 0 }) end,
+      "init_db: opts.cache_kb must be an integer from 1 to 1048576")
+    assert.has_error(function() store.init_db(fresh_path(), { cache_kb = "big" }) end)
+  end)
+
   it("count_runs stays exact across writes by this and other connections", function()
     local path = fresh_path()
     local a = assert(store.init_db(path))
