@@ -29,6 +29,7 @@ typedef struct gs_http_config {
     const char *output_dir; /* served under /output/; NULL = "output" */
     const char *db_path;    /* NULL = output_dir .. "/grok_spicy.db" */
     const char *token;      /* NULL or "" = no token required */
+    const char *flow_script; /* app.init's flow_script: the pipeline a resumed run goes on with; NULL = none */
     int threads;            /* MHD worker threads = Lua states; <= 0 means 2 */
     int log;                /* one line per request on stderr */
     int timeout_s;          /* idle timeout of normal requests; <= 0 means 30 */
@@ -48,7 +49,7 @@ typedef struct gs_http_stats {
 
 /*
  * Starts a server: opens the Lua states (each runs require(app) and
- * app.init{output_dir=, db=, token=}), the tail thread and the daemon.
+ * app.init{output_dir=, db=, token=, flow_script=}), the tail thread and the daemon.
  * Returns NULL with err set ("http.serve: ...") on failure.
  */
 gs_http_server *gs_http_start(const gs_http_config *cfg, char *err, size_t errlen);

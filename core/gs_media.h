@@ -14,6 +14,7 @@
 #ifndef GS_MEDIA_H
 #define GS_MEDIA_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -35,6 +36,16 @@ const char *gs_media_ffprobe(void);
  */
 int gs_media_run(const char *const argv[], const void *in, size_t in_len, double timeout_s,
                  unsigned char **out, size_t *out_len, char *err, size_t errlen);
+
+/*
+ * Cancellation for the calling thread: while set, every child this thread runs
+ * is polled at least every 100 ms and killed (process group, SIGKILL, reaped)
+ * as soon as *a or *b is non-zero; the call then fails with "cancelled". The
+ * steps' workers set their future's flag and their context's closing flag
+ * around each step. NULL, NULL clears. gs_media_cancelled() reads them.
+ */
+void gs_media_set_cancel(const atomic_int *a, const atomic_int *b);
+int gs_media_cancelled(void);
 
 typedef struct gs_media_info {
     double duration;          /* seconds, 0 when unknown (still images) */

@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define GS_STORE_SCHEMA_VERSION 2
+#define GS_STORE_SCHEMA_VERSION 3
 #define GS_STORE_ERRLEN 512
 
 typedef struct gs_db gs_db;
@@ -97,6 +97,18 @@ int gs_store_heartbeat(gs_db *db, int64_t run_id, char *err, size_t errlen);
 int gs_store_mark_interrupted(gs_db *db, double stale_seconds, char *err, size_t errlen);
 
 /* Now as ISO-8601 UTC with milliseconds, "2026-11-26T09:15:02.123Z" (buf >= 32 bytes). */
+/* Asks a running run to stop (runs.cancel_requested = 1): 1 done, 0 when the
+ * run is missing or not running, -1 on error. The run's own process polls
+ * gs_store_cancel_requested (1 asked, 0 not, -1 error) at its safe points. */
+int gs_store_request_cancel(gs_db *db, int64_t run_id, char *err, size_t errlen);
+int gs_store_cancel_requested(gs_db *db, int64_t run_id, char *err, size_t errlen);
+
+/* Makes this process the owner of a failed, interrupted or cancelled run again
+ * (status pending, cancel request and error cleared): 1 claimed, 0 when the run
+ * is missing or not in one of those states (one UPDATE: two resumes cannot both
+ * win), -1 on error. */
+int gs_store_claim_run(gs_db *db, int64_t run_id, char *err, size_t errlen);
+
 void gs_store_now_iso(char *buf, size_t len);
 
 /* Seconds from CLOCK_MONOTONIC, for measuring durations. */

@@ -270,6 +270,10 @@ static int lua_new_state(gs_http_server *s, struct lstate *ls, char *err, size_t
             lua_pushstring(L, s->token);
             lua_setfield(L, -2, "token");
         }
+        if (s->flow_script) {
+            lua_pushstring(L, s->flow_script);
+            lua_setfield(L, -2, "flow_script");
+        }
         if (gs_pcall(L, 1, 0) != LUA_OK)
             goto fail;
     } else {
@@ -663,6 +667,7 @@ gs_http_server *gs_http_start(const gs_http_config *cfg, char *err, size_t errle
     s->app = dup_or(cfg->app, "grokspicy.web");
     s->output_dir = dup_or(cfg->output_dir, "output");
     s->token = cfg->token && *cfg->token ? strdup(cfg->token) : NULL;
+    s->flow_script = cfg->flow_script && *cfg->flow_script ? strdup(cfg->flow_script) : NULL;
     s->threads = cfg->threads > 0 ? cfg->threads : 2;
     s->log = cfg->log;
     s->timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 30;
@@ -840,6 +845,7 @@ void gs_http_free(gs_http_server *s)
     free(s->output_real);
     free(s->db_path);
     free(s->token);
+    free(s->flow_script);
     free(s->url);
     pthread_mutex_destroy(&s->pool_mu);
     pthread_cond_destroy(&s->pool_cv);
@@ -888,7 +894,7 @@ static lua_Integer opt_int(lua_State *L, const char *k, lua_Integer def, lua_Int
     return v;
 }
 
-/* http.serve{host=, port=, app=, output_dir=, db=, token=, threads=, log=, timeout=} -> server | nil, err */
+/* http.serve{host=, port=, app=, output_dir=, db=, token=, flow_script=, threads=, log=, timeout=} -> server | nil, err */
 static int l_serve(lua_State *L)
 {
     if (lua_isnoneornil(L, 1)) {
@@ -904,6 +910,7 @@ static int l_serve(lua_State *L)
     cfg.output_dir = opt_string(L, "output_dir", "output");
     cfg.db_path = opt_string(L, "db", NULL);
     cfg.token = opt_string(L, "token", NULL);
+    cfg.flow_script = opt_string(L, "flow_script", NULL);
     cfg.threads = (int)opt_int(L, "threads", 2, 1, 64);
     cfg.timeout_s = (int)opt_int(L, "timeout", 30, 1, 3600);
     cfg.max_connections = (int)opt_int(L, "max_connections", 16384, 1, 1000000);

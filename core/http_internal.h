@@ -17,6 +17,7 @@ struct lstate;
 struct gs_http_server {
     /* configuration (owned copies) */
     char *host, *app, *output_dir, *output_real, *db_path, *token, *url;
+    char *flow_script; /* handed to app.init as flow_script (resume); NULL: none */
     int port, threads, log, timeout_s, max_connections;
 
     struct MHD_Daemon *daemon;

@@ -29,6 +29,22 @@
 extern char **environ;
 
 #define STDERR_KEEP 4096
+#define CANCEL_POLL_MS 100
+
+/* The calling thread's cancel flags (gs_media_set_cancel): a child is killed
+ * within CANCEL_POLL_MS once either reads non-zero. */
+static _Thread_local const atomic_int *cancel_a, *cancel_b;
+
+void gs_media_set_cancel(const atomic_int *a, const atomic_int *b)
+{
+    cancel_a = a;
+    cancel_b = b;
+}
+
+int gs_media_cancelled(void)
+{
+    return (cancel_a && atomic_load(cancel_a)) || (cancel_b && atomic_load(cancel_b));
+}
 #define MAX_CAPTURE ((size_t)1 << 30)
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -223,6 +239,12 @@ int gs_media_run(const char *const argv[], const void *in, size_t in_len, double
             }
             ms = (int)(left * 1000.0) + 1;
         }
+        if (gs_media_cancelled()) {
+            seterr(err, errlen, "%s: cancelled, killed", tool);
+            goto kill_child;
+        }
+        if ((cancel_a || cancel_b) && (ms < 0 || ms > CANCEL_POLL_MS))
+            ms = CANCEL_POLL_MS;
         int r = poll(pf, (nfds_t)np, ms);
         if (r < 0) {
             if (errno == EINTR)
@@ -284,6 +306,10 @@ int gs_media_run(const char *const argv[], const void *in, size_t in_len, double
             if (deadline > 0 && now_s() >= deadline) {
                 timed_out = 1;
                 break;
+            }
+            if (gs_media_cancelled()) {
+                seterr(err, errlen, "%s: cancelled, killed", tool);
+                goto kill_child;
             }
             nanosleep(&(struct timespec){0, 2000000}, NULL);
         }

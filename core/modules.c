@@ -4,9 +4,16 @@
  * never touches a module's own state.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +24,8 @@
 #include "gs_internal.h"
 
 int luaopen_cjson(lua_State *L);
+
+extern char **environ;
 
 /* gs_modules.h is generated from GS_C_MODULES in CMakeLists.txt. */
 #define GS_MODULE(name) int luaopen_grokspicy_##name(lua_State *L);
@@ -279,6 +288,103 @@ static int l_sys_cpu_count(lua_State *L)
     return 1;
 }
 
+/* sys.exe_path() -> absolute path of the running binary | nil, err (/proc/self/exe). */
+static int l_sys_exe_path(lua_State *L)
+{
+    char buf[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "exe_path: /proc/self/exe: %s", strerror(errno));
+        return 2;
+    }
+    lua_pushlstring(L, buf, (size_t)n);
+    return 1;
+}
+
+static void *reap(void *arg)
+{
+    pid_t pid = (pid_t)(intptr_t)arg;
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    return NULL;
+}
+
+/*
+ * sys.spawn_detached(argv [, log]) -> pid | nil, err. Starts argv[1] (an absolute
+ * path or a name on PATH) with argv as its arguments in a new session, so it
+ * outlives this process and a Ctrl+C in this terminal never reaches it; stdin is
+ * /dev/null, stdout and stderr are appended to log (nil: /dev/null). A detached
+ * thread reaps it, so it never stays a zombie of a long-lived server (SIGCHLD is
+ * left alone: ignoring it would break every other waitpid in the process).
+ */
+static int l_sys_spawn_detached(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    const char *log = luaL_optstring(L, 2, NULL);
+    lua_Integer n = luaL_len(L, 1);
+    luaL_argcheck(L, n >= 1 && n <= 256, 1, "spawn_detached: argv must have 1..256 strings");
+    /* Validate and collect first (raises allocate nothing), then a userdata array. */
+    const char **argv = lua_newuserdatauv(L, sizeof(char *) * (size_t)(n + 1), 0);
+    for (lua_Integer i = 1; i <= n; i++) {
+        if (lua_geti(L, 1, i) != LUA_TSTRING)
+            return luaL_error(L, "spawn_detached: argv[%d] must be a string", (int)i);
+        argv[i - 1] = lua_tostring(L, -1); /* anchored by the argv table */
+        lua_pop(L, 1);
+    }
+    argv[n] = NULL;
+    int out = open(log ? log : "/dev/null", log ? O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC : O_WRONLY | O_CLOEXEC,
+                   0644);
+    int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (out < 0 || in < 0) {
+        int e = errno;
+        if (out >= 0)
+            close(out);
+        if (in >= 0)
+            close(in);
+        luaL_pushfail(L);
+        lua_pushfstring(L, "spawn_detached: %s: %s", log ? log : "/dev/null", strerror(e));
+        return 2;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in, 0);
+    posix_spawn_file_actions_adddup2(&fa, out, 1);
+    posix_spawn_file_actions_adddup2(&fa, out, 2);
+    posix_spawnattr_init(&attr);
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    static const int reset[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGCHLD};
+    for (size_t i = 0; i < sizeof reset / sizeof reset[0]; i++)
+        sigaddset(&defaults, reset[i]);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid;
+    int e = posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close(in);
+    close(out);
+    if (e != 0) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "spawn_detached: cannot run '%s': %s", argv[0], strerror(e));
+        return 2;
+    }
+    pthread_t t;
+    pthread_attr_t ta;
+    pthread_attr_init(&ta);
+    pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&ta, 64 * 1024);
+    if (pthread_create(&t, &ta, reap, (void *)(intptr_t)pid) != 0)
+        fprintf(stderr, "grok-spicy: spawn_detached: no reaper thread; pid %d may stay a zombie\n", (int)pid);
+    pthread_attr_destroy(&ta);
+    lua_pushinteger(L, (lua_Integer)pid);
+    return 1;
+}
+
 /* Small facts about the process and the terminal that plain Lua lacks. */
 int luaopen_grokspicy_sys(lua_State *L)
 {
@@ -288,6 +394,8 @@ int luaopen_grokspicy_sys(lua_State *L)
         {"monotonic", l_sys_monotonic},
         {"sleep", l_sys_sleep},
         {"cpu_count", l_sys_cpu_count},
+        {"exe_path", l_sys_exe_path},
+        {"spawn_detached", l_sys_spawn_detached},
         {NULL, NULL},
     };
     luaL_newlib(L, fns);

@@ -1355,6 +1355,7 @@ static void run_job(void *arg)
     run w = {.ctx = f->ctx, .f = f, .a = &f->args, .r = &f->res, .o = &f->ctx->opt};
     asset_of(&f->args, w.asset, sizeof w.asset);
     int rc = -1;
+    gs_media_set_cancel(&f->cancel, &f->ctx->closing); /* ffmpeg children die with the step */
     if (!cancelled(&w)) {
         switch (f->args.kind) {
         case GS_STEP_CHARACTER_SHEET: rc = step_character_sheet(&w); break;
@@ -1367,6 +1368,7 @@ static void run_job(void *arg)
         add_field(&f->res, "note", GS_FIELD_STR, w.why, 0) != 0)
         rc = fail(&w, "out of memory");
     free(w.why);
+    gs_media_set_cancel(NULL, NULL);
     f->res.ok = rc == 0;
     if (f->res.ok)
         f->res.err[0] = '\0';

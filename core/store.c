@@ -40,14 +40,15 @@ struct table_def {
     const char *unique; /* the upsert key, NULL for runs */
 };
 
-/* Schema 2: the card's tables + the columns, keys and cascades the product needs. */
+/* Schema 3: the card's tables + the columns, keys and cascades the product needs
+ * (3 adds runs.cancel_requested: a dashboard in another process asks a run to stop). */
 static const struct table_def tables[] = {
     {"runs",
      "id INTEGER PRIMARY KEY AUTOINCREMENT, concept TEXT NOT NULL, title TEXT, style TEXT,"
      " aspect_ratio TEXT, color_palette TEXT, status TEXT NOT NULL DEFAULT 'pending',"
      " script_path TEXT, final_video_path TEXT, started_at TEXT NOT NULL, completed_at TEXT,"
      " error TEXT, cost_usd REAL NOT NULL DEFAULT 0, updated_at TEXT, owner_pid INTEGER,"
-     " heartbeat_at TEXT, provider TEXT, plan_json TEXT",
+     " heartbeat_at TEXT, provider TEXT, plan_json TEXT, cancel_requested INTEGER NOT NULL DEFAULT 0",
      NULL},
     {"characters",
      "id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -98,6 +99,9 @@ static const char schema2_extras[] =
     " type TEXT NOT NULL, created_at TEXT NOT NULL, data TEXT, html TEXT);"
     "CREATE INDEX IF NOT EXISTS events_run_id ON events(run_id, id);"
     "CREATE INDEX IF NOT EXISTS runs_status_id ON runs(status, id);";
+
+/* Schema 2 -> 3. */
+static const char schema3_alter[] = "ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0";
 
 static const char *const statuses[] = {
     "pending", "ideation", "characters", "keyframes", "script", "videos", "assembly",
@@ -621,14 +625,18 @@ static int migrate(gs_db *db, char *err, size_t n)
             goto rollback;
         }
     }
-    if (v < GS_STORE_SCHEMA_VERSION) {
-        if (exec(db, schema2_extras, "migrate", err, n) || exec(db, "PRAGMA user_version = 2", "migrate", err, n))
+    if (v < 2) {
+        if (exec(db, schema2_extras, "migrate", err, n))
             goto rollback;
         if (query_int(db, "SELECT count(*) FROM pragma_foreign_key_check", NULL, &ok) != 0 || !ok) {
             fail(err, n, "migrate: %s: foreign key check failed after the upgrade", db->path);
             goto rollback;
         }
+    } else if (v == 2 && exec(db, schema3_alter, "migrate", err, n)) {
+        goto rollback; /* tables made at 0 or rebuilt from 1 already have the column */
     }
+    if (v < GS_STORE_SCHEMA_VERSION && exec(db, "PRAGMA user_version = 3", "migrate", err, n))
+        goto rollback;
     return exec(db, "COMMIT", "migrate", err, n);
 rollback:
     exec(db, "ROLLBACK", "migrate", NULL, 0);
@@ -855,6 +863,55 @@ int gs_store_mark_interrupted(gs_db *db, double stale_seconds, char *err, size_t
     sqlite3_finalize(ev);
     sqlite3_finalize(upd);
     return op_end(db, opened, count >= 0, op, err, n) ? -1 : count;
+}
+
+/* One bound write outside the statement cache; 1 when a row changed, 0 when none, -1 on error. */
+static int write_once(gs_db *db, const char *sql, int64_t run_id, const char *op, char *err, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    char now[32];
+    gs_store_now_iso(now, sizeof now);
+    if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
+        return fail_db(db, err, n, op);
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
+    if (sqlite3_bind_parameter_count(st) >= 3)
+        sqlite3_bind_int64(st, 3, (int64_t)getpid());
+    int rc = step_write(db, st, op, err, n);
+    int changed = rc == 0 ? sqlite3_changes(db->h) > 0 : -1;
+    sqlite3_finalize(st);
+    return changed;
+}
+
+int gs_store_request_cancel(gs_db *db, int64_t run_id, char *err, size_t n)
+{
+    return write_once(db, "UPDATE runs SET cancel_requested = 1, updated_at = ?2 WHERE id = ?1 AND status IN "
+                      RUNNING_STATUSES, run_id, "request_cancel", err, n);
+}
+
+int gs_store_cancel_requested(gs_db *db, int64_t run_id, char *err, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db->h, "SELECT cancel_requested FROM runs WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
+        return fail_db(db, err, n, "cancel_requested");
+    sqlite3_bind_int64(st, 1, run_id);
+    int rc = sqlite3_step(st), out = 0;
+    if (rc == SQLITE_ROW)
+        out = sqlite3_column_int(st, 0) != 0;
+    else if (rc != SQLITE_DONE)
+        out = fail_db(db, err, n, "cancel_requested");
+    sqlite3_finalize(st);
+    return out;
+}
+
+/* Only a run that stopped short (failed, interrupted, cancelled) can be claimed,
+ * and only once: the status test and the new owner are one UPDATE. */
+int gs_store_claim_run(gs_db *db, int64_t run_id, char *err, size_t n)
+{
+    return write_once(db, "UPDATE runs SET status = 'pending', owner_pid = ?3, heartbeat_at = ?2, updated_at = ?2,"
+                      " cancel_requested = 0, error = NULL, completed_at = NULL, final_video_path = NULL"
+                      " WHERE id = ?1 AND status IN ('failed', 'interrupted', 'cancelled')",
+                      run_id, "claim_run", err, n);
 }
 
 /* ---------------------------------------------------------------- Lua binding */
@@ -1687,6 +1744,82 @@ static int l_mark_interrupted(lua_State *L)
     return 1;
 }
 
+/* store.request_cancel(conn, run_id) -> true | nil, "run N is not running" */
+static int l_request_cancel(lua_State *L)
+{
+    gs_db *db = check_open(L, 1);
+    lua_Integer run_id = luaL_checkinteger(L, 2);
+    char err[GS_STORE_ERRLEN];
+    int rc = gs_store_request_cancel(db, run_id, err, sizeof err);
+    if (rc < 0)
+        return raise_msg(L, db, db->depth, err);
+    if (rc == 0) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "run %I is not running", run_id);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* store.cancel_requested(conn, run_id) -> boolean (cheap: one column of one row) */
+static int l_cancel_requested(lua_State *L)
+{
+    gs_db *db = check_open(L, 1);
+    lua_Integer run_id = luaL_checkinteger(L, 2);
+    char err[GS_STORE_ERRLEN];
+    int rc = gs_store_cancel_requested(db, run_id, err, sizeof err);
+    if (rc < 0)
+        return raise_msg(L, db, db->depth, err);
+    lua_pushboolean(L, rc);
+    return 1;
+}
+
+/* store.claim_run(conn, run_id) -> true | nil, "run N cannot be resumed": this
+ * process becomes the owner of a failed, interrupted or cancelled run. */
+static int l_claim_run(lua_State *L)
+{
+    gs_db *db = check_open(L, 1);
+    lua_Integer run_id = luaL_checkinteger(L, 2);
+    char err[GS_STORE_ERRLEN];
+    int rc = gs_store_claim_run(db, run_id, err, sizeof err);
+    if (rc < 0)
+        return raise_msg(L, db, db->depth, err);
+    if (rc == 0) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "run %I cannot be resumed (not failed, interrupted or cancelled)", run_id);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* store.integrity_check(conn) -> "ok" | the problems SQLite lists, one per line */
+static int l_integrity_check(lua_State *L)
+{
+    gs_db *db = check_open(L, 1);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db->h, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
+        return luaL_error(L, "integrity_check: %s", sqlite3_errmsg(db->h));
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    int rc, rows = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (rows++)
+            luaL_addchar(&b, '\n');
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        luaL_addstring(&b, t ? t : "");
+    }
+    if (rc != SQLITE_DONE) {
+        lua_pushfstring(L, "integrity_check: %s", sqlite3_errmsg(db->h));
+        sqlite3_finalize(st);
+        return lua_error(L); /* the buffer is on the stack, nothing held */
+    }
+    sqlite3_finalize(st);
+    luaL_pushresult(&b);
+    return 1;
+}
+
 /* store.transaction(conn, fn) -> fn's results; nested calls are savepoints. */
 static int l_transaction(lua_State *L)
 {
@@ -1748,6 +1881,10 @@ static const luaL_Reg db_methods[] = {
     {"max_event_id", l_max_event_id},
     {"heartbeat", l_heartbeat},
     {"mark_interrupted", l_mark_interrupted},
+    {"request_cancel", l_request_cancel},
+    {"cancel_requested", l_cancel_requested},
+    {"claim_run", l_claim_run},
+    {"integrity_check", l_integrity_check},
     {"transaction", l_transaction},
     {"data_version", l_data_version},
     {"close", l_close},

@@ -21,6 +21,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "gs_media.h"
 #include "gs_provider.h"
 #include "json.h"
 
@@ -165,6 +166,12 @@ static void curl_init_once(void)
 }
 
 /* One request. url is absolute; auth adds the key. Returns the curl code. */
+static int on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)ud, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return gs_media_cancelled(); /* non-zero: CURLE_ABORTED_BY_CALLBACK */
+}
+
 static CURLcode http_once(const xai_cfg *c, const char *method, const char *url, const char *body, int auth,
                           double timeout_s, xresp *r, char *cerr)
 {
@@ -196,6 +203,8 @@ static CURLcode http_once(const xai_cfg *c, const char *method, const char *url,
     curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_xferinfo); /* a cancelled step aborts its transfer */
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     if (body) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
@@ -212,12 +221,15 @@ static CURLcode http_once(const xai_cfg *c, const char *method, const char *url,
     return rc;
 }
 
+/* Sleeps in slices of at most 100 ms and returns early once the step is cancelled. */
 static void sleep_ms(double ms)
 {
-    if (ms <= 0)
-        return;
-    struct timespec ts = {(time_t)(ms / 1000), (long)(fmod(ms, 1000) * 1e6)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    while (ms > 0 && !gs_media_cancelled()) {
+        double slice = ms > 100 ? 100 : ms;
+        struct timespec ts = {(time_t)(slice / 1000), (long)(fmod(slice, 1000) * 1e6)};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+        ms -= slice;
     }
 }
 

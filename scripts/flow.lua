@@ -11,9 +11,23 @@ local planlib = require "grokspicy.plan"
 local script = require "grokspicy.script"
 local observer_lib = require "grokspicy.observer"
 
+-- A stop asked for (the dashboard's Cancel, or Ctrl+C): raised as this table so
+-- it is never mistaken for a failure. Closing the steps context on the way out
+-- stops the running steps and kills their ffmpeg children.
+local Cancel = {}
+Cancel.__index = Cancel
+Cancel.__tostring = function(c) return c.message end
+local function cancelled(message) return setmetatable({ cancelled = true, message = message }, Cancel) end
+local function is_interrupt(err) return type(err) == "string" and err:find("interrupted!", 1, true) ~= nil end
+
+local function check_cancel(observer, run_id)
+  if observer:cancel_requested(run_id) then error(cancelled("cancelled from the dashboard"), 0) end
+end
+
 -- Futures in flight and what to do when each lands. Results arrive in the
 -- order they finish, whichever wait is running: a scene video that finishes
--- while the next keyframe is being composed is recorded right away.
+-- while the next keyframe is being composed is recorded right away. Each turn
+-- (at most 0.5 s) is a safe point: a cancel request stops the run there.
 local function tracker(ctx, progress, observer, run_id)
   local pending, done = {}, {}
   local t = {}
@@ -41,6 +55,7 @@ local function tracker(ctx, progress, observer, run_id)
         if entry.on_done then entry.on_done(result) end
       end
       observer:heartbeat(run_id)
+      check_cancel(observer, run_id)
     end
   end
   return t
@@ -56,13 +71,23 @@ local function cast_of(scene, sheets)
 end
 
 --- The pipeline: concept (or a ready plan) in, path of final.mp4 out.
+--- opts.resume (from grokspicy.resume) continues a run that stopped short: its
+--- plan and every accepted asset whose files are whole are used as they are.
 local function video_pipeline(concept, observer, opts)
   observer = observer or observer_lib.NullObserver()
   opts = opts or {}
   local progress = opts.progress or require("grokspicy.progress").new { quiet = true }
   local output_dir = opts.output_dir or "output"
+  local resume = opts.resume
+  local kept = resume or { sheets = {}, keyframes = {}, videos = {} }
 
-  local run_id = observer:on_run_start(concept)
+  local run_id
+  if resume then
+    run_id = resume.run_id
+    observer:on_resume(run_id)
+  else
+    run_id = observer:on_run_start(concept)
+  end
   if opts.on_run then opts.on_run(run_id) end
   local run_dir = ("runs/%d"):format(run_id)
 
@@ -80,7 +105,7 @@ local function video_pipeline(concept, observer, opts)
     -- Step 1: ideation.
     observer:on_status(run_id, "ideation")
     progress:step_start("ideation", "planning the story")
-    local plan = opts.plan
+    local plan = opts.plan or (resume and resume.plan)
     if not plan then
       local raw, err = provider:plan_story(concept, { scenes = opts.scenes or 3 })
       if not raw then error("planning the story failed: " .. tostring(err), 0) end
@@ -91,28 +116,37 @@ local function video_pipeline(concept, observer, opts)
     progress:info(("Plan: %q — %d character%s, %d scene%s"):format(plan.title, #plan.characters,
       #plan.characters == 1 and "" or "s", #plan.scenes, #plan.scenes == 1 and "" or "s"))
 
-    -- Step 2: character sheets, all at once.
+    -- Step 2: character sheets, all at once (a resumed run keeps the ones it has).
     observer:on_status(run_id, "characters")
     progress:step_start("characters", ("%d character sheet%s"):format(#plan.characters,
       #plan.characters == 1 and "" or "s"))
+    check_cancel(observer, run_id)
     local work = tracker(ctx, progress, observer, run_id)
     local sheets, sheet_futures = {}, {}
+    local function description_only(character)
+      -- No sheet: later steps draw this character from the description alone.
+      return { name = character.name, role = character.role, visual_description = character.visual_description }
+    end
     for _, character in ipairs(plan.characters) do
-      sheet_futures[#sheet_futures + 1] = work.add(ctx:submit("generate_character_sheet", {
-        character = character, style = plan.style, aspect = plan.aspect_ratio,
-      }), function(asset)
-        observer:on_character(run_id, asset)
-        if asset.skipped then
-          -- No sheet: later steps draw this character from the description alone.
-          sheets[asset.name] = { name = character.name, role = character.role,
-            visual_description = character.visual_description }
-          progress:warn(("character %s skipped: %s"):format(asset.name, asset.note))
-        else
-          sheets[asset.name] = asset
-          progress:accepted("character", asset.name, asset.consistency_score, asset.generation_attempts,
-            asset.portrait_path)
-        end
-      end)
+      local have = kept.sheets[character.name]
+      if have then
+        sheets[character.name] = have.portrait_path ~= "" and have or description_only(character)
+        progress:info(("character %s: kept from before"):format(character.name))
+      else
+        sheet_futures[#sheet_futures + 1] = work.add(ctx:submit("generate_character_sheet", {
+          character = character, style = plan.style, aspect = plan.aspect_ratio,
+        }), function(asset)
+          observer:on_character(run_id, asset)
+          if asset.skipped then
+            sheets[asset.name] = description_only(character)
+            progress:warn(("character %s skipped: %s"):format(asset.name, asset.note))
+          else
+            sheets[asset.name] = asset
+            progress:accepted("character", asset.name, asset.consistency_score, asset.generation_attempts,
+              asset.portrait_path)
+          end
+        end)
+      end
     end
     work.wait(sheet_futures)
 
@@ -131,25 +165,41 @@ local function video_pipeline(concept, observer, opts)
       progress:accepted("video", "scene " .. asset.scene_id, asset.consistency_score, nil, asset.video_path)
     end
     local previous
+    local function use_keyframe(scene, cast, keyframe)
+      keyframes[#keyframes + 1] = keyframe
+      previous = keyframe.keyframe_path
+      local kept_video = kept.videos[scene.scene_id]
+      if kept_video then -- an empty path: skipped for good before
+        if kept_video.video_path ~= "" then videos[scene.scene_id] = kept_video end
+        return
+      end
+      video_futures[#video_futures + 1] = work.add(ctx:submit("generate_scene_video", {
+        scene = scene, keyframe = keyframe, characters = cast, aspect = plan.aspect_ratio,
+      }), on_video)
+    end
     for _, scene in ipairs(plan.scenes) do
+      check_cancel(observer, run_id)
       local cast = cast_of(scene, sheets)
-      work.wait { work.add(ctx:submit("compose_keyframe", {
-        scene = scene, style = plan.style, aspect = plan.aspect_ratio, characters = cast,
-        previous_keyframe = previous,
-      }), function(asset)
-        observer:on_keyframe(run_id, asset)
-        if asset.skipped then
-          progress:warn(("keyframe of scene %d skipped: %s"):format(asset.scene_id, asset.note))
-          return -- no keyframe, no clip; the next scene continues from the last one drawn
-        end
-        keyframes[#keyframes + 1] = asset
-        previous = asset.keyframe_path
-        progress:accepted("keyframe", "scene " .. asset.scene_id, asset.consistency_score,
-          asset.generation_attempts, asset.keyframe_path)
-        video_futures[#video_futures + 1] = work.add(ctx:submit("generate_scene_video", {
-          scene = scene, keyframe = asset, characters = cast, aspect = plan.aspect_ratio,
-        }), on_video)
-      end) }
+      local have = kept.keyframes[scene.scene_id]
+      if have then
+        -- An empty path: skipped for good before; no keyframe, no clip.
+        if have.keyframe_path ~= "" then use_keyframe(scene, cast, have) end
+        progress:info(("keyframe of scene %d: kept from before"):format(scene.scene_id))
+      else
+        work.wait { work.add(ctx:submit("compose_keyframe", {
+          scene = scene, style = plan.style, aspect = plan.aspect_ratio, characters = cast,
+          previous_keyframe = previous,
+        }), function(asset)
+          observer:on_keyframe(run_id, asset)
+          if asset.skipped then
+            progress:warn(("keyframe of scene %d skipped: %s"):format(asset.scene_id, asset.note))
+            return -- no keyframe, no clip; the next scene continues from the last one drawn
+          end
+          progress:accepted("keyframe", "scene " .. asset.scene_id, asset.consistency_score,
+            asset.generation_attempts, asset.keyframe_path)
+          use_keyframe(scene, cast, asset)
+        end) }
+      end
     end
 
     -- Step 4: the storyboard script and the pipeline state.
@@ -178,13 +228,22 @@ local function video_pipeline(concept, observer, opts)
       if videos[scene.scene_id] then clips[#clips + 1] = videos[scene.scene_id].video_path end
     end
     if #clips == 0 then error("no scene has a clip: every one was skipped (see the notes)", 0) end
-    local final = ctx:submit("assemble_final_video", { clips = clips, out = run_dir .. "/final.mp4" })
-    local assembled = assert(final:wait())
+    local assembled
+    work.wait { work.add(ctx:submit("assemble_final_video", { clips = clips, out = run_dir .. "/final.mp4" }),
+      function(result) assembled = result end) }
     observer:on_complete(run_id, assembled.path)
     return output_dir .. "/" .. assembled.path
-  end, debug.traceback)
+  end, function(err)
+    if getmetatable(err) == Cancel then return err end
+    if is_interrupt(err) then return cancelled("cancelled: interrupted (Ctrl+C)") end
+    return debug.traceback(err)
+  end)
 
-  if not ok then
+  -- The steps context is closed by now (its <close> ran while the error went up).
+  if not ok and getmetatable(result) == Cancel then
+    observer:on_cancelled(run_id, result.message)
+    error(result, 0)
+  elseif not ok then
     -- The message without the traceback is what the dashboard shows.
     local msg = tostring(result):match("^(.-)\nstack traceback:") or tostring(result)
     observer:on_error(run_id, msg)

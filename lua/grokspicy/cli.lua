@@ -1,6 +1,7 @@
 -- cli.lua — the product's command line around a pipeline function: options,
 -- the store, the observers, the dashboard server, terminal progress and exit
--- codes (0 done, 1 the run failed, 2 bad usage). The pipeline itself lives in
+-- codes (0 done, 1 the run failed, 2 bad usage or a run that cannot be resumed,
+-- 130 the run was cancelled: Ctrl+C or the dashboard). The pipeline itself lives in
 -- scripts/flow.lua; this module never decides what the steps do.
 local M = {}
 
@@ -11,10 +12,13 @@ M.MAX_CONCEPT_BYTES = 4000
 local USAGE = [[
 usage: grok-spicy scripts/flow.lua "concept" [options]
        grok-spicy scripts/flow.lua --plan FILE.json [options]
+       grok-spicy scripts/flow.lua --resume RUN_ID [options]
        grok-spicy --web [--port N] [--host H] [--output-dir DIR] [--db PATH] [--token T]
 
 options:
   --plan FILE          use this story plan (JSON) instead of planning one
+  --resume RUN_ID      go on with a failed, interrupted or cancelled run: its plan
+                       and every accepted asset whose files are whole are kept
   --provider NAME      auto (default), local or xai; auto uses xai when XAI_API_KEY
                        or GROK_API_KEY is set and the local preview renderer otherwise
   --output-dir DIR     where runs are written (default: output)
@@ -40,13 +44,14 @@ end
 local VALUE_OPTS = {
   ["--plan"] = "plan", ["--provider"] = "provider", ["--output-dir"] = "output_dir", ["--db"] = "db",
   ["--seed"] = "seed", ["--scenes"] = "scenes", ["--workers"] = "workers", ["--port"] = "port",
-  ["--host"] = "host", ["--token"] = "token",
+  ["--host"] = "host", ["--token"] = "token", ["--resume"] = "resume",
 }
 local FLAG_OPTS = {
   ["--serve"] = "serve", ["--no-wait"] = "no_wait", ["-q"] = "quiet", ["--quiet"] = "quiet",
   ["-v"] = "verbose", ["--verbose"] = "verbose", ["--web"] = "web",
 }
-local INTEGER_OPTS = { seed = { 0, math.maxinteger }, scenes = { 1, 12 }, workers = { 1, 64 }, port = { 0, 65535 } }
+local INTEGER_OPTS = { seed = { 0, math.maxinteger }, scenes = { 1, 12 }, workers = { 1, 64 }, port = { 0, 65535 },
+  resume = { 1, math.maxinteger } }
 
 --- Parses flow options. Returns opts, or nil and a usage message.
 function M.parse(args)
@@ -98,7 +103,10 @@ function M.parse(args)
     return usage_error("one concept expected, got " .. #positional .. " arguments (quote the concept)")
   end
   o.concept = positional[1]
-  if not o.web then
+  if o.resume and (o.concept or o.plan) then
+    return usage_error("--resume continues a recorded run: give no concept and no --plan")
+  end
+  if not o.web and not o.resume then
     if not o.concept and not o.plan then return usage_error("a concept or --plan FILE is required") end
     if o.concept then
       if o.concept:match("^%s*$") then return usage_error("the concept is empty") end
@@ -146,11 +154,47 @@ local function ensure_dir(path)
 end
 M.ensure_dir = ensure_dir
 
+local function readable(path)
+  local f = path and io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+local function absolute(path)
+  if path:sub(1, 1) == "/" then return path end
+  local p = io.popen("pwd")
+  local cwd = p and p:read("l")
+  if p then p:close() end
+  return cwd and (cwd .. "/" .. path) or path
+end
+
+--- The flow a dashboard's Resume button runs: $GROK_SPICY_FLOW, else the flow
+--- this process runs (set by main), else scripts/flow.lua beside the binary's
+--- source tree ($GROK_SPICY_SOURCE_DIR, <exe>/../scripts: a build dir inside the
+--- tree) or the installed copy (<exe>/../share/grok-spicy/scripts). nil: none.
+function M.locate_flow()
+  local env = os.getenv("GROK_SPICY_FLOW")
+  if env and env ~= "" then return absolute(env) end
+  local candidates = {}
+  local src = os.getenv("GROK_SPICY_SOURCE_DIR")
+  if src and src ~= "" then candidates[#candidates + 1] = src .. "/scripts/flow.lua" end
+  local exe = require("grokspicy.sys").exe_path()
+  local dir = exe and exe:match("^(.*)/[^/]+$")
+  if dir then
+    candidates[#candidates + 1] = dir .. "/../scripts/flow.lua"
+    candidates[#candidates + 1] = dir .. "/../share/grok-spicy/scripts/flow.lua"
+  end
+  for _, c in ipairs(candidates) do
+    if readable(c) then return absolute(c) end
+  end
+  return nil
+end
+
 --- Starts the dashboard server for an output dir and DB. Returns the server.
 function M.start_server(o)
   local http = require "grokspicy.http"
   local server, err = http.serve { host = o.host, port = o.port, app = "grokspicy.web", output_dir = o.output_dir,
-    db = o.db, token = o.token }
+    db = o.db, token = o.token, flow_script = o.flow_script or M.locate_flow() }
   if not server then error(err, 0) end -- serve returns nil, err; callers pcall this
   return server
 end
@@ -213,6 +257,10 @@ function M.main(args, pipeline)
   end
   local progress = require("grokspicy.progress").new { quiet = o.quiet, verbose = o.verbose }
 
+  -- The flow script this process runs: the one a Resume button goes on with.
+  local script = rawget(_G, "arg") and _G.arg[0]
+  if type(script) == "string" and script:match("%.lua$") and readable(script) then o.flow_script = absolute(script) end
+
   local plan
   if o.plan then
     local planlib = require "grokspicy.plan"
@@ -229,16 +277,6 @@ function M.main(args, pipeline)
     return 1
   end
 
-  local provider, why = M.pick_provider(o.provider)
-  if provider == "xai" then
-    -- A cheap authenticated call first: a missing or rejected key stops here,
-    -- before a run is recorded or anything is paid for.
-    local okkey, kerr = require("grokspicy.xai").check()
-    if not okkey then
-      io.stderr:write("grok-spicy: ", kerr, "\n")
-      return 1
-    end
-  end
   local store = require "grokspicy.store"
   local conn, cerr = store.init_db(o.db)
   if not conn then
@@ -246,6 +284,37 @@ function M.main(args, pipeline)
     return 1
   end
   conn:mark_interrupted()
+
+  -- --resume: refuse clearly, or become the run's owner before anything else.
+  local resumed
+  if o.resume then
+    local rerr
+    resumed, rerr = require("grokspicy.resume").claim(conn, o.resume, o.output_dir)
+    if not resumed then
+      io.stderr:write("grok-spicy: cannot resume: ", rerr, "\n")
+      conn:close()
+      return 2
+    end
+    if o.provider == "auto" and resumed.provider then o.provider = resumed.provider end
+    progress:info(("Resuming run %d: keeping %d character sheet%s, %d keyframe%s, %d clip%s"):format(o.resume,
+      resumed.counts.sheets, resumed.counts.sheets == 1 and "" or "s", resumed.counts.keyframes,
+      resumed.counts.keyframes == 1 and "" or "s", resumed.counts.videos, resumed.counts.videos == 1 and "" or "s"))
+  end
+
+  local provider, why = M.pick_provider(o.provider)
+  if provider == "xai" then
+    -- A cheap authenticated call first: a missing or rejected key stops here,
+    -- before a run is recorded or anything is paid for.
+    local okkey, kerr = require("grokspicy.xai").check()
+    if not okkey then
+      io.stderr:write("grok-spicy: ", kerr, "\n")
+      if resumed then
+        conn:update_run(o.resume, { status = "failed", error = kerr })
+      end
+      conn:close()
+      return 1
+    end
+  end
 
   local server
   if o.serve then
@@ -269,9 +338,10 @@ function M.main(args, pipeline)
   end
 
   local current_run
-  local ok, result = pcall(pipeline, o.concept or (plan and plan.title) or "", observer, {
+  local concept = resumed and resumed.concept or o.concept or (plan and plan.title) or ""
+  local ok, result = pcall(pipeline, concept, observer, {
     provider = provider, seed = o.seed, output_dir = o.output_dir, scenes = o.scenes, workers = o.workers,
-    plan = plan, progress = progress, on_run = function(run_id)
+    plan = plan, resume = resumed, progress = progress, on_run = function(run_id)
       current_run = run_id
       if server then
         local url = server:url()
@@ -282,8 +352,9 @@ function M.main(args, pipeline)
     end,
   })
   progress:finish()
-  local code = (ok and result) and 0 or 1
-  if server and not o.no_wait then
+  local cancelled = not ok and type(result) == "table" and result.cancelled
+  local code = (ok and result) and 0 or cancelled and 130 or 1
+  if server and not o.no_wait and not cancelled then
     progress:always("Dashboard still running at " .. server:url() .. " — Ctrl+C to stop")
   end
   local run = current_run and conn:get_run(current_run)
@@ -291,11 +362,14 @@ function M.main(args, pipeline)
   -- "Done: <final.mp4>" is the last line, for people and for scripts.
   if code == 0 then
     progress:always("Done: " .. result)
+  elseif cancelled then
+    progress:error(("Run %s cancelled (%s); every accepted asset is kept: resume it with --resume %s")
+      :format(tostring(current_run), tostring(result.message), tostring(current_run)))
   else
     progress:error("Run failed: " .. tostring(result))
   end
   if server then
-    if o.no_wait then
+    if o.no_wait or cancelled then -- after Ctrl+C the user wants the terminal back
       server:stop()
     else
       serve_until_interrupted(server)

@@ -5,11 +5,12 @@
 -- WebObserver records the run in the store and streams it: every call is one
 -- transaction that updates the run's rows and appends its events (the SSE log),
 -- then rings the bus so live streams wake. Observer calls never steer or abort
--- the pipeline: each method catches its own errors and logs a warning.
+-- the pipeline: each method catches its own errors and logs a warning (except
+-- Ctrl+C's "interrupted!", which goes on to the flow so it can cancel the run).
 local M = {}
 
-local METHODS = { "on_run_start", "on_status", "on_plan", "on_character", "on_keyframe", "on_script",
-  "on_video", "on_complete", "on_error", "heartbeat" }
+local METHODS = { "on_run_start", "on_resume", "on_status", "on_plan", "on_character", "on_keyframe",
+  "on_script", "on_video", "on_complete", "on_error", "on_cancelled", "heartbeat", "cancel_requested" }
 M.METHODS = METHODS
 
 --- The interface: every method exists and does nothing. Subclass it.
@@ -18,6 +19,7 @@ PipelineObserver.__index = PipelineObserver
 M.PipelineObserver = PipelineObserver
 
 function PipelineObserver.on_run_start(_, _concept) return 0 end
+function PipelineObserver.on_resume(_, _run_id) end
 function PipelineObserver.on_status(_, _run_id, _status) end
 function PipelineObserver.on_plan(_, _run_id, _plan) end
 function PipelineObserver.on_character(_, _run_id, _asset) end
@@ -26,7 +28,10 @@ function PipelineObserver.on_script(_, _run_id, _script_path) end
 function PipelineObserver.on_video(_, _run_id, _asset) end
 function PipelineObserver.on_complete(_, _run_id, _final_path) end
 function PipelineObserver.on_error(_, _run_id, _error) end
+function PipelineObserver.on_cancelled(_, _run_id, _reason) end
 function PipelineObserver.heartbeat(_, _run_id) end
+--- true when someone (the dashboard, another process) asked the run to stop.
+function PipelineObserver.cancel_requested(_, _run_id) return false end
 
 --- Makes a class whose instances fall back to PipelineObserver's no-ops.
 function M.class()
@@ -54,6 +59,9 @@ function M.guard(observer, warn)
       local fn = observer[name]
       if type(fn) ~= "function" then return name == "on_run_start" and 0 or nil end
       local ok, res = xpcall(fn, debug.traceback, observer, ...)
+      if not ok and tostring(res):find("interrupted!", 1, true) then
+        error("interrupted!", 0) -- Ctrl+C is the flow's business, not a failed observer
+      end
       if not ok then
         warn(("observer %s failed (the run goes on): %s"):format(name, tostring(res)))
         return name == "on_run_start" and 0 or nil
@@ -129,6 +137,14 @@ function WebObserver:on_run_start(concept)
   return run_id
 end
 
+-- A resumed run: the store has already made this process its owner (claim_run);
+-- the dashboard hears that it goes on.
+function WebObserver:on_resume(run_id)
+  self:_record(run_id, "status", nil, { status = "pending", resumed = true }, function(conn)
+    if self.provider then conn:update_run(run_id, { provider = self.provider }) end
+  end)
+end
+
 function WebObserver:on_status(run_id, status)
   self:_record(run_id, "status", nil, { status = status }, function(conn)
     conn:update_run(run_id, { status = status })
@@ -193,6 +209,24 @@ function WebObserver:on_error(run_id, err)
   self:_record(run_id, "error", nil, { error = msg }, function(conn)
     conn:update_run(run_id, { status = "failed", error = msg })
   end)
+end
+
+-- Cancelled: every accepted asset stays; the reason is shown like an error.
+function WebObserver:on_cancelled(run_id, reason)
+  local msg = tostring(reason or "cancelled")
+  self:_record(run_id, "cancelled", nil, { status = "cancelled", reason = msg }, function(conn)
+    conn:update_run(run_id, { status = "cancelled", error = msg })
+  end)
+end
+
+-- One indexed read of one column, at most every 0.25 s (the flow asks each loop turn).
+function WebObserver:cancel_requested(run_id)
+  local now = require("grokspicy.sys").monotonic()
+  if self.cancel_seen then return true end
+  if now - (self.last_cancel_check or -math.huge) < 0.25 then return false end
+  self.last_cancel_check = now
+  self.cancel_seen = self.conn:cancel_requested(run_id)
+  return self.cancel_seen
 end
 
 -- At most one write every 5 s: enough for the 60 s staleness rule.

@@ -174,6 +174,7 @@ function M.run_model(run)
     badge = M.badge_class(run.status),
     running = RUNNING[run.status] == true,
     terminal = TERMINAL[run.status] == true,
+    resumable = run.status == "failed" or run.status == "interrupted" or run.status == "cancelled",
     progress = fraction,
     progress_pct = math.floor(fraction * 100 + 0.5),
     current_step = current,

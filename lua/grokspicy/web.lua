@@ -2,12 +2,20 @@
 -- states the server owns (one per worker thread). Reads the store, renders the
 -- templates through grokspicy.view; never serves files or SSE (C does that).
 --
--- Routes (GET and HEAD; anything else is 405 with an Allow header):
+-- Routes (GET and HEAD, except the two POST actions; anything else is 405 with an Allow header):
 --   /                 run list: ?page=N (1..), ?status=S (one of view.STATUSES), ?q=text
 --   /run/{id}         one run page; 404 page when missing
 --   /api/runs         JSON array: ?limit= (default 50, max 500), ?offset=, ?status=
 --   /api/runs/{id}    JSON: the nested run of store get_run; 404 {"error":"run 7 not found"}
 --   /health           {"status":"ok"}
+--   POST /api/runs/{id}/cancel  asks a running run to stop (runs.cancel_requested; its
+--                     process stops at the next safe point): 202, 404, 409 not running
+--   POST /api/runs/{id}/resume  starts `grok-spicy FLOW --resume id` detached: 202,
+--                     404, 409 (complete, still running), 501 (no flow script known)
+--   Both answer JSON, or for htmx (HX-Request) the fragment the button swaps in, and
+--   refuse cross-site requests with 403: they need HX-Request: true, or a same-origin
+--   Origin / Sec-Fetch-Site (a cross-site form cannot set either). The token, when
+--   the server has one, is checked in C before any route.
 -- Bad numbers or ids give 400, unknown routes 404 (JSON under /api/), never 500.
 --
 -- Template contexts (every page also gets token = the server's token or nil):
@@ -135,9 +143,14 @@ local function index(req)
 end
 
 local function run_page(_, id)
+  -- The stream starts after the last event read before the page: at worst an
+  -- event the page already shows comes again (swaps are idempotent), never one lost.
+  local after = db:max_event_id(id)
   local run = db:get_run(id)
   if not run then return error_page(404, ("Run %d not found."):format(id)) end
-  return html(200, view.render("run.html", { run = run, m = view.run_model(run), token = conf.token }))
+  local m = view.run_model(run)
+  return html(200, view.render("run.html", { run = run, m = m, token = conf.token, live = not m.terminal,
+    after = after }))
 end
 
 local function api_runs(req)
@@ -161,13 +174,79 @@ local function health()
   return json(200, { status = "ok" })
 end
 
+-- Actions -----------------------------------------------------------------------
+
+-- A state-changing request must come from our own pages: htmx sends HX-Request
+-- (a custom header: a cross-site form cannot, and a cross-site fetch would need
+-- a CORS preflight we never grant); browsers send Origin and Sec-Fetch-Site.
+local function same_origin(req)
+  local h = req.headers or {}
+  local site = h["sec-fetch-site"]
+  if site and site ~= "same-origin" and site ~= "none" then return false end
+  if h["hx-request"] == "true" or site == "same-origin" then return true end
+  local origin, host = h.origin, h.host
+  return origin ~= nil and host ~= nil and (origin == "http://" .. host or origin == "https://" .. host)
+end
+
+local function is_htmx(req)
+  return (req.headers or {})["hx-request"] == "true"
+end
+
+local function actions_fragment(run, pending)
+  return view.render("partials/run_actions.html", { m = view.run_model(run), pending = pending })
+end
+
+local function api_cancel(req, id)
+  local run = db:get_run(id)
+  if not run then return json(404, { error = ("run %d not found"):format(id) }) end
+  local ok = db:request_cancel(id)
+  if not ok then
+    return json(409, { error = ("run %d is %s: nothing to cancel"):format(id, run.status), status = run.status })
+  end
+  if is_htmx(req) then return html(202, actions_fragment(run, "cancelling")) end
+  return json(202, { run_id = id, status = "cancelling" })
+end
+
+local function api_resume(req, id)
+  local resume = require "grokspicy.resume"
+  last_mark = -math.huge -- a run whose process just died must read interrupted now
+  mark_interrupted()
+  local after = db:max_event_id(id) -- before the run: the new stream starts after it
+  local run = db:get_run(id)
+  local why = resume.refusal(run, id)
+  if why then return json(run and 409 or 404, { error = why, status = run and run.status }) end
+  if not conf.flow_script then
+    return json(501, { error = "this server knows no flow script to resume with: set GROK_SPICY_FLOW" })
+  end
+  local sys = require "grokspicy.sys"
+  local exe, xerr = sys.exe_path()
+  if not exe then return json(500, { error = xerr }) end
+  local out_dir = conf.output_dir or "output"
+  local argv = { exe, conf.flow_script, "--resume", tostring(id), "--output-dir", out_dir, "-q" }
+  if conf.db then
+    argv[#argv + 1] = "--db"
+    argv[#argv + 1] = conf.db
+  end
+  -- Its output goes to a log beside the run's files (.log is never served).
+  local pid, err = sys.spawn_detached(argv, ("%s/runs/%d/resume.log"):format(out_dir, id))
+  if not pid then return json(500, { error = err }) end
+  if is_htmx(req) then
+    local model = view.run_model(run)
+    return html(202, view.render("partials/run_live.html", { m = model, live = true, after = after,
+      token = conf.token }) .. "\n" .. view.render("partials/run_actions.html", { m = model, pending = "resuming",
+      oob = true }))
+  end
+  return json(202, { run_id = id, pid = pid, status = "resuming" })
+end
+
 -- Routing: exact paths, then "/prefix/{id}" patterns.
 local EXACT = { ["/"] = index, ["/api/runs"] = api_runs, ["/health"] = health }
-local WITH_ID = { { "^/run/([^/]+)$", run_page }, { "^/api/runs/([^/]+)$", api_run } }
+local WITH_ID = { { "^/run/([^/]+)$", run_page }, { "^/api/runs/([^/]+)$", api_run },
+  { "^/api/runs/([^/]+)/cancel$", api_cancel, "POST" }, { "^/api/runs/([^/]+)/resume$", api_resume, "POST" } }
 
 --- The server calls handle(req) -> {status=, headers=, body=} for every route C does not own.
 function M.handle(req)
-  local fn, id
+  local fn, id, method
   fn = EXACT[req.path]
   if not fn then
     for _, r in ipairs(WITH_ID) do
@@ -175,12 +254,23 @@ function M.handle(req)
       if raw then
         id = parse_id(raw)
         if not id then return fail(req, 400, ("bad run id '%s'"):format(raw)) end
-        fn = r[2]
+        fn, method = r[2], r[3]
         break
       end
     end
   end
   if not fn then return fail(req, 404, "Nothing here: " .. req.path) end
+  if method == "POST" then
+    if req.method ~= "POST" then
+      local res = fail(req, 405, "method not allowed")
+      res.headers.Allow = "POST"
+      return res
+    end
+    if not same_origin(req) then
+      return json(403, { error = "cross-site request refused: send HX-Request: true or a same-origin Origin" })
+    end
+    return fn(req, id)
+  end
   if req.method ~= "GET" and req.method ~= "HEAD" then
     local res = fail(req, 405, "method not allowed")
     res.headers.Allow = "GET, HEAD"

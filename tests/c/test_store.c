@@ -304,7 +304,7 @@ static void migrate_from(const char *name, int user_version)
     REQUIRE(db != NULL);
     sqlite3 *h = gs_store_handle(db);
     char t[64];
-    CHECK(query_int(h, "PRAGMA user_version") == 2);
+    CHECK(query_int(h, "PRAGMA user_version") == GS_STORE_SCHEMA_VERSION);
     CHECK(query_int(h, "SELECT count(*) FROM pragma_table_info('runs') WHERE name IN"
                        " ('error', 'cost_usd', 'updated_at', 'owner_pid', 'heartbeat_at', 'provider', 'plan_json')") ==
           7);
@@ -338,6 +338,37 @@ static void migrate_from(const char *name, int user_version)
 static void test_migrate_v1(void) { migrate_from("v1.db", 1); }
 static void test_migrate_card_file(void) { migrate_from("card.db", 0); }
 
+/* Schema 2 -> 3 adds runs.cancel_requested in place; cancel requests and claims work. */
+static void test_migrate_v2_and_cancel(void)
+{
+    const char *p = path_in("v2.db");
+    gs_db *db = gs_store_open(p, err, sizeof err);
+    REQUIRE(db != NULL);
+    sqlite3 *h = gs_store_handle(db);
+    REQUIRE(exec_sql(h, "INSERT INTO runs (concept, status, started_at) VALUES ('a', 'videos', 'now');"
+                        "INSERT INTO runs (concept, status, started_at) VALUES ('b', 'complete', 'now');"
+                        "ALTER TABLE runs DROP COLUMN cancel_requested; PRAGMA user_version = 2") == SQLITE_OK);
+    gs_store_close(db);
+    db = gs_store_open(p, err, sizeof err);
+    REQUIRE(db != NULL);
+    h = gs_store_handle(db);
+    CHECK(query_int(h, "PRAGMA user_version") == GS_STORE_SCHEMA_VERSION);
+    CHECK(query_int(h, "SELECT count(*) FROM runs WHERE cancel_requested = 0") == 2);
+    CHECK(gs_store_cancel_requested(db, 1, err, sizeof err) == 0);
+    CHECK(gs_store_request_cancel(db, 1, err, sizeof err) == 1);
+    CHECK(gs_store_request_cancel(db, 2, err, sizeof err) == 0); /* complete: nothing to stop */
+    CHECK(gs_store_request_cancel(db, 9, err, sizeof err) == 0);
+    CHECK(gs_store_cancel_requested(db, 1, err, sizeof err) == 1);
+    CHECK(gs_store_claim_run(db, 1, err, sizeof err) == 0); /* still running */
+    CHECK(gs_store_claim_run(db, 2, err, sizeof err) == 0); /* complete */
+    CHECK(exec_sql(h, "UPDATE runs SET status = 'cancelled', error = 'x' WHERE id = 1") == SQLITE_OK);
+    CHECK(gs_store_claim_run(db, 1, err, sizeof err) == 1);
+    CHECK(gs_store_claim_run(db, 1, err, sizeof err) == 0); /* claimed once */
+    CHECK(gs_store_cancel_requested(db, 1, err, sizeof err) == 0);
+    CHECK(query_int(h, "SELECT count(*) FROM runs WHERE id = 1 AND status = 'pending' AND error IS NULL") == 1);
+    gs_store_close(db);
+}
+
 static void test_refuse_newer(void)
 {
     const char *p = path_in("newer.db");
@@ -347,7 +378,7 @@ static void test_refuse_newer(void)
     sqlite3_close(raw);
     gs_db *db = gs_store_open(p, err, sizeof err);
     CHECK(db == NULL);
-    CHECK(strstr(err, "newer.db was written by a newer grok-spicy (schema 7); this build knows schema 2") != NULL);
+    CHECK(strstr(err, "newer.db was written by a newer grok-spicy (schema 7); this build knows schema 3") != NULL);
     gs_store_close(db);
 }
 
@@ -465,6 +496,7 @@ int main(int argc, char **argv)
     RUN(test_mark_interrupted);
     RUN(test_migrate_v1);
     RUN(test_migrate_card_file);
+    RUN(test_migrate_v2_and_cancel);
     RUN(test_refuse_newer);
     RUN(test_refuse_corrupt);
     RUN(test_bad_parent);

@@ -46,7 +46,7 @@ describe("grokspicy.store", function()
   after_each(function() conn:close() end)
 
   it("exposes its schema version, statuses and clocks", function()
-    assert.equal(2, store.SCHEMA_VERSION)
+    assert.equal(3, store.SCHEMA_VERSION)
     assert.equal("pending", store.STATUSES[1])
     assert.matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%dZ$", store.now())
     local t0 = store.monotonic()

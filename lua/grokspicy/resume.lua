@@ -1,0 +1,105 @@
+-- resume.lua — what a run that stopped short (failed, interrupted, cancelled)
+-- already holds, and the claim that makes this process its owner again. Reads
+-- the store and checks files; never generates anything (scripts/flow.lua takes
+-- the state this returns as opts.resume and skips what it lists).
+--
+-- An asset is kept when its row is in the store and its files are whole: every
+-- file is written under a temporary name and renamed, so a file under its final
+-- name is complete unless something outside grok-spicy cut it; a video must
+-- also probe as a video. A clip is kept only with the keyframe it was made from.
+local M = {}
+
+local RUNNING = { pending = true, ideation = true, characters = true, keyframes = true, script = true,
+  videos = true, assembly = true }
+M.RESUMABLE = { failed = true, interrupted = true, cancelled = true }
+
+local function whole(output_dir, rel)
+  if type(rel) ~= "string" or rel == "" then return false end
+  local path = rel:sub(1, 1) == "/" and rel or (output_dir .. "/" .. rel)
+  local f = io.open(path, "rb")
+  if not f then return false end
+  local size = f:seek("end")
+  f:close()
+  return (size or 0) > 0, path
+end
+M.whole = whole
+
+local function video_whole(output_dir, asset)
+  local ok, path = whole(output_dir, asset.video_path)
+  if not ok or not whole(output_dir, asset.first_frame_path) or not whole(output_dir, asset.last_frame_path) then
+    return false
+  end
+  local info = require("grokspicy.media").probe(path)
+  return info ~= nil and info.has_video and (info.duration or 0) > 0
+end
+
+--- Why run_id cannot be resumed (a sentence), or nil when it can. Call after
+--- conn:mark_interrupted(), so a run whose process died reads interrupted.
+function M.refusal(run, run_id)
+  if not run then return ("run %d not found"):format(run_id) end
+  if run.status == "complete" then
+    return ("run %d is complete: nothing to resume (its video is %s)"):format(run_id,
+      tostring(run.final_video_path))
+  end
+  if RUNNING[run.status] then
+    return ("run %d is still running (process %s, status %s): cancel it or wait"):format(run_id,
+      tostring(run.owner_pid), run.status)
+  end
+  if not M.RESUMABLE[run.status] then return ("run %d is %s: it cannot be resumed"):format(run_id, run.status) end
+  return nil
+end
+
+--- The plan a run recorded (runs.plan_json), or nil when it stopped before one.
+function M.plan_of(run)
+  local p = run.plan_json
+  if type(p) == "string" and p ~= "" then
+    local ok, t = pcall(require("cjson").decode, p)
+    p = ok and t or nil
+  end
+  if type(p) ~= "table" then return nil end
+  -- Validation also gives JSON's numbers back their integer type (scene ids).
+  return (require("grokspicy.plan").validate(p))
+end
+
+--- What the run keeps: { run_id, concept, provider, plan, sheets = {name = row},
+--- keyframes = {scene_id = row}, videos = {scene_id = row}, counts = {...} }.
+--- Skipped assets (empty path) are kept as skipped: that decision was final.
+function M.state(run, output_dir)
+  local st = { run_id = run.id, concept = run.concept, provider = run.provider, plan = M.plan_of(run),
+    sheets = {}, keyframes = {}, videos = {}, counts = { sheets = 0, keyframes = 0, videos = 0 } }
+  if not st.plan then return st end -- stopped while planning: everything is done again
+  for _, a in ipairs(run.character_assets or {}) do
+    if a.portrait_path == "" or whole(output_dir, a.portrait_path) then
+      st.sheets[a.name] = a
+      st.counts.sheets = st.counts.sheets + 1
+    end
+  end
+  for _, a in ipairs(run.keyframe_assets or {}) do
+    if a.keyframe_path == "" or whole(output_dir, a.keyframe_path) then
+      st.keyframes[a.scene_id] = a
+      st.counts.keyframes = st.counts.keyframes + 1
+    end
+  end
+  for _, a in ipairs(run.video_assets or {}) do
+    local kf = st.keyframes[a.scene_id]
+    if kf and kf.keyframe_path ~= "" and (a.video_path == "" or video_whole(output_dir, a)) then
+      st.videos[a.scene_id] = a
+      st.counts.videos = st.counts.videos + 1
+    end
+  end
+  return st
+end
+
+--- Checks and claims run_id for this process. Returns the state, or nil and a
+--- sentence saying why not.
+function M.claim(conn, run_id, output_dir)
+  conn:mark_interrupted()
+  local run = conn:get_run(run_id)
+  local why = M.refusal(run, run_id)
+  if why then return nil, why end
+  local ok, err = conn:claim_run(run_id)
+  if not ok then return nil, err .. " — another process may have resumed it" end
+  return M.state(run, output_dir)
+end
+
+return M
