@@ -88,5 +88,6 @@ try {
   if (browser) await browser.close().catch(() => {});
   for (const c of children) if (c.exitCode === null) c.kill("SIGINT");
   await sleep(200);
+  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL"); // SIGINT may be ignored (background jobs)
   rmSync(out, { recursive: true, force: true });
 }

@@ -74,7 +74,11 @@ def start():
 
 
 def stop(p):
-    p.send_signal(signal.SIGINT)
+    p.send_signal(signal.SIGINT)  # ignored when this runs as a background job: then SIGTERM
+    try:
+        p.wait(1)
+    except subprocess.TimeoutExpired:
+        p.terminate()
     try:
         p.wait(5)
     except subprocess.TimeoutExpired:
