@@ -32,6 +32,11 @@ struct sqlite3;
  */
 gs_db *gs_store_open(const char *path, char *err, size_t errlen);
 
+/* Limits this connection's page cache to kb KiB (PRAGMA cache_size = -kb;
+   SQLite's default is 2,000 KiB). For long-lived readers that only touch a few
+   hot pages: the memory otherwise stays with the connection once a scan fills it. */
+int gs_store_cache_kb(gs_db *db, int kb, char *err, size_t errlen);
+
 /* Closes the connection (rolling back an open transaction). NULL is a no-op. */
 void gs_store_close(gs_db *db);
 

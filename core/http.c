@@ -660,7 +660,7 @@ gs_http_server *gs_http_start(const gs_http_config *cfg, char *err, size_t errle
     pthread_mutex_init(&s->pool_mu, NULL);
     pthread_cond_init(&s->pool_cv, NULL);
     pthread_mutex_init(&s->tail_mu, NULL);
-    pthread_cond_init(&s->tail_cv, NULL);
+    s->tail_efd = s->tail_ifd = -1;
     pthread_mutex_init(&s->stop_mu, NULL);
     pthread_cond_init(&s->stop_cv, NULL);
     s->host = dup_or(cfg->host, "127.0.0.1");
@@ -850,7 +850,6 @@ void gs_http_free(gs_http_server *s)
     pthread_mutex_destroy(&s->pool_mu);
     pthread_cond_destroy(&s->pool_cv);
     pthread_mutex_destroy(&s->tail_mu);
-    pthread_cond_destroy(&s->tail_cv);
     pthread_mutex_destroy(&s->stop_mu);
     pthread_cond_destroy(&s->stop_cv);
     free(s);

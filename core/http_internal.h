@@ -34,9 +34,10 @@ struct gs_http_server {
     gs_db *tail_db;
     pthread_t tail;
     int tail_started;
-    pthread_mutex_t tail_mu;
-    pthread_cond_t tail_cv;
+    pthread_mutex_t tail_mu;    /* guards tail_kick */
     int tail_kick;
+    int tail_efd;               /* the tail's doorbell (eventfd), -1 before gs_sse_start */
+    int tail_ifd;               /* inotify on the DB and its WAL, -1 when unavailable */
     atomic_int stopping;
 
     /* stop / wait */

@@ -3,9 +3,10 @@
  * server and one suspended MHD connection per idle stream.
  *
  * The tail thread is the only reader of the events table for streaming. It
- * sleeps on a doorbell rung by the process-wide bus (an event was appended in
- * this process) and wakes every 50 ms to compare PRAGMA data_version (another
- * process committed). It reads new rows in id order and publishes each into
+ * sleeps in poll() on a doorbell (an eventfd) rung by the process-wide bus (an
+ * event was appended in this process) and on inotify of the DB file and its
+ * WAL (another process wrote), and wakes every 50 ms anyway; each wake compares
+ * PRAGMA data_version (another process committed). It reads new rows in id order and publishes each into
  * the server's own bus, whose subscribers are the streams. A stream's wake
  * callback resumes its connection; the content reader drains the ring and
  * suspends again when it is empty. Streams replay missed events from the store
@@ -13,17 +14,25 @@
  * instead of queueing more. Owns no Lua state and never writes to the store.
  */
 #include <errno.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include "http_internal.h"
 
 #define SSE_RING 64             /* events queued per stream before it lags */
 #define SSE_REPLAY_BATCH 500
 #define SSE_OUT_HIGH (64 * 1024) /* stop framing once this much is waiting */
 #define TAIL_POLL_MS 50
+#define TAIL_RECHECK_MS 1       /* after a file change that data_version did not show yet */
+#define TAIL_RECHECKS 5
 #define KEEPALIVE_S 15.0
+#define SSE_CACHE_KB 256       /* page cache of the tail's and the replay connections */
 
 /* ---- per-thread read connections (replay) -------------------------------- */
 
@@ -66,6 +75,10 @@ static gs_db *thread_db(const char *path, char *err, size_t errlen)
         return NULL;
     }
     t->db = gs_store_open(path, err, errlen);
+    if (t->db && gs_store_cache_kb(t->db, SSE_CACHE_KB, err, errlen)) {
+        gs_store_close(t->db);
+        t->db = NULL;
+    }
     if (!t->db) {
         free(t->path);
         free(t);
@@ -82,8 +95,30 @@ static void tail_kick(void *ud)
     gs_http_server *s = ud;
     pthread_mutex_lock(&s->tail_mu);
     s->tail_kick = 1;
-    pthread_cond_signal(&s->tail_cv);
     pthread_mutex_unlock(&s->tail_mu);
+    uint64_t one = 1;
+    (void)!write(s->tail_efd, &one, sizeof one); /* coalesces; never blocks (EFD_NONBLOCK) */
+}
+
+/* Waits up to ms for the doorbell or a change to the DB files; returns 1 when
+   the files changed. Both fds are drained: wake-ups coalesce. */
+static int tail_wait(gs_http_server *s, int ms)
+{
+    struct pollfd p[2] = {{s->tail_efd, POLLIN, 0}, {s->tail_ifd, POLLIN, 0}};
+    int nfds = s->tail_ifd >= 0 ? 2 : 1, files = 0;
+    if (poll(p, (nfds_t)nfds, ms) <= 0)
+        return 0;
+    if (p[0].revents & POLLIN) {
+        uint64_t v;
+        (void)!read(s->tail_efd, &v, sizeof v);
+    }
+    if (nfds == 2 && (p[1].revents & POLLIN)) {
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        while (read(s->tail_ifd, buf, sizeof buf) > 0)
+            ;
+        files = 1;
+    }
+    return files;
 }
 
 struct tail_ctx {
@@ -118,25 +153,18 @@ static void *tail_main(void *arg)
         gs_store_data_version(s->tail_db, &dv, err, sizeof err))
         fprintf(stderr, "grok-spicy http: tail: %s\n", err);
     double next_ka = now_s() + KEEPALIVE_S;
-    pthread_mutex_lock(&s->tail_mu);
+    int rechecks = 0;
     while (!atomic_load(&s->stopping)) {
-        if (!s->tail_kick) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += TAIL_POLL_MS * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&s->tail_cv, &s->tail_mu, &ts);
-        }
+        /* A commit's last WAL write lands just before its wal-index update makes
+           it visible: when the files changed but data_version did not, look again
+           shortly instead of waiting for the next poll. */
+        int files = tail_wait(s, rechecks ? TAIL_RECHECK_MS : TAIL_POLL_MS);
+        pthread_mutex_lock(&s->tail_mu);
         int kicked = s->tail_kick;
         s->tail_kick = 0;
         pthread_mutex_unlock(&s->tail_mu);
-        if (atomic_load(&s->stopping)) {
-            pthread_mutex_lock(&s->tail_mu);
+        if (atomic_load(&s->stopping))
             break;
-        }
         /* The default bus is only a doorbell: drain it so its wake re-arms. */
         if (kicked && s->default_sub) {
             gs_event *ev;
@@ -145,11 +173,17 @@ static void *tail_main(void *arg)
                 if (rc == GS_BUS_EVENT)
                     gs_event_release(ev);
         }
-        int changed = kicked;
+        int changed = kicked, dv_changed = 0;
         if (gs_store_data_version(s->tail_db, &ndv, err, sizeof err) == 0 && ndv != dv) {
             dv = ndv;
-            changed = 1;
+            changed = dv_changed = 1;
         }
+        if (dv_changed)
+            rechecks = 0;
+        else if (files)
+            rechecks = TAIL_RECHECKS;
+        else if (rechecks)
+            rechecks--;
         if (changed) {
             int n;
             do {
@@ -164,9 +198,7 @@ static void *tail_main(void *arg)
             gs_bus_publish(s->bus, "", 0, 0, NULL, 0, NULL, 0); /* keep-alive tick */
             next_ka = now + KEEPALIVE_S;
         }
-        pthread_mutex_lock(&s->tail_mu);
     }
-    pthread_mutex_unlock(&s->tail_mu);
     return NULL;
 }
 
@@ -179,9 +211,34 @@ int gs_sse_start(gs_http_server *s, char *err, size_t errlen)
         return -1;
     }
     s->tail_db = gs_store_open(s->db_path, e, sizeof e);
+    if (s->tail_db && gs_store_cache_kb(s->tail_db, SSE_CACHE_KB, e, sizeof e)) {
+        gs_store_close(s->tail_db);
+        s->tail_db = NULL;
+    }
     if (!s->tail_db) {
         snprintf(err, errlen, "http.serve: %s", e);
         return -1;
+    }
+    s->tail_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (s->tail_efd < 0) {
+        snprintf(err, errlen, "http.serve: eventfd: %s", strerror(errno));
+        return -1;
+    }
+    /* Optional: without inotify another process's writes are seen at the next poll. */
+    s->tail_ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (s->tail_ifd >= 0) {
+        size_t n = strlen(s->db_path) + 5;
+        char *wal = malloc(n);
+        int watches = inotify_add_watch(s->tail_ifd, s->db_path, IN_MODIFY) >= 0;
+        if (wal) {
+            snprintf(wal, n, "%s-wal", s->db_path);
+            watches += inotify_add_watch(s->tail_ifd, wal, IN_MODIFY) >= 0;
+            free(wal);
+        }
+        if (!watches) {
+            close(s->tail_ifd);
+            s->tail_ifd = -1;
+        }
     }
     s->default_sub = gs_bus_subscribe(gs_bus_default(), 16, tail_kick, s);
     if (pthread_create(&s->tail, NULL, tail_main, s) != 0) {
@@ -196,9 +253,8 @@ void gs_sse_shutdown(gs_http_server *s)
 {
     atomic_store(&s->stopping, 1);
     if (s->tail_started) {
-        pthread_mutex_lock(&s->tail_mu);
-        pthread_cond_signal(&s->tail_cv);
-        pthread_mutex_unlock(&s->tail_mu);
+        uint64_t one = 1;
+        (void)!write(s->tail_efd, &one, sizeof one);
         pthread_join(s->tail, NULL);
         s->tail_started = 0;
     }
@@ -214,6 +270,11 @@ void gs_sse_free(gs_http_server *s)
     s->bus = NULL;
     gs_store_close(s->tail_db);
     s->tail_db = NULL;
+    if (s->tail_efd >= 0)
+        close(s->tail_efd);
+    if (s->tail_ifd >= 0)
+        close(s->tail_ifd);
+    s->tail_efd = s->tail_ifd = -1;
 }
 
 /* ---- streams ---------------------------------------------------------------- */

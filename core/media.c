@@ -26,6 +26,7 @@
 #include <lua.h>
 
 #include "gs_media.h"
+#include "gs_util.h"
 
 extern char **environ;
 
@@ -48,15 +49,6 @@ int gs_media_cancelled(void)
 }
 #define MAX_CAPTURE ((size_t)1 << 30)
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static double now_s(void)
 {
@@ -171,7 +163,7 @@ int gs_media_run(const char *const argv[], const void *in, size_t in_len, double
     devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (devnull < 0 || pipe2(errp, O_CLOEXEC) != 0 || (out && pipe2(outp, O_CLOEXEC) != 0) ||
         (in && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, inp) != 0)) {
-        seterr(err, errlen, "%s: cannot create pipes: %s", tool, strerror(errno));
+        gs_seterr(err, errlen, "%s: cannot create pipes: %s", tool, strerror(errno));
         goto done;
     }
     /* Pipes are close-on-exec, so children spawned by other threads never
@@ -202,11 +194,11 @@ int gs_media_run(const char *const argv[], const void *in, size_t in_len, double
     if (e != 0) {
         pid = -1;
         if (e == ENOENT && (strcmp(tool, "ffmpeg") == 0 || strcmp(tool, "ffprobe") == 0))
-            seterr(err, errlen, "%s not found on PATH: install ffmpeg (could not run '%s')", tool, prog);
+            gs_seterr(err, errlen, "%s not found on PATH: install ffmpeg (could not run '%s')", tool, prog);
         else if (e == ENOENT)
-            seterr(err, errlen, "%s not found on PATH", prog);
+            gs_seterr(err, errlen, "%s not found on PATH", prog);
         else
-            seterr(err, errlen, "%s: cannot run '%s': %s", tool, prog, strerror(e));
+            gs_seterr(err, errlen, "%s: cannot run '%s': %s", tool, prog, strerror(e));
         goto done;
     }
     close_fd(&errp[1]);
@@ -241,7 +233,7 @@ int gs_media_run(const char *const argv[], const void *in, size_t in_len, double
             ms = (int)(left * 1000.0) + 1;
         }
         if (gs_media_cancelled()) {
-            seterr(err, errlen, "%s: cancelled, killed", tool);
+            gs_seterr(err, errlen, "%s: cancelled, killed", tool);
             goto kill_child;
         }
         if ((cancel_a || cancel_b) && (ms < 0 || ms > CANCEL_POLL_MS))
@@ -250,7 +242,7 @@ int gs_media_run(const char *const argv[], const void *in, size_t in_len, double
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            seterr(err, errlen, "%s: poll: %s", tool, strerror(errno));
+            gs_seterr(err, errlen, "%s: poll: %s", tool, strerror(errno));
             goto kill_child;
         }
         if (r == 0)
@@ -268,7 +260,7 @@ int gs_media_run(const char *const argv[], const void *in, size_t in_len, double
                 size_t ncap = ocap ? ocap * 2 : 262144;
                 unsigned char *nb = ncap <= MAX_CAPTURE ? realloc(obuf, ncap) : NULL;
                 if (!nb) {
-                    seterr(err, errlen, "%s: output too large or out of memory", tool);
+                    gs_seterr(err, errlen, "%s: output too large or out of memory", tool);
                     goto kill_child;
                 }
                 obuf = nb;
@@ -300,7 +292,7 @@ int gs_media_run(const char *const argv[], const void *in, size_t in_len, double
             if (w == pid)
                 break;
             if (w < 0 && errno != EINTR) {
-                seterr(err, errlen, "%s: waitpid: %s", tool, strerror(errno));
+                gs_seterr(err, errlen, "%s: waitpid: %s", tool, strerror(errno));
                 pid = -1;
                 goto done;
             }
@@ -309,7 +301,7 @@ int gs_media_run(const char *const argv[], const void *in, size_t in_len, double
                 break;
             }
             if (gs_media_cancelled()) {
-                seterr(err, errlen, "%s: cancelled, killed", tool);
+                gs_seterr(err, errlen, "%s: cancelled, killed", tool);
                 goto kill_child;
             }
             nanosleep(&(struct timespec){0, 2000000}, NULL);
@@ -320,7 +312,7 @@ int gs_media_run(const char *const argv[], const void *in, size_t in_len, double
     if (timed_out) {
         char q[1024];
         tail_quote(tail, tail_len, q, sizeof q);
-        seterr(err, errlen, "%s: timeout after %.1f s, killed%s%s%s", tool, timeout_s,
+        gs_seterr(err, errlen, "%s: timeout after %.1f s, killed%s%s%s", tool, timeout_s,
                *q ? ": \"" : "", q, *q ? "\"" : "");
         goto kill_child;
     }
@@ -332,10 +324,10 @@ int gs_media_run(const char *const argv[], const void *in, size_t in_len, double
         char q[2048];
         tail_quote(tail, tail_len, q, sizeof q);
         if (WIFEXITED(status))
-            seterr(err, errlen, "%s failed (exit status %d)%s%s%s", tool, WEXITSTATUS(status),
+            gs_seterr(err, errlen, "%s failed (exit status %d)%s%s%s", tool, WEXITSTATUS(status),
                    *q ? ": \"" : "", q, *q ? "\"" : "");
         else
-            seterr(err, errlen, "%s killed by signal %d%s%s%s", tool, WTERMSIG(status),
+            gs_seterr(err, errlen, "%s killed by signal %d%s%s%s", tool, WTERMSIG(status),
                    *q ? ": \"" : "", q, *q ? "\"" : "");
     }
     goto done;
@@ -438,7 +430,7 @@ static int av_run(argv_t *a, const void *in, size_t in_len, double timeout, unsi
                   size_t *out_len, char *err, size_t errlen)
 {
     if (a->overflow) {
-        seterr(err, errlen, "%s: command line too long", tool_name(a->v[0]));
+        gs_seterr(err, errlen, "%s: command line too long", tool_name(a->v[0]));
         return -1;
     }
     return gs_media_run(a->v, in, in_len, timeout, out, out_len, err, errlen);
@@ -493,7 +485,7 @@ static int commit_tmp(const char *tmp, const char *final, int ok, char *err, siz
         return -1;
     }
     if (rename(tmp, final) != 0) {
-        seterr(err, errlen, "cannot rename '%s' to '%s': %s", tmp, final, strerror(errno));
+        gs_seterr(err, errlen, "cannot rename '%s' to '%s': %s", tmp, final, strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -504,7 +496,7 @@ static int check_input(const char *path, char *err, size_t errlen)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
-        seterr(err, errlen, "%s: %s", path, strerror(errno));
+        gs_seterr(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     return 0;
@@ -544,7 +536,7 @@ int gs_media_probe(const char *path, gs_media_info *info, char *err, size_t errl
     char *buf = malloc(len + 1);
     if (!buf) {
         free(out);
-        seterr(err, errlen, "out of memory");
+        gs_seterr(err, errlen, "out of memory");
         return -1;
     }
     memcpy(buf, out, len);
@@ -599,7 +591,7 @@ int gs_media_probe(const char *path, gs_media_info *info, char *err, size_t errl
     }
     free(buf);
     if (!info->has_video && !info->has_audio) {
-        seterr(err, errlen, "%s: no audio or video stream", path);
+        gs_seterr(err, errlen, "%s: no audio or video stream", path);
         return -1;
     }
     return 0;
@@ -613,7 +605,7 @@ int gs_media_extract_frame(const char *video, const char *out_png, int last, cha
         return -1;
     char tmp[4096];
     if (tmp_name(out_png, tmp, sizeof tmp) != 0) {
-        seterr(err, errlen, "%s: path too long", out_png);
+        gs_seterr(err, errlen, "%s: path too long", out_png);
         return -1;
     }
     argv_t a;
@@ -630,7 +622,7 @@ int gs_media_extract_frame(const char *video, const char *out_png, int last, cha
     av_addv(&a, "-f", "image2", "-c:v", "png", tmp, NULL);
     int ok = av_run(&a, NULL, 0, 120.0, NULL, NULL, err, errlen) == 0;
     if (ok && access(tmp, F_OK) != 0) {
-        seterr(err, errlen, "ffmpeg: %s: no frame decoded", video);
+        gs_seterr(err, errlen, "ffmpeg: %s: no frame decoded", video);
         ok = 0;
     }
     return commit_tmp(tmp, out_png, ok, err, errlen);
@@ -639,7 +631,7 @@ int gs_media_extract_frame(const char *video, const char *out_png, int last, cha
 unsigned char *gs_media_read_rgb(const char *path, int w, int h, char *err, size_t errlen)
 {
     if (w <= 0 || h <= 0 || w > 8192 || h > 8192) {
-        seterr(err, errlen, "read_rgb: bad size %dx%d", w, h);
+        gs_seterr(err, errlen, "read_rgb: bad size %dx%d", w, h);
         return NULL;
     }
     if (check_input(path, err, errlen) != 0)
@@ -654,7 +646,7 @@ unsigned char *gs_media_read_rgb(const char *path, int w, int h, char *err, size
     if (av_run(&a, NULL, 0, 60.0, &out, &len, err, errlen) != 0)
         return NULL;
     if (len != (size_t)w * (size_t)h * 3) {
-        seterr(err, errlen, "ffmpeg: %s: expected %d bytes of RGB, got %zu", path, w * h * 3, len);
+        gs_seterr(err, errlen, "ffmpeg: %s: expected %d bytes of RGB, got %zu", path, w * h * 3, len);
         free(out);
         return NULL;
     }
@@ -664,12 +656,12 @@ unsigned char *gs_media_read_rgb(const char *path, int w, int h, char *err, size
 int gs_media_write_png(const unsigned char *rgb, int w, int h, const char *out, char *err, size_t errlen)
 {
     if (w <= 0 || h <= 0) {
-        seterr(err, errlen, "write_png: bad size %dx%d", w, h);
+        gs_seterr(err, errlen, "write_png: bad size %dx%d", w, h);
         return -1;
     }
     char tmp[4096];
     if (tmp_name(out, tmp, sizeof tmp) != 0) {
-        seterr(err, errlen, "%s: path too long", out);
+        gs_seterr(err, errlen, "%s: path too long", out);
         return -1;
     }
     argv_t a;
@@ -698,12 +690,12 @@ int gs_media_normalize(const char *in, const char *out, char *err, size_t errlen
     if (gs_media_probe(in, &info, err, errlen) != 0)
         return -1;
     if (!info.has_video) {
-        seterr(err, errlen, "%s: no video stream", in);
+        gs_seterr(err, errlen, "%s: no video stream", in);
         return -1;
     }
     char tmp[4096];
     if (tmp_name(out, tmp, sizeof tmp) != 0) {
-        seterr(err, errlen, "%s: path too long", out);
+        gs_seterr(err, errlen, "%s: path too long", out);
         return -1;
     }
     int conformant = strcmp(info.video_codec, "h264") == 0 && strcmp(info.pix_fmt, "yuv420p") == 0 &&
@@ -735,12 +727,12 @@ static int copy_file(const char *from, const char *to, char *err, size_t errlen)
 {
     FILE *in = fopen(from, "rb");
     if (!in) {
-        seterr(err, errlen, "%s: %s", from, strerror(errno));
+        gs_seterr(err, errlen, "%s: %s", from, strerror(errno));
         return -1;
     }
     FILE *o = fopen(to, "wb");
     if (!o) {
-        seterr(err, errlen, "%s: %s", to, strerror(errno));
+        gs_seterr(err, errlen, "%s: %s", to, strerror(errno));
         fclose(in);
         return -1;
     }
@@ -758,7 +750,7 @@ static int copy_file(const char *from, const char *to, char *err, size_t errlen)
     if (fclose(o) != 0)
         ok = 0;
     if (!ok)
-        seterr(err, errlen, "cannot copy '%s' to '%s': %s", from, to, strerror(errno));
+        gs_seterr(err, errlen, "cannot copy '%s' to '%s': %s", from, to, strerror(errno));
     return ok ? 0 : -1;
 }
 
@@ -783,7 +775,7 @@ static int write_concat_entry(FILE *f, const char *path)
 int gs_media_concat(const char *const clips[], size_t n, const char *out, char *err, size_t errlen)
 {
     if (n == 0) {
-        seterr(err, errlen, "concat: no clips");
+        gs_seterr(err, errlen, "concat: no clips");
         return -1;
     }
     for (size_t i = 0; i < n; i++)
@@ -791,7 +783,7 @@ int gs_media_concat(const char *const clips[], size_t n, const char *out, char *
             return -1;
     char tmp[4096], list[4096];
     if (tmp_name(out, tmp, sizeof tmp) != 0 || tmp_name(out, list, sizeof list - 8) != 0) {
-        seterr(err, errlen, "%s: path too long", out);
+        gs_seterr(err, errlen, "%s: path too long", out);
         return -1;
     }
     if (n == 1)
@@ -799,7 +791,7 @@ int gs_media_concat(const char *const clips[], size_t n, const char *out, char *
     strcat(list, ".txt");
     FILE *f = fopen(list, "w");
     if (!f) {
-        seterr(err, errlen, "%s: %s", list, strerror(errno));
+        gs_seterr(err, errlen, "%s: %s", list, strerror(errno));
         return -1;
     }
     int bad = 0;
@@ -807,7 +799,7 @@ int gs_media_concat(const char *const clips[], size_t n, const char *out, char *
     for (size_t i = 0; i < n; i++)
         bad |= write_concat_entry(f, clips[i]);
     if (fclose(f) != 0 || bad) {
-        seterr(err, errlen, "%s: cannot write the concat list", list);
+        gs_seterr(err, errlen, "%s: cannot write the concat list", list);
         unlink(list);
         return -1;
     }
@@ -824,14 +816,14 @@ int gs_media_animate(const char *image, const char *out, double duration_s, int 
                      gs_motion motion, char *err, size_t errlen)
 {
     if (duration_s <= 0 || duration_s > 60 || width < 16 || height < 16 || width > 4096 || height > 4096) {
-        seterr(err, errlen, "animate: bad duration or size");
+        gs_seterr(err, errlen, "animate: bad duration or size");
         return -1;
     }
     if (check_input(image, err, errlen) != 0)
         return -1;
     char tmp[4096];
     if (tmp_name(out, tmp, sizeof tmp) != 0) {
-        seterr(err, errlen, "%s: path too long", out);
+        gs_seterr(err, errlen, "%s: path too long", out);
         return -1;
     }
     int frames = (int)(duration_s * 24.0 + 0.5);

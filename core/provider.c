@@ -13,17 +13,10 @@
 
 #include "gs_internal.h"
 #include "gs_provider.h"
+#include "gs_util.h"
 
 /* ---- plan and score memory ---- */
 
-static void free_strv(char **v, size_t n)
-{
-    if (!v)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
 
 void gs_plan_free(gs_plan *plan)
 {
@@ -38,14 +31,14 @@ void gs_plan_free(gs_plan *plan)
         free(c->name);
         free(c->role);
         free(c->visual_description);
-        free_strv(c->personality_cues, c->n_personality_cues);
+        gs_free_strv(c->personality_cues, c->n_personality_cues);
     }
     free(plan->characters);
     for (size_t i = 0; i < plan->n_scenes; i++) {
         gs_scene *s = &plan->scenes[i];
         free(s->title);
         free(s->description);
-        free_strv(s->characters_present, s->n_characters_present);
+        gs_free_strv(s->characters_present, s->n_characters_present);
         free(s->setting);
         free(s->camera);
         free(s->mood);
@@ -60,9 +53,9 @@ void gs_score_free(gs_score *score)
 {
     if (!score)
         return;
-    free_strv(score->names, score->n);
+    gs_free_strv(score->names, score->n);
     free(score->scores);
-    free_strv(score->issues, score->n_issues);
+    gs_free_strv(score->issues, score->n_issues);
     free(score->fix_prompt);
     memset(score, 0, sizeof *score);
 }

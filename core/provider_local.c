@@ -18,17 +18,9 @@
 #include "gs_media.h"
 #include "gs_provider.h"
 #include "local_draw.h"
+#include "gs_util.h"
 
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- colour statistics ---- */
 
@@ -110,53 +102,6 @@ static double hist_match(const hist *ref, const hist *region, double expect)
 }
 
 /* ---- text helpers ---- */
-
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    if (b->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        size_t room = b->cap - b->len;
-        int n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = 1;
-            return;
-        }
-        if ((size_t)n < room) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t ncap = (b->cap + (size_t)n + 64) * 2;
-        char *ns = realloc(b->s, ncap);
-        if (!ns) {
-            b->oom = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = ncap;
-    }
-}
-
-/* Takes the buffer's string (never NULL unless out of memory). */
-static char *sb_take(sbuf *b)
-{
-    if (b->oom) {
-        free(b->s);
-        return NULL;
-    }
-    if (!b->s)
-        return strdup("");
-    return b->s;
-}
 
 static char *xstrdup(const char *s, int *oom)
 {
@@ -350,52 +295,52 @@ static char *describe(const cast *c)
 {
     const figure *f = &c->fig;
     const struct kind *k = f->kind;
-    sbuf b = {0};
+    gs_sbuf b = {0};
     const char *belly = colour_name(f->belly), *body = c->colour_word;
-    sb_printf(&b, "%s is a small %s %s with smooth %s %s (#%02x%02x%02x) and a soft %s chest and belly "
+    gs_sb_printf(&b, "%s is a small %s %s with smooth %s %s (#%02x%02x%02x) and a soft %s chest and belly "
                   "(#%02x%02x%02x). ",
               c->name, body, k->label, body, k->cover, f->body.r, f->body.g, f->body.b, belly, f->belly.r,
               f->belly.g, f->belly.b);
-    sb_printf(&b, "%s has large round %s eyes (#%02x%02x%02x) with dark pupils and a bright white highlight",
+    gs_sb_printf(&b, "%s has large round %s eyes (#%02x%02x%02x) with dark pupils and a bright white highlight",
               c->name, c->eye_word, f->eye.r, f->eye.g, f->eye.b);
     switch (k->ears) {
-    case EAR_POINTY: sb_printf(&b, ", tall pointed ears with %s insides", belly); break;
-    case EAR_ROUND: sb_printf(&b, ", small rounded ears"); break;
-    case EAR_LONG: sb_printf(&b, ", long upright ears with %s insides", belly); break;
-    case EAR_TUFT: sb_printf(&b, ", two dark feather tufts like ears"); break;
-    case EAR_FLOPPY: sb_printf(&b, ", soft floppy ears a shade darker than the body"); break;
-    case EAR_HORNS: sb_printf(&b, ", two short pale horns"); break;
+    case EAR_POINTY: gs_sb_printf(&b, ", tall pointed ears with %s insides", belly); break;
+    case EAR_ROUND: gs_sb_printf(&b, ", small rounded ears"); break;
+    case EAR_LONG: gs_sb_printf(&b, ", long upright ears with %s insides", belly); break;
+    case EAR_TUFT: gs_sb_printf(&b, ", two dark feather tufts like ears"); break;
+    case EAR_FLOPPY: gs_sb_printf(&b, ", soft floppy ears a shade darker than the body"); break;
+    case EAR_HORNS: gs_sb_printf(&b, ", two short pale horns"); break;
     default: break;
     }
     if (k->extras & X_MUZZLE)
-        sb_printf(&b, ", a %s muzzle and a small black nose", belly);
+        gs_sb_printf(&b, ", a %s muzzle and a small black nose", belly);
     if (k->extras & X_BEAK)
-        sb_printf(&b, ", a short orange beak");
-    sb_printf(&b, ". ");
+        gs_sb_printf(&b, ", a short orange beak");
+    gs_sb_printf(&b, ". ");
     if (k->tail == TAIL_BUSHY)
-        sb_printf(&b, "A big bushy %s tail curls behind %s%s. ", body, c->name, (k->extras & X_TIP) ? ", tipped in white" : "");
+        gs_sb_printf(&b, "A big bushy %s tail curls behind %s%s. ", body, c->name, (k->extras & X_TIP) ? ", tipped in white" : "");
     else if (k->tail == TAIL_THIN)
-        sb_printf(&b, "A thin %s tail curls behind. ", body);
+        gs_sb_printf(&b, "A thin %s tail curls behind. ", body);
     else if (k->tail != TAIL_NONE)
-        sb_printf(&b, "A short %s tail peeks out behind. ", body);
+        gs_sb_printf(&b, "A short %s tail peeks out behind. ", body);
     if (k->extras & X_WINGS)
-        sb_printf(&b, "Folded wings a shade darker than the body rest at the sides. ");
+        gs_sb_printf(&b, "Folded wings a shade darker than the body rest at the sides. ");
     if (k->extras & X_WIZARD_HAT)
-        sb_printf(&b, "A tall pointed hat sits on the head. ");
+        gs_sb_printf(&b, "A tall pointed hat sits on the head. ");
     if (k->extras & X_DETECTIVE_HAT)
-        sb_printf(&b, "A flat-brimmed hat sits on the head. ");
+        gs_sb_printf(&b, "A flat-brimmed hat sits on the head. ");
     if (k->extras & X_ANTENNA)
-        sb_printf(&b, "A thin antenna with a glowing tip rises from the square head. ");
+        gs_sb_printf(&b, "A thin antenna with a glowing tip rises from the square head. ");
     if (f->has_accent)
-        sb_printf(&b, "%s always wears a %s scarf (#%02x%02x%02x) around the neck. ", c->name, f->accent_word,
+        gs_sb_printf(&b, "%s always wears a %s scarf (#%02x%02x%02x) around the neck. ", c->name, f->accent_word,
                   f->accent.r, f->accent.g, f->accent.b);
-    sb_printf(&b, "%s stands upright in a friendly storybook pose, facing the viewer, drawn with a darker %s "
+    gs_sb_printf(&b, "%s stands upright in a friendly storybook pose, facing the viewer, drawn with a darker %s "
                   "outline and soft painterly shading. ",
               c->name, body);
-    sb_printf(&b, "Consistency notes: the %s %s is identical in every image, never another colour and never "
+    gs_sb_printf(&b, "Consistency notes: the %s %s is identical in every image, never another colour and never "
                   "patterned; the %s eyes, the %s belly and the proportions never change.",
               body, k->cover, c->eye_word, belly);
-    return sb_take(&b);
+    return gs_sb_take(&b);
 }
 
 static const char *const cameras[] = {"slow drift", "push-in", "pan left", "static"};
@@ -405,14 +350,14 @@ static gs_plan *local_plan_story(gs_provider *p, const char *concept, int n_scen
 {
     (void)p;
     if (!concept || !*concept) {
-        seterr(err, errlen, "plan_story: empty concept");
+        gs_seterr(err, errlen, "plan_story: empty concept");
         return NULL;
     }
     if (n_scenes < 1 || n_scenes > 12)
         n_scenes = 3;
     tokens t;
     if (tokenize(concept, &t) != 0) {
-        seterr(err, errlen, "plan_story: out of memory");
+        gs_seterr(err, errlen, "plan_story: out of memory");
         return NULL;
     }
     uint64_t rs = hash_str(concept, seed);
@@ -437,7 +382,7 @@ static gs_plan *local_plan_story(gs_provider *p, const char *concept, int n_scen
     int oom = 0;
     gs_plan *plan = calloc(1, sizeof *plan);
     if (!plan) {
-        seterr(err, errlen, "plan_story: out of memory");
+        gs_seterr(err, errlen, "plan_story: out of memory");
         return NULL;
     }
     plan->characters = calloc((size_t)nc, sizeof *plan->characters);
@@ -457,36 +402,36 @@ static gs_plan *local_plan_story(gs_provider *p, const char *concept, int n_scen
         if (q > plot_title && q[-1] == ' ' && strncmp(q, "a ", 2) && strncmp(q, "the ", 4) && strncmp(q, "of ", 3))
             *q = (char)toupper((unsigned char)*q);
     {
-        sbuf b = {0};
-        sb_printf(&b, "%s %s", names, plot_title);
-        plan->title = sb_take(&b);
+        gs_sbuf b = {0};
+        gs_sb_printf(&b, "%s %s", names, plot_title);
+        plan->title = gs_sb_take(&b);
     }
     plan->style = xstrdup(style, &oom);
     plan->aspect_ratio = xstrdup("16:9", &oom);
     {
-        sbuf b = {0};
+        gs_sbuf b = {0};
         for (int i = 0; i < nc; i++)
-            sb_printf(&b, "%s%s", i ? ", " : "", cs[i].colour_word);
-        sb_printf(&b, ", %s", cs[0].eye_word);
+            gs_sb_printf(&b, "%s%s", i ? ", " : "", cs[i].colour_word);
+        gs_sb_printf(&b, ", %s", cs[0].eye_word);
         if (strstr(setting, "forest"))
-            sb_printf(&b, strstr(setting, "autumn") ? ", burnt orange, moss green, deep gold" : ", moss green, bark brown, dappled gold");
+            gs_sb_printf(&b, strstr(setting, "autumn") ? ", burnt orange, moss green, deep gold" : ", moss green, bark brown, dappled gold");
         else if (strstr(setting, "city") || strstr(setting, "town"))
-            sb_printf(&b, ", brick red, slate grey, lamplight yellow");
+            gs_sb_printf(&b, ", brick red, slate grey, lamplight yellow");
         else if (strstr(setting, "beach") || strstr(setting, "sea") || strstr(setting, "ocean"))
-            sb_printf(&b, ", sea blue, sand beige, coral");
+            gs_sb_printf(&b, ", sea blue, sand beige, coral");
         else
-            sb_printf(&b, ", meadow green, sky blue, soft cream");
-        plan->color_palette = sb_take(&b);
+            gs_sb_printf(&b, ", meadow green, sky blue, soft cream");
+        plan->color_palette = gs_sb_take(&b);
     }
     for (int i = 0; i < nc; i++) {
         gs_character *c = &plan->characters[i];
         static const char *const roles[] = {"protagonist", "companion", "wildcard"};
-        sbuf b = {0};
+        gs_sbuf b = {0};
         if (cs[i].fig.kind->family == FAM_HUMAN)
-            sb_printf(&b, "%s — the %s in %s", roles[i], cs[i].fig.kind->label, cs[i].colour_word);
+            gs_sb_printf(&b, "%s — the %s in %s", roles[i], cs[i].fig.kind->label, cs[i].colour_word);
         else
-            sb_printf(&b, "%s — the %s %s", roles[i], cs[i].colour_word, cs[i].fig.kind->label);
-        c->role = sb_take(&b);
+            gs_sb_printf(&b, "%s — the %s %s", roles[i], cs[i].colour_word, cs[i].fig.kind->label);
+        c->role = gs_sb_take(&b);
         c->name = xstrdup(cs[i].name, &oom);
         c->visual_description = describe(&cs[i]);
         c->personality_cues = calloc(3, sizeof(char *));
@@ -544,27 +489,27 @@ static gs_plan *local_plan_story(gs_provider *p, const char *concept, int n_scen
             sc->characters_present[1] = xstrdup(b2, &oom);
         const char *const *tl = phase == 0 ? titles_first : phase == 1 ? titles_mid : titles_last;
         sc->title = xstrdup(tl[rng_next(&rs) % 3], &oom);
-        sbuf sb = {0};
-        sb_printf(&sb, "%s %s %s", spots[phase], setting, times[tphase]);
-        sc->setting = sb_take(&sb);
+        gs_sbuf sb = {0};
+        gs_sb_printf(&sb, "%s %s %s", spots[phase], setting, times[tphase]);
+        sc->setting = gs_sb_take(&sb);
         sc->camera = xstrdup(cameras[s % 4], &oom);
         sc->mood = xstrdup(phase == 1 && s % 2 == 0 ? moods[3] : moods[phase], &oom);
         char who[80];
         snprintf(who, sizeof who, "%s%s%s", a, b2 ? " and " : "", b2 ? b2 : "");
-        sbuf ab = {0};
+        gs_sbuf ab = {0};
         if (phase == 0)
-            sb_printf(&ab, "%s set out to %s; %s points ahead at the first clue", who, plot_inf, a);
+            gs_sb_printf(&ab, "%s set out to %s; %s points ahead at the first clue", who, plot_inf, a);
         else if (phase == 1)
-            sb_printf(&ab, "%s hit a setback while trying to %s; %s leans in to study a clue", who, plot_inf,
+            gs_sb_printf(&ab, "%s hit a setback while trying to %s; %s leans in to study a clue", who, plot_inf,
                       b2 ? b2 : a);
         else if (b2)
-            sb_printf(&ab, "%s finally manage to %s and celebrate together", who, plot_inf);
+            gs_sb_printf(&ab, "%s finally manage to %s and celebrate together", who, plot_inf);
         else
-            sb_printf(&ab, "%s finally manages to %s and celebrates", who, plot_inf);
-        sc->action = sb_take(&ab);
-        sbuf db = {0};
-        sb_printf(&db, "%s in %s: %s.", who, sc->setting ? sc->setting : "", sc->action ? sc->action : "");
-        sc->description = sb_take(&db);
+            gs_sb_printf(&ab, "%s finally manages to %s and celebrates", who, plot_inf);
+        sc->action = gs_sb_take(&ab);
+        gs_sbuf db = {0};
+        gs_sb_printf(&db, "%s in %s: %s.", who, sc->setting ? sc->setting : "", sc->action ? sc->action : "");
+        sc->description = gs_sb_take(&db);
         sc->duration_seconds = 8;
         sc->transition = xstrdup("cut", &oom);
         if (!sc->title || !sc->setting || !sc->camera || !sc->mood || !sc->action || !sc->description || !sc->transition)
@@ -577,14 +522,14 @@ static gs_plan *local_plan_story(gs_provider *p, const char *concept, int n_scen
         goto oom;
     for (int i = 0; i < nc; i++)
         if (word_count(plan->characters[i].visual_description) < 80) {
-            seterr(err, errlen, "plan_story: description of %s too short", plan->characters[i].name);
+            gs_seterr(err, errlen, "plan_story: description of %s too short", plan->characters[i].name);
             gs_plan_free(plan);
             return NULL;
         }
     return plan;
 oom:
     gs_plan_free(plan);
-    seterr(err, errlen, "plan_story: out of memory");
+    gs_seterr(err, errlen, "plan_story: out of memory");
     return NULL;
 }
 
@@ -612,7 +557,7 @@ static int local_generate_image(gs_provider *p, const char *prompt, const char *
     figure_from_text(prompt, &f);
     canvas c;
     if (canvas_init(&c, w, h) != 0) {
-        seterr(err, errlen, "generate_image: out of memory");
+        gs_seterr(err, errlen, "generate_image: out of memory");
         return -1;
     }
     rgb top, bottom;
@@ -680,7 +625,7 @@ static unsigned char *read_sheet(const char *path, double s, int *rw, int *rh, d
     if (gs_media_probe(path, &info, err, errlen) != 0)
         return NULL;
     if (info.width <= 0 || info.height <= 0) {
-        seterr(err, errlen, "%s: not an image", path);
+        gs_seterr(err, errlen, "%s: not an image", path);
         return NULL;
     }
     double pcx, pbase, ps;
@@ -719,7 +664,7 @@ static int local_edit_image(gs_provider *p, const char *prompt, const char *cons
 {
     *cost = 0;
     if (n_refs < 1 || n_refs > 3) {
-        seterr(err, errlen, "edit_image: 1 to 3 reference images expected, got %zu", n_refs);
+        gs_seterr(err, errlen, "edit_image: 1 to 3 reference images expected, got %zu", n_refs);
         return -1;
     }
     gs_media_info info;
@@ -730,7 +675,7 @@ static int local_edit_image(gs_provider *p, const char *prompt, const char *cons
     size_t n_fig = classify_refs(prompt, n_refs, order, &base_ref);
     canvas c;
     if (canvas_init(&c, w, h) != 0) {
-        seterr(err, errlen, "edit_image: out of memory");
+        gs_seterr(err, errlen, "edit_image: out of memory");
         return -1;
     }
     int rc = -1;
@@ -742,7 +687,7 @@ static int local_edit_image(gs_provider *p, const char *prompt, const char *cons
     int tok_rc = scene ? tokenize(scene, &t) : -1;
     free(scene);
     if (tok_rc != 0) {
-        seterr(err, errlen, "edit_image: out of memory");
+        gs_seterr(err, errlen, "edit_image: out of memory");
         goto done;
     }
     draw_background(&c, &t, hash_str(prompt, p->seed));
@@ -835,7 +780,7 @@ static int local_generate_video(gs_provider *p, const char *prompt, const char *
     (void)p;
     *cost = 0;
     if (duration_s < 1 || duration_s > 15) {
-        seterr(err, errlen, "generate_video: duration must be 1..15 s, got %g", duration_s);
+        gs_seterr(err, errlen, "generate_video: duration must be 1..15 s, got %g", duration_s);
         return -1;
     }
     int w, h;
@@ -854,11 +799,11 @@ static int local_edit_video(gs_provider *p, const char *prompt, const char *vide
     if (gs_media_probe(video_path, &info, err, errlen) != 0)
         return -1;
     if (!info.has_video || info.width <= 0) {
-        seterr(err, errlen, "edit_video: %s has no video stream", video_path);
+        gs_seterr(err, errlen, "edit_video: %s has no video stream", video_path);
         return -1;
     }
     if (info.duration > 8.7) {
-        seterr(err, errlen, "edit_video: input is %.1f s, at most 8.7 s can be edited", info.duration);
+        gs_seterr(err, errlen, "edit_video: input is %.1f s, at most 8.7 s can be edited", info.duration);
         return -1;
     }
     char frame[4200], still[4200];
@@ -923,7 +868,7 @@ static int reference_hist(const char *ref, const char *desc, double s, hist *out
         rw = (int)(s * 1.3) + 16;
         rh = (int)(s * 1.1) + 8;
         if (canvas_init(&c, rw, rh) != 0) {
-            seterr(err, errlen, "score_consistency: out of memory");
+            gs_seterr(err, errlen, "score_consistency: out of memory");
             return -1;
         }
         rgb top, bottom;
@@ -940,7 +885,7 @@ static int reference_hist(const char *ref, const char *desc, double s, hist *out
                 hist_add(out, px + ((size_t)y * rw + x) * 3);
     free(px);
     if (out->total < 16) {
-        seterr(err, errlen, "score_consistency: no figure found in %s", ref ? ref : "the description");
+        gs_seterr(err, errlen, "score_consistency: no figure found in %s", ref ? ref : "the description");
         return -1;
     }
     return 0;
@@ -979,14 +924,14 @@ static int local_score_consistency(gs_provider *p, const char *image_path, const
     (void)p;
     memset(out, 0, sizeof *out);
     if (n < 1 || n > 8 || n_refs > n) {
-        seterr(err, errlen, "score_consistency: 1..8 characters and at most one ref each expected");
+        gs_seterr(err, errlen, "score_consistency: 1..8 characters and at most one ref each expected");
         return -1;
     }
     gs_media_info info;
     if (gs_media_probe(image_path, &info, err, errlen) != 0)
         return -1;
     if (info.width <= 0 || info.height <= 0) {
-        seterr(err, errlen, "%s: not an image", image_path);
+        gs_seterr(err, errlen, "%s: not an image", image_path);
         return -1;
     }
     /* analyse at most 640 pixels wide or tall */
@@ -1003,9 +948,9 @@ static int local_score_consistency(gs_provider *p, const char *image_path, const
     out->scores = calloc(n, sizeof(double));
     out->issues = calloc(n, sizeof(char *));
     out->n = n;
-    sbuf fix = {0};
+    gs_sbuf fix = {0};
     if (!ref || !region || !out->names || !out->scores || !out->issues) {
-        seterr(err, errlen, "score_consistency: out of memory");
+        gs_seterr(err, errlen, "score_consistency: out of memory");
         goto done;
     }
     double overall = 1;
@@ -1034,7 +979,7 @@ static int local_score_consistency(gs_provider *p, const char *image_path, const
         }
         out->names[i] = strdup(names[i]);
         if (!out->names[i]) {
-            seterr(err, errlen, "score_consistency: out of memory");
+            gs_seterr(err, errlen, "score_consistency: out of memory");
             goto done;
         }
         out->scores[i] = sc;
@@ -1043,31 +988,30 @@ static int local_score_consistency(gs_provider *p, const char *image_path, const
         if (sc < 0.8) {
             const char *want1 = colour_name(hist_dominant(ref, 0)), *want2 = colour_name(hist_dominant(ref, 1));
             rgb d = hist_dominant(ref, 0);
-            sbuf is = {0};
-            sb_printf(&is, "%s: colour match %.2f below 0.80; expected mostly %s and %s, the frame shows mostly %s",
+            gs_sbuf is = {0};
+            gs_sb_printf(&is, "%s: colour match %.2f below 0.80; expected mostly %s and %s, the frame shows mostly %s",
                       names[i], sc, want1, want2, colour_name(hist_dominant(region, 0)));
-            out->issues[out->n_issues++] = sb_take(&is);
-            sb_printf(&fix, "%sRestore %s's colours exactly as in the character sheet: %s (#%02x%02x%02x) with %s accents.",
-                      fix.len ? " " : "", names[i], want1, d.r, d.g, d.b, want2);
+            out->issues[out->n_issues++] = gs_sb_take(&is);
+            gs_sb_printf(&fix, "%sRestore %s's colours exactly as in the character sheet: %s (#%02x%02x%02x) with %s accents.",
+                      fix.n ? " " : "", names[i], want1, d.r, d.g, d.b, want2);
         }
     }
-    if (fix.len)
-        sb_printf(&fix, " Keep the pose, framing and background unchanged.");
+    if (fix.n)
+        gs_sb_printf(&fix, " Keep the pose, framing and background unchanged.");
     out->overall_score = overall;
-    out->fix_prompt = sb_take(&fix);
-    fix.s = NULL;
+    out->fix_prompt = gs_sb_take(&fix);
     if (!out->fix_prompt) {
-        seterr(err, errlen, "score_consistency: out of memory");
+        gs_seterr(err, errlen, "score_consistency: out of memory");
         goto done;
     }
     for (size_t i = 0; i < out->n_issues; i++)
         if (!out->issues[i]) {
-            seterr(err, errlen, "score_consistency: out of memory");
+            gs_seterr(err, errlen, "score_consistency: out of memory");
             goto done;
         }
     rc = 0;
 done:
-    free(fix.s);
+    free(fix.p);
     free(img);
     free(ref);
     free(region);
@@ -1103,7 +1047,7 @@ int gs_provider_local_open(gs_provider **out, char *err, size_t errlen)
 {
     local_provider *lp = calloc(1, sizeof *lp);
     if (!lp) {
-        seterr(err, errlen, "local provider: out of memory");
+        gs_seterr(err, errlen, "local provider: out of memory");
         *out = NULL;
         return -1;
     }

@@ -29,74 +29,13 @@
 
 #include "gs_media.h"
 #include "gs_steps.h"
+#include "gs_util.h"
 
 /* ---- small helpers ---- */
 
 static char *xstrdup(const char *s)
 {
     return s ? strdup(s) : NULL;
-}
-
-static void free_strv(char **v, size_t n)
-{
-    if (!v)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
-/* A growable string; oom is sticky and checked once at the end. */
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void sb_addn(sbuf *b, const char *s, size_t len)
-{
-    if (b->oom)
-        return;
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + len + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, len);
-    b->n += len;
-    b->p[b->n] = '\0';
-}
-
-static void sb_add(sbuf *b, const char *s)
-{
-    sb_addn(b, s ? s : "", strlen(s ? s : ""));
-}
-
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    sb_add(b, tmp);
-}
-
-/* Hands the string over (NULL on OOM). */
-static char *sb_take(sbuf *b)
-{
-    if (b->oom || !b->p) {
-        free(b->p);
-        return b->oom ? NULL : strdup("");
-    }
-    return b->p;
 }
 
 typedef struct tvar {
@@ -106,15 +45,15 @@ typedef struct tvar {
 /* Replaces {key} with its value; unknown placeholders stay as written. */
 static char *render_tpl(const char *tpl, const tvar *vars, size_t n)
 {
-    sbuf b = {0};
+    gs_sbuf b = {0};
     const char *s = tpl;
     while (*s) {
         const char *open = strchr(s, '{');
         if (!open) {
-            sb_add(&b, s);
+            gs_sb_add(&b, s);
             break;
         }
-        sb_addn(&b, s, (size_t)(open - s));
+        gs_sb_addn(&b, s, (size_t)(open - s));
         const char *close = strchr(open + 1, '}');
         const char *val = NULL;
         if (close)
@@ -123,14 +62,14 @@ static char *render_tpl(const char *tpl, const tvar *vars, size_t n)
                     !strncmp(vars[i].key, open + 1, (size_t)(close - open - 1)))
                     val = vars[i].value ? vars[i].value : "";
         if (val) {
-            sb_add(&b, val);
+            gs_sb_add(&b, val);
             s = close + 1;
         } else {
-            sb_addn(&b, open, 1);
+            gs_sb_addn(&b, open, 1);
             s = open + 1;
         }
     }
-    return sb_take(&b);
+    return gs_sb_take(&b);
 }
 
 static int mkdir_p(const char *path)
@@ -318,11 +257,11 @@ void gs_step_args_free(gs_step_args *a)
     free(s->camera);
     free(s->mood);
     free(s->action);
-    free_strv(s->present, s->n_present);
+    gs_free_strv(s->present, s->n_present);
     free(a->previous_keyframe);
     free(a->keyframe_path);
     free(a->video_prompt);
-    free_strv(a->clips, a->n_clips);
+    gs_free_strv(a->clips, a->n_clips);
     free(a->out);
     memset(a, 0, sizeof *a);
 }
@@ -334,7 +273,7 @@ void gs_step_result_free(gs_step_result *r)
     for (size_t i = 0; i < r->n_attempts; i++)
         free(r->attempts[i].path);
     free(r->attempts);
-    free_strv(r->refs, r->n_refs);
+    gs_free_strv(r->refs, r->n_refs);
     memset(r, 0, sizeof *r);
 }
 
@@ -569,11 +508,11 @@ static char *resolve_in(const gs_steps_ctx *ctx, const char *p)
         return NULL;
     if (p[0] == '/')
         return strdup(p);
-    sbuf b = {0};
-    sb_add(&b, ctx->out_dir);
-    sb_add(&b, "/");
-    sb_add(&b, p[0] == '.' && p[1] == '/' ? p + 2 : p);
-    return sb_take(&b);
+    gs_sbuf b = {0};
+    gs_sb_add(&b, ctx->out_dir);
+    gs_sb_add(&b, "/");
+    gs_sb_add(&b, p[0] == '.' && p[1] == '/' ? p + 2 : p);
+    return gs_sb_take(&b);
 }
 
 /* What a result reports: relative to output_dir when the file lies under it.
@@ -668,21 +607,21 @@ static char *run_path(run *w, const char *sub, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(name, sizeof name, fmt, ap);
     va_end(ap);
-    sbuf b = {0};
-    sb_printf(&b, "%s/%s/", w->ctx->run_dir, sub);
-    sb_add(&b, name);
-    return sb_take(&b);
+    gs_sbuf b = {0};
+    gs_sb_printf(&b, "%s/%s/", w->ctx->run_dir, sub);
+    gs_sb_add(&b, name);
+    return gs_sb_take(&b);
 }
 
 static char *join_issues(const gs_score *s)
 {
-    sbuf b = {0};
+    gs_sbuf b = {0};
     for (size_t i = 0; i < s->n_issues; i++) {
         if (i)
-            sb_add(&b, "; ");
-        sb_add(&b, s->issues[i]);
+            gs_sb_add(&b, "; ");
+        gs_sb_add(&b, s->issues[i]);
     }
-    return sb_take(&b);
+    return gs_sb_take(&b);
 }
 
 /* The best attempt so far, with what its score asked to fix. */
@@ -776,20 +715,20 @@ static int cast_build(run *w, cast *k)
 /* "Fox (hero): <description> Owl: <description>" */
 static char *cast_descriptions(const cast *k)
 {
-    sbuf b = {0};
+    gs_sbuf b = {0};
     for (size_t i = 0; i < k->n; i++) {
         if (i)
-            sb_add(&b, " ");
-        sb_add(&b, k->c[i]->name);
+            gs_sb_add(&b, " ");
+        gs_sb_add(&b, k->c[i]->name);
         if (k->c[i]->role && *k->c[i]->role) {
-            sb_add(&b, " (");
-            sb_add(&b, k->c[i]->role);
-            sb_add(&b, ")");
+            gs_sb_add(&b, " (");
+            gs_sb_add(&b, k->c[i]->role);
+            gs_sb_add(&b, ")");
         }
-        sb_add(&b, ": ");
-        sb_add(&b, k->descs[i]);
+        gs_sb_add(&b, ": ");
+        gs_sb_add(&b, k->descs[i]);
     }
-    return sb_take(&b);
+    return gs_sb_take(&b);
 }
 
 /* Scores image against the cast. With no cast there is nothing to check: 1. */
@@ -883,13 +822,13 @@ static int step_character_sheet(run *w)
         if (cancelled(w))
             goto done;
         char *path = run_path(w, "characters", "%s_attempt%d.png", slug, n);
-        sbuf pb = {0};
-        sb_add(&pb, base);
+        gs_sbuf pb = {0};
+        gs_sb_add(&pb, base);
         if (b.fix && *b.fix) { /* ask the retry for what the last check missed */
-            sb_add(&pb, " ");
-            sb_add(&pb, b.fix);
+            gs_sb_add(&pb, " ");
+            gs_sb_add(&pb, b.fix);
         }
-        char *prompt = sb_take(&pb);
+        char *prompt = gs_sb_take(&pb);
         if (!path || !prompt) {
             free(path);
             free(prompt);
@@ -969,13 +908,13 @@ static void scene_vars(run *w, tvar *v, const char *description, const char *nam
 
 static char *cast_names(const cast *k)
 {
-    sbuf b = {0};
+    gs_sbuf b = {0};
     for (size_t i = 0; i < k->n; i++) {
         if (i)
-            sb_add(&b, ", ");
-        sb_add(&b, k->names[i]);
+            gs_sb_add(&b, ", ");
+        gs_sb_add(&b, k->names[i]);
     }
-    return sb_take(&b);
+    return gs_sb_take(&b);
 }
 
 static int step_compose_keyframe(run *w)
@@ -988,7 +927,7 @@ static int step_compose_keyframe(run *w)
     char *refs[3] = {NULL, NULL, NULL};
     size_t n_refs = 0, n_sheet_refs = 0;
     char *descs = NULL, *names = NULL, *prompt = NULL, *video_prompt = NULL;
-    sbuf bind = {0};
+    gs_sbuf bind = {0};
     int rc = -1, fixes = 0;
     char note[768] = "";
     if (cast_build(w, &k) != 0)
@@ -1007,16 +946,16 @@ static int step_compose_keyframe(run *w)
     /* The previous keyframe's binding goes first, so no character binding sits
      * next to words like "previous" or "scene". */
     if (n_refs > n_sheet_refs)
-        sb_printf(&bind, "Continue from the previous scene keyframe in reference image %zu: keep its setting, "
+        gs_sb_printf(&bind, "Continue from the previous scene keyframe in reference image %zu: keep its setting, "
                          "lighting and composition. ", n_refs);
     for (size_t i = 0; i < k.n; i++) {
         if (i < n_sheet_refs)
-            sb_printf(&bind, "Draw %s from reference image %zu, exactly as on that character sheet. ", k.names[i],
+            gs_sb_printf(&bind, "Draw %s from reference image %zu, exactly as on that character sheet. ", k.names[i],
                       i + 1);
         else
-            sb_printf(&bind, "Draw %s from the description below. ", k.names[i]);
+            gs_sb_printf(&bind, "Draw %s from the description below. ", k.names[i]);
     }
-    char *bindings = sb_take(&bind);
+    char *bindings = gs_sb_take(&bind);
     bind.p = NULL;
     descs = cast_descriptions(&k);
     names = cast_names(&k);
@@ -1299,9 +1238,9 @@ static int step_assemble(run *w)
     if (a->out) {
         out = resolve_in(w->ctx, a->out);
     } else {
-        sbuf b = {0};
-        sb_printf(&b, "%s/final.mp4", w->ctx->run_dir);
-        out = sb_take(&b);
+        gs_sbuf b = {0};
+        gs_sb_printf(&b, "%s/final.mp4", w->ctx->run_dir);
+        out = gs_sb_take(&b);
     }
     char *slash = out ? strrchr(out, '/') : NULL;
     if (slash && slash != out) { /* the folder of out may be new */
@@ -1343,7 +1282,7 @@ static int step_assemble(run *w)
     else
         rc = 0;
 done:
-    free_strv(norm, a->n_clips);
+    gs_free_strv(norm, a->n_clips);
     free(out);
     free(rel);
     return rc;

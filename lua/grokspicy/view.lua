@@ -5,6 +5,8 @@
 local template = require "grokspicy.template"
 local resources = require "grokspicy.resources"
 
+local concat = table.concat
+
 local M = {}
 
 M.STEPS = {
@@ -45,15 +47,24 @@ function M.slug(name)
   return s
 end
 
+-- Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil).
+local function days_from_civil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = y // 400
+  local yoe = y - era * 400
+  local doy = (153 * (m + (m > 2 and -3 or 9)) + 2) // 5 + d - 1
+  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+  return era * 146097 + doe - 719468
+end
+
+-- Seconds since the epoch of a stored UTC timestamp ("2026-11-26T23:31:02.120Z"), or nil.
+-- Plain arithmetic: no os.time/os.date, which read the time zone on every call.
 local function parse_iso(s)
   if type(s) ~= "string" then return nil end
   local y, mo, d, h, mi, sec = s:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):([%d%.]+)")
   if not y then return nil end
-  -- os.time reads the fields as local time; the offset of the epoch converts back to UTC.
-  local t = os.time { year = tonumber(y), month = tonumber(mo), day = tonumber(d),
-    hour = tonumber(h), min = tonumber(mi), sec = 0 }
-  local utc_offset = os.time(os.date("!*t", 0)) - os.time(os.date("*t", 0))
-  return t - utc_offset + tonumber(sec)
+  return days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400 + tonumber(h) * 3600
+    + tonumber(mi) * 60 + tonumber(sec)
 end
 M.parse_iso = parse_iso
 
@@ -262,6 +273,35 @@ end
 --- HTML of a run's row in the run list, for the list page's live updates.
 function M.run_row(run, oob)
   return M.render("partials/run_row.html", { r = M.list_item(run), oob = oob })
+end
+
+-- Row HTML of finished runs, keyed by every field the row is made from: a
+-- finished run's row depends on nothing else (a running one shows the time so
+-- far, so it is never kept). Bounded: emptied when it reaches ROW_MEMO_MAX.
+local ROW_MEMO_MAX = 1000
+local row_memo, row_memo_n = {}, 0
+
+local function row_key(run)
+  local cost = run.cost_usd
+  return concat({ run.id, run.status, run.updated_at or "", run.completed_at or "", run.started_at or "",
+    cost and ("%.17g"):format(cost) or "", run.provider or "", run.title or "\0", run.concept or "" }, "\0")
+end
+
+--- list_item(run) plus html = its run_row.html (safe), remembered for finished runs;
+--- index.html writes r.html when present instead of including the partial.
+function M.list_item_html(run)
+  local item = M.list_item(run)
+  local key = not RUNNING[run.status] and row_key(run)
+  local html = key and row_memo[key]
+  if not html then
+    html = template.safe(M.render("partials/run_row.html", { r = item }))
+    if key then
+      if row_memo_n >= ROW_MEMO_MAX then row_memo, row_memo_n = {}, 0 end
+      row_memo[key], row_memo_n = html, row_memo_n + 1
+    end
+  end
+  item.html = html
+  return item
 end
 
 --- One entry of the run list, from a list_runs row.

@@ -19,13 +19,14 @@
 -- Bad numbers or ids give 400, unknown routes 404 (JSON under /api/), never 500.
 --
 -- Template contexts (every page also gets token = the server's token or nil):
---   index.html  { runs = { view.list_item(row)... }, page =, pages =, total =, status = "" | S,
+--   index.html  { runs = { view.list_item_html(row)... }, page =, pages =, total =, status = "" | S,
 --                 q = "" | text, statuses = view.STATUSES }
 --   run.html    { run = the get_run table, m = view.run_model(run) }
 --   error.html  { code =, title =, message = }
 
 local store = require "grokspicy.store"
 local cjson = require "cjson"
+local json_c = require "grokspicy.sorted_json"
 local view = require "grokspicy.view"
 
 local M = {}
@@ -39,7 +40,10 @@ local last_mark = -math.huge
 --- Called once per Lua state by the server: {output_dir=, db=, token=}.
 function M.init(opts)
   conf = opts or {}
-  local conn, err = store.init_db(conf.db or ((conf.output_dir or "output") .. "/grok_spicy.db"))
+  -- A small page cache: pages read the newest rows (a few pages); the rare count
+  -- over the whole table would otherwise leave 2 MB cached per state.
+  local conn, err = store.init_db(conf.db or ((conf.output_dir or "output") .. "/grok_spicy.db"),
+    { cache_kb = 256 })
   if not conn then error("web.init: " .. err, 0) end
   db = conn
 end
@@ -51,48 +55,32 @@ end
 local ARRAY_KEYS = { characters = true, scenes = true, character_assets = true, keyframe_assets = true,
   video_assets = true, personality_cues = true, characters_present = true, issues = true }
 
-local function is_sequence(t)
-  local n = #t
-  if n == 0 then return false end
-  local count = 0
-  for _ in pairs(t) do count = count + 1 end
-  return count == n
-end
-
-local function to_json(v, as_array, out)
-  if type(v) ~= "table" then
-    out[#out + 1] = cjson.encode(v)
-  elseif is_sequence(v) or (as_array and next(v) == nil) then
-    out[#out + 1] = "["
-    for i = 1, #v do
-      if i > 1 then out[#out + 1] = "," end
-      to_json(v[i], false, out)
-    end
-    out[#out + 1] = "]"
-  else
-    out[#out + 1] = "{"
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = tostring(k) end
-    table.sort(keys)
-    for i, k in ipairs(keys) do
-      if i > 1 then out[#out + 1] = "," end
-      out[#out + 1] = cjson.encode(k)
-      out[#out + 1] = ":"
-      local val = v[k]
-      if val == nil then val = v[tonumber(k)] end
-      to_json(val, ARRAY_KEYS[k], out)
-    end
-    out[#out + 1] = "}"
-  end
-  return out
-end
-
---- Encodes v; as_array makes an empty top-level table "[]".
+--- Encodes v with object keys sorted; as_array makes an empty top-level table "[]".
+--- Each scalar is written as cjson.encode writes it (grokspicy.sorted_json, in C).
 function M.json(v, as_array)
-  return table.concat(to_json(v, as_array, {}))
+  return json_c.encode_sorted(v, as_array, ARRAY_KEYS, cjson.encode)
 end
 
 -- Responses -------------------------------------------------------------------
+
+--- A request path as text that is always valid UTF-8: bytes of an invalid
+--- sequence become U+FFFD, so an echoed path never breaks the JSON or the page.
+function M.printable(s)
+  if utf8.len(s) then return s end
+  local out, i, n = {}, 1, #s
+  while i <= n do
+    local ok, cp = pcall(utf8.codepoint, s, i)
+    if ok then
+      local ch = utf8.char(cp)
+      out[#out + 1] = ch
+      i = i + #ch
+    else
+      out[#out + 1] = "\u{FFFD}"
+      i = i + 1
+    end
+  end
+  return table.concat(out)
+end
 
 local function json(status, v, as_array)
   return { status = status, headers = { ["Content-Type"] = "application/json" }, body = M.json(v, as_array) }
@@ -168,7 +156,7 @@ local function index(req)
   local pages = math.max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
   filter.limit, filter.offset = PAGE_SIZE, (page - 1) * PAGE_SIZE
   local runs = {}
-  for i, row in ipairs(db:list_runs(filter)) do runs[i] = view.list_item(row) end
+  for i, row in ipairs(db:list_runs(filter)) do runs[i] = view.list_item_html(row) end
   return html(200, view.render("index.html", { runs = runs, page = page, pages = pages, total = total,
     status = status or "", q = q, statuses = view.STATUSES, token = conf.token }))
 end
@@ -290,7 +278,7 @@ function M.handle(req)
       end
     end
   end
-  if not fn then return fail(req, 404, "Nothing here: " .. req.path) end
+  if not fn then return fail(req, 404, "Nothing here: " .. M.printable(req.path)) end
   if method == "POST" then
     if req.method ~= "POST" then
       local res = fail(req, 405, "method not allowed")

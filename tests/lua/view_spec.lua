@@ -90,6 +90,28 @@ describe("view", function()
     assert.are.equal(100, view.run_model(conn:get_run(id)).progress_pct)
   end)
 
+  it("list_item_html gives the partial's HTML and follows every change of a finished run", function()
+    local function fresh(id) return conn:list_runs { limit = 100 }[1].id == id and conn:list_runs { limit = 1 }[1] end
+    local function expected(row) return view.render("partials/run_row.html", { r = view.list_item(row) }) end
+    local id = conn:insert_run("a <concept>")
+    conn:update_run(id, { status = "complete", title = "First", cost_usd = 0.5 })
+    local row = fresh(id)
+    assert.equals(expected(row), tostring(view.list_item_html(row).html))
+    assert.equals(expected(row), tostring(view.list_item_html(row).html)) -- remembered
+    for _, change in ipairs { { title = "Second" }, { cost_usd = 0.75 }, { status = "failed" },
+      { provider = "local" } } do
+      conn:update_run(id, change)
+      row = fresh(id)
+      local html = tostring(view.list_item_html(row).html)
+      assert.equals(expected(row), html)
+    end
+    -- A running run shows the time so far: rendered every time.
+    local run2 = conn:insert_run("still going")
+    conn:update_run(run2, { status = "videos" })
+    row = fresh(run2)
+    assert.equals(expected(row), tostring(view.list_item_html(row).html))
+  end)
+
   it("renders the run list with filters kept", function()
     seeded_run(conn, "first")
     local runs = conn:list_runs { limit = 10 }

@@ -1,0 +1,28 @@
+/*
+ * gs_util.h — the few string and error helpers the C modules share; not installed.
+ */
+#ifndef GS_UTIL_H
+#define GS_UTIL_H
+
+#include <stddef.h>
+
+/* A growable string. Out of memory is sticky and checked once, at gs_sb_take. */
+typedef struct gs_sbuf {
+    char *p;
+    size_t n, cap;
+    int oom;
+} gs_sbuf;
+
+void gs_sb_addn(gs_sbuf *b, const char *s, size_t len);
+void gs_sb_add(gs_sbuf *b, const char *s);              /* NULL adds nothing */
+void gs_sb_printf(gs_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hands the string over ("" when nothing was added); NULL when out of memory. */
+char *gs_sb_take(gs_sbuf *b);
+
+/* Formats into err (errlen bytes); err may be NULL. */
+void gs_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Frees n strings and the array; NULL is fine. */
+void gs_free_strv(char **v, size_t n);
+
+#endif

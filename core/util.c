@@ -1,0 +1,103 @@
+/*
+ * util.c — shared string and error helpers (gs_util.h). Owns no state.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gs_util.h"
+
+void gs_sb_addn(gs_sbuf *b, const char *s, size_t len)
+{
+    if (b->oom)
+        return;
+    if (b->n + len + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->n + len + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, len);
+    b->n += len;
+    b->p[b->n] = '\0';
+}
+
+void gs_sb_add(gs_sbuf *b, const char *s)
+{
+    if (s)
+        gs_sb_addn(b, s, strlen(s));
+}
+
+void gs_sb_printf(gs_sbuf *b, const char *fmt, ...)
+{
+    if (b->oom)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int need = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (need < 0) {
+        b->oom = 1;
+        return;
+    }
+    /* Grow once to fit, then format in place: no length limit. */
+    gs_sb_addn(b, "", 0);
+    if (b->oom)
+        return;
+    if (b->n + (size_t)need + 1 > b->cap) {
+        size_t cap = b->cap;
+        while (cap < b->n + (size_t)need + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->n, (size_t)need + 1, fmt, ap);
+    va_end(ap);
+    b->n += (size_t)need;
+}
+
+char *gs_sb_take(gs_sbuf *b)
+{
+    char *p = b->p;
+    int oom = b->oom;
+    b->p = NULL;
+    b->n = b->cap = 0;
+    b->oom = 0;
+    if (oom) {
+        free(p);
+        return NULL;
+    }
+    return p ? p : strdup("");
+}
+
+void gs_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+void gs_free_strv(char **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}

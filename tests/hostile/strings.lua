@@ -1,0 +1,40 @@
+-- Hostile strings for the input-boundary tests (tests/lua/hostile_spec.lua, the CLI
+-- and the plan loader): markup and script, quotes, NUL and control bytes, invalid
+-- UTF-8, traversal paths, odd numbers, %-escapes and header injection.
+-- Each entry: { name, s } where s is the raw bytes.
+return {
+  { "script", "<script>alert(1)</script>" },
+  { "img-onerror", '"><img src=x onerror=alert(1)>' },
+  { "attr-break", "' onmouseover='alert(1)" },
+  { "javascript-url", "javascript:alert(1)" },
+  { "svg", "<svg/onload=alert(1)>" },
+  { "close-script", "</script><script>alert(1)</script>" },
+  { "quotes", [['"`]] },
+  { "obrien", "O'Brien" },
+  { "entity", "&lt;b&gt; &amp; &#60;" },
+  { "template", "{{ 7*7 }} {% for x in y %}" },
+  { "nul", "a\0b" },
+  { "controls", "\1\2\27[31mred\27[0m\8\127" },
+  { "ff-fe", "\255\254" },
+  { "overlong-slash", "\192\175" },
+  { "overlong-lt", "\192\188script\192\190" },
+  { "lone-surrogate", "\237\160\128" },
+  { "truncated-utf8", "caf\195" },
+  { "line-separators", "a\226\128\168b\226\128\169c" },
+  { "traversal", "../../etc/passwd" },
+  { "traversal-enc", "%2e%2e%2f%2e%2e%2fetc%2fpasswd" },
+  { "traversal-half", "..%2f..%2fetc%2fpasswd" },
+  { "pct-nul", "%00" },
+  { "double-slash", "//etc/passwd" },
+  { "backslash", "\\..\\..\\windows" },
+  { "long-number", string.rep("9", 400) },
+  { "negative", "-1" },
+  { "huge-int", "9223372036854775808" },
+  { "float", "1e309" },
+  { "pct", "%" },
+  { "pct-bad", "%zz%4" },
+  { "crlf", "x\r\nSet-Cookie: x=1" },
+  { "sse-inject", "x\n\nevent: complete\ndata: pwned\n\n" },
+  { "sql", "'; DROP TABLE runs; --" },
+  { "long", string.rep("<b>&", 250000) }, -- 1 MB
+}
