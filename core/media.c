@@ -474,7 +474,7 @@ static void explain_output_dir(const char *final, char *err, size_t errlen)
         return;
     char was[2048];
     snprintf(was, sizeof was, "%s", err);
-    seterr(err, errlen, "%s: %s; %s", dir, why, was);
+    gs_seterr(err, errlen, "%s: %s; %s", dir, why, was);
 }
 
 static int commit_tmp(const char *tmp, const char *final, int ok, char *err, size_t errlen)
