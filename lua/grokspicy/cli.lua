@@ -157,6 +157,42 @@ local function ensure_dir(path)
 end
 M.ensure_dir = ensure_dir
 
+local function fail(msg)
+  io.stderr:write("grok-spicy: ", msg, "\n")
+end
+
+-- The options, or nil and the exit code: 2 after a usage error, 0 after --help.
+local function options(args)
+  local o, err = M.parse(args)
+  if not o then
+    fail(err)
+    return nil, 2
+  end
+  if o.help then
+    io.stdout:write(USAGE)
+    return nil, 0
+  end
+  return o
+end
+
+-- The output folder and the store, ready; runs whose process is gone are
+-- marked interrupted first. Returns conn and that count, or nil and a message.
+local function open_store(o)
+  local ok, err = ensure_dir(o.output_dir)
+  if not ok then return nil, err end
+  local conn, cerr = require("grokspicy.store").init_db(o.db)
+  if not conn then return nil, cerr end
+  return conn, conn:mark_interrupted()
+end
+
+-- The page of a run on a server, with the token query the server URL carries.
+local function run_url(server, run_id)
+  local url = server:url()
+  local query = url:match("%?.*$") or ""
+  local base = url:gsub("%?.*$", ""):gsub("/$", "")
+  return ("%s/run/%d%s"):format(base, run_id, query)
+end
+
 local function readable(path)
   local f = path and io.open(path, "rb")
   if f then f:close() end
@@ -205,39 +241,24 @@ end
 local function serve_until_interrupted(server)
   local ok, err = pcall(server.wait, server)
   if not ok and not tostring(err):find("interrupted", 1, true) then
-    io.stderr:write("grok-spicy: ", tostring(err), "\n")
+    fail(tostring(err))
   end
   server:stop()
 end
 
 --- `grok-spicy --web ...`: serve the dashboard only.
 function M.web_main(...)
-  local args = { "--web", ... }
-  local o, err = M.parse(args)
-  if not o then
-    io.stderr:write("grok-spicy: ", err, "\n")
-    return 2
-  end
-  if o.help then
-    io.stdout:write(USAGE)
-    return 0
-  end
-  local okdir, derr = ensure_dir(o.output_dir)
-  if not okdir then
-    io.stderr:write("grok-spicy: ", derr, "\n")
-    return 1
-  end
-  local store = require "grokspicy.store"
-  local conn, cerr = store.init_db(o.db)
+  local o, code = options { "--web", ... }
+  if not o then return code end
+  local conn, n = open_store(o)
   if not conn then
-    io.stderr:write("grok-spicy: ", cerr, "\n")
+    fail(n)
     return 1
   end
-  local n = conn:mark_interrupted()
   conn:close()
   local okserve, server = pcall(M.start_server, o)
   if not okserve then
-    io.stderr:write("grok-spicy: cannot start the dashboard: ", tostring(server), "\n")
+    fail("cannot start the dashboard: " .. tostring(server))
     return 1
   end
   print(("Dashboard: %s  (runs in %s%s) — Ctrl+C to stop"):format(server:url(), o.db,
@@ -249,15 +270,8 @@ end
 
 --- `grok-spicy scripts/flow.lua ...`: runs pipeline(concept, observer, ctx_opts).
 function M.main(args, pipeline)
-  local o, err = M.parse(args)
-  if not o then
-    io.stderr:write("grok-spicy: ", err, "\n")
-    return 2
-  end
-  if o.help then
-    io.stdout:write(USAGE)
-    return 0
-  end
+  local o, exit_code = options(args)
+  if not o then return exit_code end
   local progress = require("grokspicy.progress").new { quiet = o.quiet, verbose = o.verbose }
 
   -- The flow script this process runs: the one a Resume button goes on with.
@@ -270,23 +284,15 @@ function M.main(args, pipeline)
     local perr
     plan, perr = planlib.load(o.plan)
     if not plan then
-      io.stderr:write("grok-spicy: ", perr, "\n")
+      fail(perr)
       return 2
     end
   end
-  local okdir, derr = ensure_dir(o.output_dir)
-  if not okdir then
-    io.stderr:write("grok-spicy: ", derr, "\n")
-    return 1
-  end
-
-  local store = require "grokspicy.store"
-  local conn, cerr = store.init_db(o.db)
+  local conn, cerr = open_store(o)
   if not conn then
-    io.stderr:write("grok-spicy: ", cerr, "\n")
+    fail(cerr)
     return 1
   end
-  conn:mark_interrupted()
 
   -- --resume: refuse clearly, or become the run's owner before anything else.
   local resumed
@@ -294,7 +300,7 @@ function M.main(args, pipeline)
     local rerr
     resumed, rerr = require("grokspicy.resume").claim(conn, o.resume, o.output_dir)
     if not resumed then
-      io.stderr:write("grok-spicy: cannot resume: ", rerr, "\n")
+      fail("cannot resume: " .. rerr)
       conn:close()
       return 2
     end
@@ -310,7 +316,7 @@ function M.main(args, pipeline)
     -- before a run is recorded or anything is paid for.
     local okkey, kerr = require("grokspicy.xai").check()
     if not okkey then
-      io.stderr:write("grok-spicy: ", kerr, "\n")
+      fail(kerr)
       if resumed then
         conn:update_run(o.resume, { status = "failed", error = kerr })
       end
@@ -323,7 +329,7 @@ function M.main(args, pipeline)
   if o.serve then
     local okserve, s = pcall(M.start_server, o)
     if not okserve then
-      io.stderr:write("grok-spicy: cannot start the dashboard: ", tostring(s), "\n")
+      fail("cannot start the dashboard: " .. tostring(s))
       conn:close()
       return 1
     end
@@ -348,12 +354,7 @@ function M.main(args, pipeline)
     provider = provider, seed = o.seed, output_dir = o.output_dir, scenes = o.scenes, workers = o.workers,
     plan = plan, resume = resumed, progress = progress, on_run = function(run_id)
       current_run = run_id
-      if server then
-        local url = server:url()
-        local query = url:match("%?.*$") or ""
-        local base = url:gsub("%?.*$", ""):gsub("/$", "")
-        progress:always(("Run %d: %s/run/%d%s"):format(run_id, base, run_id, query))
-      end
+      if server then progress:always(("Run %d: %s"):format(run_id, run_url(server, run_id))) end
     end,
   })
   progress:finish()
