@@ -35,6 +35,11 @@
     var m = Math.floor(s / 60);
     return m > 0 ? m + "m " + String(s % 60).padStart(2, "0") + "s" : s + ".0s";
   }
+  // A run marked interrupted (its process died) gets a bare status event with
+  // no fragment: the page reloads to show the run as it now stands (Resume).
+  document.addEventListener("htmx:sseMessage", function (e) {
+    if (e.detail && e.detail.type === "interrupted") window.location.reload();
+  });
   setInterval(function () {
     document.querySelectorAll("[data-started]").forEach(function (el) {
       var t0 = Date.parse(el.getAttribute("data-started"));

@@ -272,6 +272,10 @@ end
 function M.main(args, pipeline)
   local o, exit_code = options(args)
   if not o then return exit_code end
+  if o.web then
+    fail("--web serves the dashboard only: run it as `grok-spicy --web`, not with a flow script\n(see --help)")
+    return 2
+  end
   local progress = require("grokspicy.progress").new { quiet = o.quiet, verbose = o.verbose }
 
   -- The flow script this process runs: the one a Resume button goes on with.
@@ -294,6 +298,18 @@ function M.main(args, pipeline)
     return 1
   end
 
+  -- The dashboard first: a run is only claimed or started once it is up.
+  local server
+  if o.serve then
+    local okserve, s = pcall(M.start_server, o)
+    if not okserve then
+      fail("cannot start the dashboard: " .. tostring(s))
+      conn:close()
+      return 1
+    end
+    server = s
+  end
+
   -- --resume: refuse clearly, or become the run's owner before anything else.
   local resumed
   if o.resume then
@@ -301,6 +317,7 @@ function M.main(args, pipeline)
     resumed, rerr = require("grokspicy.resume").claim(conn, o.resume, o.output_dir)
     if not resumed then
       fail("cannot resume: " .. rerr)
+      if server then server:stop() end
       conn:close()
       return 2
     end
@@ -320,20 +337,10 @@ function M.main(args, pipeline)
       if resumed then
         conn:update_run(o.resume, { status = "failed", error = kerr })
       end
+      if server then server:stop() end
       conn:close()
       return 1
     end
-  end
-
-  local server
-  if o.serve then
-    local okserve, s = pcall(M.start_server, o)
-    if not okserve then
-      fail("cannot start the dashboard: " .. tostring(s))
-      conn:close()
-      return 1
-    end
-    server = s
   end
 
   local observer_lib = require "grokspicy.observer"

@@ -3,8 +3,13 @@
 -- text, so it is Lua that users can restyle. Files are written to a temporary
 -- name and renamed, so a crash never leaves half a script.
 local cjson = require "cjson"
+local sorted_json = require "grokspicy.sorted_json"
 
 local M = {}
+
+-- Fields of state.json that are lists, so an empty one is written [] not {}.
+local STATE_ARRAYS = { characters = true, scenes = true, keyframes = true, personality_cues = true,
+  characters_present = true, issues = true, attempts = true, refs = true, clips = true }
 
 local function write_atomic(path, text)
   local tmp = path .. ".tmp"
@@ -95,7 +100,7 @@ function M.compile(run_dir, state)
   local md_path = run_dir .. "/script.md"
   local ok, err = write_atomic(md_path, M.storyboard(state.plan, state.characters, state.keyframes))
   if not ok then return nil, err end
-  ok, err = write_atomic(run_dir .. "/state.json", cjson.encode(state))
+  ok, err = write_atomic(run_dir .. "/state.json", sorted_json.encode_sorted(state, false, STATE_ARRAYS, cjson.encode))
   if not ok then return nil, err end
   return md_path
 end

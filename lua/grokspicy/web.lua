@@ -154,6 +154,7 @@ local function index(req)
   local filter = { status = status, q = q ~= "" and q or nil }
   local total = db:count_runs(filter)
   local pages = math.max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
+  page = math.min(page, pages) -- past the end shows the last page, not "no runs yet"
   filter.limit, filter.offset = PAGE_SIZE, (page - 1) * PAGE_SIZE
   local runs = {}
   for i, row in ipairs(db:list_runs(filter)) do runs[i] = view.list_item_html(row) end
@@ -162,6 +163,7 @@ local function index(req)
 end
 
 local function run_page(_, id)
+  mark_interrupted()
   -- The stream starts after the last event read before the page: at worst an
   -- event the page already shows comes again (swaps are idempotent), never one lost.
   local after = db:max_event_id(id)
@@ -184,6 +186,7 @@ local function api_runs(req)
 end
 
 local function api_run(_, id)
+  mark_interrupted()
   local run = db:get_run(id)
   if not run then return json(404, { error = ("run %d not found"):format(id) }) end
   return json(200, run)
@@ -216,6 +219,8 @@ local function actions_fragment(run, pending)
 end
 
 local function api_cancel(req, id)
+  last_mark = -math.huge -- a run whose process died cannot be cancelled: it reads interrupted
+  mark_interrupted()
   local run = db:get_run(id)
   if not run then return json(404, { error = ("run %d not found"):format(id) }) end
   local ok = db:request_cancel(id)
@@ -272,7 +277,7 @@ function M.handle(req)
       local raw = req.path:match(r[1])
       if raw then
         id = parse_id(raw)
-        if not id then return fail(req, 400, ("bad run id '%s'"):format(raw)) end
+        if not id then return fail(req, 400, ("bad run id '%s'"):format(M.printable(raw))) end
         fn, method = r[2], r[3]
         break
       end

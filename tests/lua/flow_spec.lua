@@ -121,7 +121,7 @@ describe("the offline flow", function()
     os.execute("mkdir -p " .. sh_quote(out_dir))
     local plan = {
       title = "Two Short Scenes", style = "flat colours", aspect_ratio = "16:9", color_palette = "teal and gold",
-      characters = { { name = "Teal Cat", role = "hero", personality_cues = { "calm" },
+      characters = { { name = "Teal Cat", role = "hero", personality_cues = {},
         visual_description = "a teal cat with gold eyes and a white chest, small and round" } },
       scenes = {
         { scene_id = 1, title = "Wake", description = "The cat wakes.", characters_present = { "Teal Cat" },
@@ -141,6 +141,11 @@ describe("the offline flow", function()
     assert.is_true(math.abs(info.duration - 7) <= 0.2, "duration " .. info.duration)
     local runs = runs_in(out_dir .. "/grok_spicy.db")
     assert.are.equal("Two Short Scenes", runs[1].title)
+    -- An empty list stays a list in state.json.
+    local sf = assert(io.open(("%s/runs/%d/state.json"):format(out_dir, runs[1].id)))
+    local state_text = sf:read("a")
+    sf:close()
+    assert.truthy(state_text:find('"personality_cues":[]', 1, true), state_text:sub(1, 300))
   end)
 end)
 
@@ -159,6 +164,7 @@ describe("the flow refuses bad input clearly", function()
     refuses({ ("word "):rep(20 * 1024), "--output-dir", out_dir }, 2, "the concept is too long")
     refuses({ "--output-dir", out_dir }, 2, "a concept or --plan FILE is required")
     refuses({ "c", "--bogus" }, 2, "unknown option '--bogus'")
+    refuses({ "--web" }, 2, "serves the dashboard only")
   end)
 
   it("names the field of a bad plan, and says when it is not JSON", function()

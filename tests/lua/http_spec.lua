@@ -116,6 +116,11 @@ describe("grokspicy.http", function()
       assert.is_nil(body:find("robot", 1, true))
       assert.equals(400, select(2, curl(base .. "/?page=abc")))
       assert.equals(400, select(2, curl(base .. "/?status=bogus")))
+      -- A page past the end shows the last page rather than "no runs yet".
+      body, code = curl(base .. "/?page=99")
+      assert.equals(200, code)
+      assert.matches("Fox", body)
+      assert.is_nil(body:find("No runs", 1, true))
     end)
 
     it("serves a run page, 404 for a missing run and 400 for a bad id", function()
