@@ -32,6 +32,7 @@
 #define TAIL_RECHECK_MS 1       /* after a file change that data_version did not show yet */
 #define TAIL_RECHECKS 5
 #define KEEPALIVE_S 15.0
+#define INTERRUPT_CHECK_S 5.0   /* how often a run whose process died is marked interrupted */
 #define SSE_CACHE_KB 256       /* page cache of the tail's and the replay connections */
 
 /* ---- per-thread read connections (replay) -------------------------------- */
@@ -152,7 +153,7 @@ static void *tail_main(void *arg)
     if (gs_store_max_event_id(s->tail_db, 0, &t.last, err, sizeof err) ||
         gs_store_data_version(s->tail_db, &dv, err, sizeof err))
         fprintf(stderr, "grok-spicy http: tail: %s\n", err);
-    double next_ka = now_s() + KEEPALIVE_S;
+    double next_ka = now_s() + KEEPALIVE_S, next_check = now_s() + INTERRUPT_CHECK_S;
     int rechecks = 0;
     while (!atomic_load(&s->stopping)) {
         /* A commit's last WAL write lands just before its wal-index update makes
@@ -184,6 +185,17 @@ static void *tail_main(void *arg)
             rechecks = TAIL_RECHECKS;
         else if (rechecks)
             rechecks--;
+        if (now_s() >= next_check) {
+            /* A run whose process died turns interrupted on open pages too,
+               not only at the next page load. data_version does not move for
+               this connection's own write, so its event is read right here. */
+            int marked = gs_store_mark_interrupted(s->tail_db, 0, err, sizeof err);
+            if (marked < 0)
+                fprintf(stderr, "grok-spicy http: tail: %s\n", err);
+            else if (marked > 0)
+                changed = 1;
+            next_check = now_s() + INTERRUPT_CHECK_S;
+        }
         if (changed) {
             int n;
             do {

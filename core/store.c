@@ -838,6 +838,18 @@ int gs_store_mark_interrupted(gs_db *db, double stale_seconds, char *err, size_t
     gs_store_now_iso(now, sizeof now);
     static const char reason[] = "interrupted: the process running it is gone";
     static const char data[] = "{\"status\":\"interrupted\",\"reason\":\"the process running it is gone\"}";
+    /* Look before taking the write lock: a dashboard calls this often, and
+       nearly always there is nothing to mark. */
+    sqlite3_stmt *probe = NULL;
+    if (sqlite3_prepare_v2(db->h, "SELECT 1 FROM runs" DEAD_RUN " LIMIT 1", -1, &probe, NULL) != SQLITE_OK)
+        return fail_db(db, err, n, op);
+    sqlite3_bind_text(probe, 1, cutoff, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(probe);
+    sqlite3_finalize(probe);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return fail_db(db, err, n, op);
     int opened = op_begin(db, 1, op, err, n);
     if (opened < 0)
         return -1;
