@@ -272,14 +272,19 @@ static void *race_publisher(void *p)
 static void test_unsubscribe_race(void)
 {
     int loops = quick ? 300 : 5000;
+    /* Under valgrind the publishers may not get scheduled during the first
+       cycles: go on (up to 20x) until a wake has raced with an unsubscribe. */
+    int max_loops = loops * 20, cycles = 0;
     struct race_pub rp = {gs_bus_new(), 0, 0};
-    struct race_ud *uds = calloc((size_t)loops, sizeof *uds);
+    struct race_ud *uds = calloc((size_t)max_loops, sizeof *uds);
     REQUIRE(rp.bus && uds);
     pthread_t th[2];
     pthread_create(&th[0], NULL, race_publisher, &rp);
     pthread_create(&th[1], NULL, race_publisher, &rp);
+    while (atomic_load(&rp.published) == 0)
+        sched_yield();
     long wakes = 0, got = 0;
-    for (int i = 0; i < loops; i++) {
+    for (int i = 0; i < loops || (wakes == 0 && i < max_loops); i++, cycles++) {
         gs_bus_sub *s = gs_bus_subscribe(rp.bus, 8, race_wake, &uds[i]);
         REQUIRE(s);
         gs_event *ev;
@@ -302,13 +307,13 @@ static void test_unsubscribe_race(void)
     pthread_join(th[1], NULL);
     CHECK(atomic_load(&race_violations) == 0);
     long after = 0;
-    for (int i = 0; i < loops; i++)
+    for (int i = 0; i < cycles; i++)
         after += atomic_load(&uds[i].wakes);
     CHECK(after == wakes);              /* nothing rang after unsubscribe returned */
     CHECK(wakes > 0);
     CHECK(wakes <= atomic_load(&rp.published));       /* doorbells coalesce: at most one per event */
     printf("# race: %d subscribe/unsubscribe cycles, %ld published, %ld wakes, %ld received\n",
-           loops, atomic_load(&rp.published), wakes, got);
+           cycles, atomic_load(&rp.published), wakes, got);
     free(uds);
     gs_bus_release(rp.bus);
 }
