@@ -11,15 +11,8 @@ local FAKE = os.getenv("GS_FAKE_XAI")
 local TMP = (os.getenv("GS_TEST_TMP") or "/tmp") .. "/resume-spec-" .. sys.pid()
 os.execute("rm -rf '" .. TMP .. "' && mkdir -p '" .. TMP .. "'")
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local t = f:read("a")
-  f:close()
-  return t
-end
+local support = require "tests.support"
+local q, read = support.q, support.read
 
 local function abs(path)
   if path:sub(1, 1) == "/" then return path end
@@ -30,35 +23,9 @@ local function abs(path)
 end
 local FLOW = abs("scripts/flow.lua")
 
--- Starts the flow in the background; returns {pid=, wait=function(timeout) -> code|nil, output=}.
+-- Starts the flow in the background; h.wait(timeout) -> code, output.
 local function start_flow(dir, args, env)
-  os.execute("mkdir -p " .. q(dir))
-  local envs = {}
-  for k, v in pairs(env or {}) do envs[#envs + 1] = k .. "=" .. q(v) end
-  local cmd = ("env %s %s %s"):format(table.concat(envs, " "), q(BIN), q(FLOW))
-  for _, a in ipairs(args) do cmd = cmd .. " " .. q(a) end
-  local pidf, codef, logf = dir .. "/pid", dir .. "/code", dir .. "/log"
-  os.remove(pidf)
-  os.remove(codef)
-  os.execute(("(sh -c %s &)"):format(q(("%s > %s 2>&1 & p=$!; echo $p > %s; wait $p; echo $? > %s")
-    :format(cmd, q(logf), q(pidf), q(codef)))))
-  local h = {}
-  for _ = 1, 200 do
-    h.pid = tonumber(read(pidf) or "")
-    if h.pid then break end
-    sys.sleep(0.02)
-  end
-  assert(h.pid, "no pid")
-  function h.wait(timeout)
-    local t0 = sys.monotonic()
-    while sys.monotonic() - t0 < (timeout or 120) do
-      local c = tonumber(read(codef) or "")
-      if c then return c, read(logf) end
-      sys.sleep(0.02)
-    end
-    return nil, read(logf)
-  end
-  return h
+  return support.start_flow(BIN, FLOW, dir, args, env)
 end
 
 local function run_cli(args, env)
