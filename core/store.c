@@ -115,7 +115,7 @@ enum {
     ST_BEGIN_IMM, ST_BEGIN_READ, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
     ST_EVENT_INSERT, ST_EVENTS_ALL, ST_EVENTS_RUN, ST_MAX_EVENT_ALL, ST_MAX_EVENT_RUN,
     ST_DATA_VERSION, ST_HEARTBEAT, ST_RUN_INSERT, ST_RUN_GET,
-    ST_GET_CHARS, ST_GET_SCENES, ST_GET_CASSETS, ST_GET_KASSETS, ST_GET_VASSETS,
+    ST_GET_CHARS, ST_GET_SCENES, ST_GET_CASSETS, ST_GET_KASSETS, ST_GET_VASSETS, ST_GET_TIMELINE,
     ST_LIST0, ST_LIST1, ST_LIST2, ST_LIST3, ST_COUNT0, ST_COUNT1, ST_COUNT2, ST_COUNT3,
     ST_UP_CHAR, ST_UP_SCENE, ST_UP_CASSET, ST_UP_KASSET, ST_UP_VASSET,
     ST_N
@@ -159,6 +159,9 @@ static const char *const stmt_sql[ST_N] = {
     [ST_GET_CASSETS] = "SELECT * FROM character_assets WHERE run_id = ?1 ORDER BY name",
     [ST_GET_KASSETS] = "SELECT * FROM keyframe_assets WHERE run_id = ?1 ORDER BY scene_id",
     [ST_GET_VASSETS] = "SELECT * FROM video_assets WHERE run_id = ?1 ORDER BY scene_id",
+    /* What happened to a run, without the fragments: the run page derives its
+       step states and its active time from it ("run" events only repeat the status). */
+    [ST_GET_TIMELINE] = "SELECT id, type, created_at, data FROM events WHERE run_id = ?1 AND type <> 'run' ORDER BY id",
     [ST_LIST0] = LIST(""), [ST_LIST1] = LIST(W_STATUS), [ST_LIST2] = LIST(W_Q), [ST_LIST3] = LIST(W_BOTH),
     [ST_COUNT0] = COUNT(""), [ST_COUNT1] = COUNT(W_STATUS), [ST_COUNT2] = COUNT(W_Q),
     [ST_COUNT3] = COUNT(W_BOTH),
@@ -727,8 +730,9 @@ static void bind_opt_text(sqlite3_stmt *st, int i, const char *s)
         sqlite3_bind_null(st, i);
 }
 
-int gs_store_append_event(gs_db *db, int64_t run_id, const char *type, const char *data_json,
-                          const char *html, int64_t *out_id, char *err, size_t n)
+/* created_at NULL: now. */
+static int append_event_at(gs_db *db, int64_t run_id, const char *type, const char *data_json, const char *html,
+                           const char *created_at, int64_t *out_id, char *err, size_t n)
 {
     const char *op = "append_event";
     if (!db || !type || !*type)
@@ -737,7 +741,10 @@ int gs_store_append_event(gs_db *db, int64_t run_id, const char *type, const cha
     if (!st)
         return -1;
     char now[32];
-    gs_store_now_iso(now, sizeof now);
+    if (created_at)
+        snprintf(now, sizeof now, "%s", created_at);
+    else
+        gs_store_now_iso(now, sizeof now);
     if (run_id > 0)
         sqlite3_bind_int64(st, 1, run_id);
     else
@@ -752,6 +759,12 @@ int gs_store_append_event(gs_db *db, int64_t run_id, const char *type, const cha
     if (out_id)
         *out_id = id;
     return 0;
+}
+
+int gs_store_append_event(gs_db *db, int64_t run_id, const char *type, const char *data_json,
+                          const char *html, int64_t *out_id, char *err, size_t n)
+{
+    return append_event_at(db, run_id, type, data_json, html, NULL, out_id, err, n);
 }
 
 int gs_store_events_since(gs_db *db, int64_t run_id, int64_t after_id, int limit,
@@ -830,6 +843,11 @@ int gs_store_heartbeat(gs_db *db, int64_t run_id, char *err, size_t n)
 #define DEAD_RUN " WHERE status IN " RUNNING_STATUSES \
     " AND NOT (gs_pid_alive(owner_pid) AND coalesce(heartbeat_at, '') >= ?1)"
 
+/* The last sign of life of a run's process: its heartbeat or the last event it
+   wrote, whichever is later (the interrupted event itself excluded). */
+#define LAST_SEEN "max(coalesce(heartbeat_at, started_at), coalesce((SELECT max(e.created_at) FROM events e" \
+    " WHERE e.run_id = runs.id AND e.type <> 'interrupted'), started_at))"
+
 int gs_store_mark_interrupted(gs_db *db, double stale_seconds, char *err, size_t n)
 {
     const char *op = "mark_interrupted";
@@ -837,7 +855,6 @@ int gs_store_mark_interrupted(gs_db *db, double stale_seconds, char *err, size_t
     iso_time(cutoff, sizeof cutoff, stale_seconds > 0 ? stale_seconds : STALE_DEFAULT);
     gs_store_now_iso(now, sizeof now);
     static const char reason[] = "interrupted: the process running it is gone";
-    static const char data[] = "{\"status\":\"interrupted\",\"reason\":\"the process running it is gone\"}";
     /* Look before taking the write lock: a dashboard calls this often, and
        nearly always there is nothing to mark. */
     sqlite3_stmt *probe = NULL;
@@ -855,15 +872,19 @@ int gs_store_mark_interrupted(gs_db *db, double stale_seconds, char *err, size_t
         return -1;
     sqlite3_stmt *ev = NULL, *upd = NULL;
     int count = -1;
-    /* One event per run first (same condition), then the status change. */
+    /* One event per run first (same condition), then the status change. The
+       run ended when its process was last seen, not when someone noticed:
+       that time is its completed_at and the event's last_seen (the run
+       page's active time stops there). */
     if (sqlite3_prepare_v2(db->h, "INSERT INTO events (run_id, type, created_at, data)"
-                           " SELECT id, 'interrupted', ?2, ?3 FROM runs" DEAD_RUN, -1, &ev, NULL) == SQLITE_OK &&
+                           " SELECT id, 'interrupted', ?2, json_object('status', 'interrupted', 'reason',"
+                           " 'the process running it is gone', 'last_seen', " LAST_SEEN ") FROM runs" DEAD_RUN,
+                           -1, &ev, NULL) == SQLITE_OK &&
         sqlite3_prepare_v2(db->h, "UPDATE runs SET status = 'interrupted', updated_at = ?2,"
-                           " completed_at = coalesce(completed_at, ?2), error = coalesce(error, ?3)" DEAD_RUN,
-                           -1, &upd, NULL) == SQLITE_OK) {
+                           " completed_at = coalesce(completed_at, " LAST_SEEN "), error = coalesce(error, ?3)"
+                           DEAD_RUN, -1, &upd, NULL) == SQLITE_OK) {
         sqlite3_bind_text(ev, 1, cutoff, -1, SQLITE_STATIC);
         sqlite3_bind_text(ev, 2, now, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ev, 3, data, -1, SQLITE_STATIC);
         sqlite3_bind_text(upd, 1, cutoff, -1, SQLITE_STATIC);
         sqlite3_bind_text(upd, 2, now, -1, SQLITE_STATIC);
         sqlite3_bind_text(upd, 3, reason, -1, SQLITE_STATIC);
@@ -1368,9 +1389,15 @@ static int update_run_body(lua_State *L)
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    /* completed_at (when the status is terminal and none was given) reuses updated_at's ?N */
-    lua_pushfstring(L, "updated_at = ?%d%s WHERE id = ?%d", np + 1, auto_done ? ", completed_at = updated_at" : "",
-                    np + 2);
+    /* completed_at (when the status is terminal and none was given) is now, bound
+       once as ?N for both: "= updated_at" would read the row's old value. */
+    lua_pushfstring(L, "updated_at = ?%d", np + 1);
+    luaL_addvalue(&b);
+    if (auto_done) {
+        lua_pushfstring(L, ", completed_at = ?%d", np + 1);
+        luaL_addvalue(&b);
+    }
+    lua_pushfstring(L, " WHERE id = ?%d", np + 2);
     luaL_addvalue(&b);
     luaL_pushresult(&b);
     int sqlidx = lua_gettop(L);
@@ -1467,6 +1494,8 @@ static int get_run_body(lua_State *L)
         push_children(L, db, depth, ST_GET_CASSETS, run_id, "character_assets");
         push_children(L, db, depth, ST_GET_KASSETS, run_id, "keyframe_assets");
         push_children(L, db, depth, ST_GET_VASSETS, run_id, "video_assets");
+        if (lua_toboolean(L, 3))
+            push_children(L, db, depth, ST_GET_TIMELINE, run_id, "timeline");
     } else if (rc == SQLITE_DONE) {
         sqlite3_reset(st);
         lua_pushnil(L);
@@ -1478,12 +1507,21 @@ static int get_run_body(lua_State *L)
     return 1;
 }
 
-/* store.get_run(conn, id) -> run table with nested arrays | nil */
+/* store.get_run(conn, id [, {timeline = true}]) -> run table with nested arrays | nil;
+ * timeline adds the run's events (id, type, created_at, data) in order, read
+ * in the same snapshot as the rows. */
 static int l_get_run(lua_State *L)
 {
     check_open(L, 1);
     luaL_checkinteger(L, 2);
+    int timeline = 0;
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        lua_getfield(L, 3, "timeline");
+        timeline = lua_toboolean(L, -1);
+    }
     lua_settop(L, 2);
+    lua_pushboolean(L, timeline);
     return guarded(L, get_run_body);
 }
 
@@ -1634,17 +1672,33 @@ static int append_event_body(lua_State *L)
     const char *type = lua_tostring(L, -1);
     lua_getfield(L, 2, "html");
     const char *html = lua_tostring(L, -1);
+    lua_getfield(L, 2, "created_at");
+    const char *created_at = lua_tostring(L, -1);
     const char *data = NULL;
     if (lua_getfield(L, 2, "data") != LUA_TNIL)
         data = push_json(L, -1, 0, "append_event", "data");
     int64_t id;
-    if (gs_store_append_event(db, run_id, type, data, html, &id, err, sizeof err))
+    if (append_event_at(db, run_id, type, data, html, created_at, &id, err, sizeof err))
         return raise_msg(L, db, db->depth, err);
     lua_pushinteger(L, id);
     return 1;
 }
 
-/* store.append_event(conn, {run_id=, type=, data=, html=}) -> id */
+/* A stored timestamp: "2026-11-26T23:31:02.120Z" (what store.now gives). */
+static int is_iso_time(const char *s, size_t len)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+    if (len != sizeof shape - 1)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+            return 0;
+    return 1;
+}
+
+/* store.append_event(conn, {run_id=, type=, data=, html=, created_at=}) -> id;
+ * created_at (default now) lets a caller render the event's fragment with the
+ * very time the event will carry. */
 static int l_append_event(lua_State *L)
 {
     check_open(L, 1);
@@ -1663,6 +1717,11 @@ static int l_append_event(lua_State *L)
     if (t != LUA_TNIL && t != LUA_TSTRING && t != LUA_TTABLE)
         return luaL_error(L, "append_event: event.data must be a table or a JSON string, got %s",
                           luaL_typename(L, -1));
+    t = lua_getfield(L, 2, "created_at");
+    size_t tlen = 0;
+    const char *tval = t == LUA_TSTRING ? lua_tolstring(L, -1, &tlen) : NULL;
+    if (t != LUA_TNIL && (!tval || !is_iso_time(tval, tlen)))
+        return luaL_error(L, "append_event: event.created_at must be a time as store.now() gives it");
     lua_settop(L, 2);
     return guarded(L, append_event_body);
 }
@@ -1806,6 +1865,28 @@ static int l_claim_run(lua_State *L)
     return 1;
 }
 
+/* store.busy_timeout(conn [, ms]) -> the wait before this call, in ms: how long
+ * SQLite waits on another process's lock before a statement fails with
+ * "database is locked" (10000 when opened). A caller bounding its own total
+ * wait retries in short slices instead of whole 10 s waits. */
+static int l_busy_timeout(lua_State *L)
+{
+    gs_db *db = check_open(L, 1);
+    lua_Integer ms = -1; /* none: only read it */
+    if (!lua_isnoneornil(L, 2)) {
+        ms = luaL_checkinteger(L, 2);
+        luaL_argcheck(L, ms >= 0 && ms <= INT_MAX, 2, "busy_timeout: ms must be 0..2^31-1");
+    }
+    int ok;
+    int64_t before = query_int(db, "PRAGMA busy_timeout", NULL, &ok);
+    if (!ok)
+        return luaL_error(L, "busy_timeout: %s", sqlite3_errmsg(db->h));
+    if (ms >= 0)
+        sqlite3_busy_timeout(db->h, (int)ms);
+    lua_pushinteger(L, before);
+    return 1;
+}
+
 /* store.integrity_check(conn) -> "ok" | the problems SQLite lists, one per line */
 static int l_integrity_check(lua_State *L)
 {
@@ -1897,6 +1978,7 @@ static const luaL_Reg db_methods[] = {
     {"cancel_requested", l_cancel_requested},
     {"claim_run", l_claim_run},
     {"integrity_check", l_integrity_check},
+    {"busy_timeout", l_busy_timeout},
     {"transaction", l_transaction},
     {"data_version", l_data_version},
     {"close", l_close},

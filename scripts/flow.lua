@@ -14,14 +14,21 @@ local observer_lib = require "grokspicy.observer"
 -- A stop asked for (the dashboard's Cancel, or Ctrl+C): raised as this table so
 -- it is never mistaken for a failure. Closing the steps context on the way out
 -- stops the running steps and kills their ffmpeg children.
+-- `by` says who asked: "dashboard" or "terminal".
 local Cancel = {}
 Cancel.__index = Cancel
 Cancel.__tostring = function(c) return c.message end
-local function cancelled(message) return setmetatable({ cancelled = true, message = message }, Cancel) end
+local function cancelled(message, by) return setmetatable({ cancelled = true, message = message, by = by }, Cancel) end
 local function is_interrupt(err) return type(err) == "string" and err:find("interrupted!", 1, true) ~= nil end
 
+-- A step that failed, with what it was making (where = {step=, scene_id=,
+-- character=, asset=}): the run page marks that slot and that step.
+local StepFailure = {}
+StepFailure.__index = StepFailure
+StepFailure.__tostring = function(f) return f.message end
+
 local function check_cancel(observer, run_id)
-  if observer:cancel_requested(run_id) then error(cancelled("cancelled from the dashboard"), 0) end
+  if observer:cancel_requested(run_id) then error(cancelled("cancelled from the dashboard", "dashboard"), 0) end
 end
 
 -- Futures in flight and what to do when each lands. Results arrive in the
@@ -31,8 +38,8 @@ end
 local function tracker(ctx, progress, observer, run_id)
   local pending, done = {}, {}
   local t = {}
-  function t.add(future, on_done)
-    pending[future:id()] = { future = future, on_done = on_done }
+  function t.add(future, on_done, where)
+    pending[future:id()] = { future = future, on_done = on_done, where = where }
     return future
   end
   function t.wait(futures)
@@ -50,7 +57,9 @@ local function tracker(ctx, progress, observer, run_id)
         local entry = pending[ev.future]
         pending[ev.future] = nil
         local result, err = entry.future:wait()
-        if not result then error(err, 0) end
+        if not result then
+          error(entry.where and setmetatable({ message = tostring(err), where = entry.where }, StepFailure) or err, 0)
+        end
         done[ev.future] = true
         if entry.on_done then entry.on_done(result) end
       end
@@ -145,7 +154,7 @@ local function video_pipeline(concept, observer, opts)
             progress:accepted("character", asset.name, asset.consistency_score, asset.generation_attempts,
               asset.portrait_path)
           end
-        end)
+        end, { step = "characters", character = character.name, asset = "sheet" })
       end
     end
     work.wait(sheet_futures)
@@ -175,7 +184,7 @@ local function video_pipeline(concept, observer, opts)
       end
       video_futures[#video_futures + 1] = work.add(ctx:submit("generate_scene_video", {
         scene = scene, keyframe = keyframe, characters = cast, aspect = plan.aspect_ratio,
-      }), on_video)
+      }), on_video, { step = "videos", scene_id = scene.scene_id, asset = "clip" })
     end
     for _, scene in ipairs(plan.scenes) do
       check_cancel(observer, run_id)
@@ -198,7 +207,7 @@ local function video_pipeline(concept, observer, opts)
           progress:accepted("keyframe", "scene " .. asset.scene_id, asset.consistency_score,
             asset.generation_attempts, asset.keyframe_path)
           use_keyframe(scene, cast, asset)
-        end) }
+        end, { step = "keyframes", scene_id = scene.scene_id, asset = "keyframe" }) }
       end
     end
 
@@ -231,20 +240,20 @@ local function video_pipeline(concept, observer, opts)
     if #clips == 0 then error("no scene has a clip: every one was skipped (see the notes)", 0) end
     local assembled
     work.wait { work.add(ctx:submit("assemble_final_video", { clips = clips, out = run_dir .. "/final.mp4" }),
-      function(result) assembled = result end) }
+      function(result) assembled = result end, { step = "assembly" }) }
     observer:on_complete(run_id, assembled.path)
     return output_dir .. "/" .. assembled.path
   end, function(err)
-    if getmetatable(err) == Cancel then return err end
-    if is_interrupt(err) then return cancelled("cancelled: interrupted (Ctrl+C)") end
+    if getmetatable(err) == Cancel or getmetatable(err) == StepFailure then return err end
+    if is_interrupt(err) then return cancelled("cancelled: interrupted (Ctrl+C)", "terminal") end
     return debug.traceback(err)
   end)
 
   -- The steps context is closed by now (its <close> ran while the error went up).
   -- When the record itself is what failed (a full disk, say), saying so may
   -- fail too: the run's own message is the one to keep.
-  local function record(method, msg)
-    local rok, rerr = pcall(observer[method], observer, run_id, msg)
+  local function record(method, msg, detail)
+    local rok, rerr = pcall(observer[method], observer, run_id, msg, detail)
     if not rok and is_interrupt(rerr) then error(rerr, 0) end
     if not rok and not tostring(msg):find("cannot record the run", 1, true) then
       return ("%s (and %s)"):format(msg, tostring(rerr))
@@ -252,12 +261,13 @@ local function video_pipeline(concept, observer, opts)
     return msg
   end
   if not ok and getmetatable(result) == Cancel then
-    result.message = record("on_cancelled", result.message)
+    result.message = record("on_cancelled", result.message, result.by)
     error(result, 0)
   elseif not ok then
     -- The message without the traceback is what the dashboard shows.
     local msg = tostring(result):match("^(.-)\nstack traceback:") or tostring(result)
-    error(record("on_error", msg), 0)
+    local where = getmetatable(result) == StepFailure and result.where or nil
+    error(record("on_error", msg, where), 0)
   end
   return result
 end

@@ -40,10 +40,13 @@
   document.addEventListener("htmx:sseMessage", function (e) {
     if (e.detail && e.detail.type === "interrupted") window.location.reload();
   });
+  // data-since: when the open span began (seconds since the epoch); data-base:
+  // the seconds before it (the closed spans of a resumed run).
   setInterval(function () {
-    document.querySelectorAll("[data-started]").forEach(function (el) {
-      var t0 = Date.parse(el.getAttribute("data-started"));
-      if (!isNaN(t0)) el.textContent = fmt((Date.now() - t0) / 1000);
+    document.querySelectorAll("[data-since]").forEach(function (el) {
+      var t0 = parseFloat(el.getAttribute("data-since"));
+      var base = parseFloat(el.getAttribute("data-base")) || 0;
+      if (!isNaN(t0)) el.textContent = fmt(base + Date.now() / 1000 - t0);
     });
   }, 1000);
 })();

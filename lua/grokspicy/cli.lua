@@ -1,7 +1,10 @@
 -- cli.lua — the product's command line around a pipeline function: options,
 -- the store, the observers, the dashboard server, terminal progress and exit
--- codes (0 done, 1 the run failed, 2 bad usage or a run that cannot be resumed,
--- 130 the run was cancelled: Ctrl+C or the dashboard). The pipeline itself lives in
+-- codes (0 done, 1 the run failed and its error is recorded, 2 nothing ran: bad
+-- usage, a configuration that cannot work (no xAI key, a key the API refuses, an
+-- output folder or database that cannot be used, a dashboard that cannot start)
+-- or a run that cannot be resumed, 130 the run was cancelled: Ctrl+C or the
+-- dashboard). The pipeline itself lives in
 -- scripts/flow.lua; this module never decides what the steps do.
 local M = {}
 
@@ -295,7 +298,25 @@ function M.main(args, pipeline)
   local conn, cerr = open_store(o)
   if not conn then
     fail(cerr)
-    return 1
+    return 2
+  end
+
+  -- The provider's key before anything else: a missing or rejected key stops
+  -- here (exit 2), before a run is recorded or claimed, or anything is paid for.
+  -- A resumed run goes on with its own provider unless one is named.
+  local provider_name = o.provider
+  if o.resume and provider_name == "auto" then
+    local before = conn:get_run(o.resume)
+    provider_name = before and before.provider or provider_name
+  end
+  local provider, why = M.pick_provider(provider_name)
+  if provider == "xai" then
+    local okkey, kerr = require("grokspicy.xai").check()
+    if not okkey then
+      fail(kerr .. "; nothing was run")
+      conn:close()
+      return 2
+    end
   end
 
   -- The dashboard first: a run is only claimed or started once it is up.
@@ -305,7 +326,7 @@ function M.main(args, pipeline)
     if not okserve then
       fail("cannot start the dashboard: " .. tostring(s))
       conn:close()
-      return 1
+      return 2
     end
     server = s
   end
@@ -321,26 +342,9 @@ function M.main(args, pipeline)
       conn:close()
       return 2
     end
-    if o.provider == "auto" and resumed.provider then o.provider = resumed.provider end
     progress:info(("Resuming run %d: keeping %d character sheet%s, %d keyframe%s, %d clip%s"):format(o.resume,
       resumed.counts.sheets, resumed.counts.sheets == 1 and "" or "s", resumed.counts.keyframes,
       resumed.counts.keyframes == 1 and "" or "s", resumed.counts.videos, resumed.counts.videos == 1 and "" or "s"))
-  end
-
-  local provider, why = M.pick_provider(o.provider)
-  if provider == "xai" then
-    -- A cheap authenticated call first: a missing or rejected key stops here,
-    -- before a run is recorded or anything is paid for.
-    local okkey, kerr = require("grokspicy.xai").check()
-    if not okkey then
-      fail(kerr)
-      if resumed then
-        conn:update_run(o.resume, { status = "failed", error = kerr })
-      end
-      if server then server:stop() end
-      conn:close()
-      return 1
-    end
   end
 
   local observer_lib = require "grokspicy.observer"

@@ -8,6 +8,8 @@
 -- the pipeline: each method catches its own errors and logs a warning (except
 -- Ctrl+C's "interrupted!", which goes on to the flow so it can cancel the run,
 -- and RecordLost: the WebObserver could not record the run at all).
+local store = require "grokspicy.store"
+
 local M = {}
 
 --- The run's record cannot be written (disk full, I/O error, read-only
@@ -36,8 +38,10 @@ function PipelineObserver.on_keyframe(_, _run_id, _asset) end
 function PipelineObserver.on_script(_, _run_id, _script_path) end
 function PipelineObserver.on_video(_, _run_id, _asset) end
 function PipelineObserver.on_complete(_, _run_id, _final_path) end
-function PipelineObserver.on_error(_, _run_id, _error) end
-function PipelineObserver.on_cancelled(_, _run_id, _reason) end
+--- where (optional): what failed, {step=, scene_id=, character=, asset=} (see flow.lua).
+function PipelineObserver.on_error(_, _run_id, _error, _where) end
+--- by (optional): who asked, "dashboard" or "terminal".
+function PipelineObserver.on_cancelled(_, _run_id, _reason, _by) end
 function PipelineObserver.heartbeat(_, _run_id) end
 --- true when someone (the dashboard, another process) asked the run to stop.
 function PipelineObserver.cancel_requested(_, _run_id) return false end
@@ -105,7 +109,7 @@ end
 --- events table is still written). opts.provider names the renderer shown on
 --- the run page; opts.render = false skips HTML fragments; opts.busy_wait is
 --- how long (s, default 120) a write goes on retrying past the store's own
---- 10 s busy_timeout while another process holds the database locked.
+--- busy_timeout (10 s) while another process holds the database locked.
 function M.WebObserver(conn, bus, opts)
   opts = opts or {}
   local self = setmetatable({
@@ -127,59 +131,87 @@ local function any_of(msg, list)
   return false
 end
 
+-- Once SQLite's own wait (busy_timeout, 10 s) has run out, each retry waits
+-- at most this long inside SQLite before busy_wait is looked at again: a
+-- whole busy_timeout per retry let a 3 s busy_wait last 20 s.
+local SLICE_MS = 250
+
 -- Runs fn (one store transaction) so that no event is lost in silence: a
--- write refused because another process holds the lock is tried again
--- (SQLite already waited busy_timeout, 10 s, inside each try) until
--- busy_wait has passed; one that cannot be made at all raises RecordLost.
--- A failed try rolled back, so trying again never writes twice.
+-- write refused because another process holds the lock is tried again, in
+-- slices, until busy_wait has passed (the whole wait: SQLite's busy_timeout,
+-- then busy_wait, then at most one slice); one that cannot be made at all
+-- raises RecordLost. A failed try rolled back, so trying again never writes twice.
 function WebObserver:_write(what, fn)
   local sys = require "grokspicy.sys"
-  local since
+  local conn = self.conn
+  local since, base_ms
+  local function restore() -- the connection's own wait, for the next write
+    if base_ms then pcall(conn.busy_timeout, conn, base_ms) end
+  end
   while true do
+    local t_try = sys.monotonic()
     local ok, res = pcall(fn)
     if ok then
+      restore()
       if since then self.warn(("the database is free again: %s recorded after %.0f s"):format(what,
-        sys.monotonic() - since + 10)) end
+        sys.monotonic() - since + base_ms / 1000)) end
       return res
     end
     local msg = tostring(res)
-    if msg:find("interrupted!", 1, true) then error(res, 0) end
+    if msg:find("interrupted!", 1, true) then
+      restore()
+      error(res, 0)
+    end
     local locked = any_of(msg, LOCKED)
     if locked then
       if not since then
-        since = sys.monotonic()
+        since = sys.monotonic() -- SQLite's own wait is over
+        base_ms = conn:busy_timeout()
         self.warn(("the database is locked by another process; %s waits (up to %.0f s more)"):format(what,
           self.busy_wait))
       end
-      if sys.monotonic() - since >= self.busy_wait then locked = false end
+      local left = self.busy_wait - (sys.monotonic() - since)
+      if left <= 0 then
+        locked = false
+      else
+        conn:busy_timeout(math.max(1, math.min(SLICE_MS, math.ceil(left * 1000))))
+      end
     end
-    if not locked and (any_of(msg, LOCKED) or any_of(msg, UNWRITABLE)) then
-      error(setmetatable({ message = ("cannot record the run (%s): %s"):format(what,
-        msg:match("^.-:%d+: (.*)$") or msg) }, RecordLost), 0)
-    elseif not locked then
+    if not locked then
+      restore()
+      if any_of(msg, LOCKED) or any_of(msg, UNWRITABLE) then
+        error(setmetatable({ message = ("cannot record the run (%s): %s"):format(what,
+          msg:match("^.-:%d+: (.*)$") or msg) }, RecordLost), 0)
+      end
       error(res, 0)
     end
-    sys.sleep(0.05)
+    -- A refusal that came back at once (SQLite did not wait) must not spin.
+    if sys.monotonic() - t_try < 0.01 then sys.sleep(0.02) end
   end
 end
 
 -- One transaction: the writes, then the events with their fragments rendered
--- from the run as it now stands; the bus is rung after the commit so a woken
--- stream always finds the rows.
+-- from the run as it now stands, this event included and stamped with the
+-- time it is stored with: a page loaded later renders the same HTML. The bus
+-- is rung after the commit so a woken stream always finds the rows.
 function WebObserver:_record(run_id, kind, key, data, writes)
   local conn = self.conn
   local ids = {}
   self:_write(kind, function() return conn:transaction(function()
     if writes then writes(conn) end
-    local run = conn:get_run(run_id)
+    local now = store.now()
+    local run = conn:get_run(run_id, { timeline = self.render })
+    local status = run and run.status
+    local ev_data = data or { status = status }
     local row_html, html
     if self.render and run then
+      run.timeline[#run.timeline + 1] = { type = kind, created_at = now, data = ev_data }
       row_html = self.view.run_row(run, true)
       html = self.view.run_fragment(run, kind, key)
     end
-    local status = run and run.status
-    ids[1] = conn:append_event { run_id = run_id, type = "run", data = { status = status }, html = row_html }
-    ids[2] = conn:append_event { run_id = run_id, type = kind, data = data or { status = status }, html = html }
+    ids[1] = conn:append_event { run_id = run_id, type = "run", data = { status = status }, html = row_html,
+      created_at = now }
+    ids[2] = conn:append_event { run_id = run_id, type = kind, data = ev_data, html = html, created_at = now }
   end) end)
   if self.bus then
     -- A doorbell: the SSE server reads the rows from the store.
@@ -263,18 +295,25 @@ function WebObserver:on_complete(run_id, final_path)
   end)
 end
 
-function WebObserver:on_error(run_id, err)
+-- The event says what failed (where: the step, and the scene or character
+-- whose asset it was), so the run page marks that step and that slot.
+function WebObserver:on_error(run_id, err, where)
   local msg = tostring(err)
-  self:_record(run_id, "error", nil, { error = msg }, function(conn)
+  local data = { error = msg }
+  if type(where) == "table" then
+    data.step, data.scene_id, data.character, data.asset = where.step, where.scene_id, where.character, where.asset
+  end
+  self:_record(run_id, "error", nil, data, function(conn)
     conn:update_run(run_id, { status = "failed", error = msg })
   end)
 end
 
--- Cancelled: every accepted asset stays; the reason is shown like an error.
-function WebObserver:on_cancelled(run_id, reason)
+-- Cancelled: every accepted asset stays. A stop someone asked for is not an
+-- error: the reason and who asked go in the event, the run's error stays empty.
+function WebObserver:on_cancelled(run_id, reason, by)
   local msg = tostring(reason or "cancelled")
-  self:_record(run_id, "cancelled", nil, { status = "cancelled", reason = msg }, function(conn)
-    conn:update_run(run_id, { status = "cancelled", error = msg })
+  self:_record(run_id, "cancelled", nil, { status = "cancelled", reason = msg, by = by }, function(conn)
+    conn:update_run(run_id, { status = "cancelled" })
   end)
 end
 

@@ -31,11 +31,13 @@ for i, s in ipairs(M.STEPS) do STEP_INDEX[s.key] = i end
 function M.is_running(status) return RUNNING[status] == true end
 function M.is_terminal(status) return TERMINAL[status] == true end
 
---- The CSS class of a status badge: one colour per kind of state.
+--- The CSS class of a status badge: one colour per kind of state. A cancel
+--- someone asked for is grey; a run whose process died is amber.
 function M.badge_class(status)
   if status == "complete" then return "ok" end
   if status == "failed" then return "bad" end
-  if status == "interrupted" or status == "cancelled" then return "muted" end
+  if status == "cancelled" then return "muted" end
+  if status == "interrupted" then return "warn" end
   if status == "pending" then return "idle" end
   return "busy"
 end
@@ -68,7 +70,7 @@ local function parse_iso(s)
 end
 M.parse_iso = parse_iso
 
---- Seconds a run took (or has taken so far).
+--- Wall-clock seconds from a run's start to its end (or to now while it runs).
 function M.elapsed(run, now)
   local t0 = parse_iso(run.started_at)
   if not t0 then return nil end
@@ -79,6 +81,110 @@ function M.elapsed(run, now)
   end
   return math.max(0, t1 - t0)
 end
+
+-- "12:03 UTC" of a stored time (the store keeps UTC).
+local function clock(iso)
+  local hm = type(iso) == "string" and iso:match("T(%d%d:%d%d)")
+  return hm and (hm .. " UTC") or nil
+end
+
+--- What a run's timeline (get_run's {timeline = true}: its events in order)
+--- says happened: each step's state, the spans the run was owned by a
+--- process (active time), and how its last attempt ended.
+---
+--- Steps: a status event starts a step and finishes the one before it; a step
+--- never started while a later one was is "skipped"; `complete` finishes the
+--- last; `error` marks the step that failed ("failed": the step its event
+--- names, else the one running) and stops the one running; `cancelled` and
+--- `interrupted` leave the running step "stopped". A resume (a status event
+--- with resumed = true) starts a new attempt: every step is pending again.
+---
+--- Spans: the first opens at started_at, each resume opens one; a terminal
+--- event closes it (`interrupted` at the process's last sign of life, its
+--- last_seen). Returns nil when the timeline holds no step at all (runs
+--- recorded without events).
+function M.timeline_facts(run, now)
+  local tl = run.timeline
+  if type(tl) ~= "table" then return nil end
+  local state, current, stop = {}, nil, nil
+  local span_start = parse_iso(run.started_at)
+  local last_seen = span_start
+  local closed, spans, any_step = 0, span_start and 1 or 0, false
+  local function close(t_end)
+    if span_start and t_end then closed = closed + math.max(0, t_end - span_start) end
+    span_start = nil
+  end
+  for _, ev in ipairs(tl) do
+    local t = parse_iso(ev.created_at)
+    local d = type(ev.data) == "table" and ev.data or {}
+    if ev.type == "status" and d.resumed then
+      if span_start then close(last_seen) end -- it ended without a word: at its last sign of life
+      span_start, last_seen, spans = t, t, spans + 1
+      state, current, stop = {}, nil, nil
+    elseif ev.type == "status" and STEP_INDEX[d.status] then
+      any_step = true
+      if current and current ~= d.status then state[current] = "done" end
+      for i = 1, STEP_INDEX[d.status] - 1 do
+        local k = M.STEPS[i].key
+        if state[k] == nil then state[k] = "skipped" end
+      end
+      state[d.status], current = "active", d.status
+    elseif ev.type == "complete" then
+      for _, s in ipairs(M.STEPS) do
+        if state[s.key] == nil then
+          state[s.key] = "skipped"
+        elseif state[s.key] == "active" then
+          state[s.key] = "done"
+        end
+      end
+      close(t)
+      current, stop = nil, { kind = "complete", at = ev.created_at }
+    elseif ev.type == "error" then
+      local failed = STEP_INDEX[d.step] and d.step or current
+      if current and current ~= failed then state[current] = "stopped" end
+      if failed then state[failed] = "failed" end
+      close(t)
+      stop = { kind = "failed", at = ev.created_at, reason = d.error, step = failed, scene_id = d.scene_id,
+        character = d.character, asset = d.asset }
+      current = nil
+    elseif ev.type == "cancelled" or ev.type == "interrupted" then
+      if current then state[current] = "stopped" end
+      local at = ev.created_at
+      if ev.type == "interrupted" then
+        local seen = parse_iso(d.last_seen)
+        close(seen and math.max(seen, last_seen or seen) or last_seen)
+        at = d.last_seen or at
+      else
+        close(t)
+      end
+      stop = { kind = ev.type, at = at, reason = d.reason, by = d.by, step = current, noticed = ev.created_at }
+      current = nil
+    end
+    if span_start and t and (not last_seen or t > last_seen) then last_seen = t end
+  end
+  if not any_step then return nil end
+  local open_since
+  if span_start then
+    if RUNNING[run.status] then
+      open_since = span_start
+    else -- stopped with no event saying so (an old record): at its end, or its last sign of life
+      close(parse_iso(run.completed_at) or last_seen)
+    end
+  end
+  local active = closed + (open_since and math.max(0, (now or os.time()) - open_since) or 0)
+  return { state = state, stop = stop, spans = spans, active = active, closed = closed, open_since = open_since }
+end
+
+-- "scene 2 clip", "character Fox", "scene 3 keyframe": what a failure was making.
+local function target_label(stop)
+  if not stop then return nil end
+  if stop.scene_id then
+    return stop.asset and ("scene %s %s"):format(stop.scene_id, stop.asset) or ("scene " .. stop.scene_id)
+  end
+  if stop.character then return ("character %s"):format(stop.character) end
+  return nil
+end
+M.target_label = target_label
 
 local function index_by(list, key)
   local t = {}
@@ -119,9 +225,51 @@ function M.run_model(run)
     }
   end
 
-  -- Progress: each step is a sixth; the asset steps advance per accepted asset.
+  local facts = M.timeline_facts(run)
+  local stop = facts and facts.stop
+  if stop and stop.kind == "complete" then stop = nil end
+  if not stop and TERMINAL[run.status] and run.status ~= "complete" then
+    -- Recorded without a terminal event: what the row itself says.
+    stop = { kind = run.status, at = run.completed_at, reason = run.error }
+  end
+  local failed_here = stop and stop.kind == "failed" and stop.reason or nil
+  if failed_here then
+    local what = target_label(stop)
+    for _, c in ipairs(characters) do
+      if stop.character and c.name == stop.character then c.failure = failed_here end
+    end
+    for _, s in ipairs(scenes) do
+      if stop.scene_id and s.scene_id == stop.scene_id then
+        s.failure, s.failed_asset = failed_here, stop.asset
+      end
+    end
+    stop.target = what
+  end
+
+  -- Steps: from the timeline; without one, what the status alone tells.
   local n_steps = #M.STEPS
   local idx = STEP_INDEX[run.status]
+  local steps = {}
+  for i, s in ipairs(M.STEPS) do
+    local state
+    if facts then
+      state = facts.state[s.key] or "pending"
+    elseif run.status == "complete" or (idx and i < idx) then
+      state = "done"
+    elseif idx and i == idx then
+      state = "active"
+    else
+      state = "pending" -- a stopped run recorded without events: nothing known
+    end
+    steps[i] = { key = s.key, label = s.label, state = state }
+  end
+  if stop then
+    for _, s in ipairs(steps) do
+      if s.key == stop.step then stop.step_label = s.label end
+    end
+  end
+
+  -- Progress: each step is a sixth; the asset step running advances per accepted asset.
   local fraction
   if run.status == "complete" then
     fraction = 1
@@ -136,35 +284,27 @@ function M.run_model(run)
     end
     fraction = (idx - 1 + math.min(within, 0.95)) / n_steps
   else
-    -- Failed or stopped runs keep the bar where the work stopped.
+    -- A stopped run keeps the bar at the steps it finished.
     local done = 0
-    if run.title then done = 1 end
-    if #(run.character_assets or {}) > 0 then done = 2 end
-    if #(run.keyframe_assets or {}) > 0 then done = 3 end
-    if run.script_path then done = 4 end
-    if #(run.video_assets or {}) > 0 then done = 5 end
-    fraction = done / n_steps
-  end
-
-  local steps = {}
-  for i, s in ipairs(M.STEPS) do
-    local state = "pending"
-    if run.status == "complete" or (idx and i < idx) then
-      state = "done"
-    elseif idx and i == idx then
-      state = "active"
-    elseif not idx and i <= math.floor(fraction * n_steps + 1e-9) then
-      state = "done"
-    elseif not idx and run.status == "failed" and i == math.floor(fraction * n_steps + 1e-9) + 1 then
-      state = "failed"
+    for _, s in ipairs(steps) do
+      if s.state == "done" or s.state == "skipped" then done = done + 1 end
     end
-    steps[i] = { key = s.key, label = s.label, state = state }
+    fraction = done / n_steps
   end
 
   local current
   for _, s in ipairs(steps) do
     if s.state == "active" or s.state == "failed" then current = s.label end
   end
+
+  -- Time: wall from start to end; active is the time a process owned the run
+  -- (a resumed run did not run while it lay stopped). The live clock ticks
+  -- from open_since on top of the closed spans.
+  local wall = M.elapsed(run)
+  local active = facts and facts.active or wall
+  local resumed = facts and facts.spans > 1 or false
+  local t_started = parse_iso(run.started_at)
+  local since = RUNNING[run.status] and (facts and facts.open_since or (not facts and t_started))
 
   return {
     run = run,
@@ -179,7 +319,16 @@ function M.run_model(run)
     progress_pct = math.floor(fraction * 100 + 0.5),
     current_step = current,
     steps = steps,
-    elapsed = M.elapsed(run),
+    elapsed = wall,
+    wall = wall,
+    active = active,
+    resumed = resumed,
+    -- The live clock: seconds since the epoch the open span began, and the closed spans' sum.
+    clock_since = since and ("%.3f"):format(since) or nil,
+    clock_base = ("%.3f"):format(facts and facts.closed or 0),
+    wall_since = RUNNING[run.status] and t_started and ("%.3f"):format(t_started) or nil,
+    stop = stop,
+    stop_clock = stop and clock(stop.at),
     cost = run.cost_usd or 0,
     characters = characters,
     scenes = scenes,

@@ -6,7 +6,10 @@
 --   /                 run list: ?page=N (1..), ?status=S (one of view.STATUSES), ?q=text
 --   /run/{id}         one run page; 404 page when missing
 --   /api/runs         JSON array: ?limit= (default 50, max 500), ?offset=, ?status=
---   /api/runs/{id}    JSON: the nested run of store get_run; 404 {"error":"run 7 not found"}
+--   /api/runs/{id}    JSON: the nested run of store get_run, plus what its events say:
+--                     active_seconds, wall_seconds, steps [{key, label, state}] and
+--                     stop {kind, at, reason, by, step, scene_id, character, asset}
+--                     for a run that stopped short; 404 {"error":"run 7 not found"}
 --   /health           {"status":"ok"}
 --   POST /api/runs/{id}/cancel  asks a running run to stop (runs.cancel_requested; its
 --                     process stops at the next safe point): 202, 404, 409 not running
@@ -53,7 +56,7 @@ end
 -- cjson 2.1.0 has no array marker: empty tables under these keys (and at the top
 -- of a list response) are arrays.
 local ARRAY_KEYS = { characters = true, scenes = true, character_assets = true, keyframe_assets = true,
-  video_assets = true, personality_cues = true, characters_present = true, issues = true }
+  video_assets = true, personality_cues = true, characters_present = true, issues = true, steps = true }
 
 --- Encodes v with object keys sorted; as_array makes an empty top-level table "[]".
 --- Each scalar is written as cjson.encode writes it (grokspicy.sorted_json, in C).
@@ -167,7 +170,7 @@ local function run_page(_, id)
   -- The stream starts after the last event read before the page: at worst an
   -- event the page already shows comes again (swaps are idempotent), never one lost.
   local after = db:max_event_id(id)
-  local run = db:get_run(id)
+  local run = db:get_run(id, { timeline = true })
   if not run then return error_page(404, ("Run %d not found."):format(id)) end
   local m = view.run_model(run)
   return html(200, view.render("run.html", { run = run, m = m, token = conf.token, live = not m.terminal,
@@ -187,8 +190,17 @@ end
 
 local function api_run(_, id)
   mark_interrupted()
-  local run = db:get_run(id)
+  local run = db:get_run(id, { timeline = true })
   if not run then return json(404, { error = ("run %d not found"):format(id) }) end
+  local m = view.run_model(run)
+  run.timeline = nil
+  run.active_seconds, run.wall_seconds = m.active, m.wall
+  run.steps = {}
+  for i, s in ipairs(m.steps) do run.steps[i] = { key = s.key, label = s.label, state = s.state } end
+  if m.stop then
+    run.stop = { kind = m.stop.kind, at = m.stop.at, reason = m.stop.reason, by = m.stop.by, step = m.stop.step,
+      scene_id = m.stop.scene_id, character = m.stop.character, asset = m.stop.asset }
+  end
   return json(200, run)
 end
 
