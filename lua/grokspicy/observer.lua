@@ -144,6 +144,7 @@ local SLICE_MS = 250
 function WebObserver:_write(what, fn)
   local sys = require "grokspicy.sys"
   local conn = self.conn
+  local t_first = sys.monotonic()
   local since, base_ms
   local function restore() -- the connection's own wait, for the next write
     if base_ms then pcall(conn.busy_timeout, conn, base_ms) end
@@ -180,8 +181,9 @@ function WebObserver:_write(what, fn)
     if not locked then
       restore()
       if any_of(msg, LOCKED) or any_of(msg, UNWRITABLE) then
-        error(setmetatable({ message = ("cannot record the run (%s): %s"):format(what,
-          msg:match("^.-:%d+: (.*)$") or msg) }, RecordLost), 0)
+        error(setmetatable({ message = ("cannot record the run (%s): %s%s"):format(what,
+          msg:match("^.-:%d+: (.*)$") or msg, since and (" (waited %.1f s)"):format(sys.monotonic() - t_first) or "")
+        }, RecordLost), 0)
       end
       error(res, 0)
     end

@@ -3,6 +3,7 @@
 -- and the template environment. Pages and live SSE fragments both render
 -- through here, so a fragment is always the same HTML a page load would give.
 local template = require "grokspicy.template"
+local store = require "grokspicy.store"
 local resources = require "grokspicy.resources"
 
 local concat = table.concat
@@ -70,6 +71,10 @@ local function parse_iso(s)
 end
 M.parse_iso = parse_iso
 
+--- Now, in seconds since the epoch with milliseconds (os.time has whole seconds,
+--- which made a running run's time jump by up to one).
+function M.now() return parse_iso(store.now()) end
+
 --- Wall-clock seconds from a run's start to its end (or to now while it runs).
 function M.elapsed(run, now)
   local t0 = parse_iso(run.started_at)
@@ -77,7 +82,7 @@ function M.elapsed(run, now)
   local t1 = parse_iso(run.completed_at)
   if not t1 then
     if not RUNNING[run.status] then t1 = parse_iso(run.updated_at) end
-    t1 = t1 or now or os.time()
+    t1 = t1 or now or M.now()
   end
   return math.max(0, t1 - t0)
 end
@@ -171,7 +176,7 @@ function M.timeline_facts(run, now)
       close(parse_iso(run.completed_at) or last_seen)
     end
   end
-  local active = closed + (open_since and math.max(0, (now or os.time()) - open_since) or 0)
+  local active = closed + (open_since and math.max(0, (now or M.now()) - open_since) or 0)
   return { state = state, stop = stop, spans = spans, active = active, closed = closed, open_since = open_since }
 end
 
