@@ -186,7 +186,51 @@ describe("the flow refuses bad input clearly", function()
     local f = assert(io.open(blocker, "w"))
     f:write("x")
     f:close()
-    refuses({ "concept", "--output-dir", blocker .. "/out" }, 1, "cannot create the output folder")
+    refuses({ "concept", "--output-dir", blocker .. "/out" }, 2, "cannot create the output folder")
+  end)
+
+  it("exits 2 without recording a run when --provider xai has no key (1 means a recorded failure)", function()
+    local dir = TMP .. "/nokey"
+    local code, out = run_flow({ "a red fox", "--provider", "xai", "--output-dir", dir },
+      { XAI_API_KEY = "", GROK_API_KEY = "" })
+    assert.are.equal(2, code, out)
+    assert.matches("no xAI API key: set XAI_API_KEY or GROK_API_KEY, or use --provider local; nothing was run", out,
+      1, true)
+    assert.are.equal(0, #runs_in(dir .. "/grok_spicy.db"))
+  end)
+
+  it("records a failed clip against its scene and step, and the run's end when it failed", function()
+    local dir = TMP .. "/clipfail"
+    os.execute("mkdir -p " .. sh_quote(dir))
+    -- ffmpeg that fails scene 2's clip only, after a while (the run's end must be then).
+    local wrapper = dir .. "/ffmpeg"
+    local f = assert(io.open(wrapper, "w"))
+    f:write('#!/bin/sh\n',
+      'case "$*" in *videos/scene_2_attempt*) sleep 1; echo "simulated encoder crash" >&2; exit 1;; esac\n',
+      'exec ffmpeg "$@"\n')
+    f:close()
+    os.execute("chmod +x " .. sh_quote(wrapper))
+    local code, out = run_flow({ "a red fox", "--provider", "local", "--scenes", "2", "--output-dir", dir, "-q" },
+      { GS_FFMPEG = wrapper })
+    assert.are.equal(1, code, out)
+    local conn = assert(store.init_db(dir .. "/grok_spicy.db"))
+    local run = conn:get_run(conn:list_runs({ limit = 1 })[1].id, { timeline = true })
+    conn:close()
+    assert.are.equal("failed", run.status)
+    assert.matches("simulated encoder crash", run.error, 1, true)
+    local last = run.timeline[#run.timeline]
+    assert.are.equal("error", last.type)
+    assert.are.equal("videos", last.data.step)
+    assert.are.equal(2, last.data.scene_id)
+    assert.are.equal("clip", last.data.asset)
+    local view = require "grokspicy.view"
+    assert.is_true(math.abs(view.parse_iso(run.completed_at) - view.parse_iso(last.created_at)) < 0.5,
+      run.completed_at .. " vs " .. last.created_at)
+    local m = view.run_model(run)
+    assert.are.equal("failed", m.steps[5].state)
+    assert.are.equal("pending", m.steps[6].state)
+    local html = view.render("run.html", { m = m })
+    assert.truthy(html:find("Run failed in Videos (scene 2 clip)", 1, true))
   end)
 
   it("fails the run, not the program, when ffmpeg is missing", function()

@@ -95,6 +95,7 @@ describe("cancel and resume", function()
     local run, events = get_run(db)
     assert.are.equal("cancelled", run.status)
     assert.are.equal("cancelled", events[#events].type)
+    assert.are.equal("terminal", events[#events].data.by)
     assert.is_true(#run.character_assets >= 1 and #run.keyframe_assets >= 1)
     local before = kept_stamps(out, run)
     local nevents = #events
@@ -156,9 +157,13 @@ describe("cancel and resume", function()
     assert.is_true(sys.monotonic() - t0 < 2.5, ("stopped in %.2f s"):format(sys.monotonic() - t0))
     assert.are.equal(130, code, log)
     assert.are.equal(0, ffmpeg_children_of(out))
-    run = get_run(db, run.id)
+    local events
+    run, events = get_run(db, run.id)
     assert.are.equal("cancelled", run.status)
-    assert.are.equal("cancelled from the dashboard", run.error)
+    assert.is_nil(run.error) -- a cancel is not an error: who asked and why are in its event
+    assert.are.equal("cancelled", events[#events].type)
+    assert.are.same({ status = "cancelled", reason = "cancelled from the dashboard", by = "dashboard" },
+      events[#events].data)
     assert.are.equal(409, (post("/api/runs/" .. run.id .. "/cancel", { "HX-Request: true" })))
 
     -- The run page offers Resume; the button's POST starts the flow detached.
