@@ -1,0 +1,103 @@
+-- GS_DB_BUSY_WAIT (the WebObserver's busy_wait) is a bound on how long a run's
+-- write waits on a database another process holds locked: SQLite's own
+-- busy_timeout, then busy_wait, then at most one slice. The lock is held by a
+-- second grok-spicy until this spec releases it, so nothing races a sleep.
+local store = require "grokspicy.store"
+local observer_lib = require "grokspicy.observer"
+local sys = require "grokspicy.sys"
+local support = require "tests.support"
+local q, read = support.q, support.read
+
+local BIN = os.getenv("GS_BINARY") or "build/grok-spicy"
+local TMP = (os.getenv("GS_TEST_TMP") or "/tmp") .. "/busy-wait-spec-" .. sys.pid()
+os.execute("rm -rf " .. q(TMP) .. " && mkdir -p " .. q(TMP))
+
+-- Another process takes the write lock and keeps it until release() (10 min at most).
+local function hold_lock(db, dir)
+  local locked, release = dir .. "/locked", dir .. "/release"
+  os.execute(("(%s -e %s > %s 2>&1 &)"):format(q(BIN), q(([[
+    local sys = require "grokspicy.sys"
+    local c = assert(require("grokspicy.store").init_db(%q))
+    c:transaction(function()
+      io.open(%q, "w"):close()
+      for _ = 1, 12000 do
+        local f = io.open(%q)
+        if f then f:close() break end
+        sys.sleep(0.05)
+      end
+    end)
+    c:close()
+    io.open(%q, "w"):close()]]):format(db, locked, release, dir .. "/unlocked")), q(dir .. "/locker.log")))
+  local t0 = sys.monotonic()
+  while not read(locked) do
+    assert(sys.monotonic() - t0 < 60, "the lock holder did not start: " .. tostring(read(dir .. "/locker.log")))
+    sys.sleep(0.02)
+  end
+  return function()
+    io.open(release, "w"):close()
+    local t1 = sys.monotonic()
+    while not read(dir .. "/unlocked") and sys.monotonic() - t1 < 60 do sys.sleep(0.02) end
+  end
+end
+
+describe("a write that meets another process's lock", function()
+  it("gives up after SQLite's wait + busy_wait + one slice, not a whole busy_timeout per retry", function()
+    local dir = TMP .. "/bound"
+    local db = dir .. "/grok_spicy.db"
+    local conn = assert(store.init_db(db))
+    local warnings = {}
+    local obs = observer_lib.WebObserver(conn, nil, { render = false, busy_wait = 1,
+      warn = function(msg) warnings[#warnings + 1] = msg end })
+    local id = obs:on_run_start("a fox")
+    -- SQLite's own wait, shortened for the test (the product's is 10 s).
+    assert.are.equal(10000, conn:busy_timeout(4000))
+    local release = hold_lock(db, dir)
+    finally(release)
+
+    local t0 = sys.monotonic()
+    local ok, err = pcall(obs.on_status, obs, id, "ideation")
+    local took = sys.monotonic() - t0
+    assert.is_false(ok)
+    assert.are.equal(observer_lib.RecordLost, getmetatable(err))
+    assert.matches("^cannot record the run %(status%): transaction: database is locked %(waited [%d.]+ s%)$", err.message)
+    -- All of it was waited: 4 s in SQLite, then 1 s of slices...
+    assert.is_true(took >= 4.9, ("gave up after %.2f s"):format(took))
+    -- ...and no more than a slice beyond (a whole 4 s per retry gave 8 s and up).
+    assert.is_true(took < 7, ("gave up after %.2f s: more than 4 s + 1 s + a slice"):format(took))
+    assert.matches("locked by another process; status waits %(up to 1 s more%)", warnings[1])
+    -- The connection's own wait is back for the next write.
+    assert.are.equal(4000, conn:busy_timeout())
+
+    release()
+    obs:on_status(id, "ideation")
+    assert.are.equal("ideation", conn:get_run(id).status)
+    conn:close()
+  end)
+
+  it("goes on when the lock is let go within busy_wait, and says so", function()
+    local dir = TMP .. "/released"
+    local db = dir .. "/grok_spicy.db"
+    local conn = assert(store.init_db(db))
+    local warned = dir .. "/warned"
+    local warnings = {}
+    local obs = observer_lib.WebObserver(conn, nil, { render = false, busy_wait = 120, warn = function(msg)
+      warnings[#warnings + 1] = msg
+      local f = assert(io.open(warned, "w"))
+      f:write(msg)
+      f:close()
+    end })
+    local id = obs:on_run_start("a fox")
+    conn:busy_timeout(500)
+    local release = hold_lock(db, dir)
+    finally(release)
+    -- The write blocks this thread: a shell lets the lock go once the write has
+    -- met it (its warning is out).
+    os.execute(("(while [ ! -s %s ]; do sleep 0.05; done; touch %s) &"):format(q(warned), q(dir .. "/release")))
+    obs:on_status(id, "characters")
+    assert.are.equal("characters", conn:get_run(id).status)
+    assert.matches("locked by another process; status waits %(up to 120 s more%)", warnings[1])
+    assert.matches("the database is free again: status recorded after %d+ s", warnings[#warnings])
+    assert.are.equal(500, conn:busy_timeout())
+    conn:close()
+  end)
+end)
