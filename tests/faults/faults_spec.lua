@@ -217,27 +217,39 @@ end)
 
 describe("the database locked by another process", function()
   -- Another grok-spicy holds a write transaction (BEGIN IMMEDIATE: in WAL mode
-  -- the same as EXCLUSIVE for writers) for `secs` seconds.
+  -- the same as EXCLUSIVE for writers) for `secs` seconds, or with secs = nil
+  -- until dir/release exists (10 min at most).
   local function hold_lock(db, secs, dir)
     local flag = dir .. "/locked"
     os.execute(("(%s -e %s > %s 2>&1 &)"):format(q(BIN), q(([[
+      local sys = require "grokspicy.sys"
       local c = assert(require("grokspicy.store").init_db(%q))
       c:transaction(function()
         io.open(%q, "w"):close()
-        require("grokspicy.sys").sleep(%d)
+        local secs, release = %s, %q
+        local t0 = sys.monotonic()
+        while sys.monotonic() - t0 < (secs or 600) do
+          local f = not secs and io.open(release)
+          if f then f:close() break end
+          sys.sleep(secs and math.min(0.5, secs) or 0.05)
+        end
       end)
-      c:close()]]):format(db, flag, secs)), q(dir .. "/locker.log")))
-    for _ = 1, 400 do
-      if read(flag) then return end
+      c:close()]]):format(db, flag, tostring(secs), dir .. "/release")), q(dir .. "/locker.log")))
+    local t0 = sys.monotonic()
+    while not read(flag) do
+      -- Generous: a loaded machine starts a process slowly, never this slowly.
+      if sys.monotonic() - t0 > 60 then
+        error("the lock holder did not start: " .. tostring(read(dir .. "/locker.log")))
+      end
       sys.sleep(0.025)
     end
-    error("the lock holder did not start: " .. tostring(read(dir .. "/locker.log")))
   end
 
   it("10 s and 25 s: the runs wait and complete with every event; past GS_DB_BUSY_WAIT the run fails clearly",
     function()
-    -- Three runs side by side to keep the suite short.
-    local cases = { { secs = 10 }, { secs = 25 }, { secs = 25, env = { GS_DB_BUSY_WAIT = "3" } } }
+    -- Three runs side by side to keep the suite short. The third lock is held
+    -- until its run has given up (no race between the lock and the wait).
+    local cases = { { secs = 10 }, { secs = 25 }, { env = { GS_DB_BUSY_WAIT = "3" } } }
     for i, c in ipairs(cases) do
       c.dir = TMP .. "/lock-" .. i
       c.db = c.dir .. "/grok_spicy.db"
@@ -251,6 +263,7 @@ describe("the database locked by another process", function()
     end
     for i, c in ipairs(cases) do
       local code, log = c.h.wait(150)
+      if not c.secs then io.open(c.dir .. "/release", "w"):close() end
       local took = sys.monotonic() - c.t0
       local run, events, integrity = inspect(c.db)
       assert.are.equal("ok", integrity)
@@ -269,10 +282,15 @@ describe("the database locked by another process", function()
         assert.is_nil(log:find("observer .- failed"), log)
         assert_whole(c.dir, run)
       else
-        -- 10 s inside SQLite + 3 s of retries < 25 s: said loudly, the run stops.
+        -- A lock that outlasts 10 s inside SQLite + 3 s of retries: said loudly,
+        -- the run stops. The write waited no more than a slice past the bound
+        -- (it waited 20 s when each retry blocked a whole 10 s); 1.5 s is room
+        -- for a loaded machine, well short of a second 10 s wait.
         assert.are.equal(1, code, log)
         assert.matches("cannot record the run", log, 1, true)
         assert.matches("database is locked", log, 1, true)
+        local waited = assert(tonumber(log:match("database is locked %(waited ([%d.]+) s%)")), log)
+        assert.is_true(waited >= 13 - 0.1 and waited <= 13 + 0.25 + 1.5, ("waited %.1f s"):format(waited))
         assert.is_truthy(run.status == "failed" or run.status == "interrupted", run.status)
       end
     end
