@@ -33,11 +33,11 @@ function M.start_flow(bin, flow, dir, args, env)
   os.execute(("(sh -c %s &)"):format(q(("%s > %s 2>&1 & p=$!; echo $p > %s; wait $p; echo $? > %s")
     :format(cmd, q(logf), q(pidf), q(codef)))))
   local h = {}
-  for _ = 1, 200 do
+  local t_spawn = sys.monotonic()
+  repeat -- generous: a loaded machine can take seconds to start a shell
     h.pid = tonumber(read(pidf) or "")
-    if h.pid then break end
-    sys.sleep(0.02)
-  end
+    if not h.pid then sys.sleep(0.02) end
+  until h.pid or sys.monotonic() - t_spawn > 60
   assert(h.pid, "no pid")
   function h.wait(timeout)
     local t0 = sys.monotonic()

@@ -204,7 +204,7 @@ static void test_timeout_kills(void)
     double t0 = now_s();
     CHECK(gs_media_run(argv, NULL, 0, 0.3, NULL, NULL, err, sizeof err) == -1);
     double took = now_s() - t0;
-    CHECK(took < 1.0);
+    CHECK(took < 5.0); /* killed at 0.3 s, not after the child's 10 s; room for a loaded machine */
     CHECK(strstr(err, "timeout") != NULL);
     printf("  hung child killed after %.2f s: %s\n", took, err);
 }

@@ -423,7 +423,8 @@ static void test_parallel_characters(void)
         gs_future_wait(fu[i], -1);
     double dt = now_s() - t0;
     printf("# 3 x 200 ms character sheets on 3 workers: %.0f ms\n", dt * 1000);
-    CHECK(dt < 0.45);
+    /* In parallel: the provider saw all three at once (a count, not a race
+       against the clock, which a loaded machine can lose). */
     CHECK(f.max_running >= 3);
     for (int i = 0; i < 3; i++) {
         CHECK(gs_future_result(fu[i])->ok);

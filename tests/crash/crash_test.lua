@@ -61,11 +61,11 @@ local function start(args)
   os.execute(("(sh -c %s &)"):format(q(("%s >> %s 2>&1 & p=$!; echo $p > %s; wait $p; echo $? > %s")
     :format(cmd, q(DIR .. "/log"), q(pidf), q(codef)))))
   local pid
-  for _ = 1, 500 do
+  local t_spawn = sys.monotonic()
+  repeat -- generous: a loaded machine can take seconds to start a shell
     pid = tonumber(read(pidf) or "")
-    if pid then break end
-    sys.sleep(0.01)
-  end
+    if not pid then sys.sleep(0.01) end
+  until pid or sys.monotonic() - t_spawn > 60
   assert(pid, "the flow did not start")
   return pid, function(timeout)
     local t0 = sys.monotonic()

@@ -11,16 +11,29 @@ check() { # name, pattern, file
     else fail=$((fail + 1)); echo "FAIL $1: no '$2' in output"; cat -v "$3" | head -40; fi
 }
 
+# Each line is typed once the REPL shows its prompt (the Nth "grok> " or the
+# continuation prompt), as a person would: never on a guess of how long the
+# previous line takes, which a loaded machine can outlast.
+prompts() { # the number of times $1 appears in what the terminal showed
+    grep -o -F -- "$1" "$TMP/tty.out" 2>/dev/null | wc -l
+}
+type_at() { # n, prompt, text: waits (60 s at most) for the nth prompt, then types text
+    i=0
+    while [ "$(prompts "$2")" -lt "$1" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
+    printf '%b' "$3"
+}
+: >"$TMP/tty.out"
 (
-    printf '1+1\n'; sleep 0.3
-    printf 'for i=1,2 do\n'; sleep 0.2
-    printf 'print("line" .. i)\nend\n'; sleep 0.3
-    printf 'error("boom")\n'; sleep 0.3
-    printf 'print("after error")\n'; sleep 0.3
-    printf 'type(store), type(bus)\n'; sleep 0.3
-    printf '{answer = 42}\n'; sleep 0.3
-    printf '\004'
-) | HOME=$TMP timeout 20 script -qefc "$BIN" /dev/null >"$TMP/tty.out" 2>&1
+    type_at 1 'grok> ' '1+1\n'
+    type_at 2 'grok> ' 'for i=1,2 do\n'
+    type_at 1 '  ... ' 'print("line" .. i)\n'
+    type_at 2 '  ... ' 'end\n'
+    type_at 3 'grok> ' 'error("boom")\n'
+    type_at 4 'grok> ' 'print("after error")\n'
+    type_at 5 'grok> ' 'type(store), type(bus)\n'
+    type_at 6 'grok> ' '{answer = 42}\n'
+    type_at 7 'grok> ' '\004'
+) | HOME=$TMP timeout 120 script -qefc "$BIN" /dev/null >"$TMP/tty.out" 2>&1
 rc=$?
 sed 's/\x1b\[[?0-9;]*[a-zA-Z]//g' "$TMP/tty.out" | tr -d '\r' >"$TMP/out"
 check "banner" "grok-spicy" "$TMP/out"

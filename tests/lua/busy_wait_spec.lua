@@ -59,7 +59,8 @@ describe("a write that meets another process's lock", function()
     local took = sys.monotonic() - t0
     assert.is_false(ok)
     assert.are.equal(observer_lib.RecordLost, getmetatable(err))
-    assert.matches("^cannot record the run %(status%): transaction: database is locked %(waited [%d.]+ s%)$", err.message)
+    assert.matches("^cannot record the run %(status%): transaction: database is locked %(waited [%d.]+ s%)$",
+      err.message)
     -- All of it was waited: 4 s in SQLite, then 1 s of slices...
     assert.is_true(took >= 4.9, ("gave up after %.2f s"):format(took))
     -- ...and no more than a slice beyond (a whole 4 s per retry gave 8 s and up).

@@ -209,7 +209,7 @@ describe("hostile input", function()
       if #e[2] < 1000 then
         for _, prefix in ipairs { "/run/", "/output/", "/output/runs/", "/static/", "/sse/", "/" } do
           local path = prefix .. pct(e[2])
-          local body, code = curl(path, prefix == "/sse/" and "--max-time 2" or nil)
+          local body, code = curl(path, prefix == "/sse/" and "--max-time 30" or nil)
           assert_4xx(code, path .. " (" .. e[1] .. ")", { 400, 404 })
           assert_no_raw_markup(body, path)
         end
@@ -223,7 +223,7 @@ describe("hostile input", function()
       "/output/runs/1/clip.mp4%00.png", "/%2e%2e/%2e%2e/etc/passwd", "/run/-1", "/run/0", "/run/01",
       "/run/" .. string.rep("9", 400), "/run/9223372036854775808", "/api/runs/-1", "/sse/-1", "/sse/0",
       "/sse/1x", "/%", "/%zz", "/a%2", "/run/1%0d%0aSet-Cookie:%20x" } do
-      local body, code, hdr = curl(path, path:find("^/sse") and "--max-time 2" or nil)
+      local body, code, hdr = curl(path, path:find("^/sse") and "--max-time 30" or nil)
       assert_4xx(code, path, { 400, 404 })
       assert.is_nil(body:find("root:x", 1, true), path)
       assert.is_nil(hdr:lower():find("set-cookie", 1, true), path)
@@ -240,7 +240,7 @@ describe("hostile input", function()
   it("refuses bad methods, bodies, ranges and event ids", function()
     for _, m in ipairs { "POST", "PUT", "DELETE", "PATCH" } do
       for _, path in ipairs { "/", "/run/1", "/api/runs", "/health", "/output/runs/1/clip.mp4", "/sse" } do
-        local _, code = curl(path, "-X " .. m .. " --max-time 2")
+        local _, code = curl(path, "-X " .. m .. " --max-time 30")
         assert_4xx(code, m .. " " .. path, { 405 })
       end
     end
@@ -260,9 +260,9 @@ describe("hostile input", function()
     end
     for _, e in ipairs(HOSTILE) do
       if #e[2] < 1000 and not e[2]:find("[%z\r\n]") then
-        _, code = curl("/sse/" .. runs[1].id, "--max-time 2 -H " .. q("Last-Event-ID: " .. e[2]))
+        _, code = curl("/sse/" .. runs[1].id, "--max-time 30 -H " .. q("Last-Event-ID: " .. e[2]))
         assert_4xx(code, "Last-Event-ID " .. e[1], { 400 })
-        _, code = curl("/sse?after=" .. pct(e[2]), "--max-time 2")
+        _, code = curl("/sse?after=" .. pct(e[2]), "--max-time 30")
         assert_4xx(code, "after= " .. e[1], { 400 })
       end
     end

@@ -192,8 +192,10 @@ describe("xai provider against the fake xAI server", function()
   end)
 
   it("times out a slow reply and retries it without a second generation", function()
-    local fake = start_fake("slow", { faults = { { match = "GET /v1/videos/", times = 1, delay_ms = 1500 } } })
-    local code, out_text = run_flow(fake, { XAI_TIMEOUT = "0.5" })
+    -- Every request of the run must answer within XAI_TIMEOUT, the slow one never
+    -- does: 3 s leaves a loaded machine room, 8 s is far past it.
+    local fake = start_fake("slow", { faults = { { match = "GET /v1/videos/", times = 1, delay_ms = 8000 } } })
+    local code, out_text = run_flow(fake, { XAI_TIMEOUT = "3" })
     fake.stop()
     assert.are.equal(0, code, out_text)
     assert.are.equal(3, fake.count("POST", "/v1/videos/generations"))
