@@ -176,7 +176,7 @@ local left = with_db(function(conn)
 end)
 for _, id in ipairs(left) do
   local _, wait = start { "--resume", tostring(id), "--output-dir", OUT, "-q" }
-  local code = wait(300)
+  local code = wait(900) -- generous: only bounds a hang
   check(code == 0, ("final resume of run %d exited %s (see %s/log)"):format(id, tostring(code), DIR))
 end
 local runs, files = 0, 0

@@ -30,7 +30,7 @@ end
 
 local function run_cli(args, env)
   local h = start_flow(TMP .. "/cli-" .. sys.monotonic(), args, env)
-  return h.wait(180)
+  return h.wait(900)
 end
 
 local function get_run(db, id)
@@ -42,10 +42,12 @@ local function get_run(db, id)
   return run, events
 end
 
+-- Condition waits end as soon as the condition holds; their limits only bound a hang, and
+-- are generous: beside a build, the ASan flow took 60 s to its first keyframe.
 -- Waits until pred(run) holds for the newest run in db.
 local function wait_for(db, pred, timeout)
   local t0 = sys.monotonic()
-  while sys.monotonic() - t0 < (timeout or 60) do
+  while sys.monotonic() - t0 < (timeout or 600) do
     local ok, run = pcall(get_run, db)
     if ok and run and pred(run) then return run end
     sys.sleep(0.05)
@@ -89,6 +91,7 @@ describe("cancel and resume", function()
     local code, log = h.wait(10)
     local took = sys.monotonic() - t0
     assert.are.equal(130, code, log)
+    print(("# Ctrl+C: stopped in %.2f s"):format(took))
     assert.is_true(took < 2, ("stopped in %.2f s"):format(took))
     assert.matches("cancelled", log)
     assert.are.equal(0, ffmpeg_children_of(out))
@@ -154,6 +157,7 @@ describe("cancel and resume", function()
     assert.are.equal(202, status, body)
     assert.matches("cancelling", body)
     local code, log = h.wait(10)
+    print(("# dashboard cancel: stopped in %.2f s"):format(sys.monotonic() - t0))
     assert.is_true(sys.monotonic() - t0 < 2.5, ("stopped in %.2f s"):format(sys.monotonic() - t0))
     assert.are.equal(130, code, log)
     assert.are.equal(0, ffmpeg_children_of(out))
@@ -174,7 +178,7 @@ describe("cancel and resume", function()
     assert.are.equal(202, status, body)
     assert.matches('sse-connect="/sse/' .. run.id .. '?after=', body, 1, true)
     assert.matches("resuming", body)
-    local done = wait_for(db, function(r) return r.status == "complete" or r.status == "failed" end, 120)
+    local done = wait_for(db, function(r) return r.status == "complete" or r.status == "failed" end, 900)
     assert.are.equal(run.id, done.id)
     assert.are.equal("complete", done.status, read(out .. "/runs/" .. run.id .. "/resume.log"))
     status, body = post("/api/runs/" .. run.id .. "/resume", { "Origin: " .. base:match("^(http://[^/]+)") })
