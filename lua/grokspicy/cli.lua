@@ -310,11 +310,19 @@ function M.main(args, pipeline)
     server = s
   end
 
-  -- --resume: refuse clearly, or become the run's owner before anything else.
+  -- --resume: refuse clearly, or become the run's owner before anything else
+  -- (or adopt the claim a dashboard made for this process and handed over).
   local resumed
   if o.resume then
+    local resume = require "grokspicy.resume"
     local rerr
-    resumed, rerr = require("grokspicy.resume").claim(conn, o.resume, o.output_dir)
+    local fd_text = os.getenv(resume.OWNER_FD_ENV)
+    local owner_fd = fd_text and fd_text ~= "" and math.tointeger(tonumber(fd_text)) or nil
+    if fd_text and fd_text ~= "" and not owner_fd then
+      rerr = ("%s must be a descriptor number, got '%s'"):format(resume.OWNER_FD_ENV, fd_text)
+    else
+      resumed, rerr = resume.claim(conn, o.resume, o.output_dir, owner_fd)
+    end
     if not resumed then
       fail("cannot resume: " .. rerr)
       if server then server:stop() end
@@ -336,6 +344,7 @@ function M.main(args, pipeline)
       fail(kerr)
       if resumed then
         conn:update_run(o.resume, { status = "failed", error = kerr })
+        require("grokspicy.store").release_run(o.resume)
       end
       if server then server:stop() end
       conn:close()
@@ -349,6 +358,7 @@ function M.main(args, pipeline)
     warn = function(msg) progress:warn(msg) end,
     -- Extra seconds a write waits on a database another process holds locked.
     busy_wait = tonumber(os.getenv("GS_DB_BUSY_WAIT") or ""),
+    output_dir = o.output_dir,
   })
   progress:info(("Provider: %s%s"):format(M.provider_label(provider), why and (" — " .. why) or ""))
   if server then

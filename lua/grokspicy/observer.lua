@@ -105,11 +105,13 @@ end
 --- events table is still written). opts.provider names the renderer shown on
 --- the run page; opts.render = false skips HTML fragments; opts.busy_wait is
 --- how long (s, default 120) a write goes on retrying past the store's own
---- 10 s busy_timeout while another process holds the database locked.
+--- 10 s busy_timeout while another process holds the database locked;
+--- opts.output_dir is where runs are written: a new run's owner lock goes in
+--- its folder there (without it the run is owned by pid and start time only).
 function M.WebObserver(conn, bus, opts)
   opts = opts or {}
   local self = setmetatable({
-    conn = conn, bus = bus, provider = opts.provider, render = opts.render ~= false,
+    conn = conn, bus = bus, provider = opts.provider, render = opts.render ~= false, output_dir = opts.output_dir,
     view = nil, last_heartbeat = 0, warn = opts.warn or default_warn, busy_wait = opts.busy_wait or 120,
   }, WebObserver)
   if self.render then self.view = require "grokspicy.view" end
@@ -190,6 +192,18 @@ end
 
 function WebObserver:on_run_start(concept)
   local run_id = self:_write("the new run", function() return self.conn:insert_run(concept) end)
+  if self.output_dir then
+    -- This process owns the run from now on: its lock is held until the run ends.
+    local why
+    local owned = self:_write("the run's owner", function()
+      local ok, err = self.conn:own_run(run_id, require("grokspicy.resume").lock_path(self.output_dir, run_id))
+      why = err
+      return ok
+    end)
+    if not owned then
+      error(setmetatable({ message = ("cannot own run %d: %s"):format(run_id, tostring(why)) }, RecordLost), 0)
+    end
+  end
   self:_record(run_id, "status", nil, { status = "pending" }, function(conn)
     if self.provider then conn:update_run(run_id, { provider = self.provider }) end
   end)
@@ -257,24 +271,39 @@ function WebObserver:on_video(run_id, asset)
     end)
 end
 
+-- The run ends in this process: after its last record (whatever became of
+-- it) the owner lock goes, so a resume can claim it while this process lives on
+-- (serving the dashboard, say).
+local function ending(run_id, record)
+  local ok, err = pcall(record)
+  require("grokspicy.store").release_run(run_id)
+  if not ok then error(err, 0) end
+end
+
 function WebObserver:on_complete(run_id, final_path)
-  self:_record(run_id, "complete", nil, { final_video_path = final_path }, function(conn)
-    conn:update_run(run_id, { status = "complete", final_video_path = final_path })
+  ending(run_id, function()
+    self:_record(run_id, "complete", nil, { final_video_path = final_path }, function(conn)
+      conn:update_run(run_id, { status = "complete", final_video_path = final_path })
+    end)
   end)
 end
 
 function WebObserver:on_error(run_id, err)
   local msg = tostring(err)
-  self:_record(run_id, "error", nil, { error = msg }, function(conn)
-    conn:update_run(run_id, { status = "failed", error = msg })
+  ending(run_id, function()
+    self:_record(run_id, "error", nil, { error = msg }, function(conn)
+      conn:update_run(run_id, { status = "failed", error = msg })
+    end)
   end)
 end
 
 -- Cancelled: every accepted asset stays; the reason is shown like an error.
 function WebObserver:on_cancelled(run_id, reason)
   local msg = tostring(reason or "cancelled")
-  self:_record(run_id, "cancelled", nil, { status = "cancelled", reason = msg }, function(conn)
-    conn:update_run(run_id, { status = "cancelled", error = msg })
+  ending(run_id, function()
+    self:_record(run_id, "cancelled", nil, { status = "cancelled", reason = msg }, function(conn)
+      conn:update_run(run_id, { status = "cancelled", error = msg })
+    end)
   end)
 end
 
@@ -288,7 +317,8 @@ function WebObserver:cancel_requested(run_id)
   return self.cancel_seen
 end
 
--- At most one write every 5 s: enough for the 60 s staleness rule.
+-- At most one write every 5 s. The heartbeat no longer decides whether a run
+-- lives (its owner lock does); it says when the run last moved.
 function WebObserver:heartbeat(run_id)
   local now = os.time()
   if now - self.last_heartbeat >= 5 then
