@@ -365,6 +365,7 @@ static int l_sys_spawn_detached(lua_State *L)
     const char *log = luaL_optstring(L, 2, NULL);
     lua_Integer n = luaL_len(L, 1);
     luaL_argcheck(L, n >= 1 && n <= 256, 1, "spawn_detached: argv must have 1..256 strings");
+    lua_settop(L, 3); /* opts (or nil) stays at 3 under what is pushed next */
     /* Validate and collect first (raises allocate nothing), then a userdata array. */
     const char **argv = lua_newuserdatauv(L, sizeof(char *) * (size_t)(n + 1), 0);
     for (lua_Integer i = 1; i <= n; i++) {
