@@ -73,7 +73,7 @@ static char *render_tpl(const char *tpl, const tvar *vars, size_t n)
 }
 
 /* Lower-case ASCII letters and digits, runs of anything else as one '_'. */
-static void slugify(const char *name, char *out, size_t len)
+void gs_steps_slug(const char *name, char *out, size_t len)
 {
     size_t n = 0;
     int gap = 0;
@@ -794,8 +794,8 @@ static int step_character_sheet(run *w)
 {
     const gs_step_character *c = &w->a->chars[0];
     const gs_steps_options *o = w->o;
-    char slug[64];
-    slugify(c->name, slug, sizeof slug);
+    char slug[GS_STEPS_SLUG_LEN];
+    gs_steps_slug(c->name, slug, sizeof slug);
     tvar vars[] = {{"style", w->a->style}, {"name", c->name}, {"description", c->visual_description}};
     char *base = render_tpl(o->tpl_portrait, vars, 3);
     if (!base)
