@@ -58,7 +58,8 @@ int gs_owner_alive(int64_t pid, const char *start, const char *lock, int legacy_
  * with make_dir its folder), without waiting. On 0, abs (n bytes) receives the
  * lock file's absolute path and the lock is held until gs_owner_release or
  * exit. GS_OWNER_HELD, GS_OWNER_GONE (folder missing and make_dir 0), or -1
- * with err set.
+ * with err set. The locks a process holds are known by run id (one store's
+ * runs): taking a second lock for a run id it holds answers GS_OWNER_HELD.
  */
 int gs_owner_take(int64_t run_id, const char *path, int make_dir, char *abs, size_t n, char *err, size_t errlen);
 

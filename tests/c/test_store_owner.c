@@ -74,14 +74,18 @@ static int64_t owner_pid_of(gs_db *db, int64_t id)
     return v;
 }
 
-/* The run folder runs/<id> under dir, made; its lock path. */
-static const char *run_lock(int64_t id)
+/* The run folder <db>-runs/<id> under dir (each database its own output
+   folder, as in a real run), made; its lock path. */
+static const char *run_lock(gs_db *db, int64_t id)
 {
-    char cmd[1300];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", path_in("runs/%lld", (long long)id));
+    char sub[300], cmd[1500];
+    const char *name = strrchr(sqlite3_db_filename(gs_store_handle(db), "main"), '/');
+    snprintf(sub, sizeof sub, "%s-runs/%%lld", name ? name + 1 : "db");
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", path_in(sub, (long long)id));
     if (system(cmd) != 0)
         fprintf(stderr, "mkdir failed\n");
-    return path_in("runs/%lld/.owner.lock", (long long)id);
+    snprintf(sub, sizeof sub, "%s-runs/%%lld/.owner.lock", name ? name + 1 : "db");
+    return path_in(sub, (long long)id);
 }
 
 static char read_byte(int fd)
@@ -146,7 +150,7 @@ static void test_stopped_owner_keeps_run(void)
     gs_db *db = gs_store_open(path_in("stopped.db", 0), err, sizeof err);
     REQUIRE(db != NULL);
     int64_t id = add_run(db, "videos");
-    const char *lock = run_lock(id);
+    const char *lock = run_lock(db, id);
     int ready[2];
     REQUIRE(pipe(ready) == 0);
     pid_t child = fork();
@@ -199,7 +203,7 @@ static void test_claim_race(void)
     gs_db *db = gs_store_open(path_in("race.db", 0), err, sizeof err);
     REQUIRE(db != NULL);
     int64_t id = add_run(db, "interrupted");
-    const char *lock = run_lock(id);
+    const char *lock = run_lock(db, id);
     int go[2], results[2], release[2];
     REQUIRE(pipe(go) == 0 && pipe(results) == 0 && pipe(release) == 0);
     pid_t kids[N];
@@ -256,8 +260,8 @@ static void test_claim_gone(void)
     CHECK_STR(status_of(db, id), "failed");
     CHECK(gs_owner_fd(id) == -1);
     int64_t done = add_run(db, "complete");
-    CHECK(gs_store_claim_run(db, done, run_lock(done), &why, err, sizeof err) == 0 && why == GS_CLAIM_COMPLETE);
-    CHECK(gs_store_claim_run(db, 999, run_lock(999), &why, err, sizeof err) == 0 && why == GS_CLAIM_MISSING);
+    CHECK(gs_store_claim_run(db, done, run_lock(db, done), &why, err, sizeof err) == 0 && why == GS_CLAIM_COMPLETE);
+    CHECK(gs_store_claim_run(db, 999, run_lock(db, 999), &why, err, sizeof err) == 0 && why == GS_CLAIM_MISSING);
     gs_store_close(db);
 }
 
@@ -268,7 +272,7 @@ static void test_adopt(void)
     gs_db *db = gs_store_open(path_in("adopt.db", 0), err, sizeof err);
     REQUIRE(db != NULL);
     int64_t id = add_run(db, "cancelled");
-    const char *lock = run_lock(id);
+    const char *lock = run_lock(db, id);
     REQUIRE(gs_store_claim_run(db, id, lock, NULL, err, sizeof err) == 1);
     int ready[2], release[2];
     REQUIRE(pipe(ready) == 0 && pipe(release) == 0);
@@ -314,6 +318,36 @@ static void test_adopt(void)
     gs_store_close(db);
 }
 
+/* Schema 3 -> 4 adds the owner columns in place; rows and their ids stay. */
+static void test_migrate_v3(void)
+{
+    const char *p = path_in("v3.db", 0);
+    gs_db *db = gs_store_open(p, err, sizeof err);
+    REQUIRE(db != NULL);
+    int64_t id = add_run(db, "interrupted");
+    REQUIRE(exec_sql(db, "ALTER TABLE runs DROP COLUMN owner_start; ALTER TABLE runs DROP COLUMN owner_lock;"
+                         "PRAGMA user_version = 3") == SQLITE_OK);
+    gs_store_close(db);
+    db = gs_store_open(p, err, sizeof err);
+    REQUIRE(db != NULL);
+    sqlite3_stmt *st = NULL;
+    int64_t cols = -1, version = -1;
+    if (sqlite3_prepare_v2(gs_store_handle(db), "SELECT (SELECT count(*) FROM pragma_table_info('runs') WHERE name"
+                                                " IN ('owner_start', 'owner_lock')), (SELECT user_version FROM"
+                                                " pragma_user_version)", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        cols = sqlite3_column_int64(st, 0);
+        version = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    CHECK(cols == 2);
+    CHECK(version == GS_STORE_SCHEMA_VERSION);
+    CHECK_STR(status_of(db, id), "interrupted");
+    CHECK(gs_store_claim_run(db, id, run_lock(db, id), NULL, err, sizeof err) == 1);
+    gs_owner_release(id);
+    gs_store_close(db);
+}
+
 int main(void)
 {
     dir = tu_tmpdir("test_store_owner");
@@ -323,5 +357,6 @@ int main(void)
     RUN(test_claim_race);
     RUN(test_claim_gone);
     RUN(test_adopt);
+    RUN(test_migrate_v3);
     return TU_REPORT();
 }
