@@ -23,6 +23,15 @@ extern "C" {
 
 /* ---- StoryPlan (Pipeline facts, step 1) ---- */
 
+/* Bounds of a story plan that C relies on. grokspicy.plan, the one gate every
+   plan passes, enforces them (provider.PLAN_LIMITS) and tighter, configurable
+   counts (GROK_SPICY_MAX_SCENES, GROK_SPICY_MAX_CHARACTERS: at most these). */
+#define GS_PLAN_MIN_DURATION 3
+#define GS_PLAN_MAX_DURATION 15
+#define GS_PLAN_MAX_SCENE_ID 10000
+#define GS_PLAN_MAX_SCENES 100
+#define GS_PLAN_MAX_CHARACTERS 64
+
 typedef struct gs_character {
     char *name;
     char *role;
@@ -32,7 +41,7 @@ typedef struct gs_character {
 } gs_character;
 
 typedef struct gs_scene {
-    int scene_id;               /* 1-based */
+    int scene_id;               /* 1..GS_PLAN_MAX_SCENE_ID */
     char *title;
     char *description;
     char **characters_present;  /* names; at most 2 for the local planner */
@@ -41,7 +50,7 @@ typedef struct gs_scene {
     char *camera;
     char *mood;
     char *action;
-    int duration_seconds;       /* 3..15, default 8 */
+    int duration_seconds;       /* GS_PLAN_MIN_DURATION..GS_PLAN_MAX_DURATION, default 8 */
     char *transition;           /* "cut" */
 } gs_scene;
 

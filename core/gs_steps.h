@@ -111,6 +111,13 @@ typedef struct gs_step_args {
 void gs_step_args_free(gs_step_args *a);
 const char *gs_step_kind_name(gs_step_kind k);
 
+/* The file-name form of a character name ("Fox" and "fox!" both give "fox";
+   no letter or digit gives "character"), cut to len - 2 bytes: a sheet's files
+   are runs/<id>/characters/<slug>_attempt<n>.png, so names of one plan must
+   give different slugs (grokspicy.plan checks it). GS_STEPS_SLUG_LEN fits. */
+#define GS_STEPS_SLUG_LEN 64
+void gs_steps_slug(const char *name, char *out, size_t len);
+
 /* ---- results ---- */
 
 enum { GS_FIELD_STR, GS_FIELD_NUM, GS_FIELD_INT, GS_FIELD_BOOL };

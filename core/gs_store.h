@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define GS_STORE_SCHEMA_VERSION 3
+#define GS_STORE_SCHEMA_VERSION 4
 #define GS_STORE_ERRLEN 512
 
 typedef struct gs_db gs_db;
@@ -85,30 +85,68 @@ int gs_store_max_event_id(gs_db *db, int64_t run_id, int64_t *out, char *err, si
  */
 int gs_store_data_version(gs_db *db, int64_t *out, char *err, size_t errlen);
 
-/* Sets heartbeat_at = now and owner_pid = getpid() on a run. Returns 1, 0 if no such run, -1 on error. */
+/* Sets heartbeat_at = now and owner_pid, owner_start = this process on a run. Returns 1, 0 if no such run, -1 on error. */
 int gs_store_heartbeat(gs_db *db, int64_t run_id, char *err, size_t errlen);
 
 /*
  * Marks as 'interrupted' every run in a running status (pending .. assembly) whose
- * owner process is gone: owner_pid missing or not alive (kill(pid, 0) == ESRCH),
- * or heartbeat missing or older than stale_seconds (guards against pid reuse;
- * <= 0 means 60). Appends an "interrupted" event per run. Returns the count or -1.
+ * owner is gone, and appends an "interrupted" event per run. Returns the count or
+ * -1. This is the one test of a run's death (every sweep and claim goes through
+ * it; see gs_owner.h): the run's lock file is free, or, when it names no lock
+ * file that can be opened, its owner pid is gone or now another process (start
+ * time). A heartbeat's age never decides alone: it counts (older than
+ * stale_seconds, <= 0 means 60) only for rows that record no owner start time,
+ * written before owners were recorded.
  */
 int gs_store_mark_interrupted(gs_db *db, double stale_seconds, char *err, size_t errlen);
 
-/* Now as ISO-8601 UTC with milliseconds, "2026-11-26T09:15:02.123Z" (buf >= 32 bytes). */
 /* Asks a running run to stop (runs.cancel_requested = 1): 1 done, 0 when the
  * run is missing or not running, -1 on error. The run's own process polls
  * gs_store_cancel_requested (1 asked, 0 not, -1 error) at its safe points. */
 int gs_store_request_cancel(gs_db *db, int64_t run_id, char *err, size_t errlen);
 int gs_store_cancel_requested(gs_db *db, int64_t run_id, char *err, size_t errlen);
 
-/* Makes this process the owner of a failed, interrupted or cancelled run again
- * (status pending, cancel request and error cleared): 1 claimed, 0 when the run
- * is missing or not in one of those states (one UPDATE: two resumes cannot both
- * win), -1 on error. */
-int gs_store_claim_run(gs_db *db, int64_t run_id, char *err, size_t errlen);
+/* Why a claim was refused (gs_store_claim_reason names them for Lua). */
+enum {
+    GS_CLAIM_MISSING = 1,   /* no such run */
+    GS_CLAIM_COMPLETE,      /* it finished: nothing to resume */
+    GS_CLAIM_RUNNING,       /* its owner is alive */
+    GS_CLAIM_NOT_RESUMABLE, /* another status (or it changed meanwhile) */
+    GS_CLAIM_GONE,          /* its folder (where the lock lives) was deleted */
+    GS_CLAIM_HELD,          /* another live process holds its lock */
+    GS_CLAIM_NOT_HANDED,    /* adopt: the run was not claimed for this process */
+};
+const char *gs_store_claim_reason(int why);
 
+/*
+ * Makes this process the owner of a failed, interrupted or cancelled run again
+ * (status pending, cancel request and error cleared), atomically: in one
+ * BEGIN IMMEDIATE it marks dead runs interrupted, checks the status, takes the
+ * run's lock at lock_path (its folder must exist) and records pid, start time
+ * and lock. Two claimers cannot both win, and a live owner (even a stopped one)
+ * is never taken over. lock_path NULL records no lock (pid and start time only).
+ * 1 claimed (the lock is held until gs_owner_release or exit), 0 refused with
+ * *why set (why may be NULL), -1 on error. Not inside a transaction.
+ */
+int gs_store_claim_run(gs_db *db, int64_t run_id, const char *lock_path, int *why, char *err, size_t errlen);
+
+/*
+ * The hand-over of a claim: a process spawned by the claimer inherited fd, an
+ * open description of the run's lock that holds it. Checks that the run is
+ * claimed and not started (pending), that fd is its recorded lock file, and
+ * that no other process holds the lock; then records this process as the
+ * owner and keeps fd (close-on-exec). 1, 0 with *why, or -1.
+ */
+int gs_store_adopt_run(gs_db *db, int64_t run_id, int fd, int *why, char *err, size_t errlen);
+
+/*
+ * For a run this process just started: creates the run's folder and its lock
+ * at lock_path, takes the lock and records it with pid and start time. 1, 0
+ * when the run is not running, -1 with err (another process holds the lock).
+ */
+int gs_store_own_run(gs_db *db, int64_t run_id, const char *lock_path, char *err, size_t errlen);
+
+/* Now as ISO-8601 UTC with milliseconds, "2026-11-26T09:15:02.123Z" (buf >= 32 bytes). */
 void gs_store_now_iso(char *buf, size_t len);
 
 /* Seconds from CLOCK_MONOTONIC, for measuring durations. */

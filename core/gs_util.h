@@ -25,4 +25,7 @@ void gs_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((fo
 /* Frees n strings and the array; NULL is fine. */
 void gs_free_strv(char **v, size_t n);
 
+/* mkdir -p (mode 0755): 0 when each folder of path was made or already there, -1 with errno. */
+int gs_mkdir_p(const char *path);
+
 #endif

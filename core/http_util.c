@@ -98,7 +98,7 @@ int gs_http_forbidden_name(const char *p)
 {
     static const char *const bad[] = {".db", ".db-wal", ".db-shm", ".db-journal", ".sqlite",
                                       ".sqlite3", ".sqlite-wal", ".sqlite-shm", ".sqlite-journal",
-                                      ".log", "-wal", "-shm", "-journal"};
+                                      ".log", "-wal", "-shm", "-journal", ".lock"};
     size_t n = strlen(p);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (ends_with_ci(p, n, bad[i]))

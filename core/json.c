@@ -98,8 +98,9 @@ static size_t utf8_put(char *o, unsigned cp)
     return 4;
 }
 
-/* At the opening quote; returns a malloc'd string. */
-static char *parse_string(jp *p)
+/* At the opening quote; returns a malloc'd string, its length (which counts
+   what follows an escaped NUL) in *len when len is not NULL. */
+static char *parse_string(jp *p, size_t *len)
 {
     p->s++;
     const char *start = p->s;
@@ -167,6 +168,8 @@ static char *parse_string(jp *p)
     }
     (void)max;
     out[n] = '\0';
+    if (len)
+        *len = n;
     return out;
 }
 
@@ -213,7 +216,7 @@ static int parse_container(jp *p, jv *v, int depth)
         if (obj) {
             if (p->s >= p->end || *p->s != '"')
                 return perr(p, "expected a key");
-            if (!(key = parse_string(p)))
+            if (!(key = parse_string(p, NULL)))
                 return -1;
             ws(p);
             if (p->s >= p->end || *p->s != ':') {
@@ -253,7 +256,7 @@ static int parse_value(jp *p, jv *v, int depth)
         return parse_container(p, v, depth);
     if (c == '"') {
         v->t = JV_STR;
-        v->s = parse_string(p);
+        v->s = parse_string(p, &v->len);
         return v->s ? 0 : -1;
     }
     size_t left = (size_t)(p->end - p->s);

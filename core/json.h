@@ -14,10 +14,11 @@ typedef struct jv {
     jv_type t;
     int b;
     double n;
-    char *s;                    /* JV_STR: NUL-terminated (embedded NULs cut it short) */
+    char *s;                    /* JV_STR: NUL-terminated; an escaped NUL (\u0000) inside
+                                   makes strlen(s) < len */
     struct jv *items;           /* JV_ARR, JV_OBJ */
     char **keys;                /* JV_OBJ: keys[i] names items[i] */
-    size_t len;
+    size_t len;                 /* JV_STR: bytes of s; JV_ARR, JV_OBJ: items */
 } jv;
 
 /* Parses text (len bytes). NULL with err on a syntax error or OOM. */

@@ -310,13 +310,54 @@ static void *reap(void *arg)
     return NULL;
 }
 
+/* The environment of a child: environ with each NAME = value of the table at
+   idx set (replacing NAME), as a NULL-ended array in a userdata. Pushes an
+   anchor table (holding the new strings) and that userdata. */
+static char **child_env(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    size_t n = 0, extra = 0;
+    while (environ[n])
+        n++;
+    lua_newtable(L);
+    int anchor = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "spawn_detached: opts.env must map names to strings");
+        lua_pushfstring(L, "%s=%s", lua_tostring(L, -2), lua_tostring(L, -1));
+        lua_rawseti(L, anchor, (lua_Integer)++extra);
+        lua_pop(L, 1);
+    }
+    char **env = lua_newuserdatauv(L, sizeof(char *) * (n + extra + 1), 0);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(environ[i], '=');
+        lua_pushlstring(L, environ[i], eq ? (size_t)(eq - environ[i]) : strlen(environ[i]));
+        int replaced = lua_rawget(L, idx) != LUA_TNIL;
+        lua_pop(L, 1);
+        if (!replaced)
+            env[k++] = environ[i];
+    }
+    for (size_t j = 1; j <= extra; j++) {
+        lua_rawgeti(L, anchor, (lua_Integer)j);
+        env[k++] = (char *)lua_tostring(L, -1); /* anchored by the table */
+        lua_pop(L, 1);
+    }
+    env[k] = NULL;
+    return env;
+}
+
 /*
- * sys.spawn_detached(argv [, log]) -> pid | nil, err. Starts argv[1] (an absolute
- * path or a name on PATH) with argv as its arguments in a new session, so it
- * outlives this process and a Ctrl+C in this terminal never reaches it; stdin is
- * /dev/null, stdout and stderr are appended to log (nil: /dev/null). A detached
- * thread reaps it, so it never stays a zombie of a long-lived server (SIGCHLD is
- * left alone: ignoring it would break every other waitpid in the process).
+ * sys.spawn_detached(argv [, log [, opts]]) -> pid | nil, err. Starts argv[1]
+ * (an absolute path or a name on PATH) with argv as its arguments in a new
+ * session, so it outlives this process and a Ctrl+C in this terminal never
+ * reaches it; stdin is /dev/null, stdout and stderr are appended to log (nil:
+ * /dev/null). A detached thread reaps it, so it never stays a zombie of a
+ * long-lived server (SIGCHLD is left alone: ignoring it would break every other
+ * waitpid in the process). opts.fd: a descriptor the child gets as fd 3 (the
+ * only one it inherits besides 0..2); opts.env: {NAME = value} set in its
+ * environment.
  */
 static int l_sys_spawn_detached(lua_State *L)
 {
@@ -324,6 +365,7 @@ static int l_sys_spawn_detached(lua_State *L)
     const char *log = luaL_optstring(L, 2, NULL);
     lua_Integer n = luaL_len(L, 1);
     luaL_argcheck(L, n >= 1 && n <= 256, 1, "spawn_detached: argv must have 1..256 strings");
+    lua_settop(L, 3); /* opts (or nil) stays at 3 under what is pushed next */
     /* Validate and collect first (raises allocate nothing), then a userdata array. */
     const char **argv = lua_newuserdatauv(L, sizeof(char *) * (size_t)(n + 1), 0);
     for (lua_Integer i = 1; i <= n; i++) {
@@ -333,6 +375,29 @@ static int l_sys_spawn_detached(lua_State *L)
         lua_pop(L, 1);
     }
     argv[n] = NULL;
+    char **envp = environ;
+    int pass = -1;
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        if (lua_getfield(L, 3, "fd") != LUA_TNIL) {
+            lua_Integer fd = lua_tointeger(L, -1);
+            if (!lua_isinteger(L, -1) || fd < 0 || fd > INT_MAX || fcntl((int)fd, F_GETFD) < 0)
+                return luaL_error(L, "spawn_detached: opts.fd must be an open descriptor");
+            pass = (int)fd;
+        }
+        if (lua_getfield(L, 3, "env") != LUA_TNIL) {
+            luaL_checktype(L, -1, LUA_TTABLE);
+            envp = child_env(L, -1);
+        }
+    }
+    /* The descriptor goes to the child as 3 through a copy numbered above 3, so
+       dup2 (which clears close-on-exec) always has a different source. */
+    int passed = pass >= 0 ? fcntl(pass, F_DUPFD_CLOEXEC, 10) : -1;
+    if (pass >= 0 && passed < 0) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "spawn_detached: cannot pass descriptor %d: %s", pass, strerror(errno));
+        return 2;
+    }
     int out = open(log ? log : "/dev/null", log ? O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC : O_WRONLY | O_CLOEXEC,
                    0644);
     int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -342,6 +407,8 @@ static int l_sys_spawn_detached(lua_State *L)
             close(out);
         if (in >= 0)
             close(in);
+        if (passed >= 0)
+            close(passed);
         luaL_pushfail(L);
         lua_pushfstring(L, "spawn_detached: %s: %s", log ? log : "/dev/null", strerror(e));
         return 2;
@@ -352,6 +419,8 @@ static int l_sys_spawn_detached(lua_State *L)
     posix_spawn_file_actions_adddup2(&fa, in, 0);
     posix_spawn_file_actions_adddup2(&fa, out, 1);
     posix_spawn_file_actions_adddup2(&fa, out, 2);
+    if (passed >= 0)
+        posix_spawn_file_actions_adddup2(&fa, passed, 3);
     posix_spawnattr_init(&attr);
     sigset_t none, defaults;
     sigemptyset(&none);
@@ -363,11 +432,13 @@ static int l_sys_spawn_detached(lua_State *L)
     posix_spawnattr_setsigdefault(&attr, &defaults);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     pid_t pid;
-    int e = posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv, environ);
+    int e = posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     close(in);
     close(out);
+    if (passed >= 0)
+        close(passed);
     if (e != 0) {
         luaL_pushfail(L);
         lua_pushfstring(L, "spawn_detached: cannot run '%s': %s", argv[0], strerror(e));

@@ -326,7 +326,8 @@ static int l_plan_story(lua_State *L)
         }
         lua_pop(L, 2);
     }
-    luaL_argcheck(L, scenes >= 1 && scenes <= 12, 3, "plan_story: scenes must be 1..12");
+    if (scenes < 1 || scenes > GS_PLAN_MAX_SCENES)
+        return luaL_argerror(L, 3, lua_pushfstring(L, "plan_story: scenes must be 1..%d", GS_PLAN_MAX_SCENES));
     char err[1024];
     gs_plan *plan = gs_provider_plan_story(p, concept, (int)scenes, (uint64_t)seed, err, sizeof err);
     if (!plan)
@@ -556,5 +557,18 @@ int luaopen_grokspicy_provider(lua_State *L)
     }
     lua_pop(L, 1);
     luaL_newlib(L, fns);
+    /* What C relies on in a plan; grokspicy.plan checks every plan against it. */
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, GS_PLAN_MIN_DURATION);
+    lua_setfield(L, -2, "min_duration");
+    lua_pushinteger(L, GS_PLAN_MAX_DURATION);
+    lua_setfield(L, -2, "max_duration");
+    lua_pushinteger(L, GS_PLAN_MAX_SCENE_ID);
+    lua_setfield(L, -2, "max_scene_id");
+    lua_pushinteger(L, GS_PLAN_MAX_SCENES);
+    lua_setfield(L, -2, "max_scenes");
+    lua_pushinteger(L, GS_PLAN_MAX_CHARACTERS);
+    lua_setfield(L, -2, "max_characters");
+    lua_setfield(L, -2, "PLAN_LIMITS");
     return 1;
 }

@@ -353,8 +353,10 @@ static gs_plan *local_plan_story(gs_provider *p, const char *concept, int n_scen
         gs_seterr(err, errlen, "plan_story: empty concept");
         return NULL;
     }
-    if (n_scenes < 1 || n_scenes > 12)
-        n_scenes = 3;
+    if (n_scenes < 1 || n_scenes > GS_PLAN_MAX_SCENES) {
+        gs_seterr(err, errlen, "plan_story: scenes must be 1..%d, got %d", GS_PLAN_MAX_SCENES, n_scenes);
+        return NULL;
+    }
     tokens t;
     if (tokenize(concept, &t) != 0) {
         gs_seterr(err, errlen, "plan_story: out of memory");

@@ -72,23 +72,8 @@ static char *render_tpl(const char *tpl, const tvar *vars, size_t n)
     return gs_sb_take(&b);
 }
 
-static int mkdir_p(const char *path)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return -1;
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* Lower-case ASCII letters and digits, runs of anything else as one '_'. */
-static void slugify(const char *name, char *out, size_t len)
+void gs_steps_slug(const char *name, char *out, size_t len)
 {
     size_t n = 0;
     int gap = 0;
@@ -809,8 +794,8 @@ static int step_character_sheet(run *w)
 {
     const gs_step_character *c = &w->a->chars[0];
     const gs_steps_options *o = w->o;
-    char slug[64];
-    slugify(c->name, slug, sizeof slug);
+    char slug[GS_STEPS_SLUG_LEN];
+    gs_steps_slug(c->name, slug, sizeof slug);
     tvar vars[] = {{"style", w->a->style}, {"name", c->name}, {"description", c->visual_description}};
     char *base = render_tpl(o->tpl_portrait, vars, 3);
     if (!base)
@@ -1245,7 +1230,7 @@ static int step_assemble(run *w)
     char *slash = out ? strrchr(out, '/') : NULL;
     if (slash && slash != out) { /* the folder of out may be new */
         *slash = '\0';
-        int mrc = mkdir_p(out);
+        int mrc = gs_mkdir_p(out);
         *slash = '/';
         if (mrc != 0) {
             fail(w, "%s: %s", out, strerror(errno));
@@ -1341,7 +1326,7 @@ gs_steps_ctx *gs_steps_open(const gs_steps_config *cfg, char *err, size_t errlen
         goto fail;
     }
     const char *out = cfg->output_dir ? cfg->output_dir : "output";
-    if (mkdir_p(out) != 0 || !realpath(out, path)) {
+    if (gs_mkdir_p(out) != 0 || !realpath(out, path)) {
         snprintf(err, errlen, "steps: output_dir %s: %s", out, strerror(errno));
         goto fail;
     }
@@ -1350,7 +1335,7 @@ gs_steps_ctx *gs_steps_open(const gs_steps_config *cfg, char *err, size_t errlen
     char *rdir = cfg->run_dir ? resolve_in(ctx, cfg->run_dir) : strdup(ctx->out_dir);
     if (!rdir)
         goto oom;
-    if (mkdir_p(rdir) != 0 || !realpath(rdir, path)) {
+    if (gs_mkdir_p(rdir) != 0 || !realpath(rdir, path)) {
         snprintf(err, errlen, "steps: run_dir %s: %s", rdir, strerror(errno));
         free(rdir);
         goto fail;
@@ -1361,7 +1346,7 @@ gs_steps_ctx *gs_steps_open(const gs_steps_config *cfg, char *err, size_t errlen
     static const char *const subdirs[] = {"characters", "keyframes", "videos", "frames"};
     for (size_t i = 0; i < 4; i++) {
         snprintf(path, sizeof path, "%s/%s", ctx->run_dir, subdirs[i]);
-        if (mkdir_p(path) != 0) {
+        if (gs_mkdir_p(path) != 0) {
             snprintf(err, errlen, "steps: %s: %s", path, strerror(errno));
             goto fail;
         }

@@ -73,7 +73,10 @@ static char *take_str(parser *p, const char *where, const char *key, int require
     } else if (t != LUA_TSTRING) {
         luaL_error(L, "%s: %s%s must be a string, got %s", p->fn, where, key, lua_typename(L, t));
     } else {
-        s = lua_tostring(L, -1);
+        size_t len;
+        s = lua_tolstring(L, -1, &len);
+        if (strlen(s) != len) /* C strings would end at the NUL: refuse, never cut */
+            luaL_error(L, "%s: %s%s contains a NUL byte", p->fn, where, key);
     }
     char *out = dup_or_oom(p, s);
     lua_pop(L, 1);
@@ -173,8 +176,8 @@ static void p_characters(parser *p, int t, gs_step_args *a)
     if (!lt)
         return;
     lua_Integer len = luaL_len(L, lt);
-    if (len < 0 || len > 64)
-        luaL_error(L, "%s: characters must have 0..64 entries", p->fn);
+    if (len < 0 || len > GS_PLAN_MAX_CHARACTERS)
+        luaL_error(L, "%s: characters must have 0..%d entries", p->fn, GS_PLAN_MAX_CHARACTERS);
     if (!p->dry && len > 0) {
         if ((a->chars = calloc((size_t)len, sizeof *a->chars)))
             a->n_chars = (size_t)len;
@@ -196,14 +199,14 @@ static void p_scene(parser *p, int t, gs_step_args *a)
 {
     int st = p_table(p, t, "", "scene", 1);
     gs_step_scene *s = &a->scene;
-    s->scene_id = (int)p_num(p, st, "scene.", "scene_id", 1, 0, 0, 100000, 1);
+    s->scene_id = (int)p_num(p, st, "scene.", "scene_id", 1, 0, 1, GS_PLAN_MAX_SCENE_ID, 1);
     s->title = p_str(p, st, "scene.", "title", 0, "");
     s->description = p_str(p, st, "scene.", "description", 0, "");
     s->setting = p_str(p, st, "scene.", "setting", 0, "");
     s->camera = p_str(p, st, "scene.", "camera", 0, "");
     s->mood = p_str(p, st, "scene.", "mood", 0, "");
     s->action = p_str(p, st, "scene.", "action", 0, "");
-    s->duration = p_num(p, st, "scene.", "duration_seconds", 0, 8, 1, 15, 0);
+    s->duration = p_num(p, st, "scene.", "duration_seconds", 0, 8, GS_PLAN_MIN_DURATION, GS_PLAN_MAX_DURATION, 0);
     p_strings(p, st, "scene.", "characters_present", 0, 0, 64, &s->present, &s->n_present);
     lua_pop(p->L, 1);
 }
@@ -746,6 +749,18 @@ static int l_defaults(lua_State *L)
     return 1;
 }
 
+/* steps.slug(name) -> the file-name form of a character name (gs_steps_slug). */
+static int l_slug(lua_State *L)
+{
+    size_t len;
+    const char *name = luaL_checklstring(L, 1, &len);
+    luaL_argcheck(L, strlen(name) == len, 1, "slug: the name contains a NUL byte");
+    char slug[GS_STEPS_SLUG_LEN];
+    gs_steps_slug(name, slug, sizeof slug);
+    lua_pushstring(L, slug);
+    return 1;
+}
+
 int luaopen_grokspicy_steps(lua_State *L)
 {
     static const luaL_Reg ctx_methods[] = {
@@ -775,6 +790,7 @@ int luaopen_grokspicy_steps(lua_State *L)
         {NULL, NULL},
     };
     static const luaL_Reg fns[] = {
+        {"slug", l_slug},
         {"context", l_context},
         {"wait_all", l_wait_all},
         {"defaults", l_defaults},

@@ -1,7 +1,9 @@
 /*
  * store.c — grokspicy.store: the SQLite store. Owns the schema, its migrations,
  * every SQL statement of the product, and the "grokspicy.Db" userdata. Never
- * touches files other than the database, and never talks HTTP or the bus.
+ * touches files other than the database and the run lock files (through
+ * gs_owner.h: a run's owner is decided here, in dead_runs, and nowhere else),
+ * and never talks HTTP or the bus.
  *
  * Transactions: writes run in BEGIN IMMEDIATE (or join the caller's transaction,
  * as a savepoint when they write several rows). Lua entry points validate their
@@ -25,11 +27,14 @@
 #include <lua.h>
 #include <sqlite3.h>
 
+#include "gs_owner.h"
 #include "gs_store.h"
 
 int luaopen_grokspicy_store(lua_State *L);
 
 #define DB_MT "grokspicy.Db"
+#define GS_XSTR(x) #x
+#define GS_STR(x) GS_XSTR(x)
 #define STALE_DEFAULT 60.0
 
 /* ---------------------------------------------------------------- schema */
@@ -40,15 +45,17 @@ struct table_def {
     const char *unique; /* the upsert key, NULL for runs */
 };
 
-/* Schema 3: the card's tables + the columns, keys and cascades the product needs
- * (3 adds runs.cancel_requested: a dashboard in another process asks a run to stop). */
+/* Schema 4: the card's tables + the columns, keys and cascades the product needs
+ * (3 adds runs.cancel_requested: a dashboard in another process asks a run to stop;
+ * 4 adds runs.owner_start and owner_lock: who owns a run, see gs_owner.h). */
 static const struct table_def tables[] = {
     {"runs",
      "id INTEGER PRIMARY KEY AUTOINCREMENT, concept TEXT NOT NULL, title TEXT, style TEXT,"
      " aspect_ratio TEXT, color_palette TEXT, status TEXT NOT NULL DEFAULT 'pending',"
      " script_path TEXT, final_video_path TEXT, started_at TEXT NOT NULL, completed_at TEXT,"
      " error TEXT, cost_usd REAL NOT NULL DEFAULT 0, updated_at TEXT, owner_pid INTEGER,"
-     " heartbeat_at TEXT, provider TEXT, plan_json TEXT, cancel_requested INTEGER NOT NULL DEFAULT 0",
+     " heartbeat_at TEXT, provider TEXT, plan_json TEXT, cancel_requested INTEGER NOT NULL DEFAULT 0,"
+     " owner_start TEXT, owner_lock TEXT",
      NULL},
     {"characters",
      "id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -103,6 +110,10 @@ static const char schema2_extras[] =
 /* Schema 2 -> 3. */
 static const char schema3_alter[] = "ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0";
 
+/* Schema 3 -> 4: the owner's start time and lock file (tables made at 0 or
+   rebuilt from 1 already have them). */
+static const char *const schema4_columns[][2] = {{"owner_start", "TEXT"}, {"owner_lock", "TEXT"}};
+
 static const char *const statuses[] = {
     "pending", "ideation", "characters", "keyframes", "script", "videos", "assembly",
     "complete", "failed", "interrupted", "cancelled", NULL,
@@ -150,9 +161,9 @@ static const char *const stmt_sql[ST_N] = {
     [ST_MAX_EVENT_ALL] = "SELECT coalesce(max(id), 0) FROM events",
     [ST_MAX_EVENT_RUN] = "SELECT coalesce(max(id), 0) FROM events WHERE run_id = ?1",
     [ST_DATA_VERSION] = "PRAGMA data_version",
-    [ST_HEARTBEAT] = "UPDATE runs SET heartbeat_at = ?2, owner_pid = ?3 WHERE id = ?1",
-    [ST_RUN_INSERT] = "INSERT INTO runs (concept, status, started_at, updated_at, owner_pid, heartbeat_at)"
-                      " VALUES (?1, 'pending', ?2, ?2, ?3, ?2)",
+    [ST_HEARTBEAT] = "UPDATE runs SET heartbeat_at = ?2, owner_pid = ?3, owner_start = ?4 WHERE id = ?1",
+    [ST_RUN_INSERT] = "INSERT INTO runs (concept, status, started_at, updated_at, owner_pid, heartbeat_at, owner_start)"
+                      " VALUES (?1, 'pending', ?2, ?2, ?3, ?2, ?4)",
     [ST_RUN_GET] = "SELECT * FROM runs WHERE id = ?1",
     [ST_GET_CHARS] = "SELECT * FROM characters WHERE run_id = ?1 ORDER BY name",
     [ST_GET_SCENES] = "SELECT * FROM scenes WHERE run_id = ?1 ORDER BY scene_id",
@@ -591,6 +602,28 @@ static int rebuild_table(gs_db *db, const struct table_def *t, char *err, size_t
     return rc;
 }
 
+/* ALTER TABLE ADD COLUMN for each of cols ({name, type}) the table lacks. */
+static int add_missing_columns(gs_db *db, const char *table, const char *const cols[][2], int ncols, char *err,
+                               size_t n)
+{
+    for (int i = 0; i < ncols; i++) {
+        int ok;
+        char *q = sqlite3_mprintf("SELECT count(*) FROM pragma_table_info(%Q) WHERE name = ?1", table);
+        int64_t have = q ? query_int(db, q, cols[i][0], &ok) : (ok = 0);
+        sqlite3_free(q);
+        if (!ok)
+            return fail(err, n, "migrate: %s: cannot read the columns of %s", db->path, table);
+        if (have)
+            continue;
+        char *sql = sqlite3_mprintf("ALTER TABLE %s ADD COLUMN %s %s", table, cols[i][0], cols[i][1]);
+        int rc = sql ? exec(db, sql, "migrate", err, n) : fail(err, n, "migrate: out of memory");
+        sqlite3_free(sql);
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
 /* Brings the file to schema GS_STORE_SCHEMA_VERSION in one transaction. */
 static int migrate(gs_db *db, char *err, size_t n)
 {
@@ -638,7 +671,10 @@ static int migrate(gs_db *db, char *err, size_t n)
     } else if (v == 2 && exec(db, schema3_alter, "migrate", err, n)) {
         goto rollback; /* tables made at 0 or rebuilt from 1 already have the column */
     }
-    if (v < GS_STORE_SCHEMA_VERSION && exec(db, "PRAGMA user_version = 3", "migrate", err, n))
+    if (v < 4 && add_missing_columns(db, "runs", schema4_columns, NF(schema4_columns), err, n))
+        goto rollback;
+    if (v < GS_STORE_SCHEMA_VERSION && exec(db, "PRAGMA user_version = " GS_STR(GS_STORE_SCHEMA_VERSION), "migrate",
+                                            err, n))
         goto rollback;
     return exec(db, "COMMIT", "migrate", err, n);
 rollback:
@@ -647,20 +683,6 @@ rollback:
 newer:
     return fail(err, n, "%s was written by a newer grok-spicy (schema %lld); this build knows schema %d",
                 db->path, (long long)v, GS_STORE_SCHEMA_VERSION);
-}
-
-static int pid_alive(int64_t pid)
-{
-    if (pid <= 0 || pid > INT_MAX)
-        return 0;
-    return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
-}
-
-/* SQL gs_pid_alive(pid): 1 while a process with that pid exists (EPERM counts as alive). */
-static void sql_pid_alive(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    sqlite3_result_int(ctx, sqlite3_value_type(argv[0]) == SQLITE_INTEGER && pid_alive(sqlite3_value_int64(argv[0])));
 }
 
 int gs_store_cache_kb(gs_db *db, int kb, char *err, size_t n)
@@ -693,8 +715,6 @@ gs_db *gs_store_open(const char *path, char *err, size_t n)
         goto fail;
     }
     sqlite3_busy_timeout(db->h, 10000);
-    sqlite3_create_function_v2(db->h, "gs_pid_alive", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, sql_pid_alive,
-                               NULL, NULL, NULL);
     /* journal_mode is the first statement to read the file: a non-database fails here. */
     if (exec(db, "PRAGMA journal_mode = WAL", "open", NULL, 0)) {
         fail(err, n, "%s: %s", path, sqlite3_errmsg(db->h));
@@ -721,6 +741,8 @@ void gs_store_close(gs_db *db)
 }
 
 /* ---------------------------------------------------------------- C API */
+
+static void bind_self_start(sqlite3_stmt *st, int i);
 
 static void bind_opt_text(sqlite3_stmt *st, int i, const char *s)
 {
@@ -833,15 +855,52 @@ int gs_store_heartbeat(gs_db *db, int64_t run_id, char *err, size_t n)
     sqlite3_bind_int64(st, 1, run_id);
     sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, (int64_t)getpid());
+    bind_self_start(st, 4);
     if (step_write(db, st, op, err, n))
         return -1;
     int changed = sqlite3_changes(db->h) > 0;
     return changed;
 }
 
-/* A run whose owner is gone: no live pid, or no heartbeat since ?1 (pids get reused). */
-#define DEAD_RUN " WHERE status IN " RUNNING_STATUSES \
-    " AND NOT (gs_pid_alive(owner_pid) AND coalesce(heartbeat_at, '') >= ?1)"
+/*
+ * The one place that decides which runs are dead: those in a running status
+ * whose recorded owner fails gs_owner_alive (the run's lock is free, or with no
+ * lock file to ask, its pid is gone or now another process). A heartbeat's age
+ * counts only for rows that name no owner start time (written before owners
+ * were recorded): fresh means a heartbeat at or after cutoff. The ids go to
+ * *ids (sqlite3_malloc'd, the caller frees); returns their count or -1.
+ */
+static int dead_runs(gs_db *db, const char *cutoff, int64_t **ids, char *err, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    *ids = NULL;
+    if (sqlite3_prepare_v2(db->h, "SELECT id, owner_pid, owner_start, owner_lock, coalesce(heartbeat_at, '') >= ?1"
+                                  " FROM runs WHERE status IN " RUNNING_STATUSES, -1, &st, NULL) != SQLITE_OK)
+        return fail_db(db, err, n, "mark_interrupted");
+    sqlite3_bind_text(st, 1, cutoff, -1, SQLITE_STATIC);
+    int count = 0, cap = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t pid = sqlite3_column_type(st, 1) == SQLITE_INTEGER ? sqlite3_column_int64(st, 1) : 0;
+        if (gs_owner_alive(pid, (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3),
+                           sqlite3_column_int(st, 4)))
+            continue;
+        if (count == cap) {
+            int64_t *grown = sqlite3_realloc64(*ids, (sqlite3_uint64)(cap = cap ? cap * 2 : 8) * sizeof **ids);
+            if (!grown) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            *ids = grown;
+        }
+        (*ids)[count++] = sqlite3_column_int64(st, 0);
+    }
+    if (rc == SQLITE_NOMEM)
+        fail(err, n, "mark_interrupted: out of memory");
+    else if (rc != SQLITE_DONE)
+        fail_db(db, err, n, "mark_interrupted");
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? count : -1;
+}
 
 /* The last sign of life of a run's process: its heartbeat or the last event it
    wrote, whichever is later (the interrupted event itself excluded). */
@@ -857,42 +916,49 @@ int gs_store_mark_interrupted(gs_db *db, double stale_seconds, char *err, size_t
     static const char reason[] = "interrupted: the process running it is gone";
     /* Look before taking the write lock: a dashboard calls this often, and
        nearly always there is nothing to mark. */
-    sqlite3_stmt *probe = NULL;
-    if (sqlite3_prepare_v2(db->h, "SELECT 1 FROM runs" DEAD_RUN " LIMIT 1", -1, &probe, NULL) != SQLITE_OK)
-        return fail_db(db, err, n, op);
-    sqlite3_bind_text(probe, 1, cutoff, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(probe);
-    sqlite3_finalize(probe);
-    if (rc == SQLITE_DONE)
-        return 0;
-    if (rc != SQLITE_ROW)
-        return fail_db(db, err, n, op);
+    int64_t *ids = NULL;
+    int found = dead_runs(db, cutoff, &ids, err, n);
+    sqlite3_free(ids);
+    if (found <= 0)
+        return found;
     int opened = op_begin(db, 1, op, err, n);
     if (opened < 0)
         return -1;
+    /* Decide again under the write lock: a claim in between made a run live. */
+    found = dead_runs(db, cutoff, &ids, err, n);
     sqlite3_stmt *ev = NULL, *upd = NULL;
-    int count = -1;
-    /* One event per run first (same condition), then the status change. The
-       run ended when its process was last seen, not when someone noticed:
-       that time is its completed_at and the event's last_seen (the run
-       page's active time stops there). */
-    if (sqlite3_prepare_v2(db->h, "INSERT INTO events (run_id, type, created_at, data)"
-                           " SELECT id, 'interrupted', ?2, json_object('status', 'interrupted', 'reason',"
-                           " 'the process running it is gone', 'last_seen', " LAST_SEEN ") FROM runs" DEAD_RUN,
-                           -1, &ev, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db->h, "UPDATE runs SET status = 'interrupted', updated_at = ?2,"
-                           " completed_at = coalesce(completed_at, " LAST_SEEN "), error = coalesce(error, ?3)"
-                           DEAD_RUN, -1, &upd, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(ev, 1, cutoff, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ev, 2, now, -1, SQLITE_STATIC);
-        sqlite3_bind_text(upd, 1, cutoff, -1, SQLITE_STATIC);
-        sqlite3_bind_text(upd, 2, now, -1, SQLITE_STATIC);
-        sqlite3_bind_text(upd, 3, reason, -1, SQLITE_STATIC);
-        if (sqlite3_step(ev) == SQLITE_DONE && sqlite3_step(upd) == SQLITE_DONE)
-            count = sqlite3_changes(db->h);
+    int count = found < 0 ? -1 : 0;
+    if (found > 0) {
+        /* One event per run, then its status change. The run ended when its
+           process was last seen, not when someone noticed: that time is its
+           completed_at and the event's last_seen (the run page's active time
+           stops there). */
+        if (sqlite3_prepare_v2(db->h, "INSERT INTO events (run_id, type, created_at, data)"
+                               " SELECT id, 'interrupted', ?2, json_object('status', 'interrupted', 'reason',"
+                               " 'the process running it is gone', 'last_seen', " LAST_SEEN ") FROM runs WHERE id = ?1",
+                               -1, &ev, NULL) == SQLITE_OK &&
+            sqlite3_prepare_v2(db->h, "UPDATE runs SET status = 'interrupted', updated_at = ?2,"
+                                      " completed_at = coalesce(completed_at, " LAST_SEEN "), error = coalesce(error, ?3)"
+                                      " WHERE id = ?1",
+                               -1, &upd, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(ev, 2, now, -1, SQLITE_STATIC);
+            sqlite3_bind_text(upd, 2, now, -1, SQLITE_STATIC);
+            sqlite3_bind_text(upd, 3, reason, -1, SQLITE_STATIC);
+            for (int i = 0; i < found && count >= 0; i++) {
+                sqlite3_bind_int64(ev, 1, ids[i]);
+                sqlite3_bind_int64(upd, 1, ids[i]);
+                if (sqlite3_step(ev) == SQLITE_DONE && sqlite3_step(upd) == SQLITE_DONE)
+                    count += sqlite3_changes(db->h);
+                else
+                    count = fail_db(db, err, n, op);
+                sqlite3_reset(ev);
+                sqlite3_reset(upd);
+            }
+        } else {
+            count = fail_db(db, err, n, op);
+        }
     }
-    if (count < 0)
-        fail_db(db, err, n, op);
+    sqlite3_free(ids);
     sqlite3_finalize(ev);
     sqlite3_finalize(upd);
     return op_end(db, opened, count >= 0, op, err, n) ? -1 : count;
@@ -937,14 +1003,225 @@ int gs_store_cancel_requested(gs_db *db, int64_t run_id, char *err, size_t n)
     return out;
 }
 
-/* Only a run that stopped short (failed, interrupted, cancelled) can be claimed,
- * and only once: the status test and the new owner are one UPDATE. */
-int gs_store_claim_run(gs_db *db, int64_t run_id, char *err, size_t n)
+/* ---------------------------------------------------------------- run owners */
+
+static const char *const claim_reasons[] = {
+    [GS_CLAIM_MISSING] = "missing", [GS_CLAIM_COMPLETE] = "complete", [GS_CLAIM_RUNNING] = "running",
+    [GS_CLAIM_NOT_RESUMABLE] = "not_resumable", [GS_CLAIM_GONE] = "gone", [GS_CLAIM_HELD] = "held",
+    [GS_CLAIM_NOT_HANDED] = "not_handed",
+};
+
+const char *gs_store_claim_reason(int why)
 {
-    return write_once(db, "UPDATE runs SET status = 'pending', owner_pid = ?3, heartbeat_at = ?2, updated_at = ?2,"
-                      " cancel_requested = 0, error = NULL, completed_at = NULL, final_video_path = NULL"
-                      " WHERE id = ?1 AND status IN ('failed', 'interrupted', 'cancelled')",
-                      run_id, "claim_run", err, n);
+    if (why > 0 && why < (int)(sizeof claim_reasons / sizeof claim_reasons[0]) && claim_reasons[why])
+        return claim_reasons[why];
+    return "unknown";
+}
+
+/* Binds this process's identity (gs_owner_identity) at i, NULL when unknown. */
+static void bind_self_start(sqlite3_stmt *st, int i)
+{
+    char id[GS_OWNER_IDLEN];
+    if (gs_owner_identity(getpid(), id, sizeof id) == 0)
+        sqlite3_bind_text(st, i, id, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* The status of run_id into buf ("" when there is no such run); 0 or -1. */
+static int run_status(gs_db *db, int64_t run_id, char *buf, size_t len, const char *op, char *err, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    buf[0] = '\0';
+    if (sqlite3_prepare_v2(db->h, "SELECT status FROM runs WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
+        return fail_db(db, err, n, op);
+    sqlite3_bind_int64(st, 1, run_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        snprintf(buf, len, "%s", (const char *)sqlite3_column_text(st, 0));
+    else if (rc != SQLITE_DONE)
+        fail_db(db, err, n, op);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The recorded lock file of run_id into buf ("" when none); 0 or -1. */
+static int run_lock(gs_db *db, int64_t run_id, char *buf, size_t len, const char *op, char *err, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    buf[0] = '\0';
+    if (sqlite3_prepare_v2(db->h, "SELECT owner_lock FROM runs WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
+        return fail_db(db, err, n, op);
+    sqlite3_bind_int64(st, 1, run_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_text(st, 0))
+        snprintf(buf, len, "%s", (const char *)sqlite3_column_text(st, 0));
+    else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        fail_db(db, err, n, op);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int valid_status(const char *s);
+
+/* Why a run in status s cannot be claimed (0: it can). */
+static int refusal_of(const char *s)
+{
+    if (!*s)
+        return GS_CLAIM_MISSING;
+    if (strcmp(s, "complete") == 0)
+        return GS_CLAIM_COMPLETE;
+    if (strcmp(s, "failed") == 0 || strcmp(s, "interrupted") == 0 || strcmp(s, "cancelled") == 0)
+        return 0;
+    return valid_status(s) ? GS_CLAIM_RUNNING : GS_CLAIM_NOT_RESUMABLE;
+}
+
+/* Makes this process the recorded owner of run_id: pid, identity, and (when
+   lock is not NULL) the lock file; with claim also the fresh state of a resumed
+   run. Only where the row is in one of the statuses of cond. 1, 0 or -1. */
+static int set_owner(gs_db *db, int64_t run_id, const char *lock, int claim, const char *op, char *err, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    const char *sql = claim ? "UPDATE runs SET status = 'pending', owner_pid = ?3, owner_start = ?4, owner_lock = ?5,"
+                              " heartbeat_at = ?2, updated_at = ?2, cancel_requested = 0, error = NULL,"
+                              " completed_at = NULL, final_video_path = NULL"
+                              " WHERE id = ?1 AND status IN ('failed', 'interrupted', 'cancelled')"
+                            : "UPDATE runs SET owner_pid = ?3, owner_start = ?4, owner_lock = coalesce(?5, owner_lock),"
+                              " heartbeat_at = ?2 WHERE id = ?1 AND status IN " RUNNING_STATUSES;
+    char now[32];
+    gs_store_now_iso(now, sizeof now);
+    if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
+        return fail_db(db, err, n, op);
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (int64_t)getpid());
+    bind_self_start(st, 4);
+    if (lock && *lock)
+        sqlite3_bind_text(st, 5, lock, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 5);
+    int rc = sqlite3_step(st);
+    int out = rc == SQLITE_DONE ? sqlite3_changes(db->h) > 0 : fail_db(db, err, n, op);
+    sqlite3_finalize(st);
+    return out;
+}
+
+/* Body of gs_store_claim_run inside its transaction; *locked says whether it took the lock. */
+static int claim_in_tx(gs_db *db, int64_t run_id, const char *lock_path, int *why, int *locked, char *err, size_t n)
+{
+    const char *op = "claim_run";
+    char status[32], lock[PATH_MAX] = "";
+    /* A run whose owner died reads interrupted first: the same test as every sweep. */
+    if (gs_store_mark_interrupted(db, 0, err, n) < 0 || run_status(db, run_id, status, sizeof status, op, err, n))
+        return -1;
+    if ((*why = refusal_of(status)))
+        return 0;
+    if (lock_path) {
+        int rc = gs_owner_take(run_id, lock_path, 0, lock, sizeof lock, err, n);
+        if (rc < 0)
+            return -1;
+        if (rc > 0) {
+            *why = rc == GS_OWNER_GONE ? GS_CLAIM_GONE : GS_CLAIM_HELD;
+            return 0;
+        }
+        *locked = 1;
+    }
+    int rc = set_owner(db, run_id, lock, 1, op, err, n);
+    if (rc == 0)
+        *why = GS_CLAIM_NOT_RESUMABLE;
+    return rc;
+}
+
+/* Runs body in one BEGIN IMMEDIATE (never inside the caller's transaction: a
+   lock taken inside one that rolls back later would outlive its record). A
+   refusal commits what the sweep marked; a lock taken by a claim that did not
+   commit is let go. */
+static int owner_tx(gs_db *db, int64_t run_id, const char *op, int *why, char *err, size_t n,
+                    int (*body)(gs_db *, int64_t, const void *, int *, int *, char *, size_t), const void *arg)
+{
+    int dummy = 0, locked = 0;
+    if (!why)
+        why = &dummy;
+    *why = 0;
+    if (db->depth)
+        return fail(err, n, "%s: cannot run inside a transaction", op);
+    if (tx_begin(db, 1, op, err, n))
+        return -1;
+    int rc = body(db, run_id, arg, why, &locked, err, n);
+    if (rc < 0) {
+        gs_store_rollback(db);
+    } else if (tx_commit(db, op, err, n)) {
+        gs_store_rollback(db);
+        rc = -1;
+    }
+    if (rc != 1 && locked)
+        gs_owner_release(run_id);
+    return rc;
+}
+
+static int claim_body(gs_db *db, int64_t run_id, const void *arg, int *why, int *locked, char *err, size_t n)
+{
+    return claim_in_tx(db, run_id, arg, why, locked, err, n);
+}
+
+int gs_store_claim_run(gs_db *db, int64_t run_id, const char *lock_path, int *why, char *err, size_t n)
+{
+    return owner_tx(db, run_id, "claim_run", why, err, n, claim_body, lock_path);
+}
+
+static int adopt_body(gs_db *db, int64_t run_id, const void *arg, int *why, int *locked, char *err, size_t n)
+{
+    const char *op = "adopt_run";
+    int fd = *(const int *)arg;
+    char status[32], lock[PATH_MAX];
+    if (run_status(db, run_id, status, sizeof status, op, err, n) || run_lock(db, run_id, lock, sizeof lock, op, err, n))
+        return -1;
+    *why = refusal_of(status);
+    if (*why == GS_CLAIM_RUNNING && strcmp(status, "pending") == 0)
+        *why = 0; /* claimed and not started: what a hand-over looks like */
+    else if (*why == 0)
+        *why = GS_CLAIM_NOT_HANDED; /* stopped short, not claimed for us */
+    if (*why == 0 && !*lock)
+        *why = GS_CLAIM_NOT_HANDED;
+    if (*why)
+        return 0;
+    int rc = gs_owner_adopt(run_id, fd, lock, err, n);
+    if (rc > 0) {
+        *why = rc == GS_OWNER_GONE ? GS_CLAIM_GONE : GS_CLAIM_HELD;
+        return 0;
+    }
+    if (rc < 0) {
+        *why = GS_CLAIM_NOT_HANDED; /* err says which descriptor is not which lock */
+        return 0;
+    }
+    *locked = 1;
+    return set_owner(db, run_id, NULL, 0, op, err, n);
+}
+
+int gs_store_adopt_run(gs_db *db, int64_t run_id, int fd, int *why, char *err, size_t n)
+{
+    return owner_tx(db, run_id, "adopt_run", why, err, n, adopt_body, &fd);
+}
+
+static int own_body(gs_db *db, int64_t run_id, const void *arg, int *why, int *locked, char *err, size_t n)
+{
+    const char *op = "own_run";
+    char lock[PATH_MAX];
+    int rc = gs_owner_take(run_id, arg, 1, lock, sizeof lock, err, n);
+    if (rc == GS_OWNER_HELD)
+        return fail(err, n, "%s: run %lld: another process holds %s", op, (long long)run_id, (const char *)arg);
+    if (rc)
+        return rc < 0 ? -1 : fail(err, n, "%s: run %lld: cannot create %s", op, (long long)run_id, (const char *)arg);
+    *locked = 1;
+    rc = set_owner(db, run_id, lock, 0, op, err, n);
+    if (rc == 0)
+        *why = GS_CLAIM_NOT_RESUMABLE;
+    return rc;
+}
+
+int gs_store_own_run(gs_db *db, int64_t run_id, const char *lock_path, char *err, size_t n)
+{
+    return owner_tx(db, run_id, "own_run", NULL, err, n, own_body, lock_path);
 }
 
 /* ---------------------------------------------------------------- Lua binding */
@@ -1327,6 +1604,7 @@ static int insert_run_body(lua_State *L)
     sqlite3_bind_text64(st, 1, concept, len, SQLITE_STATIC, SQLITE_UTF8);
     sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, (int64_t)getpid());
+    bind_self_start(st, 4);
     if (step_write(db, st, op, err, sizeof err))
         return raise_msg(L, db, depth, err);
     lua_Integer id = sqlite3_last_insert_rowid(db->h);
@@ -1846,21 +2124,43 @@ static int l_cancel_requested(lua_State *L)
     return 1;
 }
 
-/* store.claim_run(conn, run_id) -> true | nil, "run N cannot be resumed": this
- * process becomes the owner of a failed, interrupted or cancelled run. */
-static int l_claim_run(lua_State *L)
+/* Pushes a refusal: nil, "run N cannot be claimed: <reason>" (or err when it
+   says more), and the reason's name. */
+static int push_refusal(lua_State *L, lua_Integer run_id, int why, const char *err)
+{
+    luaL_pushfail(L);
+    if (err && *err)
+        lua_pushstring(L, err);
+    else
+        lua_pushfstring(L, "run %I cannot be claimed: %s", run_id, gs_store_claim_reason(why));
+    lua_pushstring(L, gs_store_claim_reason(why));
+    return 3;
+}
+
+static gs_db *check_no_tx(lua_State *L, const char *op)
 {
     gs_db *db = check_open(L, 1);
+    if (db->depth)
+        luaL_error(L, "%s: cannot run inside a transaction (the lock would outlive a rollback)", op);
+    return db;
+}
+
+/* store.claim_run(conn, run_id [, lock_path]) -> true | nil, message, reason: this
+ * process becomes the owner of a failed, interrupted or cancelled run whose
+ * owner is gone (gs_store_claim_run). reason: "missing", "complete", "running",
+ * "not_resumable", "gone" (its folder was deleted), "held". */
+static int l_claim_run(lua_State *L)
+{
+    gs_db *db = check_no_tx(L, "claim_run");
     lua_Integer run_id = luaL_checkinteger(L, 2);
-    char err[GS_STORE_ERRLEN];
-    int rc = gs_store_claim_run(db, run_id, err, sizeof err);
+    const char *lock = luaL_optstring(L, 3, NULL);
+    char err[GS_STORE_ERRLEN] = "";
+    int why = 0;
+    int rc = gs_store_claim_run(db, run_id, lock, &why, err, sizeof err);
     if (rc < 0)
-        return raise_msg(L, db, db->depth, err);
-    if (rc == 0) {
-        luaL_pushfail(L);
-        lua_pushfstring(L, "run %I cannot be resumed (not failed, interrupted or cancelled)", run_id);
-        return 2;
-    }
+        return luaL_error(L, "%s", err);
+    if (rc == 0)
+        return push_refusal(L, run_id, why, NULL);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -1884,6 +2184,78 @@ static int l_busy_timeout(lua_State *L)
     if (ms >= 0)
         sqlite3_busy_timeout(db->h, (int)ms);
     lua_pushinteger(L, before);
+    return 1;
+}
+
+/* store.adopt_run(conn, run_id, fd) -> true | nil, message, reason: takes over
+ * the claim a spawning process made for us, through the inherited descriptor fd
+ * (gs_store_adopt_run); reason as claim_run's, or "not_handed". */
+static int l_adopt_run(lua_State *L)
+{
+    gs_db *db = check_no_tx(L, "adopt_run");
+    lua_Integer run_id = luaL_checkinteger(L, 2);
+    lua_Integer fd = luaL_checkinteger(L, 3);
+    luaL_argcheck(L, fd >= 0 && fd <= INT_MAX, 3, "adopt_run: fd must be a descriptor number");
+    char err[GS_STORE_ERRLEN] = "";
+    int why = 0;
+    int rc = gs_store_adopt_run(db, run_id, (int)fd, &why, err, sizeof err);
+    if (rc < 0)
+        return luaL_error(L, "%s", err);
+    if (rc == 0)
+        return push_refusal(L, run_id, why, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* store.own_run(conn, run_id, lock_path) -> true | nil, message: the lock of a
+ * run this process just started (gs_store_own_run). */
+static int l_own_run(lua_State *L)
+{
+    gs_db *db = check_no_tx(L, "own_run");
+    lua_Integer run_id = luaL_checkinteger(L, 2);
+    const char *lock = luaL_checkstring(L, 3);
+    char err[GS_STORE_ERRLEN] = "";
+    int rc = gs_store_own_run(db, run_id, lock, err, sizeof err);
+    if (rc == 1) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    luaL_pushfail(L);
+    if (rc == 0)
+        lua_pushfstring(L, "run %I is not running", run_id);
+    else
+        lua_pushstring(L, err);
+    return 2;
+}
+
+/* store.release_run(run_id) -> boolean: lets go of the run's lock (this
+ * process's; a child that inherited it keeps it). */
+static int l_release_run(lua_State *L)
+{
+    lua_pushboolean(L, gs_owner_release(luaL_checkinteger(L, 1)));
+    return 1;
+}
+
+/* store.owner_fd(run_id) -> descriptor of the run's lock this process holds | nil */
+static int l_owner_fd(lua_State *L)
+{
+    int fd = gs_owner_fd(luaL_checkinteger(L, 1));
+    if (fd < 0)
+        luaL_pushfail(L);
+    else
+        lua_pushinteger(L, fd);
+    return 1;
+}
+
+/* store.owner_identity([pid]) -> "<start ticks>@<boot id>" | nil: what owner_start records. */
+static int l_owner_identity(lua_State *L)
+{
+    lua_Integer pid = luaL_optinteger(L, 1, (lua_Integer)getpid());
+    char id[GS_OWNER_IDLEN];
+    if (pid <= 0 || pid > INT_MAX || gs_owner_identity((pid_t)pid, id, sizeof id) != 0)
+        luaL_pushfail(L);
+    else
+        lua_pushstring(L, id);
     return 1;
 }
 
@@ -1977,6 +2349,8 @@ static const luaL_Reg db_methods[] = {
     {"request_cancel", l_request_cancel},
     {"cancel_requested", l_cancel_requested},
     {"claim_run", l_claim_run},
+    {"adopt_run", l_adopt_run},
+    {"own_run", l_own_run},
     {"integrity_check", l_integrity_check},
     {"busy_timeout", l_busy_timeout},
     {"transaction", l_transaction},
@@ -1989,6 +2363,9 @@ static const luaL_Reg module_only[] = {
     {"init_db", l_init_db},
     {"now", l_now},
     {"monotonic", l_monotonic},
+    {"release_run", l_release_run},
+    {"owner_fd", l_owner_fd},
+    {"owner_identity", l_owner_identity},
     {NULL, NULL},
 };
 

@@ -8,6 +8,7 @@
  * Authorization header, and never logged, stored or put in a message.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -722,6 +723,71 @@ static char **dup_strv(const jv *arr, size_t *n)
     return v;
 }
 
+/* A string C would cut (an escaped NUL inside), or a number (int)v would change. */
+static int nul_inside(const jv *v) { return v && v->t == JV_STR && strlen(v->s) != v->len; }
+static int not_int(const jv *v)
+{
+    return v && v->t == JV_NUM && !(v->n >= INT_MIN && v->n <= INT_MAX && v->n == floor(v->n));
+}
+
+/* Checks the string fields keys[] of obj and each string of its arrays arrs[]. */
+static int plan_strings_problem(const jv *obj, const char *where, const char *const keys[], size_t nk,
+                                const char *const arrs[], size_t na, char *err, size_t errlen)
+{
+    for (size_t k = 0; k < nk; k++)
+        if (nul_inside(json_get(obj, keys[k]))) {
+            snprintf(err, errlen, "xai plan: %s%s: contains a NUL character", where, keys[k]);
+            return 1;
+        }
+    for (size_t k = 0; k < na; k++) {
+        const jv *a = json_get(obj, arrs[k]);
+        for (size_t i = 0; a && a->t == JV_ARR && i < a->len; i++)
+            if (nul_inside(&a->items[i])) {
+                snprintf(err, errlen, "xai plan: %s%s[%zu]: contains a NUL character", where, arrs[k], i + 1);
+                return 1;
+            }
+    }
+    return 0;
+}
+
+/* What the plan's JSON holds that the C plan cannot carry as grokspicy.plan
+   must see it (it checks everything else): a NUL inside a string, a scene
+   number that is not a whole int. 1 with "xai plan: <field>: ..." in err. */
+static int plan_json_problem(const jv *j, char *err, size_t errlen)
+{
+    static const char *const top[] = {"title", "style", "aspect_ratio", "color_palette"};
+    static const char *const chr[] = {"name", "role", "visual_description"};
+    static const char *const chr_arrs[] = {"personality_cues"};
+    static const char *const scn[] = {"title", "description", "setting", "camera", "mood", "action", "transition"};
+    static const char *const scn_arrs[] = {"characters_present"};
+    if (plan_strings_problem(j, "", top, 4, NULL, 0, err, errlen))
+        return 1;
+    char where[64];
+    const jv *cs = json_get(j, "characters"), *ss = json_get(j, "scenes");
+    for (size_t i = 0; cs && cs->t == JV_ARR && i < cs->len; i++) {
+        snprintf(where, sizeof where, "characters[%zu].", i + 1);
+        if (plan_strings_problem(&cs->items[i], where, chr, 3, chr_arrs, 1, err, errlen))
+            return 1;
+    }
+    for (size_t i = 0; ss && ss->t == JV_ARR && i < ss->len; i++) {
+        const jv *s = &ss->items[i];
+        snprintf(where, sizeof where, "scenes[%zu].", i + 1);
+        if (plan_strings_problem(s, where, scn, 7, scn_arrs, 1, err, errlen))
+            return 1;
+        if (not_int(json_get(s, "scene_id"))) {
+            snprintf(err, errlen, "xai plan: %sscene_id: must be a whole number 1..%d, got %g", where,
+                     GS_PLAN_MAX_SCENE_ID, json_get(s, "scene_id")->n);
+            return 1;
+        }
+        if (not_int(json_get(s, "duration_seconds"))) {
+            snprintf(err, errlen, "xai plan: %sduration_seconds: must be a whole number of seconds %d..%d, got %g",
+                     where, GS_PLAN_MIN_DURATION, GS_PLAN_MAX_DURATION, json_get(s, "duration_seconds")->n);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static gs_plan *plan_from_json(const jv *j)
 {
     gs_plan *p = calloc(1, sizeof *p);
@@ -782,6 +848,10 @@ static gs_plan *xai_plan_story(gs_provider *pp, const char *concept, int n_scene
                       0, "StoryPlan", PLAN_SCHEMA, &cost, err, errlen);
     if (!j)
         return NULL;
+    if (plan_json_problem(j, err, errlen)) {
+        json_free(j);
+        return NULL;
+    }
     gs_plan *p = plan_from_json(j);
     json_free(j);
     if (!p)

@@ -14,6 +14,8 @@
  *    "poll_pending": 1,            202 answers before a video can be done
  *    "score": 0.9,                 the vision check's overall_score
  *    "reject_key": "bad-key",      this key gets 401
+ *    "plan_text": "{...}",         the planner's answer, verbatim (default: a plan
+ *                                  of the scenes asked for)
  *    "faults": [{"match": "POST /v1/images/generations", "skip": 0, "times": 1,
  *                "body_contains": "Fox", "status": 429, "retry_after": "1",
  *                "delay_ms": 0, "kind": "moderation|malformed|empty_data|failed|expired|respect_false"}]}
@@ -57,6 +59,7 @@ static struct {
     int lat_chat, lat_image, lat_video, poll_pending;
     double score;
     char reject_key[128];
+    char *plan_text;
     fault faults[MAX_FAULTS];
     int n_faults;
     job jobs[MAX_JOBS];
@@ -122,6 +125,8 @@ static void load_script(const char *path)
     S.poll_pending = (int)json_num(j, "poll_pending", 1);
     S.score = json_num(j, "score", 0.9);
     snprintf(S.reject_key, sizeof S.reject_key, "%s", json_str(j, "reject_key", ""));
+    if (json_str(j, "plan_text", NULL))
+        S.plan_text = strdup(json_str(j, "plan_text", NULL));
     const jv *fs = json_get(j, "faults");
     for (size_t i = 0; fs && fs->t == JV_ARR && i < fs->len && S.n_faults < MAX_FAULTS; i++) {
         const jv *f = &fs->items[i];
@@ -355,7 +360,7 @@ static char *route_chat(const jv *req, int *status)
     }
     char *content;
     if (!strcmp(schema, "StoryPlan")) {
-        content = chat_plan(text);
+        content = S.plan_text ? strdup(S.plan_text) : chat_plan(text);
     } else if (!strcmp(schema, "RewordedPrompt")) {
         content = chat_reword(text);
     } else if (!strcmp(schema, "ConsistencyScore")) {

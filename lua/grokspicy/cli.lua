@@ -27,7 +27,8 @@ options:
   --output-dir DIR     where runs are written (default: output)
   --db PATH            the run database (default: <output-dir>/grok_spicy.db)
   --seed N             seed of the local preview renderer (default: 1)
-  --scenes N           scenes to plan (default: 3)
+  --scenes N           scenes to plan (default: 3; at most 12, or
+                       GROK_SPICY_MAX_SCENES)
   --workers N          parallel steps (default: the number of cores)
   --serve              serve the live dashboard while the run goes on
   --port N             dashboard port (default: 8420; 0 picks a free one)
@@ -53,8 +54,9 @@ local FLAG_OPTS = {
   ["--serve"] = "serve", ["--no-wait"] = "no_wait", ["-q"] = "quiet", ["--quiet"] = "quiet",
   ["-v"] = "verbose", ["--verbose"] = "verbose", ["--web"] = "web",
 }
-local INTEGER_OPTS = { seed = { 0, math.maxinteger }, scenes = { 1, 12 }, workers = { 1, 64 }, port = { 0, 65535 },
-  resume = { 1, math.maxinteger } }
+-- --scenes goes up to what a plan may hold (grokspicy.plan's maximum).
+local INTEGER_OPTS = { seed = { 0, math.maxinteger }, scenes = { 1, "max_scenes" }, workers = { 1, 64 },
+  port = { 0, 65535 }, resume = { 1, math.maxinteger } }
 
 --- Parses flow options. Returns opts, or nil and a usage message.
 function M.parse(args)
@@ -89,12 +91,15 @@ function M.parse(args)
     i = i + 1
   end
   if o.help then return o end
+  local max_scenes, counts_err = require("grokspicy.plan").max_counts()
+  if not max_scenes then return usage_error(counts_err) end
   for key, range in pairs(INTEGER_OPTS) do
     local v = o[key]
+    local hi = range[2] == "max_scenes" and max_scenes or range[2]
     if type(v) == "string" then
       local n = math.tointeger(tonumber(v))
-      if not n or n < range[1] or n > range[2] then
-        return usage_error(("--%s must be a whole number %d..%d, got '%s'"):format(key, range[1], range[2], v))
+      if not n or n < range[1] or n > hi then
+        return usage_error(("--%s must be a whole number %d..%d, got '%s'"):format(key, range[1], hi, v))
       end
       o[key] = n
     end
@@ -331,11 +336,19 @@ function M.main(args, pipeline)
     server = s
   end
 
-  -- --resume: refuse clearly, or become the run's owner before anything else.
+  -- --resume: refuse clearly, or become the run's owner before anything else
+  -- (or adopt the claim a dashboard made for this process and handed over).
   local resumed
   if o.resume then
+    local resume = require "grokspicy.resume"
     local rerr
-    resumed, rerr = require("grokspicy.resume").claim(conn, o.resume, o.output_dir)
+    local fd_text = os.getenv(resume.OWNER_FD_ENV)
+    local owner_fd = fd_text and fd_text ~= "" and math.tointeger(tonumber(fd_text)) or nil
+    if fd_text and fd_text ~= "" and not owner_fd then
+      rerr = ("%s must be a descriptor number, got '%s'"):format(resume.OWNER_FD_ENV, fd_text)
+    else
+      resumed, rerr = resume.claim(conn, o.resume, o.output_dir, owner_fd)
+    end
     if not resumed then
       fail("cannot resume: " .. rerr)
       if server then server:stop() end
@@ -353,6 +366,7 @@ function M.main(args, pipeline)
     warn = function(msg) progress:warn(msg) end,
     -- Extra seconds a write waits on a database another process holds locked.
     busy_wait = tonumber(os.getenv("GS_DB_BUSY_WAIT") or ""),
+    output_dir = o.output_dir,
   })
   progress:info(("Provider: %s%s"):format(M.provider_label(provider), why and (" — " .. why) or ""))
   if server then

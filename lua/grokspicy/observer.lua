@@ -109,11 +109,13 @@ end
 --- events table is still written). opts.provider names the renderer shown on
 --- the run page; opts.render = false skips HTML fragments; opts.busy_wait is
 --- how long (s, default 120) a write goes on retrying past the store's own
---- busy_timeout (10 s) while another process holds the database locked.
+--- busy_timeout (10 s) while another process holds the database locked;
+--- opts.output_dir is where runs are written: a new run's owner lock goes in
+--- its folder there (without it the run is owned by pid and start time only).
 function M.WebObserver(conn, bus, opts)
   opts = opts or {}
   local self = setmetatable({
-    conn = conn, bus = bus, provider = opts.provider, render = opts.render ~= false,
+    conn = conn, bus = bus, provider = opts.provider, render = opts.render ~= false, output_dir = opts.output_dir,
     view = nil, last_heartbeat = 0, warn = opts.warn or default_warn, busy_wait = opts.busy_wait or 120,
   }, WebObserver)
   if self.render then self.view = require "grokspicy.view" end
@@ -224,6 +226,18 @@ end
 
 function WebObserver:on_run_start(concept)
   local run_id = self:_write("the new run", function() return self.conn:insert_run(concept) end)
+  if self.output_dir then
+    -- This process owns the run from now on: its lock is held until the run ends.
+    local why
+    local owned = self:_write("the run's owner", function()
+      local ok, err = self.conn:own_run(run_id, require("grokspicy.resume").lock_path(self.output_dir, run_id))
+      why = err
+      return ok
+    end)
+    if not owned then
+      error(setmetatable({ message = ("cannot own run %d: %s"):format(run_id, tostring(why)) }, RecordLost), 0)
+    end
+  end
   self:_record(run_id, "status", nil, { status = "pending" }, function(conn)
     if self.provider then conn:update_run(run_id, { provider = self.provider }) end
   end)
@@ -291,9 +305,20 @@ function WebObserver:on_video(run_id, asset)
     end)
 end
 
+-- The run ends in this process: after its last record (whatever became of
+-- it) the owner lock goes, so a resume can claim it while this process lives on
+-- (serving the dashboard, say).
+local function ending(run_id, record)
+  local ok, err = pcall(record)
+  require("grokspicy.store").release_run(run_id)
+  if not ok then error(err, 0) end
+end
+
 function WebObserver:on_complete(run_id, final_path)
-  self:_record(run_id, "complete", nil, { final_video_path = final_path }, function(conn)
-    conn:update_run(run_id, { status = "complete", final_video_path = final_path })
+  ending(run_id, function()
+    self:_record(run_id, "complete", nil, { final_video_path = final_path }, function(conn)
+      conn:update_run(run_id, { status = "complete", final_video_path = final_path })
+    end)
   end)
 end
 
@@ -305,8 +330,10 @@ function WebObserver:on_error(run_id, err, where)
   if type(where) == "table" then
     data.step, data.scene_id, data.character, data.asset = where.step, where.scene_id, where.character, where.asset
   end
-  self:_record(run_id, "error", nil, data, function(conn)
-    conn:update_run(run_id, { status = "failed", error = msg })
+  ending(run_id, function()
+    self:_record(run_id, "error", nil, data, function(conn)
+      conn:update_run(run_id, { status = "failed", error = msg })
+    end)
   end)
 end
 
@@ -314,8 +341,10 @@ end
 -- error: the reason and who asked go in the event, the run's error stays empty.
 function WebObserver:on_cancelled(run_id, reason, by)
   local msg = tostring(reason or "cancelled")
-  self:_record(run_id, "cancelled", nil, { status = "cancelled", reason = msg, by = by }, function(conn)
-    conn:update_run(run_id, { status = "cancelled" })
+  ending(run_id, function()
+    self:_record(run_id, "cancelled", nil, { status = "cancelled", reason = msg, by = by }, function(conn)
+      conn:update_run(run_id, { status = "cancelled" })
+    end)
   end)
 end
 
@@ -329,7 +358,8 @@ function WebObserver:cancel_requested(run_id)
   return self.cancel_seen
 end
 
--- At most one write every 5 s: enough for the 60 s staleness rule.
+-- At most one write every 5 s. The heartbeat no longer decides whether a run
+-- lives (its owner lock does); it says when the run last moved.
 function WebObserver:heartbeat(run_id)
   local now = os.time()
   if now - self.last_heartbeat >= 5 then

@@ -1,7 +1,8 @@
 -- resume.lua — what a run that stopped short (failed, interrupted, cancelled)
--- already holds, and the claim that makes this process its owner again. Reads
--- the store and checks files; never generates anything (scripts/flow.lua takes
--- the state this returns as opts.resume and skips what it lists).
+-- already holds, and the claim that makes this process its owner again (the
+-- store decides, atomically, whether the run's owner is gone). Reads the store
+-- and checks files; never generates anything (scripts/flow.lua takes the state
+-- this returns as opts.resume and skips what it lists).
 --
 -- An asset is kept when its row is in the store and its files are whole: every
 -- file is written under a temporary name and renamed, so a file under its final
@@ -12,6 +13,9 @@ local M = {}
 local RUNNING = { pending = true, ideation = true, characters = true, keyframes = true, script = true,
   videos = true, assembly = true }
 M.RESUMABLE = { failed = true, interrupted = true, cancelled = true }
+-- The descriptor a dashboard hands to the process it starts to resume a run
+-- (its claim's lock, as fd 3): see web.lua's api_resume.
+M.OWNER_FD_ENV = "GROK_SPICY_OWNER_FD"
 
 local function whole(output_dir, rel)
   if type(rel) ~= "string" or rel == "" then return false end
@@ -33,23 +37,48 @@ local function video_whole(output_dir, asset)
   return info ~= nil and info.has_video and (info.duration or 0) > 0
 end
 
---- Why run_id cannot be resumed (a sentence), or nil when it can. Call after
---- conn:mark_interrupted(), so a run whose process died reads interrupted.
-function M.refusal(run, run_id)
-  if not run then return ("run %d not found"):format(run_id) end
-  if run.status == "complete" then
+--- The file whose lock a run's owner holds for the run's life (see
+--- core/gs_owner.h); /output never serves it.
+function M.lock_path(output_dir, run_id)
+  return ("%s/runs/%d/.owner.lock"):format(output_dir, run_id)
+end
+
+--- Why run_id cannot be resumed (a sentence), or nil when nothing said so.
+--- run is the run as it stands (nil: not found); reason is the store's
+--- refusal (claim_run's third result) or "bad_plan", detail its message.
+function M.refusal(run, run_id, reason, output_dir, detail)
+  if not run or reason == "missing" then return ("run %d not found"):format(run_id) end
+  if run.status == "complete" or reason == "complete" then
     return ("run %d is complete: nothing to resume (its video is %s)"):format(run_id,
       tostring(run.final_video_path))
   end
-  if RUNNING[run.status] then
+  if reason == "gone" then
+    return ("run %d cannot be resumed: its folder %s/runs/%d was deleted, so none of its files can be kept;"
+      .. " start a new run instead"):format(run_id, output_dir or "output", run_id)
+  end
+  if reason == "bad_plan" then
+    return ("run %d cannot be resumed: its recorded plan does not pass the plan checks (%s)"):format(run_id,
+      (tostring(detail):gsub("\n%s*", "; ")))
+  end
+  if reason == "not_handed" then
+    return ("run %d was not handed to this process: %s"):format(run_id, tostring(detail))
+  end
+  if reason == "held" then
+    return ("run %d is still owned by a live process (it holds %s): cancel it or wait"):format(run_id,
+      M.lock_path(output_dir or "output", run_id))
+  end
+  if RUNNING[run.status] or reason == "running" then
     return ("run %d is still running (process %s, status %s): cancel it or wait"):format(run_id,
       tostring(run.owner_pid), run.status)
   end
-  if not M.RESUMABLE[run.status] then return ("run %d is %s: it cannot be resumed"):format(run_id, run.status) end
+  if reason or not M.RESUMABLE[run.status] then
+    return ("run %d is %s: it cannot be resumed"):format(run_id, run.status)
+  end
   return nil
 end
 
---- The plan a run recorded (runs.plan_json), or nil when it stopped before one.
+--- The plan a run recorded (runs.plan_json), or nil when it stopped before
+--- one; nil and the validator's message when the recorded plan is not valid.
 function M.plan_of(run)
   local p = run.plan_json
   if type(p) == "string" and p ~= "" then
@@ -58,7 +87,7 @@ function M.plan_of(run)
   end
   if type(p) ~= "table" then return nil end
   -- Validation also gives JSON's numbers back their integer type (scene ids).
-  return (require("grokspicy.plan").validate(p))
+  return require("grokspicy.plan").validate(p)
 end
 
 --- What the run keeps: { run_id, concept, provider, plan, sheets = {name = row},
@@ -90,16 +119,36 @@ function M.state(run, output_dir)
   return st
 end
 
---- Checks and claims run_id for this process. Returns the state, or nil and a
---- sentence saying why not.
-function M.claim(conn, run_id, output_dir)
-  conn:mark_interrupted()
+--- Makes this process the owner of run_id, atomically (the store's claim:
+--- a run whose owner lives, even stopped, is never taken). With owner_fd (a
+--- descriptor a dashboard handed over, see web.lua) the claim it made for this
+--- process is adopted instead. Returns true, or nil, a sentence saying why
+--- not, and the reason ("missing", "complete", "running", "held", "gone",
+--- "not_resumable", "not_handed", "bad_plan").
+function M.take(conn, run_id, output_dir, owner_fd)
+  -- What is known before claiming: no such run, a finished one, a recorded
+  -- plan that no longer passes the checks (resuming it would plan again).
   local run = conn:get_run(run_id)
-  local why = M.refusal(run, run_id)
-  if why then return nil, why end
-  local ok, err = conn:claim_run(run_id)
-  if not ok then return nil, err .. " — another process may have resumed it" end
-  return M.state(run, output_dir)
+  if not run then return nil, M.refusal(nil, run_id), "missing" end
+  if run.status == "complete" then return nil, M.refusal(run, run_id), "complete" end
+  local _, plan_err = M.plan_of(run)
+  if plan_err then return nil, M.refusal(run, run_id, "bad_plan", output_dir, plan_err), "bad_plan" end
+  local ok, msg, reason
+  if owner_fd then
+    ok, msg, reason = conn:adopt_run(run_id, owner_fd)
+  else
+    ok, msg, reason = conn:claim_run(run_id, M.lock_path(output_dir, run_id))
+  end
+  if not ok then return nil, M.refusal(conn:get_run(run_id), run_id, reason, output_dir, msg), reason end
+  return true
+end
+
+--- Checks and claims run_id for this process (M.take). Returns the state, or
+--- nil, a sentence saying why not, and the reason.
+function M.claim(conn, run_id, output_dir, owner_fd)
+  local ok, why, reason = M.take(conn, run_id, output_dir, owner_fd)
+  if not ok then return nil, why, reason end
+  return M.state(conn:get_run(run_id), output_dir)
 end
 
 return M

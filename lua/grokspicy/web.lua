@@ -13,8 +13,10 @@
 --   /health           {"status":"ok"}
 --   POST /api/runs/{id}/cancel  asks a running run to stop (runs.cancel_requested; its
 --                     process stops at the next safe point): 202, 404, 409 not running
---   POST /api/runs/{id}/resume  starts `grok-spicy FLOW --resume id` detached: 202,
---                     404, 409 (complete, still running), 501 (no flow script known)
+--   POST /api/runs/{id}/resume  claims the run (atomically: one of many simultaneous
+--                     requests wins), then starts `grok-spicy FLOW --resume id` detached,
+--                     handing it the claim: 202, 404, 409 (complete, still running,
+--                     already resumed), 410 (its folder was deleted), 501 (no flow script)
 --   Both answer JSON, or for htmx (HX-Request) the fragment the button swaps in, and
 --   refuse cross-site requests with 403: they need HX-Request: true, or a same-origin
 --   Origin / Sec-Fetch-Site (a cross-site form cannot set either). The token, when
@@ -243,14 +245,22 @@ local function api_cancel(req, id)
   return json(202, { run_id = id, status = "cancelling" })
 end
 
+-- HTTP status of each reason a claim is refused; the rest are 409.
+local REFUSED = { missing = 404, gone = 410 }
+
+-- The run is claimed here, in one transaction, before anything is spawned: of
+-- many simultaneous requests one wins and the others get 409. The winner's
+-- lock goes to the new process as its fd 3 (the lock belongs to the open file,
+-- so it is held throughout: this process lets go only once the child has it),
+-- and the child adopts the claim (resume.take with GROK_SPICY_OWNER_FD).
 local function api_resume(req, id)
   local resume = require "grokspicy.resume"
+  local store_lib = require "grokspicy.store"
   last_mark = -math.huge -- a run whose process just died must read interrupted now
   mark_interrupted()
   local after = db:max_event_id(id) -- before the run: the new stream starts after it
   local run = db:get_run(id)
-  local why = resume.refusal(run, id)
-  if why then return json(run and 409 or 404, { error = why, status = run and run.status }) end
+  if not run then return json(404, { error = resume.refusal(nil, id) }) end
   if not conf.flow_script then
     return json(501, { error = "this server knows no flow script to resume with: set GROK_SPICY_FLOW" })
   end
@@ -258,16 +268,27 @@ local function api_resume(req, id)
   local exe, xerr = sys.exe_path()
   if not exe then return json(500, { error = xerr }) end
   local out_dir = conf.output_dir or "output"
+  local ok, why, reason = resume.take(db, id, out_dir)
+  if not ok then
+    local now = db:get_run(id)
+    return json(REFUSED[reason] or 409, { error = why, status = now and now.status, reason = reason })
+  end
   local argv = { exe, conf.flow_script, "--resume", tostring(id), "--output-dir", out_dir, "-q" }
   if conf.db then
     argv[#argv + 1] = "--db"
     argv[#argv + 1] = conf.db
   end
   -- Its output goes to a log beside the run's files (.log is never served).
-  local pid, err = sys.spawn_detached(argv, ("%s/runs/%d/resume.log"):format(out_dir, id))
-  if not pid then return json(500, { error = err }) end
+  local pid, err = sys.spawn_detached(argv, ("%s/runs/%d/resume.log"):format(out_dir, id),
+    { fd = store_lib.owner_fd(id), env = { [resume.OWNER_FD_ENV] = "3" } })
+  store_lib.release_run(id)
+  if not pid then
+    -- Nothing runs it: say so on the run instead of leaving it claimed.
+    db:update_run(id, { status = "failed", error = "resume could not start: " .. tostring(err) })
+    return json(500, { error = err })
+  end
   if is_htmx(req) then
-    local model = view.run_model(run)
+    local model = view.run_model(run) -- the run as it stood: the live stream brings what follows
     return html(202, view.render("partials/run_live.html", { m = model, live = true, after = after,
       token = conf.token }) .. "\n" .. view.render("partials/run_actions.html", { m = model, pending = "resuming",
       oob = true }))

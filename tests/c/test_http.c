@@ -48,6 +48,7 @@ static void test_paths(void)
     CHECK(gs_http_forbidden_name("x.db-journal"));
     CHECK(gs_http_forbidden_name("x.sqlite"));
     CHECK(gs_http_forbidden_name("run.LOG"));
+    CHECK(gs_http_forbidden_name("runs/3/.owner.lock"));
     CHECK(!gs_http_forbidden_name("frame.png"));
     CHECK(!gs_http_forbidden_name("db.png"));
 }

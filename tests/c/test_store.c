@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include "grokspicy.h"
+#include "gs_owner.h"
 #include "testutil.h"
 
 static int quick;
@@ -345,9 +346,16 @@ static void test_migrate_v2_and_cancel(void)
     gs_db *db = gs_store_open(p, err, sizeof err);
     REQUIRE(db != NULL);
     sqlite3 *h = gs_store_handle(db);
-    REQUIRE(exec_sql(h, "INSERT INTO runs (concept, status, started_at) VALUES ('a', 'videos', 'now');"
-                        "INSERT INTO runs (concept, status, started_at) VALUES ('b', 'complete', 'now');"
-                        "ALTER TABLE runs DROP COLUMN cancel_requested; PRAGMA user_version = 2") == SQLITE_OK);
+    /* Run 1 is owned by this (live) process, run 2 is complete. */
+    char me[GS_OWNER_IDLEN], sql[512];
+    REQUIRE(gs_owner_identity(getpid(), me, sizeof me) == 0);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO runs (concept, status, started_at, owner_pid, owner_start) VALUES ('a', 'videos', 'now', %d,"
+             " '%s');"
+             "INSERT INTO runs (concept, status, started_at) VALUES ('b', 'complete', 'now');"
+             "ALTER TABLE runs DROP COLUMN cancel_requested; PRAGMA user_version = 2",
+             (int)getpid(), me);
+    REQUIRE(exec_sql(h, sql) == SQLITE_OK);
     gs_store_close(db);
     db = gs_store_open(p, err, sizeof err);
     REQUIRE(db != NULL);
@@ -359,11 +367,11 @@ static void test_migrate_v2_and_cancel(void)
     CHECK(gs_store_request_cancel(db, 2, err, sizeof err) == 0); /* complete: nothing to stop */
     CHECK(gs_store_request_cancel(db, 9, err, sizeof err) == 0);
     CHECK(gs_store_cancel_requested(db, 1, err, sizeof err) == 1);
-    CHECK(gs_store_claim_run(db, 1, err, sizeof err) == 0); /* still running */
-    CHECK(gs_store_claim_run(db, 2, err, sizeof err) == 0); /* complete */
+    CHECK(gs_store_claim_run(db, 1, NULL, NULL, err, sizeof err) == 0); /* still running */
+    CHECK(gs_store_claim_run(db, 2, NULL, NULL, err, sizeof err) == 0); /* complete */
     CHECK(exec_sql(h, "UPDATE runs SET status = 'cancelled', error = 'x' WHERE id = 1") == SQLITE_OK);
-    CHECK(gs_store_claim_run(db, 1, err, sizeof err) == 1);
-    CHECK(gs_store_claim_run(db, 1, err, sizeof err) == 0); /* claimed once */
+    CHECK(gs_store_claim_run(db, 1, NULL, NULL, err, sizeof err) == 1);
+    CHECK(gs_store_claim_run(db, 1, NULL, NULL, err, sizeof err) == 0); /* claimed once */
     CHECK(gs_store_cancel_requested(db, 1, err, sizeof err) == 0);
     CHECK(query_int(h, "SELECT count(*) FROM runs WHERE id = 1 AND status = 'pending' AND error IS NULL") == 1);
     gs_store_close(db);
@@ -378,7 +386,10 @@ static void test_refuse_newer(void)
     sqlite3_close(raw);
     gs_db *db = gs_store_open(p, err, sizeof err);
     CHECK(db == NULL);
-    CHECK(strstr(err, "newer.db was written by a newer grok-spicy (schema 7); this build knows schema 3") != NULL);
+    char want[160];
+    snprintf(want, sizeof want, "newer.db was written by a newer grok-spicy (schema 7); this build knows schema %d",
+             GS_STORE_SCHEMA_VERSION);
+    CHECK(strstr(err, want) != NULL);
     gs_store_close(db);
 }
 

@@ -179,6 +179,20 @@ describe("the flow refuses bad input clearly", function()
     f:close()
     refuses({ "--plan", out_dir .. "/notjson.json", "--output-dir", out_dir }, 2, "not valid JSON")
     refuses({ "--plan", out_dir .. "/missing.json", "--output-dir", out_dir }, 2, "cannot read plan")
+    refuses({ "--plan", out_dir, "--output-dir", out_dir }, 2, out_dir .. ": is a directory, not a plan file")
+    refuses({ "--plan", "/dev/zero", "--output-dir", out_dir }, 2, "/dev/zero: the file is too large")
+    f = assert(io.open(out_dir .. "/twins.json", "w"))
+    f:write(cjson.encode { title = "T", style = "s",
+      characters = { { name = "Fox", visual_description = "v" }, { name = "fox!", visual_description = "v" } },
+      scenes = { { scene_id = 1, title = "t", description = "d", setting = "s", camera = "c", mood = "m",
+        action = "a", characters_present = { "Fox" } } } })
+    f:close()
+    refuses({ "--plan", out_dir .. "/twins.json", "--output-dir", out_dir }, 2,
+      'characters[2].name: "fox!" and characters[1].name "Fox" would share files')
+    refuses({ "c", "--scenes", "13", "--output-dir", out_dir }, 2, "--scenes must be a whole number 1..12, got '13'")
+    local code, env_out = run_flow({ "c", "--scenes", "3", "--output-dir", out_dir }, { GROK_SPICY_MAX_SCENES = "0" })
+    assert.are.equal(2, code, env_out)
+    assert.matches("GROK_SPICY_MAX_SCENES must be a whole number 1..100, got '0'", env_out, 1, true)
   end)
 
   it("says when the output dir cannot be written", function()

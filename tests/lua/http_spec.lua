@@ -91,6 +91,7 @@ describe("grokspicy.http", function()
     write(TMP .. "/out/runs/1/script.md", "# Script\n")
     write(TMP .. "/out/runs/1/page.html", "<script>alert(1)</script>")
     write(TMP .. "/out/run.log", "secret log")
+    write(TMP .. "/out/runs/1/.owner.lock", "")
     write(TMP .. "/secret/passwd.png", "outside")
     sh(("ln -s %s %s"):format(q(TMP .. "/secret/passwd.png"), q(TMP .. "/out/runs/1/link.png")))
     server = assert(http.serve { port = 0, output_dir = TMP .. "/out", app = "tests.fixtures.http_app" })
@@ -261,12 +262,13 @@ describe("grokspicy.http", function()
       assert.equals("bytes */1000", h["content-range"])
     end)
 
-    it("refuses traversal, absolute paths, symlinks out, the database and logs", function()
+    it("refuses traversal, absolute paths, symlinks out, the database, logs and run locks", function()
       for _, p in ipairs {
         "/output/../secret/passwd.png", "/output/%2e%2e/secret/passwd.png", "/output/runs/..%2F..%2Fsecret/passwd.png",
         "/output//etc/passwd", "/output/%2Fetc%2Fpasswd", "/output/runs/1/link.png", "/output/grok_spicy.db",
         "/output/grok_spicy.db-wal", "/output/grok_spicy.DB-SHM", "/output/run.log", "/output/runs/1/%00x.png",
         "/output/runs", "/output/nope.png", "/output/runs/1/./frame.png",
+        "/output/runs/1/.owner.lock",
       } do
         local body, code = curl(base .. p)
         assert.is_true(code == 404 or code == 400, p .. " gave " .. tostring(code))

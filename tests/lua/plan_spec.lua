@@ -85,6 +85,117 @@ describe("plan.validate", function()
   end)
 end)
 
+describe("plan.validate bounds every field", function()
+  it("refuses two names that slug to the same files, naming both", function()
+    local p = good_plan()
+    p.characters[2].name = "fox!"
+    p.scenes[1].characters_present = { "Fox" }
+    local err = err_of(p)
+    assert.matches('characters[2].name: "fox!" and characters[1].name "Fox" would share files (both are named "fox")',
+      err, 1, true)
+    p = good_plan()
+    p.characters[2].name = "★"
+    p.characters[1].name = "☆"
+    p.scenes[1].characters_present, p.scenes[2].characters_present = { "☆" }, { "☆" }
+    assert.matches('both are named "character"', err_of(p), 1, true)
+    p = good_plan()
+    p.characters[2].name = "Fox"
+    assert.matches('characters[2].name: duplicate character name "Fox" (also characters[1])', err_of(p), 1, true)
+  end)
+
+  it("refuses control characters (a NUL C would cut, escapes, C1), allowing newlines only in long text", function()
+    local p = good_plan()
+    p.characters[1].name = "F\0ox"
+    p.title = "Fox \27[31mred"
+    p.scenes[1].mood = "calm\194\133" -- U+0085
+    p.scenes[2].title = "A\nB"
+    local err = err_of(p)
+    assert.matches("characters[1].name: contains a control character (U+0000 at byte 2)", err, 1, true)
+    assert.matches("title: contains a control character (U+001B at byte 5)", err, 1, true)
+    assert.matches("scenes[1].mood: contains a control character (U+0085 at byte 5)", err, 1, true)
+    assert.matches("scenes[2].title: contains a control character (U+000A at byte 2)", err, 1, true)
+    p = good_plan()
+    p.characters[1].visual_description = "a red fox,\n\tsmall and quick\r\n"
+    p.scenes[1].description = "line one\nline two"
+    assert(planlib.validate(p))
+    p = good_plan()
+    p.style = "\255\254"
+    assert.matches("style: is not valid UTF-8", err_of(p), 1, true)
+    p = good_plan()
+    p.characters[1].personality_cues = { "ok", "bad\0" }
+    assert.matches("characters[1].personality_cues[2]: contains a control character", err_of(p), 1, true)
+  end)
+
+  it("bounds every text field's length", function()
+    local p = good_plan()
+    p.title = ("t"):rep(5 * 1024 * 1024)
+    p.characters[1].visual_description = ("d"):rep(2001)
+    p.scenes[1].action = ("a"):rep(2001)
+    p.characters[2].name = ("o"):rep(101)
+    p.scenes[2].characters_present = { "Fox" }
+    local err = err_of(p)
+    assert.matches("title: is too long (5242880 bytes, at most 200)", err, 1, true)
+    assert.matches("characters[1].visual_description: is too long (2001 bytes, at most 2000)", err, 1, true)
+    assert.matches("scenes[1].action: is too long (2001 bytes, at most 2000)", err, 1, true)
+    assert.matches("characters[2].name: is too long (101 bytes, at most 100)", err, 1, true)
+    p = good_plan()
+    p.title = ("t"):rep(200)
+    assert(planlib.validate(p))
+    p = good_plan()
+    for i = 1, 21 do p.characters[1].personality_cues[i] = "cue" end
+    assert.matches("characters[1].personality_cues: at most 20 entries, got 21", err_of(p), 1, true)
+  end)
+
+  it("bounds scene ids, durations and the scene and character counts", function()
+    local p = good_plan()
+    p.scenes[1].scene_id = 1 << 62
+    p.scenes[2].duration_seconds = 2
+    local err = err_of(p)
+    assert.matches("scenes[1].scene_id: must be a whole number 1..10000, got 4611686018427387904", err, 1, true)
+    assert.matches("scenes[2].duration_seconds: must be 3..15, got 2", err, 1, true)
+    p = good_plan()
+    p.scenes[1].scene_id = 10000
+    assert(planlib.validate(p))
+    -- 12 scenes and 8 characters by default, like --scenes.
+    local function scenes(n)
+      local list = {}
+      for i = 1, n do
+        list[i] = { scene_id = i, title = "S", description = "d", setting = "s", camera = "c", mood = "m",
+          action = "a" }
+      end
+      return list
+    end
+    p = good_plan()
+    p.scenes = scenes(10000)
+    assert.equal("invalid story plan:\n  scenes: at most 12 scenes (GROK_SPICY_MAX_SCENES), got 10000", err_of(p))
+    p = good_plan()
+    p.scenes = scenes(12)
+    assert(planlib.validate(p))
+    p = good_plan()
+    p.scenes = scenes(13)
+    assert(planlib.validate(p, { max_scenes = 13 }))
+    p = good_plan()
+    for i = 3, 9 do p.characters[i] = { name = "C" .. i, visual_description = "v" } end
+    assert.matches("characters: at most 8 characters (GROK_SPICY_MAX_CHARACTERS), got 9", err_of(p), 1, true)
+  end)
+
+  it("reads the counts from the environment, refusing bad values", function()
+    local bin = os.getenv("GS_BINARY") or "build/grok-spicy"
+    local function counts(env)
+      local p = io.popen(("env %s %s -e 'print(require(\"grokspicy.plan\").max_counts())' 2>&1"):format(env, bin))
+      local out = p:read("a")
+      p:close()
+      return out
+    end
+    assert.equal("12\t8\n", counts("GROK_SPICY_MAX_SCENES="))
+    assert.equal("20\t3\n", counts("GROK_SPICY_MAX_SCENES=20 GROK_SPICY_MAX_CHARACTERS=3"))
+    assert.matches("GROK_SPICY_MAX_SCENES must be a whole number 1..100, got '101'",
+      counts("GROK_SPICY_MAX_SCENES=101"), 1, true)
+    assert.matches("GROK_SPICY_MAX_CHARACTERS must be a whole number 1..64, got 'x'",
+      counts("GROK_SPICY_MAX_CHARACTERS=x"), 1, true)
+  end)
+end)
+
 describe("plan.load", function()
   local dir = (os.getenv("GS_TEST_TMP") or "/tmp") .. "/plan-spec"
   os.execute("mkdir -p " .. dir)
@@ -110,5 +221,20 @@ describe("plan.load", function()
     assert.matches("cannot read plan", err, 1, true)
     _, err = planlib.load(write("empty.json", ""))
     assert.matches("empty", err, 1, true)
+  end)
+
+  it("says when the path is a directory", function()
+    local _, err = planlib.load(dir)
+    assert.equal(dir .. ": is a directory, not a plan file", err)
+  end)
+
+  it("reads at most the size bound: /dev/zero and a file one byte too large are refused", function()
+    local _, err = planlib.load("/dev/zero")
+    assert.equal("/dev/zero: the file is too large (more than 1048576 bytes, the most a plan may have)", err)
+    _, err = planlib.load(write("big.json", (" "):rep(planlib.MAX_PLAN_BYTES) .. "{"))
+    assert.matches("big.json: the file is too large", err, 1, true)
+    -- At the bound it is read and judged as JSON.
+    local p = assert(planlib.load(write("padded.json", cjson.encode(good_plan()) .. (" "):rep(1000))))
+    assert.are.equal("Fox and Owl", p.title)
   end)
 end)

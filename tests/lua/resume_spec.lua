@@ -187,6 +187,138 @@ describe("cancel and resume", function()
     server:stop()
   end)
 
+  -- A server in this process and a POST helper: status, body.
+  local function serve(out)
+    local http = require "grokspicy.http"
+    os.execute("mkdir -p " .. q(out))
+    local server = assert(http.serve { port = 0, output_dir = out, db = out .. "/grok_spicy.db", flow_script = FLOW })
+    local base = server:url():gsub("/$", "")
+    local n = 0
+    local function post(path, headers)
+      n = n + 1
+      local hs = {}
+      for _, hdr in ipairs(headers or {}) do hs[#hs + 1] = "-H " .. q(hdr) end
+      local body = ("%s/body-%d"):format(out, n)
+      local p = io.popen(("curl -s -m 20 -o %s -w '%%{http_code}' -X POST %s %s"):format(q(body),
+        table.concat(hs, " "), q(base .. path)))
+      local status = tonumber(p:read("a"))
+      p:close()
+      return status, read(body)
+    end
+    return server, post, base
+  end
+
+  -- A run of 2 scenes stopped by Ctrl+C once a keyframe is accepted: cancelled, resumable.
+  local function cancelled_run(out)
+    local db = out .. "/grok_spicy.db"
+    local h = start_flow(out .. "/first", { "a fox and an owl", "--provider", "local", "--output-dir", out,
+      "--scenes", "2" })
+    local run = wait_for(db, function(r) return #r.keyframe_assets >= 1 end)
+    os.execute("kill -INT " .. h.pid)
+    local code, log = h.wait(30)
+    assert.are.equal(130, code, log)
+    return get_run(db, run.id)
+  end
+
+  it("30 simultaneous Resume requests start exactly one process: one 202, 29 409", function()
+    local out = TMP .. "/race"
+    local db = out .. "/grok_spicy.db"
+    local run = cancelled_run(out)
+    assert.are.equal("cancelled", run.status)
+    local server, _, base = serve(out)
+    -- 30 curl processes at once, each with its own connection.
+    local codes = out .. "/codes"
+    os.execute("mkdir -p " .. q(codes))
+    local cmd = {}
+    for i = 1, 30 do
+      cmd[#cmd + 1] = ("curl -s -m 60 -o /dev/null -w '%%{http_code}' -X POST -H 'HX-Request: true' %s > %s &")
+        :format(q(base .. "/api/runs/" .. run.id .. "/resume"), q(codes .. "/" .. i))
+    end
+    os.execute(table.concat(cmd, " ") .. " wait")
+    local count = {}
+    for i = 1, 30 do
+      local c = tonumber(read(codes .. "/" .. i) or "") or 0
+      count[c] = (count[c] or 0) + 1
+    end
+    local seen = {}
+    for c, k in pairs(count) do seen[#seen + 1] = ("%dx%d"):format(k, c) end
+    assert.are.equal(1, count[202], table.concat(seen, " "))
+    assert.are.equal(29, count[409], table.concat(seen, " "))
+    local done = wait_for(db, function(r) return r.status == "complete" or r.status == "failed" end, 120)
+    local log = read(out .. "/runs/" .. run.id .. "/resume.log") or ""
+    assert.are.equal("complete", done.status, log)
+    -- One process took the run over: one "resumed" record, no refused process in the log.
+    local _, events = get_run(db, run.id)
+    local resumed = 0
+    for _, e in ipairs(events) do
+      if e.type == "status" and type(e.data) == "table" and e.data.resumed then resumed = resumed + 1 end
+    end
+    assert.are.equal(1, resumed)
+    assert.is_nil(log:find("cannot resume", 1, true), log)
+    server:stop()
+  end)
+
+  it("a stopped run (SIGSTOP) is never taken over, however old its heartbeat; it completes on SIGCONT", function()
+    local out = TMP .. "/stopped"
+    local db = out .. "/grok_spicy.db"
+    local server, post = serve(out)
+    local h = start_flow(out .. "/flow", { "a fox and an owl", "--provider", "local", "--output-dir", out,
+      "--scenes", "2" })
+    local run = wait_for(db, function(r) return #r.keyframe_assets >= 1 end)
+    local conn = assert(store.init_db(db))
+    -- Stop it where it holds no write transaction (else our write waits on it).
+    local stopped
+    for _ = 1, 20 do
+      os.execute("kill -STOP " .. h.pid)
+      if pcall(conn.update_run, conn, run.id, { heartbeat_at = "2001-01-01T00:00:00.000Z" }) then
+        stopped = true
+        break
+      end
+      os.execute("kill -CONT " .. h.pid)
+      sys.sleep(0.2)
+    end
+    assert.is_true(stopped, "the flow held the database at every stop")
+    local ok, err = pcall(function()
+      assert.are.equal(0, conn:mark_interrupted(1)) -- even a 1 s staleness rule does not decide
+      local code, log = run_cli { "--resume", tostring(run.id), "--output-dir", out }
+      assert.are.equal(2, code, log)
+      assert.matches("run " .. run.id .. " is still running", log, 1, true)
+      local status, body = post("/api/runs/" .. run.id .. "/resume", { "HX-Request: true" })
+      assert.are.equal(409, status, body)
+      assert.matches("still running", body, 1, true)
+      -- The server's own sweep (every 5 s) leaves it alone too.
+      sys.sleep(6)
+      local now = get_run(db, run.id)
+      assert.is_nil(({ interrupted = true, failed = true, complete = true, cancelled = true })[now.status], now.status)
+    end)
+    os.execute("kill -CONT " .. h.pid)
+    conn:close()
+    assert(ok, err)
+    local code, log = h.wait(120)
+    assert.are.equal(0, code, log)
+    local done, events = get_run(db, run.id)
+    assert.are.equal("complete", done.status)
+    assert.is_nil(done.error)
+    for _, e in ipairs(events) do assert.are_not.equal("interrupted", e.type) end
+    server:stop()
+  end)
+
+  it("refuses to resume a run whose folder was deleted: 410 and exit 2, with the reason", function()
+    local out = TMP .. "/gone"
+    local db = out .. "/grok_spicy.db"
+    local run = cancelled_run(out)
+    os.execute("rm -rf " .. q(out .. "/runs/" .. run.id))
+    local server, post = serve(out)
+    local status, body = post("/api/runs/" .. run.id .. "/resume", { "HX-Request: true" })
+    assert.are.equal(410, status, body)
+    assert.matches("its folder .* was deleted", cjson.decode(body).error)
+    local code, log = run_cli { "--resume", tostring(run.id), "--output-dir", out }
+    assert.are.equal(2, code, log)
+    assert.matches("cannot resume: run " .. run.id .. " cannot be resumed: its folder", log, 1, true)
+    assert.are.equal("cancelled", get_run(db, run.id).status) -- nothing was claimed
+    server:stop()
+  end)
+
   local has_fake = FAKE and io.open(FAKE, "r") ~= nil
   local it_fake = has_fake and it or pending
   it_fake("a run interrupted mid-way and resumed never generates an accepted asset again (fake xAI log)", function()

@@ -54,8 +54,19 @@ describe("steps.context", function()
       err_of(ctx.submit, ctx, "generate_character_sheet", { character = { visual_description = "x" } }))
     assert.matches("scene.scene_id must be an integer",
       err_of(ctx.submit, ctx, "compose_keyframe", { scene = { scene_id = "1" } }))
-    assert.matches("scene.duration_seconds must be in 1..15",
+    -- The plan's bounds (3..15 s, ids 1..10000): what grokspicy.plan lets through.
+    assert.matches("scene.duration_seconds must be in 3..15",
       err_of(ctx.submit, ctx, "compose_keyframe", { scene = { scene_id = 1, duration_seconds = 30 } }))
+    assert.matches("scene.duration_seconds must be in 3..15",
+      err_of(ctx.submit, ctx, "compose_keyframe", { scene = { scene_id = 1, duration_seconds = 2 } }))
+    assert.matches("scene.scene_id must be in 1..10000",
+      err_of(ctx.submit, ctx, "compose_keyframe", { scene = { scene_id = 1 << 62 } }))
+    -- A NUL would cut a C string short: refused, never cut.
+    assert.matches("character.name contains a NUL byte",
+      err_of(ctx.submit, ctx, "generate_character_sheet", { character = { name = "F\0ox", visual_description = "x" } }))
+    assert.equal("fox", steps.slug("Fox"))
+    assert.equal("fox", steps.slug("fox!"))
+    assert.equal("character", steps.slug("★"))
     assert.matches("keyframe.keyframe_path is required",
       err_of(ctx.submit, ctx, "generate_scene_video", { scene = { scene_id = 1 }, keyframe = {} }))
     assert.matches("clips must have 1..1000 entries", err_of(ctx.submit, ctx, "assemble_final_video", { clips = {} }))
