@@ -249,13 +249,13 @@ int gs_owner_adopt(int64_t run_id, int fd, const char *lock_path, char *err, siz
                   fd, lock_path);
         return -1;
     }
+    /* Setting the lock succeeds when our description holds it already (it was
+       handed over locked) or when nobody does; it fails only for another holder. */
     pthread_mutex_lock(&held_mu);
     int rc = -1;
     if (find_held(run_id) >= 0) {
         rc = GS_OWNER_HELD;
     } else if (set_lock(fd) != 0) {
-        /* Our description held it already (it was handed over locked) or nobody
-           did: either way setting it succeeds. Failing means another holder. */
         if (errno == EAGAIN || errno == EACCES)
             rc = GS_OWNER_HELD;
         else
