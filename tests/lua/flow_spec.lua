@@ -211,6 +211,18 @@ describe("the flow refuses bad input clearly", function()
     assert.matches("no xAI API key: set XAI_API_KEY or GROK_API_KEY, or use --provider local; nothing was run", out,
       1, true)
     assert.are.equal(0, #runs_in(dir .. "/grok_spicy.db"))
+    -- --resume checks the key before it claims the run: the run stays as it was.
+    local conn = assert(store.init_db(dir .. "/grok_spicy.db"))
+    local id = conn:insert_run("a red fox")
+    conn:update_run(id, { status = "failed", error = "the first failure", owner_pid = 2147483648 })
+    conn:close()
+    code, out = run_flow({ "--resume", tostring(id), "--provider", "xai", "--output-dir", dir },
+      { XAI_API_KEY = "", GROK_API_KEY = "" })
+    assert.are.equal(2, code, out)
+    assert.matches("nothing was run", out, 1, true)
+    local run = runs_in(dir .. "/grok_spicy.db")[1]
+    assert.are.equal("failed", run.status)
+    assert.are.equal("the first failure", run.error)
   end)
 
   it("records a failed clip against its scene and step, and the run's end when it failed", function()
