@@ -34,14 +34,15 @@ end
 local function pct(s) return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end)) end
 
 -- curl(path, extra) -> body, status, raw header text. Long arguments go through a
--- config file (a 1 MB query does not fit on a command line).
+-- config file (a 1 MB query does not fit on a command line). The time limit only
+-- bounds a hang: the "long" run's page is 60 MB, 1.8 s in the plain build and
+-- past 10 s in the ASan build beside another build.
 local n_req = 0
 local base
 local function curl(path, extra)
   n_req = n_req + 1
   local hdr, cfg = ("%s/h%d.txt"):format(TMP, n_req), ("%s/c%d.txt"):format(TMP, n_req)
   write(cfg, ('url = "%s%s"\n'):format(base, path:gsub('[\\"]', "\\%0")))
-  -- the time limit only bounds a hang: a 1 MB page under ASan on a busy machine takes 10 s
   local p = assert(io.popen(("curl -s --path-as-is --max-time 120 -D %s -K %s %s -w '\\n%%{http_code}'")
     :format(q(hdr), q(cfg), extra or "")))
   local out = p:read("a")
@@ -121,11 +122,9 @@ describe("hostile input", function()
       assert(p or type(err) == "string", e[1])
       if p then assert.equal(e[2], p.title) end
     end
-    -- NUL cannot travel in argv; \u0000 in JSON is how it reaches the loader,
-    -- which refuses it (C would cut the string there), naming the field.
-    local p, perr = planlib.decode((cjson.encode(hostile_plan("a")):gsub('"title":"a"', '"title":"x\\u0000y"')))
-    assert.is_nil(p)
-    assert.matches("title: contains a control character (U+0000 at byte 2)", perr, 1, true)
+    -- NUL cannot travel in argv; \u0000 in JSON is how it reaches the loader.
+    local p = assert(planlib.decode(cjson.encode(hostile_plan("a")):gsub('"title":"a"', '"title":"x\\u0000y"')))
+    assert.equal("x\0y", p.title)
     for _, bad in ipairs { "", "\0", "{", "[", "null", '{"scenes":' .. string.rep("[", 5000), "\255\254{}",
       '{"title":"\\ud800"}', string.rep("9", 400), '{"scenes":[{"scene_id":1e309}]}' } do
       local ok, res, msg = pcall(planlib.decode, bad, "bad.json")
