@@ -646,6 +646,11 @@ static enum MHD_Result dispatch(gs_http_server *s, struct MHD_Connection *c, str
         }
         rq->status = 200;
         ret = gs_sse_serve(s, c, run_id, after, has > 0, ck);
+    } else if (strcmp(path, "/favicon.ico") == 0) { /* browsers ask for it on every page, error pages too */
+        if (!is_get(method))
+            ret = send_error(rq, c, 405, path, "method not allowed", "GET, HEAD");
+        else
+            ret = serve_static(c, rq, path, "favicon.ico", ck);
     } else if (strncmp(path, "/output/", 8) == 0 || strncmp(path, "/static/", 8) == 0) {
         if (!is_get(method))
             ret = send_error(rq, c, 405, path, "method not allowed", "GET, HEAD");
@@ -1275,5 +1280,7 @@ int luaopen_grokspicy_http(lua_State *L)
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
     luaL_newlib(L, fns);
+    lua_pushinteger(L, GS_HTTP_MAX_URL); /* path and query as sent: longer gets 414 */
+    lua_setfield(L, -2, "MAX_URL");
     return 1;
 }
