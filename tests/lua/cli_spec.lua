@@ -79,7 +79,7 @@ describe("cli.parse", function()
       .. "</dev/null & echo $!"):format(q(bin), q(tmp), q(log)))
     local pid = p:read("l")
     p:close()
-    local text, url = "", nil
+    local text, url = ""
     local bus = require "grokspicy.bus"
     local deadline = bus.monotonic_ns() + 20e9
     repeat
