@@ -124,7 +124,7 @@ int gs_http_host_is(const char *host, const char *name, int port)
     const char *rest = host + n;
     if (*rest == '\0')
         return port == 80;
-    if (*rest != ':' || rest[1] == '\0')
+    if (*rest != ':' || rest[1] < '1' || rest[1] > '9') /* a port as browsers write it: no sign, no leading 0 */
         return 0;
     long v = 0;
     for (const char *c = rest + 1; *c; c++) {

@@ -133,6 +133,8 @@ static void test_host_names(void)
     CHECK(!gs_http_host_is("localhost:8420x", "localhost", 8420));
     CHECK(!gs_http_host_is("localhost:99999999999999999999", "localhost", 8420));
     CHECK(!gs_http_host_is("localhost:8420 ", "localhost", 8420));
+    CHECK(!gs_http_host_is("localhost:08420", "localhost", 8420));
+    CHECK(!gs_http_host_is("localhost:+8420", "localhost", 8420));
     CHECK(!gs_http_host_is("", "localhost", 8420));
     CHECK(!gs_http_host_is(NULL, "localhost", 8420));
 }
