@@ -121,7 +121,7 @@ static int check_token(gs_http_server *s, struct MHD_Connection *c, int *set_coo
             return 1;
         }
     }
-    /* The cookie carries the token percent-encoded (see cookie_for); a cookie
+    /* The cookie carries the token percent-encoded (see make_cookie); a cookie
      * set raw by an older server still matches as it is. */
     const char *ck = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "gs_token");
     if (!ck)
@@ -138,8 +138,8 @@ static int check_token(gs_http_server *s, struct MHD_Connection *c, int *set_coo
 /* 1 when the Host header names this server: a page of another site that its DNS
  * turned into 127.0.0.1 (DNS rebinding) sends its own name and is refused. With
  * a token every Host is accepted: the token is the check then. A request
- * without Host passes (HTTP/1.0 tools; a browser always sends one; HTTP/1.1
- * without it was refused with 400 before). */
+ * without Host passes: HTTP/1.0 tools (dispatch refuses HTTP/1.1 without it
+ * first, with 400); a browser always sends one. */
 static int host_allowed(gs_http_server *s, struct MHD_Connection *c)
 {
     if (s->token)

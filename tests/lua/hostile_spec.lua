@@ -34,14 +34,16 @@ end
 local function pct(s) return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end)) end
 
 -- curl(path, extra) -> body, status, raw header text. Long arguments go through a
--- config file (a 1 MB query does not fit on a command line).
+-- config file (a 1 MB query does not fit on a command line). The time limit only
+-- bounds a hang: the page of the 1 MB run takes 4-6 s on a loaded 2-core machine
+-- and passed 10 s there once.
 local n_req = 0
 local base
 local function curl(path, extra)
   n_req = n_req + 1
   local hdr, cfg = ("%s/h%d.txt"):format(TMP, n_req), ("%s/c%d.txt"):format(TMP, n_req)
   write(cfg, ('url = "%s%s"\n'):format(base, path:gsub('[\\"]', "\\%0")))
-  local p = assert(io.popen(("curl -s --path-as-is --max-time 10 -D %s -K %s %s -w '\\n%%{http_code}'")
+  local p = assert(io.popen(("curl -s --path-as-is --max-time 60 -D %s -K %s %s -w '\\n%%{http_code}'")
     :format(q(hdr), q(cfg), extra or "")))
   local out = p:read("a")
   p:close()
@@ -362,7 +364,7 @@ describe("hostile input", function()
         -- every other route answers as it does without the query
         for _, path in ipairs { "/run/" .. id, "/api/runs", "/api/runs/" .. id, "/health",
           "/output/runs/1/clip.mp4", "/static/app.css", "/sse/" .. id .. "?after=0" } do
-          body, code = curl((with_q(path, total)), "--max-time 10")
+          body, code = curl((with_q(path, total)))
           assert.equal(200, code, path .. " " .. label)
           if path == "/api/runs/" .. id then assert.equal(v, cjson.decode(body).concept, label) end
           if path == "/run/" .. id then assert.truthy(body:find(v, 1, true), label .. ": run page") end
