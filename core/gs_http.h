@@ -21,9 +21,16 @@ extern "C" {
 #endif
 
 #define GS_HTTP_MAX_BODY (64 * 1024)    /* larger POST bodies get 413 */
+/* The request target as sent (path and query, still percent-encoded): longer gets
+ * 414. It keeps room for the headers in the per-connection memory (16 KB). */
+#define GS_HTTP_MAX_URL (12 * 1024)
+#define GS_HTTP_MAX_TOKEN 1024          /* bytes; the cookie carries it percent-encoded */
+
+struct lua_State;
 
 typedef struct gs_http_config {
-    const char *host;       /* NULL = "127.0.0.1"; IPv6 literals work ("::1") */
+    const char *host;       /* NULL = "127.0.0.1"; IPv6 literals work ("::1"); a name is
+                               resolved (getaddrinfo, IPv4 first) and accepted as a Host */
     int port;               /* 0 = a free port */
     const char *app;        /* Lua module with init(opts) and handle(req); NULL = "grokspicy.web" */
     const char *output_dir; /* served under /output/; NULL = "output" */
@@ -53,6 +60,12 @@ typedef struct gs_http_stats {
  * Returns NULL with err set ("http.serve: ...") on failure.
  */
 gs_http_server *gs_http_start(const gs_http_config *cfg, char *err, size_t errlen);
+/*
+ * The numeric address a host binds to: an IP literal as it is, a name through
+ * getaddrinfo (its first IPv4 address, else its first IPv6 one). 0, or -1 with
+ * err set ("cannot resolve host 'x' (...)...").
+ */
+int gs_http_resolve(const char *host, char *addr, size_t addrlen, char *err, size_t errlen);
 int gs_http_port(const gs_http_server *s);
 /* "http://host:port/" plus "?token=T" when a token is set. */
 const char *gs_http_url(const gs_http_server *s);
@@ -91,6 +104,33 @@ int gs_http_safe_relpath(const char *p);
 /* 1 for names never served: *.db *.db-wal *.db-shm *.db-journal *.sqlite* *.log (any case). */
 int gs_http_forbidden_name(const char *p);
 
+/*
+ * 1 when the first n bytes of a file (n >= 16 is enough) start like a SQLite
+ * database ("SQLite format 3\0"), a SQLite WAL or a rollback journal: such a file
+ * is never served, whatever its name.
+ */
+int gs_http_sqlite_magic(const unsigned char *p, size_t n);
+
+/*
+ * 1 when a Host header names `name` on `port`: "name:port", or "name" alone when
+ * port is 80 (HTTP's default, which browsers leave out). Names compare without
+ * case; an IPv6 name is given in brackets ("[::1]").
+ */
+int gs_http_host_is(const char *host, const char *name, int port);
+
+/*
+ * Percent-encodes every byte of in but A-Z a-z 0-9 - . _ ~ into out, which has
+ * room for 3 * strlen(in) + 1 bytes. Returns the length written.
+ */
+size_t gs_http_pct_encode(const char *in, char *out);
+
+/*
+ * Sets t[decode(key)] = decode(value) in the table on top of L's stack, both
+ * percent-decoded with '+' as space; a half with a bad escape or a NUL stays as
+ * sent. Holds no heap memory of its own while Lua may raise (memory errors only).
+ */
+void gs_http_push_query_pair(struct lua_State *L, const char *key, const char *value);
+
 /* The Content-Type for a file name (HTML and unknown text are served as text/plain). */
 const char *gs_http_mime(const char *p);
 
@@ -119,7 +159,6 @@ int gs_http_sse_frame(gs_http_buf *b, int64_t id, const char *type, const char *
 int gs_http_sse_terminal(const char *type);
 
 /* The Lua module grokspicy.http. */
-struct lua_State;
 int luaopen_grokspicy_http(struct lua_State *L);
 
 #ifdef __cplusplus

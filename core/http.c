@@ -1,9 +1,10 @@
 /*
  * http.c — the dashboard server (module grokspicy.http): a libmicrohttpd
  * daemon with a small worker pool. Owns the daemon, the routing, the token
- * check, /output and /static files, and the Lua states that run the web app
- * (one per worker thread, created here, never the caller's). SSE streams and
- * the tail thread live in http_sse.c; pure helpers in http_util.c.
+ * check, the Host check (DNS rebinding), the headers every answer carries,
+ * /output and /static files, and the Lua states that run the web app (one per
+ * worker thread, created here, never the caller's). SSE streams and the tail
+ * thread live in http_sse.c; pure helpers in http_util.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include "grokspicy.h"
@@ -42,11 +45,31 @@ struct req {
 
 /* ---- small response helpers -------------------------------------------- */
 
+/* Only the server's own scripts, styles, images, media and streams; no inline
+ * script or style (the templates carry none), no plugins, no <base>, and no
+ * page may frame ours (the Cancel button must not be clickjacked). */
+static const char CSP[] = "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                          "frame-ancestors 'none'";
+
+void gs_http_secure_headers(struct MHD_Response *r)
+{
+    static const char *const h[][2] = {
+        {"Content-Security-Policy", CSP},
+        {"X-Frame-Options", "DENY"},
+        {"X-Content-Type-Options", "nosniff"},
+        {"Referrer-Policy", "same-origin"},
+    };
+    for (size_t i = 0; i < sizeof h / sizeof h[0]; i++)
+        if (!MHD_get_response_header(r, h[i][0])) /* an app's own policy wins */
+            MHD_add_response_header(r, h[i][0], h[i][1]);
+}
+
 static enum MHD_Result queue(struct req *rq, struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
 {
     if (!r)
         return MHD_NO;
     rq->status = status;
+    gs_http_secure_headers(r);
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return ret;
@@ -98,11 +121,71 @@ static int check_token(gs_http_server *s, struct MHD_Connection *c, int *set_coo
             return 1;
         }
     }
+    /* The cookie carries the token percent-encoded (see make_cookie); a cookie
+     * set raw by an older server still matches as it is. */
     const char *ck = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "gs_token");
-    return ck && gs_http_token_eq(ck, s->token);
+    if (!ck)
+        return 0;
+    size_t n = strlen(ck);
+    char *d = malloc(n + 1);
+    int ok = d && gs_http_decode(ck, n, d, 0) >= 0 && gs_http_token_eq(d, s->token);
+    free(d);
+    return ok || gs_http_token_eq(ck, s->token);
+}
+
+/* ---- Host ------------------------------------------------------------------ */
+
+/* 1 when the Host header names this server: a page of another site that its DNS
+ * turned into 127.0.0.1 (DNS rebinding) sends its own name and is refused. With
+ * a token every Host is accepted: the token is the check then. A request
+ * without Host passes: HTTP/1.0 tools (dispatch refuses HTTP/1.1 without it
+ * first, with 400); a browser always sends one. */
+static int host_allowed(gs_http_server *s, struct MHD_Connection *c)
+{
+    if (s->token)
+        return 1;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    if (!h)
+        return 1;
+    for (int i = 0; i < s->n_host_names; i++)
+        if (gs_http_host_is(h, s->host_names[i], s->port))
+            return 1;
+    return 0;
 }
 
 /* ---- /output ------------------------------------------------------------- */
+
+static int same_file(const struct stat *st, const char *path)
+{
+    struct stat o;
+    return stat(path, &o) == 0 && o.st_dev == st->st_dev && o.st_ino == st->st_ino;
+}
+
+/* 1 for the database by identity, whatever it is named (a hard link, --db
+ * out/state): the file the server found at start, and the database and its
+ * -wal, -shm and -journal as they are now (a checkpoint or a new journal makes
+ * new files). Decided by stat alone, before any open: closing a descriptor of
+ * the database would drop every POSIX lock this process's SQLite holds on it. */
+static int is_database(gs_http_server *s, const struct stat *st)
+{
+    if (s->db_known && st->st_dev == s->db_dev && st->st_ino == s->db_ino)
+        return 1;
+    static const char *const sidecar[] = {"", "-wal", "-shm", "-journal"};
+    char p[PATH_MAX];
+    for (size_t i = 0; i < sizeof sidecar / sizeof sidecar[0]; i++)
+        if (snprintf(p, sizeof p, "%s%s", s->db_path, sidecar[i]) < (int)sizeof p && same_file(st, p))
+            return 1;
+    return 0;
+}
+
+/* 1 when an open file starts like a SQLite database, WAL or journal: copies and
+ * backups (x.db.bak, x.db~, x.db.1) and other databases are never served. */
+static int sqlite_content(int fd)
+{
+    unsigned char head[16];
+    ssize_t n = pread(fd, head, sizeof head, 0);
+    return n > 0 && gs_http_sqlite_magic(head, (size_t)n);
+}
 
 static void http_date(time_t t, char *buf, size_t n)
 {
@@ -131,9 +214,12 @@ static enum MHD_Result serve_file(gs_http_server *s, struct MHD_Connection *c, s
     size_t rn = strlen(s->output_real);
     if (strncmp(real, s->output_real, rn) != 0 || real[rn] != '/' || gs_http_forbidden_name(real))
         return send_error(rq, c, 404, path, "not found", NULL);
-    int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (stat(real, &st) != 0 || !S_ISREG(st.st_mode) || is_database(s, &st))
+        return send_error(rq, c, 404, path, "not found", NULL);
+    int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* Checked again on what was opened: the name may have been swapped meanwhile. */
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || is_database(s, &st) || sqlite_content(fd)) {
         if (fd >= 0)
             close(fd);
         return send_error(rq, c, 404, path, "not found", NULL);
@@ -191,7 +277,6 @@ static enum MHD_Result serve_file(gs_http_server *s, struct MHD_Connection *c, s
     MHD_add_response_header(r, "ETag", etag);
     MHD_add_response_header(r, "Last-Modified", lm);
     MHD_add_response_header(r, "Cache-Control", "no-cache");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     if (cookie)
         MHD_add_response_header(r, "Set-Cookie", cookie);
     return queue(rq, c, status, r);
@@ -233,7 +318,6 @@ static enum MHD_Result serve_static(struct MHD_Connection *c, struct req *rq, co
         return MHD_NO;
     MHD_add_response_header(r, "ETag", etag);
     MHD_add_response_header(r, "Cache-Control", "public, max-age=86400");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     if (cookie)
         MHD_add_response_header(r, "Set-Cookie", cookie);
     return queue(rq, c, status, r);
@@ -319,6 +403,27 @@ struct kv_ctx {
     int lower, decode;
 };
 
+void gs_http_push_query_pair(lua_State *L, const char *key, const char *value)
+{
+    /* The scratch is a userdata on the stack: Lua frees it if a push below
+     * raises (out of memory), and it stays valid until it is popped. */
+    size_t kn = strlen(key), vn = strlen(value);
+    char *kb = lua_newuserdatauv(L, kn + vn + 2, 0);
+    char *vb = kb + kn + 1;
+    long kl = gs_http_decode(key, kn, kb, 1);
+    long vl = gs_http_decode(value, vn, vb, 1);
+    if (kl < 0)
+        lua_pushstring(L, key);
+    else
+        lua_pushlstring(L, kb, (size_t)kl);
+    if (vl < 0)
+        lua_pushstring(L, value);
+    else
+        lua_pushlstring(L, vb, (size_t)vl);
+    lua_rawset(L, -4); /* the table, the scratch, key, value */
+    lua_pop(L, 1);
+}
+
 static enum MHD_Result push_kv(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     (void)kind;
@@ -329,21 +434,8 @@ static enum MHD_Result push_kv(void *cls, enum MHD_ValueKind kind, const char *k
     if (!value)
         value = "";
     if (k->decode) { /* query: both halves percent-decoded; bad escapes stay raw */
-        size_t kn = strlen(key), vn = strlen(value);
-        luaL_Buffer b;
-        char *kb = luaL_buffinitsize(L, &b, kn + vn + 2);
-        long kl = gs_http_decode(key, kn, kb, 1);
-        long vl = gs_http_decode(value, vn, kb + kn + 1, 1);
-        luaL_pushresultsize(&b, 0);
-        lua_pop(L, 1);
-        if (kl < 0)
-            lua_pushstring(L, key);
-        else
-            lua_pushlstring(L, kb, (size_t)kl);
-        if (vl < 0)
-            lua_pushstring(L, value);
-        else
-            lua_pushlstring(L, kb + kn + 1, (size_t)vl);
+        gs_http_push_query_pair(L, key, value);
+        return MHD_YES;
     } else if (k->lower) {
         size_t n = strlen(key);
         luaL_Buffer b;
@@ -482,18 +574,36 @@ static int parse_after(const char *v, int64_t *out)
     return gs_http_parse_id(v, strlen(v), out) ? 1 : -1;
 }
 
+/* Adds the length of one query argument as sent ("&key=value") to *cls. */
+static enum MHD_Result count_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    *(size_t *)cls += 2 + (key ? strlen(key) : 0) + (value ? strlen(value) : 0);
+    return MHD_YES;
+}
+
 static enum MHD_Result dispatch(gs_http_server *s, struct MHD_Connection *c, struct req *rq, const char *url,
-                                const char *method)
+                                const char *method, const char *version)
 {
     size_t ulen = strlen(url);
     if (s->log)
         snprintf(rq->line, sizeof rq->line, "%s %s", method, url);
+    if (strcmp(version, MHD_HTTP_VERSION_1_0) != 0 && !MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"))
+        return send_error(rq, c, 400, url, "bad request: HTTP/1.1 needs a Host header", NULL);
+    if (!host_allowed(s, c))
+        return send_error(rq, c, 421, url,
+                          "misdirected request: this server answers to 127.0.0.1, localhost and [::1] on its port "
+                          "(start it with --host NAME to be reached by that name, or set a token)",
+                          NULL);
+    size_t target = ulen; /* MHD hands the path and the query apart */
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, count_arg, &target);
+    if (target > GS_HTTP_MAX_URL)
+        return send_error(rq, c, 414, url, "URI too long: path and query may be at most 12 KB", NULL);
     char *path = malloc(ulen + 1);
     if (!path)
         return MHD_NO;
     enum MHD_Result ret;
     int set_cookie = 0;
-    char cookie[600];
     const char *ck = NULL;
     if (gs_http_decode(url, ulen, path, 0) < 0 || path[0] != '/') {
         ret = send_error(rq, c, 400, url, "bad request path", NULL);
@@ -504,10 +614,8 @@ static enum MHD_Result dispatch(gs_http_server *s, struct MHD_Connection *c, str
                          NULL);
         goto done;
     }
-    if (set_cookie) {
-        snprintf(cookie, sizeof cookie, "gs_token=%s; HttpOnly; SameSite=Strict; Path=/", s->token);
-        ck = cookie;
-    }
+    if (set_cookie)
+        ck = s->cookie;
     if (rq->too_big) {
         ret = send_error(rq, c, 413, path, "request body too large", NULL);
         goto done;
@@ -538,6 +646,11 @@ static enum MHD_Result dispatch(gs_http_server *s, struct MHD_Connection *c, str
         }
         rq->status = 200;
         ret = gs_sse_serve(s, c, run_id, after, has > 0, ck);
+    } else if (strcmp(path, "/favicon.ico") == 0) { /* browsers ask for it on every page, error pages too */
+        if (!is_get(method))
+            ret = send_error(rq, c, 405, path, "method not allowed", "GET, HEAD");
+        else
+            ret = serve_static(c, rq, path, "favicon.ico", ck);
     } else if (strncmp(path, "/output/", 8) == 0 || strncmp(path, "/static/", 8) == 0) {
         if (!is_get(method))
             ret = send_error(rq, c, 405, path, "method not allowed", "GET, HEAD");
@@ -556,7 +669,6 @@ done:
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
-    (void)version;
     gs_http_server *s = cls;
     struct req *rq = *con_cls;
     if (!rq) {
@@ -582,7 +694,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
-    return dispatch(s, c, rq, url, method);
+    return dispatch(s, c, rq, url, method, version);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
@@ -636,6 +748,85 @@ static void server_free_states(gs_http_server *s)
     s->nstates = 0;
 }
 
+int gs_http_resolve(const char *host, char *addr, size_t addrlen, char *err, size_t errlen)
+{
+    unsigned char probe[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, host, probe) == 1 || inet_pton(AF_INET6, host, probe) == 1) {
+        if (snprintf(addr, addrlen, "%s", host) >= (int)addrlen) {
+            snprintf(err, errlen, "host '%s' is too long", host);
+            return -1;
+        }
+        return 0;
+    }
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM; /* no AI_ADDRCONFIG: it hides loopback on a machine with no other address */
+    int rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0 || !res) {
+        snprintf(err, errlen, "cannot resolve host '%s' (%s): give an IP address or a name this machine knows",
+                 host, rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+        if (res)
+            freeaddrinfo(res);
+        return -1;
+    }
+    const struct addrinfo *pick = NULL; /* IPv4 first: what 127.0.0.1 users expect of "localhost" */
+    for (const struct addrinfo *a = res; a && !pick; a = a->ai_next)
+        if (a->ai_family == AF_INET)
+            pick = a;
+    for (const struct addrinfo *a = res; a && !pick; a = a->ai_next)
+        if (a->ai_family == AF_INET6)
+            pick = a;
+    const char *ok = NULL;
+    if (pick && pick->ai_family == AF_INET)
+        ok = inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)pick->ai_addr)->sin_addr, addr,
+                       (socklen_t)addrlen);
+    else if (pick)
+        ok = inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)pick->ai_addr)->sin6_addr, addr,
+                       (socklen_t)addrlen);
+    freeaddrinfo(res);
+    if (!ok) {
+        snprintf(err, errlen, "host '%s' has no IPv4 or IPv6 address", host);
+        return -1;
+    }
+    return 0;
+}
+
+/* The names a browser may send as Host (see host_allowed): the loopback names,
+ * the bound address, and the --host name as given. */
+static int host_names(gs_http_server *s)
+{
+    char bound[INET6_ADDRSTRLEN + 2], given[1100];
+    int v6 = strchr(s->bind_addr, ':') != NULL;
+    snprintf(bound, sizeof bound, v6 ? "[%s]" : "%s", s->bind_addr);
+    snprintf(given, sizeof given, strchr(s->host, ':') ? "[%s]" : "%s", s->host);
+    const char *names[] = {"127.0.0.1", "localhost", "[::1]", bound, given};
+    s->host_names = calloc(sizeof names / sizeof names[0], sizeof *s->host_names);
+    if (!s->host_names)
+        return -1;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(names[i], "0.0.0.0") == 0 || strcmp(names[i], "[::]") == 0)
+            continue; /* a wildcard is no name; such a server needs a token (the CLI asks for one) */
+        if (!(s->host_names[s->n_host_names++] = strdup(names[i])))
+            return -1;
+    }
+    return 0;
+}
+
+/* "gs_token=<token percent-encoded>; ...": a token may hold ; , " or spaces,
+ * which a raw cookie value would cut or break. */
+static int make_cookie(gs_http_server *s)
+{
+    static const char attrs[] = "; HttpOnly; SameSite=Strict; Path=/";
+    size_t n = strlen(s->token);
+    if (!(s->cookie = malloc(9 + 3 * n + sizeof attrs)))
+        return -1;
+    memcpy(s->cookie, "gs_token=", 9);
+    size_t e = gs_http_pct_encode(s->token, s->cookie + 9);
+    memcpy(s->cookie + 9 + e, attrs, sizeof attrs);
+    return 0;
+}
+
 static int resolve(gs_http_server *s, char *err, size_t errlen)
 {
     char real[PATH_MAX];
@@ -683,26 +874,45 @@ gs_http_server *gs_http_start(const gs_http_config *cfg, char *err, size_t errle
         snprintf(err, errlen, "http.serve: out of memory");
         goto fail;
     }
+    if (s->token && strlen(s->token) > GS_HTTP_MAX_TOKEN) {
+        snprintf(err, errlen, "http.serve: the token is too long (%zu bytes, at most %d)", strlen(s->token),
+                 GS_HTTP_MAX_TOKEN);
+        goto fail;
+    }
+    if (s->token && make_cookie(s)) {
+        snprintf(err, errlen, "http.serve: out of memory");
+        goto fail;
+    }
     if (resolve(s, err, errlen))
         goto fail;
 
+    char bind_addr[INET6_ADDRSTRLEN], rerr[1200];
+    if (gs_http_resolve(s->host, bind_addr, sizeof bind_addr, rerr, sizeof rerr)) {
+        snprintf(err, errlen, "http.serve: %s", rerr);
+        goto fail;
+    }
+    if (!(s->bind_addr = strdup(bind_addr))) {
+        snprintf(err, errlen, "http.serve: out of memory");
+        goto fail;
+    }
     struct sockaddr_in6 a6;
     struct sockaddr_in a4;
     memset(&a6, 0, sizeof a6);
     memset(&a4, 0, sizeof a4);
     const struct sockaddr *addr;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
-    if (inet_pton(AF_INET, s->host, &a4.sin_addr) == 1) {
+    if (inet_pton(AF_INET, s->bind_addr, &a4.sin_addr) == 1) {
         a4.sin_family = AF_INET;
         a4.sin_port = htons((uint16_t)cfg->port);
         addr = (const struct sockaddr *)&a4;
-    } else if (inet_pton(AF_INET6, s->host, &a6.sin6_addr) == 1) {
+    } else if (inet_pton(AF_INET6, s->bind_addr, &a6.sin6_addr) == 1) {
         a6.sin6_family = AF_INET6;
         a6.sin6_port = htons((uint16_t)cfg->port);
         addr = (const struct sockaddr *)&a6;
         flags |= MHD_USE_IPv6;
     } else {
-        snprintf(err, errlen, "http.serve: host must be an IP address, got '%s'", s->host);
+        snprintf(err, errlen, "http.serve: host '%s' resolved to '%s', which is not an address", s->host,
+                 s->bind_addr);
         goto fail;
     }
 
@@ -715,6 +925,12 @@ gs_http_server *gs_http_start(const gs_http_config *cfg, char *err, size_t errle
     for (int i = 0; i < s->nstates; i++)
         if (lua_new_state(s, &s->states[i], err, errlen))
             goto fail;
+    struct stat dbst; /* the app opened (or made) the database by now; /output never serves it */
+    if (stat(s->db_path, &dbst) == 0) {
+        s->db_known = 1;
+        s->db_dev = dbst.st_dev;
+        s->db_ino = dbst.st_ino;
+    }
     if (gs_sse_start(s, err, errlen))
         goto fail;
 
@@ -731,27 +947,26 @@ gs_http_server *gs_http_start(const gs_http_config *cfg, char *err, size_t errle
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : cfg->port;
-    char url[1024];
+    if (host_names(s)) {
+        snprintf(err, errlen, "http.serve: out of memory");
+        goto fail;
+    }
     const char *h = s->host;
     int v6 = strchr(h, ':') != NULL;
-    if (strcmp(h, "0.0.0.0") == 0)
-        h = "127.0.0.1";
-    else if (strcmp(h, "::") == 0)
-        h = "::1";
-    int n = snprintf(url, sizeof url, "http://%s%s%s:%d/", v6 ? "[" : "", h, v6 ? "]" : "", s->port);
-    if (s->token && n > 0 && (size_t)n < sizeof url) {
-        n += snprintf(url + n, sizeof url - (size_t)n, "?token=");
-        for (const char *t = s->token; *t && (size_t)n + 4 < sizeof url; t++) {
-            unsigned char ch = (unsigned char)*t;
-            if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-                strchr("-_.~", ch))
-                url[n++] = (char)ch;
-            else
-                n += snprintf(url + n, sizeof url - (size_t)n, "%%%02X", ch);
-        }
-        url[n] = '\0';
+    if (strcmp(s->bind_addr, "0.0.0.0") == 0)
+        h = "127.0.0.1", v6 = 0;
+    else if (strcmp(s->bind_addr, "::") == 0)
+        h = "::1", v6 = 1;
+    size_t cap = strlen(h) + 40 + (s->token ? 3 * strlen(s->token) : 0);
+    if (!(s->url = malloc(cap))) {
+        snprintf(err, errlen, "http.serve: out of memory");
+        goto fail;
     }
-    s->url = strdup(url);
+    int n = snprintf(s->url, cap, "http://%s%s%s:%d/", v6 ? "[" : "", h, v6 ? "]" : "", s->port);
+    if (s->token && n > 0) {
+        memcpy(s->url + n, "?token=", 8);
+        gs_http_pct_encode(s->token, s->url + n + 7);
+    }
     return s;
 fail:
     gs_http_free(s);
@@ -845,6 +1060,11 @@ void gs_http_free(gs_http_server *s)
     free(s->output_real);
     free(s->db_path);
     free(s->token);
+    free(s->cookie);
+    free(s->bind_addr);
+    for (int i = 0; i < s->n_host_names; i++)
+        free(s->host_names[i]);
+    free(s->host_names);
     free(s->flow_script);
     free(s->url);
     pthread_mutex_destroy(&s->pool_mu);
@@ -927,6 +1147,19 @@ static int l_serve(lua_State *L)
         lua_pushstring(L, err);
         return 2;
     }
+    return 1;
+}
+
+/* http.resolve(host) -> the numeric address the server would bind | nil, err */
+static int l_resolve(lua_State *L)
+{
+    char addr[INET6_ADDRSTRLEN], err[1200];
+    if (gs_http_resolve(luaL_checkstring(L, 1), addr, sizeof addr, err, sizeof err)) {
+        luaL_pushfail(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    lua_pushstring(L, addr);
     return 1;
 }
 
@@ -1038,6 +1271,7 @@ int luaopen_grokspicy_http(lua_State *L)
     };
     static const luaL_Reg fns[] = {
         {"serve", l_serve},
+        {"resolve", l_resolve},
         {NULL, NULL},
     };
     luaL_newmetatable(L, SERVER_MT);
@@ -1046,5 +1280,7 @@ int luaopen_grokspicy_http(lua_State *L)
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
     luaL_newlib(L, fns);
+    lua_pushinteger(L, GS_HTTP_MAX_URL); /* path and query as sent: longer gets 414 */
+    lua_setfield(L, -2, "MAX_URL");
     return 1;
 }

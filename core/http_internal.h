@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/types.h>
 #include <microhttpd.h>
 #include "gs_bus.h"
 #include "gs_http.h"
@@ -18,7 +19,16 @@ struct gs_http_server {
     /* configuration (owned copies) */
     char *host, *app, *output_dir, *output_real, *db_path, *token, *url;
     char *flow_script; /* handed to app.init as flow_script (resume); NULL: none */
+    char *bind_addr;   /* host resolved to a numeric address */
+    char *cookie;      /* the Set-Cookie value for the token (percent-encoded); NULL without a token */
+    char **host_names; /* Host values accepted without a token (with the port) */
+    int n_host_names;
     int port, threads, log, timeout_s, max_connections;
+
+    /* the database as opened at start: /output never serves it */
+    int db_known;
+    dev_t db_dev;
+    ino_t db_ino;
 
     struct MHD_Daemon *daemon;
 
@@ -48,6 +58,9 @@ struct gs_http_server {
     /* stats */
     atomic_uint_fast64_t requests, streams_open, streams_parked, events_sent, resyncs, tail_events;
 };
+
+/* http.c: the headers every answer carries (CSP, framing, nosniff, referrer). */
+void gs_http_secure_headers(struct MHD_Response *r);
 
 /* http_sse.c */
 int gs_sse_start(gs_http_server *s, char *err, size_t errlen);

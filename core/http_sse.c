@@ -478,6 +478,9 @@ enum MHD_Result gs_sse_serve(gs_http_server *srv, struct MHD_Connection *c, int6
         static const char msg[] = "server stopping\n";
         struct MHD_Response *r = MHD_create_response_from_buffer(sizeof msg - 1, (void *)msg,
                                                                  MHD_RESPMEM_PERSISTENT);
+        if (!r)
+            return MHD_NO;
+        gs_http_secure_headers(r);
         enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SERVICE_UNAVAILABLE, r);
         MHD_destroy_response(r);
         return ret;
@@ -507,6 +510,7 @@ enum MHD_Result gs_sse_serve(gs_http_server *srv, struct MHD_Connection *c, int6
     MHD_add_response_header(r, "X-Accel-Buffering", "no");
     if (cookie)
         MHD_add_response_header(r, "Set-Cookie", cookie);
+    gs_http_secure_headers(r);
     enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     return ret;

@@ -106,6 +106,52 @@ int gs_http_forbidden_name(const char *p)
     return 0;
 }
 
+int gs_http_sqlite_magic(const unsigned char *p, size_t n)
+{
+    static const unsigned char db[16] = "SQLite format 3"; /* the 16th byte is the NUL */
+    static const unsigned char wal1[4] = {0x37, 0x7f, 0x06, 0x82}, wal2[4] = {0x37, 0x7f, 0x06, 0x83};
+    static const unsigned char journal[8] = {0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7};
+    return (n >= sizeof db && memcmp(p, db, sizeof db) == 0) ||
+           (n >= 4 && (memcmp(p, wal1, 4) == 0 || memcmp(p, wal2, 4) == 0)) ||
+           (n >= sizeof journal && memcmp(p, journal, sizeof journal) == 0);
+}
+
+int gs_http_host_is(const char *host, const char *name, int port)
+{
+    size_t n = strlen(name);
+    if (!host || strncasecmp(host, name, n) != 0)
+        return 0;
+    const char *rest = host + n;
+    if (*rest == '\0')
+        return port == 80;
+    if (*rest != ':' || rest[1] < '1' || rest[1] > '9') /* a port as browsers write it: no sign, no leading 0 */
+        return 0;
+    long v = 0;
+    for (const char *c = rest + 1; *c; c++) {
+        if (*c < '0' || *c > '9' || v > 65535)
+            return 0;
+        v = v * 10 + (*c - '0');
+    }
+    return v == port;
+}
+
+size_t gs_http_pct_encode(const char *in, char *out)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (const unsigned char *c = (const unsigned char *)in; *c; c++) {
+        if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '.' || *c == '_' || *c == '~') {
+            out[o++] = (char)*c;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[*c >> 4];
+            out[o++] = hex[*c & 15];
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
 const char *gs_http_mime(const char *p)
 {
     static const struct {

@@ -1,6 +1,7 @@
 // The little the dashboard needs beyond htmx: a larger view of an image on
 // click, new runs on top of the run list, and the elapsed time of a running
-// run ticking between events.
+// run ticking between events. Loaded from /static: the Content-Security-Policy
+// allows no inline script or handler.
 (function () {
   "use strict";
   document.addEventListener("click", function (e) {
@@ -15,20 +16,40 @@
       dlg.close();
     }
   });
-  // A new run's row has no row to replace yet (hx-swap-oob finds no target,
-  // htmx drops it): on the unfiltered first page of the list it goes on top.
-  document.addEventListener("htmx:oobErrorNoTarget", function (e) {
-    var row = e.detail && e.detail.content;
-    var rows = document.getElementById("run-rows");
-    if (!rows || !row || !row.matches || !row.matches("tr.run-row")) return;
+  // A "run" event for a run the list does not show yet carries a row
+  // (hx-swap-oob) with no row to replace. Before htmx swaps, give it one: on
+  // the unfiltered first page a new row on top, elsewhere a row in a hidden
+  // table body (the run belongs to another page or filter). htmx would
+  // otherwise drop the row and report an error.
+  function listsNewRuns() {
     var q = new URLSearchParams(location.search);
-    if (q.get("q") || q.get("status") || (q.get("page") && q.get("page") !== "1")) return;
-    if (document.getElementById(row.id)) return;
-    var empty = rows.querySelector("tr.empty");
-    if (empty) empty.remove();
-    row.removeAttribute("hx-swap-oob");
-    rows.insertBefore(row, rows.firstChild);
-    if (window.htmx) window.htmx.process(row);
+    return !(q.get("q") || q.get("status") || (q.get("page") && q.get("page") !== "1"));
+  }
+  document.addEventListener("htmx:sseBeforeMessage", function (e) {
+    var rows = document.getElementById("run-rows");
+    var data = e.detail && e.detail.data;
+    if (!rows || typeof data !== "string" || data.indexOf("run-row-") < 0) return;
+    var t = document.createElement("template"); // parsed inert: nothing in it runs
+    t.innerHTML = data;
+    t.content.querySelectorAll("tr.run-row[id]").forEach(function (row) {
+      if (document.getElementById(row.id)) return;
+      var slot = document.createElement("tr");
+      slot.id = row.id;
+      if (listsNewRuns()) {
+        var empty = rows.querySelector("tr.empty");
+        if (empty) empty.remove();
+        rows.insertBefore(slot, rows.firstChild);
+      } else {
+        var away = document.getElementById("run-rows-elsewhere");
+        if (!away) {
+          away = document.createElement("tbody");
+          away.id = "run-rows-elsewhere";
+          away.hidden = true;
+          rows.parentNode.appendChild(away);
+        }
+        away.appendChild(slot);
+      }
+    });
   });
   function fmt(s) {
     s = Math.max(0, Math.floor(s));

@@ -11,6 +11,7 @@ local M = {}
 M.DEFAULT_PORT = 8420
 M.DEFAULT_OUTPUT = "output"
 M.MAX_CONCEPT_BYTES = 4000
+M.MAX_TOKEN_BYTES = 1024 -- GS_HTTP_MAX_TOKEN: the cookie carries it percent-encoded
 
 local USAGE = [[
 usage: grok-spicy scripts/flow.lua "concept" [options]
@@ -32,7 +33,8 @@ options:
   --workers N          parallel steps (default: the number of cores)
   --serve              serve the live dashboard while the run goes on
   --port N             dashboard port (default: 8420; 0 picks a free one)
-  --host H             dashboard address (default: 127.0.0.1; others need a token)
+  --host H             dashboard address, an IP or a name (default: 127.0.0.1;
+                       other than loopback needs a token)
   --token T            dashboard access token (or GROK_SPICY_TOKEN)
   --no-wait            with --serve: exit when the run ends instead of serving on
   -q, --quiet          only errors and the final line
@@ -127,9 +129,17 @@ function M.parse(args)
   end
   o.token = o.token or os.getenv("GROK_SPICY_TOKEN")
   if o.token == "" then o.token = nil end
-  local loopback = o.host == "127.0.0.1" or o.host == "localhost" or o.host == "::1"
-  if (o.serve or o.web) and not loopback and not o.token then
-    return usage_error("--host " .. o.host .. " is reachable from other machines: set --token or GROK_SPICY_TOKEN")
+  if o.serve or o.web then
+    if o.token and #o.token > M.MAX_TOKEN_BYTES then
+      return usage_error(("the token is too long (%d bytes, at most %d)"):format(#o.token, M.MAX_TOKEN_BYTES))
+    end
+    -- A name is resolved as the server will bind it; loopback is judged on the address.
+    local addr, rerr = require("grokspicy.http").resolve(o.host)
+    if not addr then return usage_error("--host: " .. rerr) end
+    local loopback = addr:match("^127%.%d+%.%d+%.%d+$") or addr == "::1"
+    if not loopback and not o.token then
+      return usage_error("--host " .. o.host .. " is reachable from other machines: set --token or GROK_SPICY_TOKEN")
+    end
   end
   o.db = o.db or (o.output_dir .. "/grok_spicy.db")
   return o

@@ -1,14 +1,18 @@
 /*
  * test_http.c — the server's pure helpers (decoding, path checks, MIME, Range,
- * ids, token comparison, SSE framing) and the C API end to end over a raw
- * socket: /health, an SSE stream fed by gs_store_append_event, and a stop with
- * the stream still open (run under ASan in the sanitizer build).
+ * ids, token comparison, SSE framing, SQLite magic, Host names, encoding, the
+ * query pusher) and the C API end to end over a raw socket: /health, the Host
+ * check, the headers every answer carries, an SSE stream fed by
+ * gs_store_append_event, and a stop with the stream still open (run under ASan
+ * in the sanitizer build).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <lauxlib.h>
+#include <lualib.h>
 #include "grokspicy.h"
 #include "testutil.h"
 
@@ -103,6 +107,91 @@ static void test_ids_tokens(void)
     CHECK(!gs_http_token_eq("", ""));
 }
 
+static void test_sqlite_magic(void)
+{
+    CHECK(gs_http_sqlite_magic((const unsigned char *)"SQLite format 3\0\x10\0", 18));
+    CHECK(!gs_http_sqlite_magic((const unsigned char *)"SQLite format 3", 15)); /* no NUL: text */
+    CHECK(!gs_http_sqlite_magic((const unsigned char *)"SQLite format 3!", 16));
+    CHECK(gs_http_sqlite_magic((const unsigned char *)"\x37\x7f\x06\x82rest", 8));
+    CHECK(gs_http_sqlite_magic((const unsigned char *)"\x37\x7f\x06\x83", 4));
+    CHECK(gs_http_sqlite_magic((const unsigned char *)"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7", 8));
+    CHECK(!gs_http_sqlite_magic((const unsigned char *)"\x89PNG\r\n\x1a\n", 8));
+    CHECK(!gs_http_sqlite_magic((const unsigned char *)"", 0));
+}
+
+static void test_host_names(void)
+{
+    CHECK(gs_http_host_is("127.0.0.1:8420", "127.0.0.1", 8420));
+    CHECK(gs_http_host_is("LocalHost:8420", "localhost", 8420));
+    CHECK(gs_http_host_is("[::1]:8420", "[::1]", 8420));
+    CHECK(!gs_http_host_is("127.0.0.1:8421", "127.0.0.1", 8420));
+    CHECK(!gs_http_host_is("127.0.0.1", "127.0.0.1", 8420)); /* no port means 80 */
+    CHECK(gs_http_host_is("localhost", "localhost", 80));
+    CHECK(gs_http_host_is("localhost:80", "localhost", 80));
+    CHECK(!gs_http_host_is("localhost.evil.example:8420", "localhost", 8420));
+    CHECK(!gs_http_host_is("evil.example:8420", "localhost", 8420));
+    CHECK(!gs_http_host_is("localhost:", "localhost", 8420));
+    CHECK(!gs_http_host_is("localhost:8420x", "localhost", 8420));
+    CHECK(!gs_http_host_is("localhost:99999999999999999999", "localhost", 8420));
+    CHECK(!gs_http_host_is("localhost:8420 ", "localhost", 8420));
+    CHECK(!gs_http_host_is("localhost:08420", "localhost", 8420));
+    CHECK(!gs_http_host_is("localhost:+8420", "localhost", 8420));
+    CHECK(!gs_http_host_is("", "localhost", 8420));
+    CHECK(!gs_http_host_is(NULL, "localhost", 8420));
+}
+
+static void test_pct_encode(void)
+{
+    char out[64];
+    CHECK(gs_http_pct_encode("a;b c,d\"e", out) == 17);
+    CHECK_STR(out, "a%3Bb%20c%2Cd%22e");
+    CHECK(gs_http_pct_encode("Az09-._~", out) == 8);
+    CHECK_STR(out, "Az09-._~");
+    CHECK(gs_http_pct_encode("%+/\xff", out) == 12);
+    CHECK_STR(out, "%25%2B%2F%FF");
+    char back[64];
+    CHECK(gs_http_decode(out, strlen(out), back, 0) == 4);
+    CHECK_STR(back, "%+/\xff");
+}
+
+/* The query pusher with halves longer than Lua's buffer (LUAL_BUFFERSIZE, 1 KB
+ * here): it once read a buffer luaL_pushresultsize had freed. */
+static void test_query_pair(void)
+{
+    lua_State *L = luaL_newstate();
+    REQUIRE(L);
+    size_t kn = 700, vn = 3 * LUAL_BUFFERSIZE;
+    char *key = malloc(kn + 1), *val = malloc(vn + 1), *enc = malloc(3 * vn + 1);
+    REQUIRE(key && val && enc);
+    for (size_t i = 0; i < kn; i++)
+        key[i] = (char)('a' + i % 26);
+    key[kn] = '\0';
+    for (size_t i = 0; i < vn; i++)
+        val[i] = (char)(' ' + i % 90);
+    val[vn] = '\0';
+    gs_http_pct_encode(val, enc);
+    lua_newtable(L);
+    gs_http_push_query_pair(L, key, enc);
+    gs_http_push_query_pair(L, "b+c", "x%20y+z");
+    gs_http_push_query_pair(L, "bad", "%zz");
+    gs_http_push_query_pair(L, "nul", "a%00b");
+    CHECK(lua_gettop(L) == 1);
+    size_t n = 0;
+    lua_getfield(L, 1, key);
+    const char *got = lua_tolstring(L, -1, &n);
+    CHECK(got && n == vn && memcmp(got, val, vn) == 0);
+    lua_getfield(L, 1, "b c");
+    CHECK_STR(lua_tostring(L, -1), "x y z");
+    lua_getfield(L, 1, "bad");
+    CHECK_STR(lua_tostring(L, -1), "%zz");
+    lua_getfield(L, 1, "nul");
+    CHECK_STR(lua_tostring(L, -1), "a%00b");
+    lua_close(L);
+    free(key);
+    free(val);
+    free(enc);
+}
+
 static void test_framing(void)
 {
     gs_http_buf b = {0};
@@ -172,21 +261,63 @@ static void test_server(void)
     char buf[8192] = "";
     int fd = dial(gs_http_port(s));
     REQUIRE(fd >= 0);
-    const char get[] = "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    CHECK(send(fd, get, sizeof get - 1, 0) == (ssize_t)(sizeof get - 1));
+    char get[256];
+    int glen = snprintf(get, sizeof get, "GET /health HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n",
+                        gs_http_port(s));
+    CHECK(send(fd, get, (size_t)glen, 0) == (ssize_t)glen);
     read_until(fd, buf, sizeof buf, 0, "\"ok\"", 20000);
     CHECK(strstr(buf, "200 OK") != NULL);
     CHECK(strstr(buf, "{\"status\":\"ok\"}") != NULL);
+    CHECK(strstr(buf, "\r\nContent-Security-Policy: default-src 'self';") != NULL);
+    CHECK(strstr(buf, "frame-ancestors 'none'") != NULL);
+    CHECK(strstr(buf, "\r\nX-Frame-Options: DENY\r\n") != NULL);
+    CHECK(strstr(buf, "\r\nX-Content-Type-Options: nosniff\r\n") != NULL);
+    CHECK(strstr(buf, "\r\nReferrer-Policy: same-origin\r\n") != NULL);
     close(fd);
+
+    /* Host: a name that is not this server's is refused (DNS rebinding), the
+     * loopback names pass, HTTP/1.1 without Host is a bad request. */
+    static const struct {
+        const char *host; /* NULL: no Host line; "%d" takes the port */
+        const char *version, *status;
+    } hosts[] = {
+        {"evil.example:%d", "1.1", " 421 "}, {"localhost:%d", "1.1", " 200 "}, {"[::1]:%d", "1.1", " 200 "},
+        {"127.0.0.1", "1.1", " 421 "},      {"localhost:1", "1.1", " 421 "},  {NULL, "1.1", " 400 "},
+        {NULL, "1.0", " 200 "},
+    };
+    for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
+        char line[128] = "", req[512];
+        if (hosts[i].host) {
+            char h[96];
+            snprintf(h, sizeof h, hosts[i].host, gs_http_port(s));
+            snprintf(line, sizeof line, "Host: %s\r\n", h);
+        }
+        int rlen = snprintf(req, sizeof req, "GET /health HTTP/%s\r\n%sConnection: close\r\n\r\n", hosts[i].version,
+                            line);
+        fd = dial(gs_http_port(s));
+        REQUIRE(fd >= 0);
+        CHECK(send(fd, req, (size_t)rlen, 0) == (ssize_t)rlen);
+        buf[0] = '\0';
+        read_until(fd, buf, sizeof buf, 0, "}", 20000);
+        if (!strstr(buf, hosts[i].status))
+            fprintf(stderr, "Host %s HTTP/%s: want%sgot %.40s\n", hosts[i].host ? hosts[i].host : "(none)",
+                    hosts[i].version, hosts[i].status, buf);
+        CHECK(strstr(buf, hosts[i].status) != NULL);
+        CHECK(strstr(buf, "X-Content-Type-Options: nosniff") != NULL);
+        close(fd);
+    }
 
     /* An every-run stream gets an event appended through the C API. */
     fd = dial(gs_http_port(s));
     REQUIRE(fd >= 0);
-    const char sse[] = "GET /sse HTTP/1.1\r\nHost: x\r\n\r\n";
-    CHECK(send(fd, sse, sizeof sse - 1, 0) == (ssize_t)(sizeof sse - 1));
+    char sse[128];
+    int slen = snprintf(sse, sizeof sse, "GET /sse HTTP/1.1\r\nHost: localhost:%d\r\n\r\n", gs_http_port(s));
+    CHECK(send(fd, sse, (size_t)slen, 0) == (ssize_t)slen);
     buf[0] = '\0';
     size_t len = read_until(fd, buf, sizeof buf, 0, "retry: 3000", 20000);
     CHECK(strstr(buf, "text/event-stream") != NULL);
+    CHECK(strstr(buf, "X-Content-Type-Options: nosniff") != NULL);
+    CHECK(strstr(buf, "frame-ancestors 'none'") != NULL);
     int64_t id = 0;
     CHECK(gs_store_append_event(db, 0, "note", "{\"n\":1}", "<b>hi</b>\n<i>there</i>", &id, err, sizeof err) == 0);
     gs_bus_publish(gs_bus_default(), "note", 0, id, NULL, 0, NULL, 0);
@@ -216,10 +347,40 @@ static void test_bad_start(void)
 {
     char err[512];
     gs_http_config cfg = {0};
-    cfg.host = "not-an-ip";
+    cfg.host = "no-such-host.invalid";
     cfg.output_dir = tu_tmpdir("test_http_bad");
     CHECK(gs_http_start(&cfg, err, sizeof err) == NULL);
-    CHECK(strstr(err, "host must be an IP") != NULL);
+    CHECK(strstr(err, "cannot resolve host 'no-such-host.invalid'") != NULL);
+    /* A name this machine knows is resolved, bound and kept in the URL. */
+    cfg.host = "localhost";
+    gs_http_server *s = gs_http_start(&cfg, err, sizeof err);
+    CHECK(s != NULL);
+    if (s) {
+        char want[64];
+        snprintf(want, sizeof want, "http://localhost:%d/", gs_http_port(s));
+        CHECK_STR(gs_http_url(s), want);
+        int fd = dial(gs_http_port(s)); /* 127.0.0.1: localhost resolves IPv4 first */
+        CHECK(fd >= 0);
+        if (fd >= 0)
+            close(fd);
+        gs_http_free(s);
+    }
+    char addr[64];
+    CHECK(gs_http_resolve("::1", addr, sizeof addr, err, sizeof err) == 0);
+    CHECK_STR(addr, "::1");
+    CHECK(gs_http_resolve("localhost", addr, sizeof addr, err, sizeof err) == 0);
+    CHECK_STR(addr, "127.0.0.1");
+    /* A token too long for a cookie is refused up front. */
+    char *tok = malloc(GS_HTTP_MAX_TOKEN + 2);
+    REQUIRE(tok);
+    memset(tok, 't', GS_HTTP_MAX_TOKEN + 1);
+    tok[GS_HTTP_MAX_TOKEN + 1] = '\0';
+    cfg.host = NULL;
+    cfg.token = tok;
+    CHECK(gs_http_start(&cfg, err, sizeof err) == NULL);
+    CHECK(strstr(err, "token is too long") != NULL);
+    free(tok);
+    cfg.token = NULL;
     cfg.host = NULL;
     cfg.app = "no.such.app";
     CHECK(gs_http_start(&cfg, err, sizeof err) == NULL);
@@ -233,6 +394,10 @@ int main(void)
     RUN(test_mime);
     RUN(test_range);
     RUN(test_ids_tokens);
+    RUN(test_sqlite_magic);
+    RUN(test_host_names);
+    RUN(test_pct_encode);
+    RUN(test_query_pair);
     RUN(test_framing);
     RUN(test_server);
     RUN(test_bad_start);

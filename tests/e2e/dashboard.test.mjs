@@ -1,6 +1,8 @@
 // The dashboard as a person sees it: Debian's Chromium, headless, watching an
 // offline run live. A `--web` server and the flow run in separate processes,
 // so the run page streams through the store's events table across processes.
+// The server's Content-Security-Policy is on: any CSP violation or console
+// error fails the test (watch() below).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -15,6 +17,9 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const BIN = process.env.GS_BINARY || join(ROOT, "build/grok-spicy");
 const ARTIFACTS = process.env.GS_ARTIFACTS || join(ROOT, "build/e2e-artifacts");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+// Debian's Chromium as root, headless, with nothing reaching for the network.
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"];
 const HOSTILE = "<img src=x onerror=alert(1)> O'Brien & \"friends\" hunt a red fox";
 
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -46,8 +51,8 @@ function start(args, name) {
   return child;
 }
 
-async function startWeb(port) {
-  const web = start(["--web", "--port", String(port), "--output-dir", out], "web");
+async function startWeb(port, extra = []) {
+  const web = start(["--web", "--port", String(port), "--output-dir", out, ...extra], "web");
   const deadline = Date.now() + 60000; // generous: a loaded machine starts slowly
   while (!/Dashboard: (http:\/\/\S+)/.test(web.output)) {
     if (web.exitCode !== null || Date.now() > deadline) {
@@ -71,8 +76,44 @@ async function json(url) {
   return r.json();
 }
 
-// Limits are generous (a loaded machine runs the flow several times slower);
-// every wait ends as soon as what it waits for shows.
+// Records every CSP violation (the page's own securitypolicyviolation events,
+// and Chromium's console report of them), console error and uncaught error.
+// `quiet` lets a caller mark a window where the server is down on purpose: the
+// browser's failed reconnects then are expected, and only those are ignored.
+async function watch(page) {
+  const w = { violations: [], errors: [], quiet: false };
+  await page.exposeFunction("__cspViolation", (v) => w.violations.push(v));
+  await page.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) => {
+      window.__cspViolation(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} (${e.sourceFile}:${e.lineNumber})`);
+    });
+  });
+  page.on("console", (m) => {
+    if (m.type() !== "error") return;
+    const where = m.location() && m.location().url;
+    const text = where ? `${m.text()} [${where}]` : m.text();
+    if (/Content.Security.Policy/i.test(text)) w.violations.push(text);
+    else if (!w.quiet) w.errors.push(text);
+  });
+  page.on("pageerror", (e) => w.errors.push(String(e)));
+  return w;
+}
+
+function assertClean(w) {
+  assert.deepEqual(w.violations, [], "no Content-Security-Policy violation");
+  assert.deepEqual(w.errors, [], "no console error");
+}
+
+function assertCsp(response) {
+  const h = response.headers();
+  assert.match(h["content-security-policy"] || "", /default-src 'self'/);
+  assert.match(h["content-security-policy"], /frame-ancestors 'none'/);
+  assert.doesNotMatch(h["content-security-policy"], /unsafe/);
+  assert.equal(h["x-frame-options"], "DENY");
+  assert.equal(h["x-content-type-options"], "nosniff");
+  assert.equal(h["referrer-policy"], "same-origin");
+}
+
 test("a run fills in live, survives a reconnect, and escapes its concept", { timeout: 300000 }, async () => {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -89,17 +130,14 @@ test("a run fills in live, survives a reconnect, and escapes its concept", { tim
   assert.ok(runId, `no run appeared: ${flow.output}`);
 
   const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"],
+    executablePath: CHROMIUM, args: CHROMIUM_ARGS,
   });
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const dialogs = [];
     page.on("dialog", async (d) => { dialogs.push(d.message()); await d.dismiss(); });
-    const consoleErrors = [];
-    page.on("pageerror", (e) => consoleErrors.push(String(e)));
-    await page.goto(`${base}/run/${runId}`);
+    const w = await watch(page);
+    assertCsp(await page.goto(`${base}/run/${runId}`));
     let navigations = 0;
     page.on("framenavigated", (f) => { if (f === page.mainFrame()) navigations++; });
 
@@ -108,8 +146,13 @@ test("a run fills in live, survives a reconnect, and escapes its concept", { tim
 
     // Restart the server mid-run: the browser reconnects on its own (retry hint,
     // Last-Event-ID) and replays what it missed without duplicating anything.
+    w.quiet = true; // the stream's failed reconnects while the server is down
     await stop(web);
     web = await startWeb(port);
+    const seen = await page.locator("article.scene figure.kf img").count();
+    await page.waitForFunction((n) => document.querySelectorAll("article.scene figure.kf img").length > n ||
+      /complete/.test(document.querySelector("#run-status").textContent), seen, { timeout: 90000 });
+    w.quiet = false; // reconnected: an event arrived over the new stream
 
     await page.locator("#run-status", { hasText: "complete" }).waitFor({ timeout: 240000 });
     await page.locator("#final video").waitFor({ timeout: 60000 });
@@ -136,7 +179,8 @@ test("a run fills in live, survives a reconnect, and escapes its concept", { tim
     assert.equal(concept, HOSTILE);
     assert.equal(await page.locator("img[src=x]").count(), 0);
     assert.deepEqual(dialogs, [], "no dialog fired");
-    assert.deepEqual(consoleErrors, []);
+    // The progress bar is a <progress> (no inline style to refuse) and full.
+    assert.equal(await page.locator("progress.progress").evaluate((el) => el.value), 100);
 
     // A video autoplays muted and loops.
     const v = page.locator("article.scene video").first();
@@ -146,10 +190,15 @@ test("a run fills in live, survives a reconnect, and escapes its concept", { tim
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: join(ARTIFACTS, "run-page-phone.png"), fullPage: false });
 
-    await page.goto(`${base}/`);
+    assertCsp(await page.goto(`${base}/`));
     await page.locator(`#run-row-${runId} .badge`, { hasText: "complete" }).waitFor();
     await page.setViewportSize({ width: 1280, height: 700 });
     await page.screenshot({ path: join(ARTIFACTS, "run-list.png") });
+    // The zoom dialog (app.js, no inline handler) opens on a click.
+    await page.goto(`${base}/run/${runId}`);
+    await page.locator("img.zoomable").first().click();
+    await page.locator("dialog#zoom[open] img").waitFor({ timeout: 5000 });
+    assertClean(w);
   } finally {
     await browser.close();
     await stop(web);
@@ -164,13 +213,12 @@ test("a new run appears on an open run list live, on top", { timeout: 300000 }, 
   const base = `http://127.0.0.1:${port}`;
   const web = await startWeb(port);
   const browser = await chromium.launch({
-    executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+    executablePath: CHROMIUM, args: CHROMIUM_ARGS,
   });
   try {
     const page = await browser.newPage();
-    const consoleErrors = [];
-    page.on("pageerror", (e) => consoleErrors.push(String(e)));
-    await page.goto(`${base}/`);
+    const w = await watch(page);
+    assertCsp(await page.goto(`${base}/`));
     const before = await page.locator("tr.run-row").count();
     const flow = start(["scripts/flow.lua", "a new fox", "--provider", "local", "--scenes", "1", "--output-dir", out,
       "-q"], "flow2");
@@ -186,11 +234,67 @@ test("a new run appears on an open run list live, on top", { timeout: 300000 }, 
     await page.locator(`#run-row-${runId} .badge`, { hasText: "complete" }).waitFor({ timeout: 240000 });
     assert.equal(await page.locator(`#run-row-${runId}`).count(), 1);
     assert.equal(await page.locator("tr.run-row").count(), before + 1);
-    assert.deepEqual(consoleErrors, []);
+    assertClean(w);
     const code = await new Promise((res) => (flow.exitCode !== null ? res(flow.exitCode) : flow.once("exit", res)));
     assert.equal(code, 0, flow.output);
   } finally {
     await browser.close();
+    await stop(web);
+  }
+});
+
+test("a token of ; , quotes and spaces logs in and keeps the session; Cancel works under the CSP",
+  { timeout: 300000 }, async () => {
+  const token = 'a;b c,d"e';
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const web = await startWeb(port, ["--token", token]);
+  const url = web.output.match(/Dashboard: (http:\/\/\S+)/)[1];
+  assert.equal(url, `${base}/?token=a%3Bb%20c%2Cd%22e`);
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM, args: CHROMIUM_ARGS,
+  });
+  // Six scenes: the run is still going when Cancel is clicked, however slow the machine.
+  const flow = start(["scripts/flow.lua", "a slow fox", "--provider", "local", "--scenes", "6", "--output-dir", out,
+    "-q"], "flow3");
+  try {
+    const page = await browser.newPage();
+    const w = await watch(page);
+    page.on("dialog", (d) => d.accept()); // hx-confirm of the Cancel button
+    // Log in with the printed URL; from then on the cookie alone opens pages.
+    assertCsp(await page.goto(url));
+    const cookies = await page.context().cookies();
+    const ck = cookies.find((c) => c.name === "gs_token");
+    assert.ok(ck, "the login set the cookie");
+    assert.equal(decodeURIComponent(ck.value), token);
+    let runId;
+    for (const deadline = Date.now() + 60000; !runId && Date.now() < deadline;) {
+      const r = await page.request.get(`${base}/api/runs`);
+      assert.equal(r.status(), 200, "the API with the cookie");
+      const runs = await r.json();
+      const mine = runs.find((x) => x.concept === "a slow fox");
+      if (mine) runId = mine.id;
+      else await new Promise((res) => setTimeout(res, 10));
+    }
+    assert.ok(runId, `no run appeared: ${flow.output}`);
+    const resp = await page.goto(`${base}/run/${runId}`);
+    assert.equal(resp.status(), 200, "a page load with the cookie, no ?token=");
+    assertCsp(resp);
+    // Cancel is an htmx POST: under the CSP it still reaches the server and stops the run.
+    // (A 6-scene local run takes many seconds; the page opened as soon as it existed.)
+    const cancel = page.locator("button.cancel");
+    await cancel.waitFor({ timeout: 60000 });
+    await cancel.click();
+    await page.locator("#run-status", { hasText: "cancelled" }).waitFor({ timeout: 120000 });
+    const code = await new Promise((res) => (flow.exitCode !== null ? res(flow.exitCode) : flow.once("exit", res)));
+    assert.equal(code, 130, flow.output);
+    // Without the cookie the server refuses.
+    const bare = await fetch(`${base}/`);
+    assert.equal(bare.status, 401);
+    assertClean(w);
+  } finally {
+    await browser.close();
+    if (flow.exitCode === null) flow.kill("SIGINT");
     await stop(web);
   }
 });

@@ -1,10 +1,17 @@
 /*
  * fuzz_http.c — the request parsing helpers of the dashboard server, fed what a
  * client controls: the request path (percent-decoding, the path checks that
- * guard /output/ and /static/), the query string (split on & and = and decoded
- * as the server decodes it), the Range header, event and run ids
- * (Last-Event-ID, ?after=, /run/{id}) and the token. Properties are checked
- * against slow, obvious re-implementations.
+ * guard /output/ and /static/), the query string (split on & and = as MHD
+ * splits it, then pushed into a Lua table by the server's own pusher,
+ * gs_http_push_query_pair, and read back), the Range header, event and run ids
+ * (Last-Event-ID, ?after=, /run/{id}), the Host header and the token.
+ * Properties are checked against slow, obvious re-implementations.
+ *
+ * Inputs run up to -max_len=16384 (tests/fuzz/CMakeLists.txt), past the
+ * server's 12 KB request target and far past Lua's buffer size (1 KB): the
+ * pusher once read a buffer Lua had freed, but only for a key plus value over
+ * 1 KB, which the old 8 KB inputs grown from short seeds never reached. The
+ * corpus seeds long queries (query-1k, query-4k, query-12k).
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -12,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <lauxlib.h>
 #include "gs_http.h"
 
 #define FAIL(...) (fprintf(stderr, "fuzz_http: " __VA_ARGS__), fputc('\n', stderr), abort())
@@ -69,10 +78,25 @@ static void check_path(const char *raw, size_t n)
     free(path);
 }
 
+/* What the server's table must hold for one half: decoded (+ as space), or as
+ * sent when it has a bad escape or a NUL. Returns the length; *out is set. */
+static size_t expected_half(const char *raw, size_t n, char *buf, const char **out)
+{
+    long r = decode(raw, n, buf, 1);
+    *out = r < 0 ? raw : buf;
+    return r < 0 ? n : (size_t)r;
+}
+
 static void check_query(const char *q, size_t n)
 {
-    /* as MHD splits it and push_kv decodes both halves (+ as space) */
-    char *buf = malloc(n + 1);
+    /* As MHD splits it (on & then the first =; the server keeps halves raw),
+     * and as the server's pusher sets req.query[key] = value in Lua. A fresh
+     * state per input: every allocation is freed by lua_close. */
+    lua_State *L = luaL_newstate();
+    char *key = malloc(n + 1), *val = malloc(n + 1), *kd = malloc(n + 1), *vd = malloc(n + 1);
+    if (!L || !key || !val || !kd || !vd)
+        FAIL("out of memory");
+    lua_newtable(L);
     size_t i = 0;
     while (i <= n) {
         size_t j = i;
@@ -80,12 +104,47 @@ static void check_query(const char *q, size_t n)
             j++;
         const char *eq = memchr(q + i, '=', j - i);
         size_t kn = eq ? (size_t)(eq - (q + i)) : j - i;
-        decode(q + i, kn, buf, 1);
+        size_t vn = eq ? (size_t)(q + j - eq - 1) : 0;
+        memcpy(key, q + i, kn);
+        key[kn] = '\0';
         if (eq)
-            decode(eq + 1, (size_t)(q + j - eq - 1), buf, 1);
+            memcpy(val, eq + 1, vn);
+        val[vn] = '\0';
+        const char *ek, *ev;
+        size_t ekn = expected_half(key, kn, kd, &ek), evn = expected_half(val, vn, vd, &ev);
+        gs_http_push_query_pair(L, key, val);
+        if (lua_gettop(L) != 1 || !lua_istable(L, 1))
+            FAIL("the pusher left %d values on the stack", lua_gettop(L));
+        lua_pushlstring(L, ek, ekn);
+        lua_rawget(L, 1);
+        size_t gn = 0;
+        const char *got = lua_tolstring(L, -1, &gn);
+        if (!got || gn != evn || memcmp(got, ev, evn) != 0)
+            FAIL("query[%.40s] is %zu bytes '%.40s', want %zu bytes '%.40s'", ek, gn, got ? got : "(nil)", evn, ev);
+        lua_pop(L, 1);
         i = j + 1;
     }
-    free(buf);
+    lua_close(L);
+    free(key);
+    free(val);
+    free(kd);
+    free(vd);
+}
+
+static void check_host(const char *h)
+{
+    /* the Host check: "name:port" exactly, or the name alone for port 80 */
+    static const char *const names[] = {"localhost", "127.0.0.1", "[::1]"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t n = strlen(names[i]);
+        int ok = gs_http_host_is(h, names[i], 8420);
+        int want = strncasecmp(h, names[i], n) == 0 && strcmp(h + n, ":8420") == 0;
+        if (ok != want)
+            FAIL("host_is('%s', '%s', 8420) = %d", h, names[i], ok);
+        want = strncasecmp(h, names[i], n) == 0 && (h[n] == '\0' || strcmp(h + n, ":80") == 0);
+        if (gs_http_host_is(h, names[i], 80) != want)
+            FAIL("host_is('%s', '%s', 80) != %d", h, names[i], want);
+    }
 }
 
 static void check_range(const char *h, uint64_t size)
@@ -117,8 +176,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s[size] = '\0';
     /* The whole input as each thing a client sends. */
     check_path(s, size);
-    const char *qm = memchr(s, '?', size);
-    check_query(qm ? qm + 1 : s, qm ? size - (size_t)(qm + 1 - s) : size);
+    const char *qm = strchr(s, '?'); /* the server sees C strings: a NUL ends them */
+    const char *qs = qm ? qm + 1 : s;
+    check_query(qs, strlen(qs));
+    check_host(s);
     check_id(s, size);
     uint64_t sizes[] = {0, 1, 1000, UINT64_MAX};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)

@@ -48,6 +48,59 @@ describe("cli.parse", function()
     assert.truthy(cli.parse { "--serve", "--host", "0.0.0.0", "--token", "s3cret", "c" })
   end)
 
+  it("resolves a --host name and judges loopback on its address", function()
+    assert.truthy(cli.parse { "--web", "--host", "localhost" })
+    assert.truthy(cli.parse { "--web", "--host", "127.0.0.2" })
+    assert.truthy(cli.parse { "--web", "--host", "::1" })
+    local err = parse_err { "--web", "--host", "no-such-host.invalid" }
+    assert.matches("--host: cannot resolve host 'no-such-host.invalid'", err, 1, true)
+    assert.matches("token is too long (1025 bytes, at most 1024)",
+      parse_err { "--web", "--token", ("t"):rep(1025) }, 1, true)
+    assert.truthy(cli.parse { "--web", "--token", 'a;b c,d"e' })
+  end)
+
+  it("serves the dashboard on --host localhost (the real binary)", function()
+    local bin = os.getenv("GS_BINARY") or "build/grok-spicy"
+    local tmp = (os.getenv("GS_TEST_TMP") or "/tmp") .. "/cli-host-" .. require("grokspicy.sys").pid()
+    os.execute("rm -rf '" .. tmp .. "' && mkdir -p '" .. tmp .. "'")
+    local function q(x) return "'" .. x:gsub("'", "'\\''") .. "'" end
+    -- A name nobody resolves is one clear usage error, exit 2, before anything starts.
+    local p = io.popen(("%s --web --host no-such-host.invalid --port 0 --output-dir %s 2>&1; echo \"exit=$?\"")
+      :format(q(bin), q(tmp)))
+    local out = p:read("a")
+    p:close()
+    assert.matches("exit=2", out, 1, true)
+    assert.matches("cannot resolve host 'no-such-host.invalid'", out, 1, true)
+    assert.is_nil(out:find("must be an IP", 1, true))
+    -- localhost starts, prints a localhost URL and answers on it.
+    local log = tmp .. "/web.log"
+    -- In the background: the popen'd shell exits once it has printed the server's pid.
+    p = io.popen(("sh -c 'exec \"$0\" --web --host localhost --port 0 --output-dir \"$1\" >\"$2\" 2>&1' %s %s %s "
+      .. "</dev/null & echo $!"):format(q(bin), q(tmp), q(log)))
+    local pid = p:read("l")
+    p:close()
+    local text, url = ""
+    local bus = require "grokspicy.bus"
+    local deadline = bus.monotonic_ns() + 20e9
+    repeat
+      local f = io.open(log)
+      if f then text = f:read("a"); f:close() end
+      url = text:match("Dashboard: (http://%S+)")
+      if not url then os.execute("sleep 0.05") end
+    until url or bus.monotonic_ns() > deadline
+    local code
+    if url then
+      local c = io.popen("curl -s -o /dev/null -w '%{http_code}' --max-time 10 " .. q(url .. "health"))
+      code = c:read("a")
+      c:close()
+    end
+    os.execute("kill " .. pid .. " 2>/dev/null")
+    assert.truthy(url, text)
+    assert.matches("^http://localhost:%d+/$", url)
+    assert.equals("200", code)
+    os.execute("rm -rf '" .. tmp .. "'")
+  end)
+
   it("picks the provider from the environment", function()
     local name = cli.pick_provider("local")
     assert.are.equal("local", name)

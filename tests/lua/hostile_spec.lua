@@ -268,13 +268,16 @@ describe("hostile input", function()
         assert_4xx(code, "after= " .. e[1], { 400 })
       end
     end
-    -- header junk elsewhere is ignored, never echoed
+    -- header junk elsewhere is ignored, never echoed; a Host that is not ours is refused
     local body, hdr
     body, code, hdr = curl("/", "-H " .. q("Cookie: gs_token=" .. string.rep("A", 4000)) .. " -H "
-      .. q("X-Evil: <script>alert(1)</script>") .. " -H " .. q("Host: <script>"))
+      .. q("X-Evil: <script>alert(1)</script>"))
     assert.equal(200, code)
     assert_no_raw_markup(body, "/ with hostile headers")
     assert.is_nil(hdr:find("<script>", 1, true))
+    body, code, hdr = curl("/", "-H " .. q("Host: <script>"))
+    assert.equal(421, code)
+    assert.is_nil((body .. hdr):find("<script>", 1, true))
   end)
 
   it("streams hostile runs escaped and framed", function()
@@ -299,6 +302,94 @@ describe("hostile input", function()
       assert(n_events >= 12, r.name .. ": " .. n_events .. " events")
       assert.truthy(body:find("event: run-error\n", 1, true), r.name)
     end
+  end)
+
+  it("takes query values of 1 KB, 8 KB and the server's limit intact on every route", function()
+    -- Values past Lua's buffer size (1 KB) once came back as freed memory: a long
+    -- search found nothing and ?status=<junk> answered 200 (ASan: a use after free).
+    local dir = TMP .. "/longq"
+    sh("mkdir -p " .. q(dir .. "/runs/1"))
+    write(dir .. "/runs/1/clip.mp4", string.rep("v", 1000))
+    local conn = assert(store.init_db(dir .. "/grok_spicy.db"))
+    local srv = assert(http.serve { port = 0, output_dir = dir, app = "tests.fixtures.http_app" })
+    local saved = base
+    base = ("http://127.0.0.1:%d"):format(srv:port())
+    local decoy = conn:insert_run("a decoy that no long search matches")
+    local LIMIT = http.MAX_URL
+    assert.equals(12 * 1024, LIMIT)
+    -- "fox-1 fox-2 ...": sent with + for the spaces, so the decoded value differs from what was sent.
+    local function value(n)
+      local parts, len, i = {}, 0, 0
+      while len < n do
+        i = i + 1
+        parts[#parts + 1] = ("fox-%d+"):format(i)
+        len = len + #parts[#parts]
+      end
+      return table.concat(parts):sub(1, n)
+    end
+    -- path .. "?q=" (or "&q=") .. a value, exactly `total` bytes as sent; also the value decoded
+    local function with_q(path, total, prefix)
+      local head = path .. (path:find("?", 1, true) and "&" or "?") .. (prefix or "q=")
+      local sent = value(total - #head)
+      return head .. sent, (sent:gsub("%+", " "))
+    end
+    local ok, err = pcall(function()
+      for _, size in ipairs { 1024, 8192, "limit" } do
+        local total = size == "limit" and LIMIT or size
+        local label = tostring(size)
+        local url, v = with_q("/", total)
+        assert.equal(total, #url)
+        local id = conn:insert_run(v)
+        conn:append_event { run_id = id, type = "complete", data = "{}" }
+        -- the search box echoes it, and the search finds its run and not the decoy
+        local body, code = curl(url)
+        assert.equal(200, code, label)
+        assert.truthy(body:find('value="' .. v .. '"', 1, true), label .. ": the search box lost the value")
+        assert.truthy(body:find('href="/run/' .. id .. '"', 1, true), label .. ": the search missed its run")
+        assert.is_nil(body:find('href="/run/' .. decoy .. '"', 1, true), label .. ": the search matched the decoy")
+        -- a status no one has is refused wherever it is read
+        for _, path in ipairs { "/", "/api/runs" } do
+          body, code = curl((with_q(path, total, "status=")))
+          assert.equal(400, code, path .. "?status= " .. label)
+          assert.matches("unknown status", body, 1, true)
+        end
+        -- the request as the app sees it: a long key and a long value, byte for byte
+        local key = ("k"):rep(size == "limit" and 700 or 300)
+        local eurl, ev = with_q("/echo?b=%C3%A9%2B", total, key .. "=")
+        body, code = curl(eurl)
+        assert.equal(200, code, label)
+        local req = cjson.decode(body)
+        assert.equal(ev, req.query[key], label .. ": /echo")
+        assert.equal("é+", req.query.b, label)
+        -- every other route answers as it does without the query
+        for _, path in ipairs { "/run/" .. id, "/api/runs", "/api/runs/" .. id, "/health",
+          "/output/runs/1/clip.mp4", "/static/app.css", "/sse/" .. id .. "?after=0" } do
+          body, code = curl((with_q(path, total)))
+          assert.equal(200, code, path .. " " .. label)
+          if path == "/api/runs/" .. id then assert.equal(v, cjson.decode(body).concept, label) end
+          if path == "/run/" .. id then assert.truthy(body:find(v, 1, true), label .. ": run page") end
+          if path:find("^/output/") then assert.equal(1000, #body, label) end
+          if path:find("^/sse/") then assert.truthy(body:find("event: complete", 1, true), label) end
+        end
+        _, code = curl((with_q("/sse", total)), "--max-time 1")
+        assert.equal(200, code, "/sse " .. label)
+        _, code = curl((with_q("/api/runs/" .. id .. "/cancel", total)), "-X POST -H 'HX-Request: true'")
+        assert.equal(202, code, "cancel " .. label)
+        _, code = curl((with_q("/api/runs/" .. id .. "/resume", total)), "-X POST -H 'HX-Request: true'")
+        assert.equal(409, code, "resume " .. label)
+      end
+      -- one byte past the limit is a clear 414, on Lua and C routes alike
+      for _, path in ipairs { "/", "/output/runs/1/clip.mp4", "/sse" } do
+        local body, code = curl((with_q(path, LIMIT + 1)), "--max-time 2")
+        assert.equal(414, code, path)
+        assert.matches("URI too long", body, 1, true)
+      end
+      assert.equal(200, select(2, curl("/health")))
+    end)
+    base = saved
+    srv:close()
+    conn:close()
+    assert(ok, err)
   end)
 
   it("is still up and answers /health after all of it", function()

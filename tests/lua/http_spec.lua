@@ -1,6 +1,8 @@
 -- grokspicy.http + grokspicy.web against a real server on a free 127.0.0.1 port,
--- driven with the curl program: pages, JSON, errors, /output and /static files,
--- the token, handler errors, and SSE (framing, replay, live, cross-process, stop).
+-- driven with the curl program: pages, JSON, errors, /output and /static files
+-- (never the database, whatever its name), the token and its cookie, the Host
+-- check, the headers every answer carries, handler errors, and SSE (framing,
+-- replay, live, cross-process, stop).
 local http = require "grokspicy.http"
 local store = require "grokspicy.store"
 local bus = require "grokspicy.bus"
@@ -262,6 +264,62 @@ describe("grokspicy.http", function()
       assert.equals("bytes */1000", h["content-range"])
     end)
 
+    it("never serves the database by identity or content, whatever it is named", function()
+      -- The server's own database under names no suffix rule knows, a hard link,
+      -- its WAL and shm as they are now, and copies that start with SQLite's header.
+      local out = TMP .. "/out"
+      sh(("mkdir -p %s/db %s/runs/1/bak"):format(q(out), q(out)))
+      sh(("ln %s/grok_spicy.db %s/runs/1/frame2.png"):format(q(out), q(out)))
+      sh(("ln -s %s/grok_spicy.db %s/runs/1/inside-link.png"):format(q(out), q(out)))
+      for _, name in ipairs { "grok_spicy.db.bak", "grok_spicy.db~", "grok_spicy.db.1", "runs.data", "state",
+        "db/grok", "runs/1/bak/copy.png" } do
+        sh(("cp %s/grok_spicy.db %s/%s"):format(q(out), q(out), name))
+      end
+      local wal = read(out .. "/grok_spicy.db-wal")
+      assert.truthy(wal and #wal > 0, "the store runs in WAL mode with a live -wal")
+      sh(("cp %s/grok_spicy.db-wal %s/wal-copy.bin"):format(q(out), q(out)))
+      sh(("ln %s/grok_spicy.db-shm %s/shm-link.bin"):format(q(out), q(out)))
+      write(out .. "/journal.bin", "\217\213\5\249\32\161\99\215" .. string.rep("\0", 504))
+      for _, p in ipairs { "runs/1/frame2.png", "runs/1/inside-link.png", "grok_spicy.db.bak", "grok_spicy.db~",
+        "grok_spicy.db.1", "runs.data", "state", "db/grok", "runs/1/bak/copy.png", "wal-copy.bin", "shm-link.bin",
+        "journal.bin" } do
+        local body, code = curl(base .. "/output/" .. p)
+        assert.equals(404, code, p)
+        assert.is_nil(body:find("SQLite format", 1, true), p)
+        _, code = curl(base .. "/output/" .. p, "-H 'Range: bytes=100-200'")
+        assert.equals(404, code, p .. " (range)")
+      end
+      -- A file that only mentions the header further in is served.
+      write(out .. "/runs/1/notes.txt", "about SQLite format 3\0 files")
+      assert.equals(200, select(2, curl(base .. "/output/runs/1/notes.txt")))
+      for _, p in ipairs { "runs/1/frame2.png", "runs/1/inside-link.png", "grok_spicy.db.bak", "grok_spicy.db~",
+        "grok_spicy.db.1", "runs.data", "state", "wal-copy.bin", "shm-link.bin", "journal.bin", "runs/1/notes.txt" } do
+        os.remove(out .. "/" .. p)
+      end
+      sh(("rm -rf %s/db %s/runs/1/bak"):format(q(out), q(out)))
+    end)
+
+    it("never serves a database given by --db under any name, nor its journal", function()
+      -- A database inside the output dir under a name with no .db: the server
+      -- knows it by identity (its -journal too, in rollback mode).
+      local out = TMP .. "/out-db"
+      sh(("mkdir -p %s/state"):format(q(out)))
+      local conn = assert(store.init_db(out .. "/state/grok"))
+      conn:insert_run("x")
+      local s2 = assert(http.serve { port = 0, output_dir = out, db = out .. "/state/grok" })
+      local b2 = ("http://127.0.0.1:%d"):format(s2:port())
+      for _, p in ipairs { "state/grok", "state/grok-wal", "state/grok-shm" } do
+        assert.equals(404, select(2, curl(b2 .. "/output/" .. p)), p)
+      end
+      -- The shm of a WAL database has no header: identity alone refuses it, even renamed by a hard link.
+      sh(("ln %s/state/grok-shm %s/state/shmlink"):format(q(out), q(out)))
+      assert.equals(404, select(2, curl(b2 .. "/output/state/shmlink")))
+      write(out .. "/state/page.txt", "plain")
+      assert.equals(200, select(2, curl(b2 .. "/output/state/page.txt")))
+      s2:close()
+      conn:close()
+    end)
+
     it("refuses traversal, absolute paths, symlinks out, the database, logs and run locks", function()
       for _, p in ipairs {
         "/output/../secret/passwd.png", "/output/%2e%2e/secret/passwd.png", "/output/runs/..%2F..%2Fsecret/passwd.png",
@@ -396,6 +454,87 @@ describe("grokspicy.http", function()
     end)
   end)
 
+  describe("headers", function()
+    it("every answer carries nosniff; HTML and every other answer the CSP, framing and referrer policy", function()
+      local want = { ["x-content-type-options"] = "nosniff", ["x-frame-options"] = "DENY",
+        ["referrer-policy"] = "same-origin" }
+      db:append_event { run_id = run1, type = "complete", data = "{}" }
+      for _, u in ipairs { "/", "/run/" .. run1, "/run/999", "/api/runs", "/api/runs/999", "/health", "/nope",
+        "/static/app.css", "/static/nope.js", "/output/runs/1/frame.png", "/output/nope.png", "/output/run.log",
+        "/sse/" .. run1, "/sse/x", "/boom", "/%zz" } do
+        local _, code, h = curl(base .. u, u:find("^/sse") and "--max-time 2" or "")
+        assert.is_number(code, u)
+        for k, v in pairs(want) do assert.equals(v, h[k], u .. " " .. k) end
+        local csp = h["content-security-policy"]
+        assert.is_string(csp, u)
+        assert.matches("default-src 'self'", csp, 1, true)
+        assert.matches("frame-ancestors 'none'", csp, 1, true)
+        assert.is_nil(csp:find("unsafe", 1, true), u)
+      end
+      local _, code, h = curl(base .. "/output/runs/1/frame.png", "-H 'Range: bytes=5000-'")
+      assert.equals(416, code)
+      assert.equals("nosniff", h["x-content-type-options"])
+      _, code, h = curl(base .. "/output/runs/1/frame.png", "-X POST")
+      assert.equals(405, code)
+      assert.equals("nosniff", h["x-content-type-options"])
+    end)
+  end)
+
+  describe("Host", function()
+    -- A page on evil.example whose DNS now answers 127.0.0.1 is same-origin with
+    -- the dashboard unless the server looks at Host (DNS rebinding).
+    local function evil(port) return "-H " .. q(("Host: evil.example:%d"):format(port)) end
+
+    it("answers 421 to a foreign Host on every route, a POST cancel included", function()
+      local port = server:port()
+      local victim = db:insert_run("a run the attacker wants to stop")
+      for _, u in ipairs { "/", "/run/" .. run1, "/api/runs", "/api/runs/" .. run1, "/health",
+        "/output/runs/1/frame.png", "/static/app.css", "/sse", "/sse/" .. run1, "/nope" } do
+        local body, code, h = curl(base .. u, evil(port) .. " --max-time 3")
+        assert.equals(421, code, u)
+        assert.matches("misdirected request", body, 1, true)
+        assert.is_nil(body:find("\137PNG", 1, true), u)
+        assert.equals("nosniff", h["x-content-type-options"])
+      end
+      for _, host in ipairs { "evil.example", ("evil.example:%d"):format(port), ("127.0.0.1:%d"):format(port + 1),
+        "127.0.0.1", "localhost", ("localhost.evil.example:%d"):format(port), ("127.0.0.2:%d"):format(port) } do
+        assert.equals(421, select(2, curl(base .. "/health", "-H " .. q("Host: " .. host))), host)
+      end
+      local body, code = curl(base .. "/api/runs/" .. victim .. "/cancel", "-X POST " .. evil(port) .. " -H "
+        .. q(("Origin: http://evil.example:%d"):format(port)) .. " -H 'HX-Request: true'")
+      assert.equals(421, code)
+      assert.is_table(cjson.decode(body))
+      assert.is_false(db:cancel_requested(victim))
+      -- the same request with the server's own name goes through
+      for _, host in ipairs { ("127.0.0.1:%d"):format(port), ("localhost:%d"):format(port),
+        ("[::1]:%d"):format(port), ("LOCALHOST:%d"):format(port) } do
+        assert.equals(200, select(2, curl(base .. "/health", "-H " .. q("Host: " .. host))), host)
+      end
+      code = select(2, curl(base .. "/api/runs/" .. victim .. "/cancel", "-X POST -H 'HX-Request: true'"))
+      assert.equals(202, code)
+      assert.is_true(db:cancel_requested(victim))
+    end)
+
+    it("accepts any Host once a token is set, and the --host name as given", function()
+      local s2 = assert(http.serve { port = 0, output_dir = TMP .. "/out", token = "t0k" })
+      local b2 = ("http://127.0.0.1:%d"):format(s2:port())
+      assert.equals(200, select(2, curl(b2 .. "/health?token=t0k", evil(s2:port()))))
+      assert.equals(401, select(2, curl(b2 .. "/health", evil(s2:port()))))
+      s2:close()
+      s2 = assert(http.serve { port = 0, output_dir = TMP .. "/out", host = "localhost" })
+      local port = s2:port()
+      assert.equals(("http://localhost:%d/"):format(port), s2:url())
+      assert.equals(200, select(2, curl(s2:url() .. "health")))
+      assert.equals(200, select(2, curl(("http://127.0.0.1:%d/health"):format(port))))
+      assert.equals(421, select(2, curl(("http://127.0.0.1:%d/health"):format(port), evil(port))))
+      s2:close()
+      -- a bound loopback address other than 127.0.0.1 is a name the server answers to
+      s2 = assert(http.serve { port = 0, output_dir = TMP .. "/out", host = "127.0.0.2" })
+      assert.equals(200, select(2, curl(("http://127.0.0.2:%d/health"):format(s2:port()))))
+      s2:close()
+    end)
+  end)
+
   describe("token", function()
     it("needs ?token= or the cookie, and sets the cookie", function()
       local s2 = assert(http.serve { port = 0, output_dir = TMP .. "/out", token = "s3cr3t+/x" })
@@ -410,10 +549,37 @@ describe("grokspicy.http", function()
       assert.equals(401, select(2, curl(b2 .. "/?token=wrong")))
       local _, c2, h = curl(s2:url())
       assert.equals(200, c2)
-      assert.matches("gs_token=s3cr3t+/x", h["set-cookie"], 1, true)
+      assert.matches("gs_token=s3cr3t%2B%2Fx;", h["set-cookie"], 1, true)
       assert.matches("HttpOnly", h["set-cookie"])
       assert.matches("SameSite=Strict", h["set-cookie"])
+      assert.equals(200, select(2, curl(b2 .. "/api/runs", "-b " .. q("gs_token=s3cr3t%2B%2Fx"))))
+      -- a cookie set raw by an older server still works
       assert.equals(200, select(2, curl(b2 .. "/api/runs", "-b " .. q("gs_token=s3cr3t+/x"))))
+      assert.equals(401, select(2, curl(b2 .. "/api/runs", "-b " .. q("gs_token=s3cr3t%2B%2Fy"))))
+      s2:close()
+    end)
+
+    it("logs in with a token of ; , quotes and spaces and keeps the session in the cookie", function()
+      local token = 'a;b c,d"e'
+      local s2 = assert(http.serve { port = 0, output_dir = TMP .. "/out", token = token })
+      local b2 = ("http://127.0.0.1:%d"):format(s2:port())
+      assert.equals(b2 .. "/?token=a%3Bb%20c%2Cd%22e", s2:url())
+      local jar = TMP .. "/jar.txt"
+      os.remove(jar)
+      -- log in as a browser does: the printed URL, the cookie kept in a jar
+      local body, code = curl(s2:url(), "-c " .. q(jar))
+      assert.equals(200, code)
+      assert.matches("Pipeline runs", body, 1, true)
+      -- then pages, the API, files and streams with the cookie alone
+      for _, u in ipairs { "/", "/run/" .. run1, "/api/runs", "/output/runs/1/frame.png" } do
+        assert.equals(200, select(2, curl(b2 .. u, "-b " .. q(jar))), u)
+      end
+      local _, c3, h = curl(b2 .. "/sse", "-b " .. q(jar) .. " --max-time 1")
+      assert.equals(200, c3)
+      assert.matches("^text/event%-stream", h["content-type"])
+      assert.equals(401, select(2, curl(b2 .. "/")))
+      -- ?token= as typed with + for the space (form encoding) works too
+      assert.equals(200, select(2, curl(b2 .. "/health?token=a%3Bb+c%2Cd%22e")))
       s2:close()
     end)
   end)
@@ -428,6 +594,15 @@ describe("grokspicy.http", function()
       s2, err = http.serve { port = 0, output_dir = TMP .. "/out", app = "no.such.module" }
       assert.is_nil(s2)
       assert.matches("no.such.module", err)
+      s2, err = http.serve { port = 0, output_dir = TMP .. "/out", host = "no-such-host.invalid" }
+      assert.is_nil(s2)
+      assert.matches("cannot resolve host 'no-such-host.invalid'", err, 1, true)
+      s2, err = http.serve { port = 0, output_dir = TMP .. "/out", token = string.rep("t", 1025) }
+      assert.is_nil(s2)
+      assert.matches("token is too long", err, 1, true)
+      assert.equals("127.0.0.1", http.resolve("localhost"))
+      assert.equals("::1", http.resolve("::1"))
+      assert.is_nil((http.resolve("no-such-host.invalid")))
     end)
   end)
 end)
