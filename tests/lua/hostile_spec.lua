@@ -122,9 +122,11 @@ describe("hostile input", function()
       assert(p or type(err) == "string", e[1])
       if p then assert.equal(e[2], p.title) end
     end
-    -- NUL cannot travel in argv; \u0000 in JSON is how it reaches the loader.
-    local p = assert(planlib.decode(cjson.encode(hostile_plan("a")):gsub('"title":"a"', '"title":"x\\u0000y"')))
-    assert.equal("x\0y", p.title)
+    -- NUL cannot travel in argv; \u0000 in JSON is how it reaches the loader,
+    -- which refuses it (C would cut the string there), naming the field.
+    local p, perr = planlib.decode((cjson.encode(hostile_plan("a")):gsub('"title":"a"', '"title":"x\\u0000y"')))
+    assert.is_nil(p)
+    assert.matches("title: contains a control character (U+0000 at byte 2)", perr, 1, true)
     for _, bad in ipairs { "", "\0", "{", "[", "null", '{"scenes":' .. string.rep("[", 5000), "\255\254{}",
       '{"title":"\\ud800"}', string.rep("9", 400), '{"scenes":[{"scene_id":1e309}]}' } do
       local ok, res, msg = pcall(planlib.decode, bad, "bad.json")
@@ -375,8 +377,12 @@ describe("hostile input", function()
         assert.equal(200, code, "/sse " .. label)
         _, code = curl((with_q("/api/runs/" .. id .. "/cancel", total)), "-X POST -H 'HX-Request: true'")
         assert.equal(202, code, "cancel " .. label)
+        -- resume answers as it does without the query (this app knows no flow
+        -- script to resume with, which it says before looking at the run)
+        local _, bare = curl("/api/runs/" .. id .. "/resume", "-X POST -H 'HX-Request: true'")
         _, code = curl((with_q("/api/runs/" .. id .. "/resume", total)), "-X POST -H 'HX-Request: true'")
-        assert.equal(409, code, "resume " .. label)
+        assert.is_true(bare == 409 or bare == 501, "resume without a query: " .. tostring(bare))
+        assert.equal(bare, code, "resume " .. label)
       end
       -- one byte past the limit is a clear 414, on Lua and C routes alike
       for _, path in ipairs { "/", "/output/runs/1/clip.mp4", "/sse" } do

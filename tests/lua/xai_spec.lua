@@ -259,4 +259,37 @@ describe("xai provider against the fake xAI server", function()
     assert.are.equal(1, code)
     assert.matches("failed: internal_error: the fake video worker crashed", out_text, 1, true)
   end)
+
+  -- The planner's answer passes the same gate as a plan file, and C never
+  -- changes it on the way: a NUL is not cut, a huge scene id not wrapped.
+  it("refuses a provider plan C could not carry whole, or one out of bounds, before paying for an image", function()
+    local function plan_text(name, scene_id, n_scenes)
+      local scenes = {}
+      for i = 1, n_scenes or 1 do
+        scenes[i] = ('{"scene_id":%s,"title":"t","description":"d","characters_present":["Fox"],"setting":"s",'
+          .. '"camera":"c","mood":"m","action":"a","duration_seconds":8,"transition":"cut"}'):format(
+          i == 1 and scene_id or tostring(i))
+      end
+      return ('{"title":"T","style":"s","aspect_ratio":"16:9","color_palette":"c","characters":[{"name":"%s",'
+        .. '"role":"r","visual_description":"v","personality_cues":[]}],"scenes":[%s]}'):format(name,
+        table.concat(scenes, ","))
+    end
+    for _, case in ipairs {
+      { plan_text("F\\u0000ox", "1"), "planning the story failed: xai plan: characters[1].name: contains a NUL"
+        .. " character" },
+      { plan_text("Fox", "4611686018427387904"), "planning the story failed: xai plan: scenes[1].scene_id: must be"
+        .. " a whole number 1..10000, got 4.61169e+18" },
+      { plan_text("Fox", "20000"), "the provider's story plan was rejected: invalid story plan:\n"
+        .. "  scenes[1].scene_id: must be a whole number 1..10000, got 20000" },
+      { plan_text("Fox", "1", 13), "the provider's story plan was rejected: invalid story plan:\n"
+        .. "  scenes: at most 12 scenes (GROK_SPICY_MAX_SCENES), got 13" },
+    } do
+      local fake = start_fake("badplan", { plan_text = case[1] })
+      local code, out_text = run_flow(fake)
+      fake.stop()
+      assert.are.equal(1, code, out_text)
+      assert.matches(case[2], out_text, 1, true)
+      assert.are.equal(0, fake.count("POST", "/v1/images/"))
+    end
+  end)
 end)
