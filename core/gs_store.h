@@ -109,6 +109,24 @@ int gs_store_cancel_requested(gs_db *db, int64_t run_id, char *err, size_t errle
  * win), -1 on error. */
 int gs_store_claim_run(gs_db *db, int64_t run_id, char *err, size_t errlen);
 
+/*
+ * The money ledger: one row per billed request of a run, keyed by request_id.
+ * A new charge is inserted (a replay of one already recorded changes nothing);
+ * an update settles or amends the row under request_id (ticks or estimated
+ * < 0 keep what is recorded; inserted when no row is there). runs.cost_usd is
+ * then the ledger's sum. One transaction (or a savepoint in the caller's).
+ */
+typedef struct gs_store_charge {
+    const char *step, *asset;       /* "generate_scene_video", "scene:2:clip" */
+    const char *endpoint, *model, *request_id;
+    const char *outcome, *detail;   /* detail may be NULL */
+    int64_t ticks;                  /* 1 USD = 10^10 */
+    int estimated;
+    int update;
+} gs_store_charge;
+
+int gs_store_record_charge(gs_db *db, int64_t run_id, const gs_store_charge *c, char *err, size_t errlen);
+
 void gs_store_now_iso(char *buf, size_t len);
 
 /* Seconds from CLOCK_MONOTONIC, for measuring durations. */
