@@ -29,8 +29,12 @@ local function start_fake(name, script)
 end
 
 local function flow_args(fake, extra)
-  local args = { "a fox and an owl solve a mystery", "--provider", "xai", "--scenes", "2",
-    "--output-dir", fake.dir .. "/out" }
+  local args = { "--provider", "xai", "--output-dir", fake.dir .. "/out" }
+  if not (extra and extra[1] == "--resume") then
+    table.insert(args, 1, "a fox and an owl solve a mystery")
+    args[#args + 1] = "--scenes"
+    args[#args + 1] = "2"
+  end
   for _, a in ipairs(extra or {}) do args[#args + 1] = a end
   return args
 end
