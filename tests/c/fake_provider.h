@@ -46,6 +46,8 @@ typedef struct fake {
     size_t n_clip_durations, next_clip;
     char fail_op[24];           /* fail this op ... */
     char fail_msg[256];         /* ... with this message */
+    int fail_rc;                /* ... returning this (0: -1) */
+    int fail_times;             /* ... this many times (0: always) */
     int sleep_ms;               /* per image/video call */
     int write_files;
     int maxc;
@@ -90,6 +92,8 @@ static inline int fake_enter(fake *f, const char *op, const char *prompt, size_t
     int fails = f->fail_op[0] && !strcmp(f->fail_op, op);
     if (fails)
         snprintf(err, errlen, "%s", f->fail_msg);
+    if (fails && f->fail_times > 0 && --f->fail_times == 0)
+        f->fail_op[0] = '\0';
     if (++f->running > f->max_running)
         f->max_running = f->running;
     pthread_mutex_unlock(&f->mu);
@@ -177,8 +181,11 @@ static inline int fake_generate_video(gs_provider *p, const char *prompt, const 
 {
     (void)aspect, (void)res;
     fake *f = (fake *)p;
-    if (fake_enter(f, "generate_video", prompt, 1, image, dur, err, errlen))
-        return -1;
+    int rc = f->fail_rc ? f->fail_rc : -1;
+    if (fake_enter(f, "generate_video", prompt, 1, image, dur, err, errlen)) {
+        fake_charge(cost, "generate_video", 0.05 * dur); /* a job that ran and failed is still charged */
+        return rc;
+    }
     pthread_mutex_lock(&f->mu);
     double d = f->next_clip < f->n_clip_durations ? f->clip_durations[f->next_clip++] : 0;
     pthread_mutex_unlock(&f->mu);
