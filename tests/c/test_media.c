@@ -280,7 +280,8 @@ static long copy_prefix(const char *src, const char *dst, long n, const char *ex
             fwrite(buf, 1, got, out);
             left -= (long)got;
         }
-        fwrite(extra, 1, extra_len, out);
+        if (extra_len)
+            fwrite(extra, 1, extra_len, out);
     }
     if (in)
         fclose(in);
