@@ -3,8 +3,9 @@
  * worker pool (pool.c), with refcounted futures and one bounded event queue
  * per context. The Lua face (grokspicy.steps) is steps_lua.c.
  *
- * Owns: step contexts, futures, step arguments and results, the files a step
- * writes under run_dir/{characters,keyframes,videos,frames}. Never touches a
+ * Owns: step contexts, futures, step arguments and results, the queue of what
+ * the steps' provider calls were charged (the ledger's source), the files a
+ * step writes under run_dir/{characters,keyframes,videos,frames}. Never touches a
  * Lua state from a worker (workers see only the plain C structs of gs_steps.h),
  * never speaks a provider wire format, never builds an ffmpeg command line.
  *

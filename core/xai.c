@@ -1,10 +1,12 @@
 /*
  * xai.c — grokspicy.xai: the xAI REST client on libcurl (chat with JSON-schema
  * output and image inputs, image generations and edits, video jobs polled to
- * the end, downloads of temporary result URLs, retries with backoff) and the
- * "xai" provider over it. Owns every xAI wire format (docs: xai-api.md); never
- * touches the store, the steps' retry policy or Lua states other than its own
- * module table. The API key is read from the environment, sent only in the
+ * the end, downloads of temporary result URLs checked whole, retries with
+ * backoff where repeating is safe) and the "xai" provider over it. Owns every
+ * xAI wire format (docs: xai-api.md) and what each answer costs: every billed
+ * answer is charged to the caller's meter the moment it arrives. Never touches
+ * the store, the steps' retry policy or Lua states other than its own module
+ * table. The API key is read from the environment, sent only in the
  * Authorization header, and never logged, stored or put in a message.
  */
 #include <errno.h>
