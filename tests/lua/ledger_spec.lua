@@ -335,6 +335,35 @@ describe("the money ledger against the fake xAI server (2 scenes, one fault each
     assert.is_truthy(read(db))
   end)
 
+  it("a job running when the run is cancelled (Ctrl+C) stays recorded at its list price, abandoned", function()
+    -- Scene 2's keyframe is processed (and billed) only once the cancel hung
+    -- up on it: the client records it at its list price, unanswered.
+    local fake = start_fake("cancel", { latency_ms = { video = 3000 }, faults = {
+      { match = "POST /v1/images/edits", body_contains = "clue 2", kind = "slow", times = 1 } } })
+    local h = support.start_flow(BIN, FLOW, fake.dir .. "/first", flow_args(fake), fake.env)
+    local t0 = sys.monotonic()
+    while true do
+      local ok, run = pcall(get_run, fake)
+      if ok and run and #rows_where(run, function(r) return r.endpoint == "POST /videos/generations" end) > 0 then
+        break
+      end
+      assert(sys.monotonic() - t0 < 120, "no video job was created")
+      sys.sleep(0.05)
+    end
+    os.execute("kill -INT " .. h.pid)
+    local code, out = h.wait(60)
+    local run = get_run(fake)
+    assert_reconciled(fake, run)
+    fake.stop()
+    assert.are.equal(130, code, out)
+    assert.are.equal("cancelled", run.status)
+    local jobs = rows_where(run, function(r) return r.endpoint == "POST /videos/generations" end)
+    assert.are.equal(1, #jobs)
+    assert.are.equal("abandoned", jobs[1].outcome)
+    assert.are.equal(1, jobs[1].estimated)
+    assert_no_create_twice(fake)
+  end)
+
   it("shows cost per asset and per step, failed attempts included, on the run page and in the API", function()
     local fake = start_fake("page", { faults = {
       { match = "POST /v1/videos/generations", body_contains = "clue 1", kind = "failed", times = 1 } } })
