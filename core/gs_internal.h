@@ -48,4 +48,10 @@ struct gs_provider;
 struct gs_provider *gs_provider_borrow(lua_State *L, int idx);
 void gs_provider_unborrow(lua_State *L, int idx);
 
+/* Pushes a charge as the table the Lua side records ({endpoint=, model=,
+ * request_id=, outcome=, detail=, ticks=, estimated=, update=}; step and asset
+ * are set by the caller); may raise a memory error. */
+struct gs_charge;
+void gs_push_charge(lua_State *L, const struct gs_charge *c);
+
 #endif

@@ -60,6 +60,12 @@ typedef struct gs_media_info {
 
 int gs_media_probe(const char *path, gs_media_info *info, char *err, size_t errlen);
 
+/* 0 when a downloaded file is whole: an image (video == 0) is a PNG, JPEG or
+ * WebP that runs to its end marker; a clip's MP4 boxes tile the file, moov
+ * among them, and ffprobe reads a video stream with a duration. Else -1 with
+ * what is wrong in err. */
+int gs_media_check_whole(const char *path, int video, char *err, size_t errlen);
+
 /* Writes the first (last == 0) or last (last != 0) frame of video as a PNG. */
 int gs_media_extract_frame(const char *video, const char *out_png, int last, char *err, size_t errlen);
 

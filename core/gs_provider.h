@@ -3,10 +3,17 @@
  * video and vision backend. A provider is a struct whose first member is
  * gs_provider; its ops table is the vtable. Calls are thread-safe: steps call
  * them from a worker pool. Every call returns 0 (or a non-NULL plan) on success
- * and -1 (NULL) on failure with a message in err; costs are in USD. An image
- * or video call the service refused on content grounds returns
- * GS_PROVIDER_MODERATED instead, with the reason in err (and any billed cost
- * in *cost): the steps reword the prompt and, failing that, skip the asset.
+ * and -1 (NULL) on failure with a message in err. An image or video call the
+ * service refused on content grounds returns GS_PROVIDER_MODERATED instead,
+ * with the reason in err: the steps reword the prompt and, failing that, skip
+ * the asset.
+ *
+ * Money: every call takes a meter (NULL: not counted) and hands it one charge
+ * per billed answer, the moment the answer arrives, whatever the call does
+ * next (a download that fails, a step that fails later). A request that may
+ * have been billed but brought no answer (a timeout after sending, a video job
+ * abandoned) is charged at its list price, marked estimated, and settled by a
+ * later update when its answer comes.
  *
  * Providers: "local" (offline preview renderer on ffmpeg, core/provider_local.c);
  * "xai" registers itself later through gs_provider_register.
@@ -87,34 +94,85 @@ void gs_score_free(gs_score *score);
 typedef struct gs_provider gs_provider;
 
 #define GS_PROVIDER_MODERATED (-2)
+/* A video job the service ran and that ended failed or expired (err says which
+ * and why): the steps generate it again, once. */
+#define GS_PROVIDER_JOB_FAILED (-4)
+/* resume_video: the service does not know that job (any more). */
+#define GS_PROVIDER_LOST (-5)
+
+/* ---- billing ---- */
+
+#define GS_TICKS_PER_USD 10000000000LL /* the service's unit: usage.cost_in_usd_ticks */
+
+/*
+ * One billed request. outcome is one of:
+ *   ok         the answer was used (or, for a create, is being used)
+ *   pending    a video job was created and is running: charged at list price, estimated
+ *   refused    content moderation refused it (often billed all the same)
+ *   failed     the service answered an error, or the job ended failed
+ *   expired    the video job expired
+ *   abandoned  the client stopped waiting (video deadline, cancel): estimated until settled
+ *   no answer  sent, but no answer came (timeout, reset): estimated, never sent again
+ *   unusable   billed, but the answer could not be used (malformed, no content)
+ *   bad download  billed, but its result could not be downloaded whole
+ *   lost       the service no longer knows the job: its estimate stands
+ * "ok" and "pending" are the outcomes that are not failed attempts.
+ */
+typedef struct gs_charge {
+    char endpoint[48];          /* "POST /images/edits" */
+    char model[64];
+    char request_id[128];       /* the service's, else the one the client sent (X-Client-Request-Id) */
+    char outcome[16];
+    char detail[240];           /* why, when not ok */
+    int64_t ticks;              /* update: -1 leaves the recorded figure */
+    int64_t prior;              /* update: what this meter counted for request_id before */
+    int estimated;              /* a list price or a guess, not the service's usage figure; update: -1 leaves it */
+    int update;                 /* settles or amends the charge recorded under request_id */
+} gs_charge;
+
+typedef struct gs_meter {
+    /* Called on the provider's thread, once per charge; may be NULL. */
+    void (*on_charge)(void *ud, const gs_charge *c);
+    void *ud;
+    int64_t ticks;              /* the sum this meter saw (updates count their difference) */
+} gs_meter;
+
+/* Adds c to m's sum and hands it on. m may be NULL. */
+void gs_meter_charge(gs_meter *m, const gs_charge *c);
 
 typedef struct gs_provider_ops {
     const char *name;
     gs_plan *(*plan_story)(gs_provider *p, const char *concept, int n_scenes, uint64_t seed,
-                           char *err, size_t errlen);
+                           gs_meter *meter, char *err, size_t errlen);
     /* aspect: "16:9", "1:1" or "9:16". */
     int (*generate_image)(gs_provider *p, const char *prompt, const char *aspect, const char *out_path,
-                          double *cost, char *err, size_t errlen);
+                          gs_meter *meter, char *err, size_t errlen);
     /* refs: at most 3 images; "from reference image N" in the prompt binds to refs[N-1]. */
     int (*edit_image)(gs_provider *p, const char *prompt, const char *const refs[], size_t n_refs,
-                      const char *out_path, double *cost, char *err, size_t errlen);
+                      const char *out_path, gs_meter *meter, char *err, size_t errlen);
     /* resolution: "720p" or "480p". */
     int (*generate_video)(gs_provider *p, const char *prompt, const char *image_path, double duration_s,
-                          const char *aspect, const char *resolution, const char *out_path, double *cost,
+                          const char *aspect, const char *resolution, const char *out_path, gs_meter *meter,
                           char *err, size_t errlen);
     int (*edit_video)(gs_provider *p, const char *prompt, const char *video_path, const char *out_path,
-                      double *cost, char *err, size_t errlen);
+                      gs_meter *meter, char *err, size_t errlen);
     /* Scores image against n characters: refs[i] (i < n_refs) is character i's sheet,
      * descriptions[i] and names[i] describe it. out is filled on success. */
     int (*score_consistency)(gs_provider *p, const char *image_path, const char *const refs[], size_t n_refs,
                              const char *const descriptions[], const char *const names[], size_t n,
-                             gs_score *out, char *err, size_t errlen);
+                             gs_score *out, gs_meter *meter, char *err, size_t errlen);
     int (*max_concurrency)(gs_provider *p);
     void (*destroy)(gs_provider *p);
     /* Optional (NULL: a fixed softening is used). Rewrites a prompt that
      * moderation refused; *out is malloc'd. */
-    int (*reword_prompt)(gs_provider *p, const char *prompt, const char *reason, char **out, double *cost,
+    int (*reword_prompt)(gs_provider *p, const char *prompt, const char *reason, char **out, gs_meter *meter,
                          char *err, size_t errlen);
+    /* Optional (NULL: jobs cannot be taken over). Waits for a video job an
+     * earlier process created and paid for (request_id from its charge) and
+     * downloads the clip, as generate_video would; GS_PROVIDER_LOST when the
+     * service does not know it. */
+    int (*resume_video)(gs_provider *p, const char *request_id, const char *out_path, gs_meter *meter, char *err,
+                        size_t errlen);
 } gs_provider_ops;
 
 struct gs_provider {
@@ -122,24 +180,27 @@ struct gs_provider {
     uint64_t seed;              /* render seed: same inputs + seed -> same bytes */
 };
 
-/* Calls through the vtable; cost may be NULL. */
-gs_plan *gs_provider_plan_story(gs_provider *p, const char *concept, int n_scenes, uint64_t seed,
+/* Calls through the vtable; meter may be NULL. */
+gs_plan *gs_provider_plan_story(gs_provider *p, const char *concept, int n_scenes, uint64_t seed, gs_meter *meter,
                                 char *err, size_t errlen);
 int gs_provider_generate_image(gs_provider *p, const char *prompt, const char *aspect, const char *out_path,
-                               double *cost, char *err, size_t errlen);
+                               gs_meter *meter, char *err, size_t errlen);
 int gs_provider_edit_image(gs_provider *p, const char *prompt, const char *const refs[], size_t n_refs,
-                           const char *out_path, double *cost, char *err, size_t errlen);
+                           const char *out_path, gs_meter *meter, char *err, size_t errlen);
 int gs_provider_generate_video(gs_provider *p, const char *prompt, const char *image_path, double duration_s,
                                const char *aspect, const char *resolution, const char *out_path,
-                               double *cost, char *err, size_t errlen);
+                               gs_meter *meter, char *err, size_t errlen);
 int gs_provider_edit_video(gs_provider *p, const char *prompt, const char *video_path, const char *out_path,
-                           double *cost, char *err, size_t errlen);
+                           gs_meter *meter, char *err, size_t errlen);
+/* GS_PROVIDER_LOST too when the provider cannot take jobs over. */
+int gs_provider_resume_video(gs_provider *p, const char *request_id, const char *out_path, gs_meter *meter,
+                             char *err, size_t errlen);
 int gs_provider_score_consistency(gs_provider *p, const char *image_path, const char *const refs[],
                                   size_t n_refs, const char *const descriptions[], const char *const names[],
-                                  size_t n, gs_score *out, char *err, size_t errlen);
+                                  size_t n, gs_score *out, gs_meter *meter, char *err, size_t errlen);
 /* A gentler prompt after a moderation refusal: the provider's reword_prompt,
  * else a fixed softening. Returns a malloc'd string, or NULL with err. */
-char *gs_provider_reword(gs_provider *p, const char *prompt, const char *reason, double *cost, char *err,
+char *gs_provider_reword(gs_provider *p, const char *prompt, const char *reason, gs_meter *meter, char *err,
                          size_t errlen);
 const char *gs_provider_name(const gs_provider *p);
 int gs_provider_max_concurrency(gs_provider *p);

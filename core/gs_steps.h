@@ -103,6 +103,7 @@ typedef struct gs_step_args {
     gs_step_scene scene;
     char *previous_keyframe;        /* keyframe */
     char *keyframe_path, *video_prompt; /* video */
+    char *pending_video;            /* video: a job an earlier process paid for, polled before creating one */
     char **clips;                   /* assemble */
     size_t n_clips;
     char *out;                      /* NULL: run_dir/final.mp4 */
@@ -140,7 +141,7 @@ typedef struct gs_step_attempt {
 typedef struct gs_step_result {
     int ok;
     char err[1024];                 /* "generate_character_sheet(Fox): <message>" */
-    double cost;
+    double cost;                    /* USD the step's requests were charged (gs_steps_take_charges has each) */
     gs_step_field fields[GS_STEP_MAX_FIELDS];
     size_t n_fields;
     gs_step_attempt *attempts;
@@ -212,9 +213,32 @@ typedef struct gs_step_event {
     char message[256];
 } gs_step_event;
 
-/* 1 with *ev filled, 0 on timeout or when nothing can arrive (no step pending
- * and the queue empty); timeout_s < 0 waits for ever. */
+/* 1 with *ev filled, 0 on timeout, when nothing can arrive (no step pending
+ * and the queue empty) or when charges came to be taken; timeout_s < 0 waits
+ * for ever. */
 int gs_steps_next_event(gs_steps_ctx *ctx, gs_step_event *ev, double timeout_s);
+
+/*
+ * Every billed request of every step, in the order the answers came, tagged
+ * with the step and the ledger's asset key ("character:Fox",
+ * "scene:2:keyframe", "scene:2:clip"). A worker queues a charge the moment its
+ * provider reports it, whatever the step does next, and a new charge makes
+ * gs_steps_next_event return (0 when it brought no event). A charge is never
+ * dropped: when GS_STEPS_MAX_CHARGES wait untaken, workers wait for the owner
+ * (except while the context closes: the owner takes them once it is closed).
+ */
+#define GS_STEPS_MAX_CHARGES 4096
+
+typedef struct gs_step_charge {
+    char step[32];
+    char asset[96];
+    gs_charge c;
+} gs_step_charge;
+
+/* Moves the queued charges out: a malloc'd array of *n (NULL when none);
+ * *lost counts those that could not be queued (out of memory). Works on a
+ * closed context. */
+gs_step_charge *gs_steps_take_charges(gs_steps_ctx *ctx, size_t *n, size_t *lost);
 
 typedef struct gs_steps_stats {
     size_t queued, capacity, dropped, pending;

@@ -119,6 +119,24 @@ enum {
 const char *gs_store_claim_reason(int why);
 
 /*
+ * The money ledger: one row per billed request of a run, keyed by request_id.
+ * A new charge is inserted (a replay of one already recorded changes nothing);
+ * an update settles or amends the row under request_id (ticks or estimated
+ * < 0 keep what is recorded; inserted when no row is there). runs.cost_usd is
+ * then the ledger's sum. One transaction (or a savepoint in the caller's).
+ */
+typedef struct gs_store_charge {
+    const char *step, *asset;       /* "generate_scene_video", "scene:2:clip" */
+    const char *endpoint, *model, *request_id;
+    const char *outcome, *detail;   /* detail may be NULL */
+    int64_t ticks;                  /* 1 USD = 10^10 */
+    int estimated;
+    int update;
+} gs_store_charge;
+
+int gs_store_record_charge(gs_db *db, int64_t run_id, const gs_store_charge *c, char *err, size_t errlen);
+
+/*
  * Makes this process the owner of a failed, interrupted or cancelled run again
  * (status pending, cancel request and error cleared), atomically: in one
  * BEGIN IMMEDIATE it marks dead runs interrupted, checks the status, takes the

@@ -12,6 +12,7 @@
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -595,6 +596,119 @@ int gs_media_probe(const char *path, gs_media_info *info, char *err, size_t errl
         return -1;
     }
     return 0;
+}
+
+/* ---- whole files ---------------------------------------------------------------- */
+
+/*
+ * A download cut short looks complete to HTTP when the server sent no
+ * Content-Length, so a result file is checked by its own structure: an image
+ * must run to its end marker, an MP4's boxes must add up to the file, and
+ * ffprobe must read a video stream with a duration.
+ */
+static uint32_t be32(const unsigned char *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static uint32_t le32(const unsigned char *p) { return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0]; }
+
+/* PNG ends with its IEND chunk; a JPEG with EOI (FF D9); a WebP's RIFF size is the file's. */
+static const char *image_damage(const unsigned char *b, size_t n)
+{
+    static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    static const unsigned char iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+    if (n >= 8 && !memcmp(b, png_sig, 8))
+        return n >= 8 + 12 && !memcmp(b + n - 12, iend, 12) ? NULL : "a PNG without its IEND chunk";
+    if (n >= 3 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff) {
+        while (n > 2 && b[n - 1] == 0) /* some encoders pad after EOI */
+            n--;
+        return n >= 4 && b[n - 2] == 0xff && b[n - 1] == 0xd9 ? NULL : "a JPEG without its end marker";
+    }
+    if (n >= 12 && !memcmp(b, "RIFF", 4) && !memcmp(b + 8, "WEBP", 4))
+        return (size_t)le32(b + 4) + 8 == n ? NULL : "a WebP shorter or longer than its RIFF size";
+    return "not a PNG, JPEG or WebP image";
+}
+
+/* An MP4 (ISO BMFF): top-level boxes that tile the file exactly, moov among them. */
+static const char *mp4_damage(const unsigned char *b, size_t n)
+{
+    size_t at = 0;
+    int moov = 0;
+    if (n < 8 || memcmp(b + 4, "ftyp", 4) != 0)
+        return "not an MP4 (no ftyp box first)";
+    while (at < n) {
+        if (n - at < 8)
+            return "an MP4 that ends inside a box header";
+        uint64_t size = be32(b + at);
+        size_t head = 8;
+        if (size == 1) {
+            if (n - at < 16)
+                return "an MP4 that ends inside a box header";
+            size = (uint64_t)be32(b + at + 8) << 32 | be32(b + at + 12);
+            head = 16;
+        } else if (size == 0) {
+            size = n - at; /* the last box runs to the end */
+        }
+        if (size < head || size > n - at)
+            return "an MP4 cut short (a box runs past the end of the file)";
+        moov |= !memcmp(b + at + 4, "moov", 4);
+        at += (size_t)size;
+    }
+    return moov ? NULL : "an MP4 without its moov box";
+}
+
+/* The whole file, malloc'd, or NULL with errno set. */
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    unsigned char *b = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 65536;
+            unsigned char *nb = realloc(b, cap);
+            if (!nb) {
+                free(b);
+                fclose(f);
+                errno = ENOMEM;
+                return NULL;
+            }
+            b = nb;
+        }
+        size_t got = fread(b + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(b);
+        errno = EIO;
+        return NULL;
+    }
+    *len = n;
+    return b;
+}
+
+int gs_media_check_whole(const char *path, int video, char *err, size_t errlen)
+{
+    size_t n = 0;
+    unsigned char *b = slurp(path, &n);
+    if (!b) {
+        gs_seterr(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    const char *why = n == 0 ? "an empty file" : video ? mp4_damage(b, n) : image_damage(b, n);
+    free(b);
+    gs_media_info info;
+    char perr[400] = "";
+    if (!why && video && gs_media_probe(path, &info, perr, sizeof perr) != 0)
+        why = "ffprobe cannot read it";
+    else if (!why && video && (!info.has_video || !(info.duration > 0)))
+        why = "ffprobe finds no video stream with a duration in it";
+    if (why)
+        gs_seterr(err, errlen, "%s%s%s", why, perr[0] ? ": " : "", perr);
+    return why ? -1 : 0;
 }
 
 /* ---- frames ------------------------------------------------------------------ */

@@ -60,67 +60,78 @@ void gs_score_free(gs_score *score)
     memset(score, 0, sizeof *score);
 }
 
-/* ---- vtable calls ---- */
+/* ---- billing ---- */
 
-static double *cost_slot(double *cost, double *scratch)
+void gs_meter_charge(gs_meter *m, const gs_charge *c)
 {
-    *scratch = 0;
-    if (cost)
-        *cost = 0;
-    return cost ? cost : scratch;
+    if (!m)
+        return;
+    if (!c->update)
+        m->ticks += c->ticks;
+    else if (c->ticks >= 0)
+        m->ticks += c->ticks - c->prior;
+    if (m->on_charge)
+        m->on_charge(m->ud, c);
 }
 
-gs_plan *gs_provider_plan_story(gs_provider *p, const char *concept, int n_scenes, uint64_t seed,
+/* ---- vtable calls ---- */
+
+gs_plan *gs_provider_plan_story(gs_provider *p, const char *concept, int n_scenes, uint64_t seed, gs_meter *meter,
                                 char *err, size_t errlen)
 {
-    return p->ops->plan_story(p, concept, n_scenes, seed, err, errlen);
+    return p->ops->plan_story(p, concept, n_scenes, seed, meter, err, errlen);
 }
 
 int gs_provider_generate_image(gs_provider *p, const char *prompt, const char *aspect, const char *out_path,
-                               double *cost, char *err, size_t errlen)
+                               gs_meter *meter, char *err, size_t errlen)
 {
-    double c;
-    return p->ops->generate_image(p, prompt, aspect, out_path, cost_slot(cost, &c), err, errlen);
+    return p->ops->generate_image(p, prompt, aspect, out_path, meter, err, errlen);
 }
 
 int gs_provider_edit_image(gs_provider *p, const char *prompt, const char *const refs[], size_t n_refs,
-                           const char *out_path, double *cost, char *err, size_t errlen)
+                           const char *out_path, gs_meter *meter, char *err, size_t errlen)
 {
-    double c;
-    return p->ops->edit_image(p, prompt, refs, n_refs, out_path, cost_slot(cost, &c), err, errlen);
+    return p->ops->edit_image(p, prompt, refs, n_refs, out_path, meter, err, errlen);
 }
 
 int gs_provider_generate_video(gs_provider *p, const char *prompt, const char *image_path, double duration_s,
                                const char *aspect, const char *resolution, const char *out_path,
-                               double *cost, char *err, size_t errlen)
+                               gs_meter *meter, char *err, size_t errlen)
 {
-    double c;
-    return p->ops->generate_video(p, prompt, image_path, duration_s, aspect, resolution, out_path,
-                                  cost_slot(cost, &c), err, errlen);
+    return p->ops->generate_video(p, prompt, image_path, duration_s, aspect, resolution, out_path, meter, err,
+                                  errlen);
 }
 
 int gs_provider_edit_video(gs_provider *p, const char *prompt, const char *video_path, const char *out_path,
-                           double *cost, char *err, size_t errlen)
+                           gs_meter *meter, char *err, size_t errlen)
 {
-    double c;
-    return p->ops->edit_video(p, prompt, video_path, out_path, cost_slot(cost, &c), err, errlen);
+    return p->ops->edit_video(p, prompt, video_path, out_path, meter, err, errlen);
+}
+
+int gs_provider_resume_video(gs_provider *p, const char *request_id, const char *out_path, gs_meter *meter,
+                             char *err, size_t errlen)
+{
+    if (!p->ops->resume_video) {
+        snprintf(err, errlen, "%s: cannot take over a video job", p->ops->name);
+        return GS_PROVIDER_LOST;
+    }
+    return p->ops->resume_video(p, request_id, out_path, meter, err, errlen);
 }
 
 int gs_provider_score_consistency(gs_provider *p, const char *image_path, const char *const refs[],
                                   size_t n_refs, const char *const descriptions[], const char *const names[],
-                                  size_t n, gs_score *out, char *err, size_t errlen)
+                                  size_t n, gs_score *out, gs_meter *meter, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    return p->ops->score_consistency(p, image_path, refs, n_refs, descriptions, names, n, out, err, errlen);
+    return p->ops->score_consistency(p, image_path, refs, n_refs, descriptions, names, n, out, meter, err, errlen);
 }
 
-char *gs_provider_reword(gs_provider *p, const char *prompt, const char *reason, double *cost, char *err,
+char *gs_provider_reword(gs_provider *p, const char *prompt, const char *reason, gs_meter *meter, char *err,
                          size_t errlen)
 {
-    double c = 0;
     char *out = NULL;
     if (p->ops->reword_prompt) {
-        if (p->ops->reword_prompt(p, prompt, reason, &out, &c, err, errlen) != 0)
+        if (p->ops->reword_prompt(p, prompt, reason, &out, meter, err, errlen) != 0)
             out = NULL;
     } else {
         static const char soft[] = "A gentle, family-friendly, non-violent rendition: ";
@@ -130,8 +141,6 @@ char *gs_provider_reword(gs_provider *p, const char *prompt, const char *reason,
         else
             snprintf(err, errlen, "out of memory");
     }
-    if (cost)
-        *cost += c;
     return out;
 }
 
@@ -195,7 +204,51 @@ typedef struct lprovider {
     gs_provider *p; /* NULL: closed (born closed, see STYLE rule 7) */
     int borrows;    /* steps contexts using p */
     int closed;     /* closed from Lua; p lives on until the last borrower lets go */
+    gs_charge *charges; /* billed by this handle's calls, not yet taken by p:charges() */
+    size_t n_charges, cap_charges;
+    size_t lost_charges; /* could not be kept (out of memory) */
 } lprovider;
+
+/* The meter of a call made through the Lua face (on the owner thread): the
+ * charges wait in the handle until p:charges() takes them, so a call that
+ * fails after paying still reports what it paid. */
+static void face_charge(void *ud, const gs_charge *c)
+{
+    lprovider *u = ud;
+    if (u->n_charges == u->cap_charges) {
+        size_t nc = u->cap_charges ? u->cap_charges * 2 : 8;
+        gs_charge *nv = realloc(u->charges, nc * sizeof *nv);
+        if (!nv) {
+            u->lost_charges++;
+            return;
+        }
+        u->charges = nv;
+        u->cap_charges = nc;
+    }
+    u->charges[u->n_charges++] = *c;
+}
+
+#define FACE_METER(u) {face_charge, (u), 0}
+
+static void set_str(lua_State *L, const char *k, const char *v);
+
+void gs_push_charge(lua_State *L, const gs_charge *c)
+{
+    lua_createtable(L, 0, 10);
+    set_str(L, "endpoint", c->endpoint);
+    set_str(L, "model", c->model);
+    set_str(L, "request_id", c->request_id);
+    set_str(L, "outcome", c->outcome);
+    set_str(L, "detail", c->detail);
+    lua_pushinteger(L, c->ticks);
+    lua_setfield(L, -2, "ticks");
+    if (c->estimated >= 0) {
+        lua_pushboolean(L, c->estimated);
+        lua_setfield(L, -2, "estimated");
+    }
+    lua_pushboolean(L, c->update);
+    lua_setfield(L, -2, "update");
+}
 
 static gs_provider *check_open(lua_State *L, const char *fn)
 {
@@ -212,12 +265,14 @@ static int push_fail(lua_State *L, const char *err)
     return 2;
 }
 
-static int push_ok_cost(lua_State *L, double cost)
+static int push_ok_cost(lua_State *L, const gs_meter *m)
 {
     lua_pushboolean(L, 1);
-    lua_pushnumber(L, cost);
+    lua_pushnumber(L, (double)m->ticks / (double)GS_TICKS_PER_USD);
     return 2;
 }
+
+static lprovider *face(lua_State *L) { return lua_touserdata(L, 1); }
 
 /* provider.open(name, {seed=}) -> p | nil, err */
 static int l_open(lua_State *L)
@@ -235,9 +290,7 @@ static int l_open(lua_State *L)
         lua_pop(L, 1);
     }
     lprovider *u = lua_newuserdatauv(L, sizeof *u, 0);
-    u->p = NULL;
-    u->borrows = 0;
-    u->closed = 0;
+    memset(u, 0, sizeof *u);
     luaL_setmetatable(L, PROVIDER_MT);
     char err[1024];
     if (gs_provider_open(name, &u->p, err, sizeof err) != 0)
@@ -306,7 +359,7 @@ static int push_plan(lua_State *L)
     return 1;
 }
 
-/* p:plan_story(concept, {scenes=3, seed=}) -> plan table | nil, err */
+/* p:plan_story(concept, {scenes=3, seed=}) -> plan table | nil, err (its cost: p:charges()) */
 static int l_plan_story(lua_State *L)
 {
     gs_provider *p = check_open(L, "plan_story");
@@ -329,7 +382,8 @@ static int l_plan_story(lua_State *L)
     if (scenes < 1 || scenes > GS_PLAN_MAX_SCENES)
         return luaL_argerror(L, 3, lua_pushfstring(L, "plan_story: scenes must be 1..%d", GS_PLAN_MAX_SCENES));
     char err[1024];
-    gs_plan *plan = gs_provider_plan_story(p, concept, (int)scenes, (uint64_t)seed, err, sizeof err);
+    gs_meter m = FACE_METER(face(L));
+    gs_plan *plan = gs_provider_plan_story(p, concept, (int)scenes, (uint64_t)seed, &m, err, sizeof err);
     if (!plan)
         return push_fail(L, err);
     lua_pushcfunction(L, push_plan);
@@ -349,10 +403,10 @@ static int l_generate_image(lua_State *L)
     const char *aspect = luaL_optstring(L, 3, "16:9");
     const char *out = luaL_checkstring(L, 4);
     char err[2048];
-    double cost = 0;
-    if (gs_provider_generate_image(p, prompt, aspect, out, &cost, err, sizeof err) != 0)
+    gs_meter m = FACE_METER(face(L));
+    if (gs_provider_generate_image(p, prompt, aspect, out, &m, err, sizeof err) != 0)
         return push_fail(L, err);
-    return push_ok_cost(L, cost);
+    return push_ok_cost(L, &m);
 }
 
 /* Reads up to max strings from the array at idx into v (pointers owned by Lua). */
@@ -384,10 +438,10 @@ static int l_edit_image(lua_State *L)
     const char *out = luaL_checkstring(L, 4);
     luaL_argcheck(L, n >= 1, 3, "edit_image: at least one reference image");
     char err[2048];
-    double cost = 0;
-    if (gs_provider_edit_image(p, prompt, refs, n, out, &cost, err, sizeof err) != 0)
+    gs_meter m = FACE_METER(face(L));
+    if (gs_provider_edit_image(p, prompt, refs, n, out, &m, err, sizeof err) != 0)
         return push_fail(L, err);
-    return push_ok_cost(L, cost);
+    return push_ok_cost(L, &m);
 }
 
 /* p:generate_video(prompt, image, duration, aspect, resolution, out) -> true, cost | nil, err */
@@ -402,10 +456,10 @@ static int l_generate_video(lua_State *L)
     const char *out = luaL_checkstring(L, 7);
     luaL_argcheck(L, dur >= 1 && dur <= 15, 4, "generate_video: duration must be 1..15 s");
     char err[2048];
-    double cost = 0;
-    if (gs_provider_generate_video(p, prompt, image, dur, aspect, res, out, &cost, err, sizeof err) != 0)
+    gs_meter m = FACE_METER(face(L));
+    if (gs_provider_generate_video(p, prompt, image, dur, aspect, res, out, &m, err, sizeof err) != 0)
         return push_fail(L, err);
-    return push_ok_cost(L, cost);
+    return push_ok_cost(L, &m);
 }
 
 /* p:edit_video(prompt, video, out) -> true, cost | nil, err */
@@ -416,10 +470,10 @@ static int l_edit_video(lua_State *L)
     const char *video = luaL_checkstring(L, 3);
     const char *out = luaL_checkstring(L, 4);
     char err[2048];
-    double cost = 0;
-    if (gs_provider_edit_video(p, prompt, video, out, &cost, err, sizeof err) != 0)
+    gs_meter m = FACE_METER(face(L));
+    if (gs_provider_edit_video(p, prompt, video, out, &m, err, sizeof err) != 0)
         return push_fail(L, err);
-    return push_ok_cost(L, cost);
+    return push_ok_cost(L, &m);
 }
 
 #define MAX_CHARS 8
@@ -459,7 +513,8 @@ static int l_score_consistency(lua_State *L)
         descs[i] = "";
     char err[2048];
     gs_score score;
-    if (gs_provider_score_consistency(p, image, refs, n_refs, descs, names, n, &score, err, sizeof err) != 0)
+    gs_meter m = FACE_METER(face(L));
+    if (gs_provider_score_consistency(p, image, refs, n_refs, descs, names, n, &score, &m, err, sizeof err) != 0)
         return push_fail(L, err);
     lua_pushcfunction(L, push_score);
     lua_pushlightuserdata(L, &score);
@@ -467,6 +522,26 @@ static int l_score_consistency(lua_State *L)
     gs_score_free(&score);
     if (st != LUA_OK)
         return lua_error(L);
+    return 1;
+}
+
+/* p:charges() -> the billed requests of this handle's calls since the last
+ * p:charges(), oldest first (tables as gs_push_charge makes them). Works on a
+ * closed handle too, so nothing paid is lost with it. */
+static int l_charges(lua_State *L)
+{
+    lprovider *u = luaL_checkudata(L, 1, PROVIDER_MT);
+    if (u->lost_charges) {
+        size_t lost = u->lost_charges;
+        u->lost_charges = 0;
+        return luaL_error(L, "provider:charges: %d charges were lost (out of memory)", (int)lost);
+    }
+    lua_createtable(L, (int)u->n_charges, 0);
+    for (size_t i = 0; i < u->n_charges; i++) {
+        gs_push_charge(L, &u->charges[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    u->n_charges = 0; /* every one is in the table: nothing raised */
     return 1;
 }
 
@@ -493,6 +568,17 @@ static int l_close(lua_State *L)
         gs_provider_destroy(u->p);
         u->p = NULL;
     }
+    return 0;
+}
+
+/* __gc: close, and the charges nobody took go with the handle. */
+static int l_gc(lua_State *L)
+{
+    lprovider *u = luaL_checkudata(L, 1, PROVIDER_MT);
+    l_close(L);
+    free(u->charges);
+    u->charges = NULL;
+    u->n_charges = u->cap_charges = 0;
     return 0;
 }
 
@@ -534,13 +620,14 @@ int luaopen_grokspicy_provider(lua_State *L)
         {"generate_video", l_generate_video},
         {"edit_video", l_edit_video},
         {"score_consistency", l_score_consistency},
+        {"charges", l_charges},
         {"name", l_name},
         {"max_concurrency", l_max_concurrency},
         {"close", l_close},
         {NULL, NULL},
     };
     static const luaL_Reg meta[] = {
-        {"__gc", l_close},
+        {"__gc", l_gc},
         {"__close", l_close},
         {"__tostring", l_tostring},
         {NULL, NULL},

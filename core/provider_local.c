@@ -345,10 +345,11 @@ static char *describe(const cast *c)
 
 static const char *const cameras[] = {"slow drift", "push-in", "pan left", "static"};
 
-static gs_plan *local_plan_story(gs_provider *p, const char *concept, int n_scenes, uint64_t seed, char *err,
-                                 size_t errlen)
+/* The local renderer bills nothing: its calls never charge their meter. */
+static gs_plan *local_plan_story(gs_provider *p, const char *concept, int n_scenes, uint64_t seed, gs_meter *meter,
+                                 char *err, size_t errlen)
 {
-    (void)p;
+    (void)p, (void)meter;
     if (!concept || !*concept) {
         gs_seterr(err, errlen, "plan_story: empty concept");
         return NULL;
@@ -550,9 +551,9 @@ static void scratch_name(const char *out, const char *ext, char *buf, size_t len
 }
 
 static int local_generate_image(gs_provider *p, const char *prompt, const char *aspect, const char *out_path,
-                                double *cost, char *err, size_t errlen)
+                                gs_meter *meter, char *err, size_t errlen)
 {
-    *cost = 0;
+    (void)meter;
     int w, h;
     aspect_size(aspect, 720, &w, &h);
     figure f;
@@ -662,9 +663,9 @@ static char *scene_words(const char *prompt)
 }
 
 static int local_edit_image(gs_provider *p, const char *prompt, const char *const refs[], size_t n_refs,
-                            const char *out_path, double *cost, char *err, size_t errlen)
+                            const char *out_path, gs_meter *meter, char *err, size_t errlen)
 {
-    *cost = 0;
+    (void)meter;
     if (n_refs < 1 || n_refs > 3) {
         gs_seterr(err, errlen, "edit_image: 1 to 3 reference images expected, got %zu", n_refs);
         return -1;
@@ -776,11 +777,10 @@ static int video_size(const char *aspect, const char *resolution, int *w, int *h
 }
 
 static int local_generate_video(gs_provider *p, const char *prompt, const char *image_path, double duration_s,
-                                const char *aspect, const char *resolution, const char *out_path, double *cost,
+                                const char *aspect, const char *resolution, const char *out_path, gs_meter *meter,
                                 char *err, size_t errlen)
 {
-    (void)p;
-    *cost = 0;
+    (void)p, (void)meter;
     if (duration_s < 1 || duration_s > 15) {
         gs_seterr(err, errlen, "generate_video: duration must be 1..15 s, got %g", duration_s);
         return -1;
@@ -793,10 +793,9 @@ static int local_generate_video(gs_provider *p, const char *prompt, const char *
 /* Re-renders a clip from its first frame with the prompt's change: colours the
  * prompt names tint the frame slightly, the camera words pick the motion. */
 static int local_edit_video(gs_provider *p, const char *prompt, const char *video_path, const char *out_path,
-                            double *cost, char *err, size_t errlen)
+                            gs_meter *meter, char *err, size_t errlen)
 {
-    (void)p;
-    *cost = 0;
+    (void)p, (void)meter;
     gs_media_info info;
     if (gs_media_probe(video_path, &info, err, errlen) != 0)
         return -1;
@@ -921,9 +920,9 @@ static double best_match(const unsigned char *img, int w, int h, const hist *ref
 
 static int local_score_consistency(gs_provider *p, const char *image_path, const char *const refs[], size_t n_refs,
                                    const char *const descriptions[], const char *const names[], size_t n,
-                                   gs_score *out, char *err, size_t errlen)
+                                   gs_score *out, gs_meter *meter, char *err, size_t errlen)
 {
-    (void)p;
+    (void)p, (void)meter;
     memset(out, 0, sizeof *out);
     if (n < 1 || n > 8 || n_refs > n) {
         gs_seterr(err, errlen, "score_consistency: 1..8 characters and at most one ref each expected");

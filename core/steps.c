@@ -3,8 +3,9 @@
  * worker pool (pool.c), with refcounted futures and one bounded event queue
  * per context. The Lua face (grokspicy.steps) is steps_lua.c.
  *
- * Owns: step contexts, futures, step arguments and results, the files a step
- * writes under run_dir/{characters,keyframes,videos,frames}. Never touches a
+ * Owns: step contexts, futures, step arguments and results, the queue of what
+ * the steps' provider calls were charged (the ledger's source), the files a
+ * step writes under run_dir/{characters,keyframes,videos,frames}. Never touches a
  * Lua state from a worker (workers see only the plain C structs of gs_steps.h),
  * never speaks a provider wire format, never builds an ffmpeg command line.
  *
@@ -246,6 +247,7 @@ void gs_step_args_free(gs_step_args *a)
     free(a->previous_keyframe);
     free(a->keyframe_path);
     free(a->video_prompt);
+    free(a->pending_video);
     gs_free_strv(a->clips, a->n_clips);
     free(a->out);
     memset(a, 0, sizeof *a);
@@ -323,6 +325,10 @@ struct gs_steps_ctx {
     size_t dropped;             /* progress events lost to a full queue */
     size_t pending;
     int next_id;
+    gs_step_charge *charges;    /* billed requests not yet taken, oldest first */
+    size_t n_charges, cap_charges;
+    unsigned charge_seq;        /* bumped per charge: wakes next_event once */
+    size_t lost_charges;        /* could not be queued (out of memory) */
 };
 
 struct gs_future {
@@ -365,6 +371,7 @@ static double deadline_of(double timeout_s)
 
 static void ctx_destroy(gs_steps_ctx *ctx)
 {
+    free(ctx->charges);
     gs_steps_options_free(&ctx->opt);
     free(ctx->ring);
     free(ctx->out_dir);
@@ -474,6 +481,25 @@ static void asset_of(const gs_step_args *a, char *buf, size_t len)
     }
 }
 
+/* The ledger's name of what a step pays for. */
+static void ledger_asset_of(const gs_step_args *a, char *buf, size_t len)
+{
+    switch (a->kind) {
+    case GS_STEP_CHARACTER_SHEET:
+        snprintf(buf, len, "character:%s", a->n_chars ? a->chars[0].name : "?");
+        break;
+    case GS_STEP_COMPOSE_KEYFRAME:
+        snprintf(buf, len, "scene:%d:keyframe", a->scene.scene_id);
+        break;
+    case GS_STEP_SCENE_VIDEO:
+        snprintf(buf, len, "scene:%d:clip", a->scene.scene_id);
+        break;
+    case GS_STEP_ASSEMBLE:
+        snprintf(buf, len, "final");
+        break;
+    }
+}
+
 static void discard_job(void *arg)
 {
     gs_future *f = arg;
@@ -522,9 +548,40 @@ typedef struct run {
     const gs_steps_options *o;
     char *kf;                   /* video: the keyframe, resolved */
     char asset[64];
+    char ledger_asset[96];      /* what the ledger charges: "scene:2:clip" */
+    gs_meter meter;             /* every provider call of the step: charges go to the queue */
     char err[1024];
     char *why;                  /* the issues of the first check that fell short */
 } run;
+
+/* The step's meter: a charge is queued the moment the provider reports it. */
+static void queue_charge(void *ud, const gs_charge *c)
+{
+    run *w = ud;
+    gs_steps_ctx *ctx = w->ctx;
+    pthread_mutex_lock(&ctx->mu);
+    while (ctx->n_charges >= GS_STEPS_MAX_CHARGES && !atomic_load(&ctx->closing))
+        pthread_cond_wait(&ctx->cv, &ctx->mu);
+    if (ctx->n_charges == ctx->cap_charges) {
+        size_t nc = ctx->cap_charges ? ctx->cap_charges * 2 : 16;
+        gs_step_charge *nv = realloc(ctx->charges, nc * sizeof *nv);
+        if (nv) {
+            ctx->charges = nv;
+            ctx->cap_charges = nc;
+        }
+    }
+    if (ctx->n_charges < ctx->cap_charges) {
+        gs_step_charge *q = &ctx->charges[ctx->n_charges++];
+        snprintf(q->step, sizeof q->step, "%s", gs_step_kind_name(w->a->kind));
+        snprintf(q->asset, sizeof q->asset, "%s", w->ledger_asset);
+        q->c = *c;
+    } else {
+        ctx->lost_charges++;
+    }
+    ctx->charge_seq++;
+    pthread_cond_broadcast(&ctx->cv);
+    pthread_mutex_unlock(&ctx->mu);
+}
 
 static int fail(run *w, const char *fmt, ...)
 {
@@ -725,7 +782,7 @@ static int score_cast(run *w, const cast *k, const char *image, double *score, g
         return 0;
     }
     if (gs_provider_score_consistency(w->ctx->provider, image, (const char *const *)k->sheets, k->n_sheets,
-                                      k->descs, k->names, k->n, s, w->err, sizeof w->err) != 0)
+                                      k->descs, k->names, k->n, s, &w->meter, w->err, sizeof w->err) != 0)
         return fail(w, "%s", w->err);
     *score = s->overall_score;
     return 0;
@@ -735,29 +792,25 @@ static int score_cast(run *w, const cast *k, const char *image, double *score, g
 
 #define MAX_REWORDS 2
 
-typedef int (*render_fn)(run *w, const char *prompt, const void *ud, double *cost);
+typedef int (*render_fn)(run *w, const char *prompt, const void *ud);
 
 /* Renders with prompt; on a moderation refusal asks the provider for a gentler
  * prompt and tries again, at most MAX_REWORDS times. Returns 0, -1 (w->err),
- * or GS_PROVIDER_MODERATED with the last reason in w->err. Costs add up. */
+ * or GS_PROVIDER_MODERATED with the last reason in w->err. */
 static int render_moderated(run *w, const char *prompt, render_fn fn, const void *ud)
 {
     char *cur = NULL;
     const char *p = prompt;
     int rc;
     for (int tries = 0;; tries++) {
-        double cost = 0;
-        rc = fn(w, p, ud, &cost);
-        w->r->cost += cost;
+        rc = fn(w, p, ud);
         if (rc != GS_PROVIDER_MODERATED || tries >= MAX_REWORDS || cancelled(w))
             break;
         char reason[512];
         snprintf(reason, sizeof reason, "%.500s", w->err);
         progress(w, 0, -1, "moderation refused the prompt (%s): rewording, try %d of %d", reason, tries + 1,
                  MAX_REWORDS);
-        double rcost = 0;
-        char *next = gs_provider_reword(w->ctx->provider, p, reason, &rcost, w->err, sizeof w->err);
-        w->r->cost += rcost;
+        char *next = gs_provider_reword(w->ctx->provider, p, reason, &w->meter, w->err, sizeof w->err);
         if (!next) {
             snprintf(w->err, sizeof w->err, "%s (rewording failed)", reason);
             break;
@@ -781,12 +834,13 @@ typedef struct image_job {
     size_t n_refs;
 } image_job;
 
-static int render_image(run *w, const char *prompt, const void *ud, double *cost)
+static int render_image(run *w, const char *prompt, const void *ud)
 {
     const image_job *j = ud;
     if (j->n_refs == 0)
-        return gs_provider_generate_image(w->ctx->provider, prompt, j->aspect, j->path, cost, w->err, sizeof w->err);
-    return gs_provider_edit_image(w->ctx->provider, prompt, j->refs, j->n_refs, j->path, cost, w->err,
+        return gs_provider_generate_image(w->ctx->provider, prompt, j->aspect, j->path, &w->meter, w->err,
+                                          sizeof w->err);
+    return gs_provider_edit_image(w->ctx->provider, prompt, j->refs, j->n_refs, j->path, &w->meter, w->err,
                                   sizeof w->err);
 }
 
@@ -837,7 +891,7 @@ static int step_character_sheet(run *w)
         }
         gs_score s;
         const char *desc = c->visual_description, *name = c->name;
-        if (gs_provider_score_consistency(w->ctx->provider, path, NULL, 0, &desc, &name, 1, &s, w->err,
+        if (gs_provider_score_consistency(w->ctx->provider, path, NULL, 0, &desc, &name, 1, &s, &w->meter, w->err,
                                           sizeof w->err) != 0) {
             free(path);
             fail(w, "%s", w->err);
@@ -967,7 +1021,6 @@ static int step_compose_keyframe(run *w)
             fail(w, "out of memory");
             goto done;
         }
-        double cost = 0;
         int grc;
         if (n == 1) {
             image_job job = {.aspect = a->aspect, .path = path, .refs = (const char *const *)refs, .n_refs = n_refs};
@@ -981,12 +1034,11 @@ static int step_compose_keyframe(run *w)
             tvar fv[4] = {{"fix_prompt", b.fix}, {"issues", b.issues}, {"description", descs}, {"name", names}};
             char *fix = render_tpl(o->tpl_fix, fv, 4);
             const char *one[1] = {b.path};
-            grc = fix ? gs_provider_edit_image(w->ctx->provider, fix, one, 1, path, &cost, w->err, sizeof w->err)
+            grc = fix ? gs_provider_edit_image(w->ctx->provider, fix, one, 1, path, &w->meter, w->err, sizeof w->err)
                       : (snprintf(w->err, sizeof w->err, "out of memory"), -1);
             free(fix);
             fixes++;
         }
-        w->r->cost += cost;
         if (grc == GS_PROVIDER_MODERATED) { /* a fix edit refused: keep the best keyframe */
             free(path);
             progress(w, n, b.score, "fix edit refused by moderation: keeping the best keyframe");
@@ -1055,18 +1107,33 @@ done:
     return rc;
 }
 
-static int render_video(run *w, const char *prompt, const void *ud, double *cost)
+static int render_video(run *w, const char *prompt, const void *ud)
 {
     const gs_step_args *a = w->a;
     return gs_provider_generate_video(w->ctx->provider, prompt, w->kf, a->scene.duration, a->aspect,
-                                      w->o->resolution, (const char *)ud, cost, w->err, sizeof w->err);
+                                      w->o->resolution, (const char *)ud, &w->meter, w->err, sizeof w->err);
 }
 
-/* One video attempt: render (generate or edit), probe, frames, last-frame check.
- * GS_PROVIDER_MODERATED when moderation refused it (after rewording, for a
- * generation), with the reason in w->err. */
+/* A generation: the job an earlier process paid for when there is one (polled,
+ * not created again), else a new one, reworded past moderation. */
+static int generate_clip(run *w, const char *prompt, const char *path, const char *adopt)
+{
+    if (adopt && *adopt) {
+        int rc = gs_provider_resume_video(w->ctx->provider, adopt, path, &w->meter, w->err, sizeof w->err);
+        if (rc != GS_PROVIDER_LOST && rc != GS_PROVIDER_MODERATED)
+            return rc;
+        progress(w, 0, -1, "the video job paid for before (%s) brought no clip (%.120s): generating a new one", adopt,
+                 w->err);
+    }
+    return render_moderated(w, prompt, render_video, path);
+}
+
+/* One video attempt: render (generate, or edit input), probe, frames,
+ * last-frame check. GS_PROVIDER_MODERATED when moderation refused it (after
+ * rewording, for a generation), GS_PROVIDER_JOB_FAILED when the job ended
+ * failed or expired: the step is not failed then, the reason is in w->err. */
 static int video_attempt(run *w, const cast *k, int n, const char *action, const char *prompt, const char *input,
-                         best *b, double *score_out)
+                         const char *adopt, best *b, double *score_out)
 {
     const gs_step_args *a = w->a;
     const int id = a->scene.scene_id;
@@ -1081,16 +1148,14 @@ static int video_attempt(run *w, const cast *k, int n, const char *action, const
         fail(w, "out of memory");
         goto fail;
     }
-    double cost = 0, dur = 0, score = 0;
+    double dur = 0, score = 0;
     int grc;
-    if (input) {
-        grc = gs_provider_edit_video(w->ctx->provider, prompt, input, path, &cost, w->err, sizeof w->err);
-        w->r->cost += cost;
-    } else {
-        grc = render_moderated(w, prompt, render_video, path);
-    }
-    if (grc == GS_PROVIDER_MODERATED) {
-        rc = GS_PROVIDER_MODERATED;
+    if (input)
+        grc = gs_provider_edit_video(w->ctx->provider, prompt, input, path, &w->meter, w->err, sizeof w->err);
+    else
+        grc = generate_clip(w, prompt, path, adopt);
+    if (grc == GS_PROVIDER_MODERATED || grc == GS_PROVIDER_JOB_FAILED) {
+        rc = grc;
         goto fail;
     }
     if (grc != 0 || m->probe_duration(m->ud, path, &dur, w->err, sizeof w->err) != 0 ||
@@ -1144,7 +1209,20 @@ static int step_scene_video(run *w)
         goto done;
     }
     char note[768] = "";
-    int grc = cancelled(w) ? -1 : video_attempt(w, &k, n++, "generate", prompt, NULL, &b, &score);
+    /* One regeneration per scene at most, whichever asks first: a job that
+     * ended failed or expired, or a long clip that scored clearly off. */
+    int regen_left = 1;
+    int grc = cancelled(w) ? -1 : video_attempt(w, &k, n++, "generate", prompt, NULL, a->pending_video, &b, &score);
+    if (grc == GS_PROVIDER_JOB_FAILED && !cancelled(w)) {
+        progress(w, n - 1, -1, "%.200s: generating it again (once)", w->err);
+        regen_left--;
+        grc = video_attempt(w, &k, n++, "regenerate", prompt, NULL, NULL, &b, &score);
+        regens += grc == 0;
+        if (grc == GS_PROVIDER_JOB_FAILED) {
+            fail(w, "%s (the job was generated again once and failed again: the scene has no clip)", w->err);
+            goto done;
+        }
+    }
     if (grc == GS_PROVIDER_MODERATED)
         skip_note(w, note, sizeof note);
     else if (grc != 0)
@@ -1162,22 +1240,27 @@ static int step_scene_video(run *w)
             tvar fv[2] = {{"fix_prompt", b.fix}, {"issues", b.issues}};
             char *fix = render_tpl(o->tpl_video_correction, fv, 2);
             char *input = xstrdup(b.path);
-            int arc = fix && input && !cancelled(w) ? video_attempt(w, &k, n++, "correct", fix, input, &b, &score)
-                                                    : (fix && input ? -1 : fail(w, "out of memory"));
+            int arc = fix && input && !cancelled(w)
+                          ? video_attempt(w, &k, n++, "correct", fix, input, NULL, &b, &score)
+                          : (fix && input ? -1 : fail(w, "out of memory"));
             free(fix);
             free(input);
-            if (arc == GS_PROVIDER_MODERATED) { /* keep the best clip */
-                progress(w, n - 1, b.score, "correction refused by moderation: keeping the best clip");
+            if (arc == GS_PROVIDER_MODERATED || arc == GS_PROVIDER_JOB_FAILED) { /* keep the best clip */
+                progress(w, n - 1, b.score, "correction %s: keeping the best clip",
+                         arc == GS_PROVIDER_MODERATED ? "refused by moderation" : "job failed");
+                corrections += arc == GS_PROVIDER_JOB_FAILED;
                 break;
             }
             if (arc != 0)
                 goto done;
             corrections++;
         }
-    } else if (b.score < o->long_clip_regen_threshold) {
+    } else if (b.score < o->long_clip_regen_threshold && regen_left > 0) {
         /* 9-15 s clips cannot be edited: one regeneration when clearly off */
-        int vrc = cancelled(w) ? -1 : video_attempt(w, &k, n++, "regenerate", prompt, NULL, &b, &score);
-        if (vrc != 0 && vrc != GS_PROVIDER_MODERATED)
+        int vrc = cancelled(w) ? -1 : video_attempt(w, &k, n++, "regenerate", prompt, NULL, NULL, &b, &score);
+        if (vrc == GS_PROVIDER_JOB_FAILED)
+            progress(w, n - 1, b.score, "%.200s: keeping the first clip", w->err);
+        else if (vrc != 0 && vrc != GS_PROVIDER_MODERATED)
             goto done;
         regens += vrc == 0;
     }
@@ -1278,6 +1361,8 @@ static void run_job(void *arg)
     gs_future *f = arg;
     run w = {.ctx = f->ctx, .f = f, .a = &f->args, .r = &f->res, .o = &f->ctx->opt};
     asset_of(&f->args, w.asset, sizeof w.asset);
+    ledger_asset_of(&f->args, w.ledger_asset, sizeof w.ledger_asset);
+    w.meter = (gs_meter){queue_charge, &w, 0};
     int rc = -1;
     gs_media_set_cancel(&f->cancel, &f->ctx->closing); /* ffmpeg children die with the step */
     if (!cancelled(&w)) {
@@ -1293,6 +1378,7 @@ static void run_job(void *arg)
         rc = fail(&w, "out of memory");
     free(w.why);
     gs_media_set_cancel(NULL, NULL);
+    f->res.cost = (double)w.meter.ticks / (double)GS_TICKS_PER_USD;
     f->res.ok = rc == 0;
     if (f->res.ok)
         f->res.err[0] = '\0';
@@ -1385,6 +1471,9 @@ void gs_steps_close(gs_steps_ctx *ctx)
         return;
     ctx->closed = 1;
     atomic_store(&ctx->closing, 1);
+    pthread_mutex_lock(&ctx->mu); /* a worker waiting for room in the charge queue goes on */
+    pthread_cond_broadcast(&ctx->cv);
+    pthread_mutex_unlock(&ctx->mu);
     gs_pool_free(ctx->pool, discard_job);
     ctx->pool = NULL;
     if (ctx->own_provider)
@@ -1533,7 +1622,8 @@ int gs_steps_next_event(gs_steps_ctx *ctx, gs_step_event *ev, double timeout_s)
     double deadline = deadline_of(timeout_s);
     gs_future *f = NULL;
     pthread_mutex_lock(&ctx->mu);
-    while (ctx->count == 0 && ctx->pending > 0 && cv_wait_until(ctx, deadline))
+    unsigned seq = ctx->charge_seq;
+    while (ctx->count == 0 && ctx->pending > 0 && ctx->charge_seq == seq && cv_wait_until(ctx, deadline))
         ;
     int got = ctx->count > 0;
     if (got) {
@@ -1546,6 +1636,20 @@ int gs_steps_next_event(gs_steps_ctx *ctx, gs_step_event *ev, double timeout_s)
     pthread_mutex_unlock(&ctx->mu);
     gs_future_release(f);
     return got;
+}
+
+gs_step_charge *gs_steps_take_charges(gs_steps_ctx *ctx, size_t *n, size_t *lost)
+{
+    pthread_mutex_lock(&ctx->mu);
+    *lost = ctx->lost_charges;
+    ctx->lost_charges = 0;
+    gs_step_charge *v = ctx->charges;
+    *n = ctx->n_charges;
+    ctx->charges = NULL;
+    ctx->n_charges = ctx->cap_charges = 0;
+    pthread_cond_broadcast(&ctx->cv); /* workers waiting for room */
+    pthread_mutex_unlock(&ctx->mu);
+    return v;
 }
 
 void gs_steps_get_stats(gs_steps_ctx *ctx, gs_steps_stats *st)

@@ -34,7 +34,33 @@ static double now_mono(void)
 typedef struct lctx {
     gs_steps_ctx *ctx;          /* NULL: closed */
     int borrowed;               /* uservalue 1 is a borrowed grokspicy.Provider */
+    gs_step_charge *left;       /* charges taken from the context, not yet by ctx:charges() */
+    size_t n_left, lost;
 } lctx;
+
+/* Moves the context's queued charges into u->left (no Lua allocation: safe in close). */
+static void gather_charges(lctx *u)
+{
+    size_t n = 0, lost = 0;
+    gs_step_charge *v = gs_steps_take_charges(u->ctx, &n, &lost);
+    u->lost += lost;
+    if (!v)
+        return;
+    if (!u->left) {
+        u->left = v;
+        u->n_left = n;
+        return;
+    }
+    gs_step_charge *all = realloc(u->left, (u->n_left + n) * sizeof *all);
+    if (!all) {
+        u->lost += n;
+    } else {
+        memcpy(all + u->n_left, v, n * sizeof *v);
+        u->left = all;
+        u->n_left += n;
+    }
+    free(v);
+}
 
 typedef struct lfuture {
     gs_future *f;               /* NULL: not yet submitted, or released */
@@ -248,6 +274,7 @@ static void parse_step(parser *p, gs_step_kind kind, int t, gs_step_args *a)
             a->keyframe_path = p_str(p, kt, "keyframe.", "keyframe_path", 1, NULL);
             a->video_prompt = p_str(p, kt, "keyframe.", "video_prompt", 0, NULL);
             lua_pop(p->L, 1);
+            a->pending_video = p_str(p, t, "", "pending_video", 0, NULL);
         }
         break;
     }
@@ -531,11 +558,43 @@ static int l_stats(lua_State *L)
     return 1;
 }
 
-/* close, __gc, __close: idempotent; joins the workers. */
+/* ctx:charges() -> every billed request of the steps since the last call,
+ * oldest first: {step=, asset=, endpoint=, model=, request_id=, outcome=,
+ * detail=, ticks=, estimated=, update=}. Works on a closed context: what the
+ * steps paid for before the close is still there to record. */
+static int l_charges(lua_State *L)
+{
+    lctx *u = luaL_checkudata(L, 1, CTX_MT);
+    if (u->ctx)
+        gather_charges(u);
+    if (u->lost) {
+        size_t lost = u->lost;
+        u->lost = 0;
+        return luaL_error(L, "ctx:charges: %d charges were lost (out of memory)", (int)lost);
+    }
+    lua_createtable(L, (int)u->n_left, 0);
+    for (size_t i = 0; i < u->n_left; i++) {
+        gs_push_charge(L, &u->left[i].c);
+        lua_pushstring(L, u->left[i].step);
+        lua_setfield(L, -2, "step");
+        lua_pushstring(L, u->left[i].asset);
+        lua_setfield(L, -2, "asset");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    free(u->left); /* every one is in the table: nothing raised */
+    u->left = NULL;
+    u->n_left = 0;
+    return 1;
+}
+
+/* close, __close: idempotent; joins the workers and keeps their last charges
+ * for ctx:charges(). */
 static int l_ctx_close(lua_State *L)
 {
     lctx *u = luaL_checkudata(L, 1, CTX_MT);
     if (u->ctx) {
+        gs_steps_close(u->ctx);
+        gather_charges(u);
         gs_steps_free(u->ctx);
         u->ctx = NULL;
     }
@@ -547,6 +606,16 @@ static int l_ctx_close(lua_State *L)
         lua_pushnil(L);
         lua_setiuservalue(L, 1, 1);
     }
+    return 0;
+}
+
+static int l_ctx_gc(lua_State *L)
+{
+    lctx *u = luaL_checkudata(L, 1, CTX_MT);
+    l_ctx_close(L);
+    free(u->left);
+    u->left = NULL;
+    u->n_left = 0;
     return 0;
 }
 
@@ -676,8 +745,7 @@ static int l_context(lua_State *L)
     if (ot)
         parse_options(&p, ot, NULL);
     lctx *u = lua_newuserdatauv(L, sizeof *u, 1); /* born closed */
-    u->ctx = NULL;
-    u->borrowed = 0;
+    memset(u, 0, sizeof *u);
     luaL_setmetatable(L, CTX_MT);
     int ui = lua_gettop(L);
     gs_steps_options opt;
@@ -767,11 +835,12 @@ int luaopen_grokspicy_steps(lua_State *L)
         {"submit", l_submit},
         {"next_event", l_next_event},
         {"stats", l_stats},
+        {"charges", l_charges},
         {"close", l_ctx_close},
         {NULL, NULL},
     };
     static const luaL_Reg ctx_meta[] = {
-        {"__gc", l_ctx_close},
+        {"__gc", l_ctx_gc},
         {"__close", l_ctx_close},
         {"__tostring", l_ctx_tostring},
         {NULL, NULL},

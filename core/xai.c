@@ -1,16 +1,19 @@
 /*
  * xai.c — grokspicy.xai: the xAI REST client on libcurl (chat with JSON-schema
  * output and image inputs, image generations and edits, video jobs polled to
- * the end, downloads of temporary result URLs, retries with backoff) and the
- * "xai" provider over it. Owns every xAI wire format (docs: xai-api.md); never
- * touches the store, the steps' retry policy or Lua states other than its own
- * module table. The API key is read from the environment, sent only in the
+ * the end, downloads of temporary result URLs checked whole, retries with
+ * backoff where repeating is safe) and the "xai" provider over it. Owns every
+ * xAI wire format (docs: xai-api.md) and what each answer costs: every billed
+ * answer is charged to the caller's meter the moment it arrives. Never touches
+ * the store, the steps' retry policy or Lua states other than its own module
+ * table. The API key is read from the environment, sent only in the
  * Authorization header, and never logged, stored or put in a message.
  */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,8 +90,9 @@ typedef struct xresp {
     int oom;
     FILE *sink;                 /* downloads: the body goes here */
     int sink_errno;             /* why writing to sink failed (ENOSPC...) */
-    char request_id[128];
+    char request_id[128];       /* the service's x-request-id header */
     double retry_after;         /* seconds; < 0 when absent */
+    int sent;                   /* bytes of the request went out: the server may have it */
 } xresp;
 
 static void resp_reset(xresp *r)
@@ -178,8 +182,18 @@ static int on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     return gs_media_cancelled(); /* non-zero: CURLE_ABORTED_BY_CALLBACK */
 }
 
+/* A fresh id for one logical request, sent as X-Client-Request-Id on it and on
+ * every retry of it: the ledger's key for a request that got no answer, and
+ * what lets the service's logs (and the test fake) tie a retry to its first
+ * try. xAI is not known to deduplicate on it. */
+static void new_client_id(char *out, size_t len)
+{
+    static atomic_uint seq;
+    snprintf(out, len, "gs-%ld-%lx-%u", (long)getpid(), (unsigned long)time(NULL), atomic_fetch_add(&seq, 1) + 1);
+}
+
 static CURLcode http_once(const xai_cfg *c, const char *method, const char *url, const char *body, int auth,
-                          double timeout_s, xresp *r, char *cerr)
+                          const char *cid, double timeout_s, xresp *r, char *cerr)
 {
     CURL *h = curl_easy_init();
     if (!h)
@@ -195,6 +209,11 @@ static CURLcode http_once(const xai_cfg *c, const char *method, const char *url,
         hdr = curl_slist_append(hdr, "Content-Type: application/json");
     hdr = curl_slist_append(hdr, "Accept: application/json");
     hdr = curl_slist_append(hdr, "Expect:");
+    char cid_hdr[200];
+    if (cid && *cid) {
+        snprintf(cid_hdr, sizeof cid_hdr, "X-Client-Request-Id: %s", cid);
+        hdr = curl_slist_append(hdr, cid_hdr);
+    }
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "grok-spicy/0.1");
@@ -220,6 +239,11 @@ static CURLcode http_once(const xai_cfg *c, const char *method, const char *url,
     cerr[0] = '\0';
     CURLcode rc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    long req_size = 0;
+    curl_off_t up = 0;
+    curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &req_size);
+    curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &up);
+    r->sent = req_size > 0 || up > 0;
     curl_easy_cleanup(h);
     curl_slist_free_all(hdr);
     if (rc == CURLE_OK && r->oom)
@@ -312,13 +336,32 @@ static int contains_ci(const char *hay, const char *needle)
     return hay && strcasestr(hay, needle) != NULL;
 }
 
-/* A request with retries on timeouts, connection errors, 429 and 5xx
- * (exponential backoff with jitter, Retry-After honoured). 0 with r filled
- * (any other status: the caller decides), or -1 with err. */
+enum { CALL_OK = 0, CALL_FAILED = -1, CALL_UNSURE = -6 };
+
+/* Errors that prove the request never reached a server. */
+static int never_sent(CURLcode rc, const xresp *r)
+{
+    return !r->sent && (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+                        rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_OPERATION_TIMEDOUT);
+}
+
+/*
+ * One logical request, retried with exponential backoff and jitter (Retry-After
+ * honoured). A safe request (GET: idempotent) is retried on timeouts,
+ * connection errors, 429 and 5xx. A create (POST: it makes and bills
+ * something) is sent again only when the error proves nothing was made: the
+ * connection or the name lookup failed before a byte went out, or the answer
+ * was 429 or 503, given before any work. Any other error after sending (a
+ * timeout, a reset, a cancel) returns CALL_UNSURE: the request may have run and
+ * been billed, so it is not sent again and the caller records it at its list
+ * price. CALL_OK with r filled for any other answer (the caller decides), or
+ * CALL_FAILED with err.
+ */
 static int http_call(const xai_cfg *c, const char *method, const char *url, const char *body, int auth,
-                     double timeout_s, xresp *r, const char *what, char *err, size_t errlen)
+                     const char *cid, double timeout_s, xresp *r, const char *what, char *err, size_t errlen)
 {
     char cerr[CURL_ERROR_SIZE];
+    int create = strcmp(method, "GET") != 0;
     pthread_once(&curl_once, curl_init_once);
     for (int attempt = 0;; attempt++) {
         resp_reset(r);
@@ -326,31 +369,37 @@ static int http_call(const xai_cfg *c, const char *method, const char *url, cons
             rewind(r->sink);
             if (ftruncate(fileno(r->sink), 0) != 0) {
                 snprintf(err, errlen, "xai %s: %s", what, strerror(errno));
-                return -1;
+                return CALL_FAILED;
             }
         }
-        CURLcode rc = http_once(c, method, url, body, auth, timeout_s, r, cerr);
+        CURLcode rc = http_once(c, method, url, body, auth, cid, timeout_s, r, cerr);
+        const char *cmsg = cerr[0] ? cerr : curl_easy_strerror(rc);
         int again;
+        if (rc != CURLE_OK && create && !never_sent(rc, r) && r->sent) {
+            snprintf(err, errlen,
+                     "xai %s: %s after the request was sent: not sent again (it may have run and been billed)", what,
+                     rc == CURLE_ABORTED_BY_CALLBACK ? "cancelled" : cmsg);
+            return CALL_UNSURE;
+        }
         if (rc != CURLE_OK)
-            again = retryable_curl(rc);
+            again = create ? never_sent(rc, r) : retryable_curl(rc);
         else
-            again = r->status == 429 || r->status >= 500;
+            again = create ? r->status == 429 || r->status == 503 : r->status == 429 || r->status >= 500;
         if (!again && rc != CURLE_OK) {
-            snprintf(err, errlen, "xai %s: %s", what, cerr[0] ? cerr : curl_easy_strerror(rc));
-            return -1;
+            snprintf(err, errlen, "xai %s: %s", what, cmsg);
+            return CALL_FAILED;
         }
         if (!again)
-            return 0;
-        if (attempt >= c->retries) {
+            return CALL_OK;
+        if (attempt >= c->retries || gs_media_cancelled()) {
             if (rc != CURLE_OK)
-                snprintf(err, errlen, "xai %s: %s (gave up after %d attempts)", what,
-                         cerr[0] ? cerr : curl_easy_strerror(rc), attempt + 1);
+                snprintf(err, errlen, "xai %s: %s (gave up after %d attempts)", what, cmsg, attempt + 1);
             else {
                 char e2[900];
                 api_error(r, what, e2, sizeof e2);
                 snprintf(err, errlen, "%s (gave up after %d attempts)", e2, attempt + 1);
             }
-            return -1;
+            return CALL_FAILED;
         }
         double ms;
         if (rc == CURLE_OK && r->retry_after >= 0)
@@ -363,26 +412,6 @@ static int http_call(const xai_cfg *c, const char *method, const char *url, cons
         }
         sleep_ms(ms);
     }
-}
-
-/* POST/GET on an API path; 2xx bodies come back parsed. */
-static jv *api_json(const xai_cfg *c, const char *method, const char *path, const char *body, xresp *r,
-                    const char *what, char *err, size_t errlen)
-{
-    char url[1024];
-    snprintf(url, sizeof url, "%s%s", c->base_url, path);
-    if (http_call(c, method, url, body, 1, c->timeout_s, r, what, err, errlen) != 0)
-        return NULL;
-    if (r->status < 200 || r->status >= 300) {
-        api_error(r, what, err, errlen);
-        return NULL;
-    }
-    char perr[128];
-    jv *j = json_parse(r->body ? r->body : "", r->len, perr, sizeof perr);
-    if (!j)
-        snprintf(err, errlen, "xai %s: malformed JSON reply (%s)%s%s%s", what, perr,
-                 r->request_id[0] ? " [request id " : "", r->request_id, r->request_id[0] ? "]" : "");
-    return j;
 }
 
 /* ---- files, data URLs, downloads ---- */
@@ -518,18 +547,16 @@ static int write_b64_file(const char *b64, const char *out_path, char *err, size
 
 enum { DL_OK = 0, DL_FAIL = -1, DL_EXPIRED = -3 };
 
-/* Downloads a temporary result URL at once: to <out>.part, then renamed. */
-static int download(const xai_cfg *c, const char *url, const char *out_path, char *err, size_t errlen)
+/* Fetches a temporary result URL into tmp (a GET: retried freely). */
+static int fetch(const xai_cfg *c, const char *url, const char *tmp, char *err, size_t errlen)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.part", out_path);
     xresp r = {.retry_after = -1};
     if (!(r.sink = fopen(tmp, "w+b"))) {
         snprintf(err, errlen, "xai download: cannot write %s: %s", tmp, strerror(errno));
         return DL_FAIL;
     }
     errno = 0;
-    int rc = http_call(c, "GET", url, NULL, 0, c->timeout_s, &r, "download", err, errlen);
+    int rc = http_call(c, "GET", url, NULL, 0, NULL, c->timeout_s, &r, "download", err, errlen);
     int werr = fclose(r.sink) != 0 ? errno : 0;
     r.sink = NULL;
     /* curl says only "Failure writing output": name the file and the cause (a full disk). */
@@ -544,45 +571,161 @@ static int download(const xai_cfg *c, const char *url, const char *out_path, cha
     } else if (rc == 0 && werr) {
         snprintf(err, errlen, "xai download: cannot write %s: %s", tmp, strerror(werr));
         rc = DL_FAIL;
-    } else if (rc == 0 && rename(tmp, out_path) != 0) {
-        snprintf(err, errlen, "xai download: %s: %s", out_path, strerror(errno));
-        rc = DL_FAIL;
     }
-    if (rc != 0)
-        unlink(tmp);
     resp_reset(&r);
     free(r.body);
-    return rc;
+    return rc == 0 ? DL_OK : rc == DL_EXPIRED ? DL_EXPIRED : DL_FAIL;
 }
 
-/* ---- cost (xai-api.md §6): usage.cost_in_usd_ticks, else list prices ---- */
+#define DOWNLOAD_TRIES 3
 
-#define USD_PER_TICK 1e-10
-#define PRICE_IMAGE 0.02
-#define PRICE_VIDEO_480 0.05
-#define PRICE_VIDEO_720 0.07
-#define PRICE_TEXT_IN 0.20e-6
-#define PRICE_TEXT_OUT 0.50e-6
-
-static double cost_of(const jv *j, double fallback)
+/* Downloads a temporary result URL at once, to <out>.part, checks the file is
+ * whole (a body cut short with no Content-Length looks complete to HTTP: the
+ * image must run to its end marker, the clip must parse and probe), fetches
+ * it again when it is not, then renames it into place. video: a clip. */
+static int download(const xai_cfg *c, const char *url, const char *out_path, int video, char *err, size_t errlen)
 {
-    double ticks = json_num(j, "usage.cost_in_usd_ticks", -1);
-    return ticks >= 0 ? ticks * USD_PER_TICK : fallback;
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.part", out_path);
+    for (int try = 1;; try++) {
+        int rc = fetch(c, url, tmp, err, errlen);
+        char why[300];
+        if (rc == DL_OK && gs_media_check_whole(tmp, video, why, sizeof why) != 0) {
+            snprintf(err, errlen, "xai download: the %s came damaged %d time%s (%s)", video ? "clip" : "image", try,
+                     try == 1 ? "" : "s", why);
+            rc = try < DOWNLOAD_TRIES && !gs_media_cancelled() ? 1 : DL_FAIL;
+        } else if (rc == DL_OK && rename(tmp, out_path) != 0) {
+            snprintf(err, errlen, "xai download: %s: %s", out_path, strerror(errno));
+            rc = DL_FAIL;
+        }
+        if (rc != 1) {
+            if (rc != DL_OK)
+                unlink(tmp);
+            return rc;
+        }
+    }
 }
 
-static double chat_list_price(const jv *j)
+/* ---- money (xai-api.md §6): usage.cost_in_usd_ticks, else list prices ---- */
+
+#define TICKS_IMAGE 200000000LL             /* $0.02 per image; an edit also per input image */
+#define TICKS_VIDEO_480_S 500000000LL       /* $0.05 / s */
+#define TICKS_VIDEO_720_S 700000000LL       /* $0.07 / s */
+#define TICKS_VIDEO_INPUT_IMAGE 20000000LL  /* $0.002 for an image-to-video input (3rd: a measured bill) */
+#define TICKS_TEXT_IN 2000LL                /* $0.20 / M tokens */
+#define TICKS_TEXT_OUT 5000LL               /* $0.50 / M tokens */
+
+/* The service's figure, or -1 when the answer has none. */
+static int64_t usage_ticks(const jv *j)
 {
-    return json_num(j, "usage.prompt_tokens", 0) * PRICE_TEXT_IN +
-           json_num(j, "usage.completion_tokens", 0) * PRICE_TEXT_OUT;
+    double t = json_num(j, "usage.cost_in_usd_ticks", -1);
+    return t >= 0 ? (int64_t)llround(t) : -1;
+}
+
+static int64_t chat_list_ticks(const jv *j)
+{
+    return (int64_t)json_num(j, "usage.prompt_tokens", 0) * TICKS_TEXT_IN +
+           (int64_t)json_num(j, "usage.completion_tokens", 0) * TICKS_TEXT_OUT;
+}
+
+/* A chat that brought no answer: about 4 bytes a token, an image about 1,000,
+ * and a short reply. */
+static int64_t chat_guess_ticks(size_t text_bytes, size_t n_images)
+{
+    return (int64_t)(200 + text_bytes / 4 + 1000 * n_images) * TICKS_TEXT_IN + 500 * TICKS_TEXT_OUT;
+}
+
+static int64_t video_list_ticks(double duration_s, int p480, int with_image)
+{
+    return (int64_t)llround(duration_s) * (p480 ? TICKS_VIDEO_480_S : TICKS_VIDEO_720_S) +
+           (with_image ? TICKS_VIDEO_INPUT_IMAGE : 0);
+}
+
+/* One request's identity for its charges. */
+typedef struct bill {
+    gs_meter *m;
+    const char *endpoint;       /* "POST /images/edits" */
+    const char *model;
+    char id[128];               /* the service's request id once known, else our client id */
+} bill;
+
+/* The answer named itself: its charge goes under the service's id. */
+static void bill_answered(bill *b, const xresp *r)
+{
+    if (r->request_id[0])
+        snprintf(b->id, sizeof b->id, "%s", r->request_id);
+}
+
+/* A charge for b; update amends the one recorded before (ticks or estimated
+ * -1: unchanged; prior: what this meter counted for it). */
+static void bill_charge(const bill *b, int update, int64_t ticks, int64_t prior, int estimated, const char *outcome,
+                        const char *detail)
+{
+    gs_charge c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.endpoint, sizeof c.endpoint, "%s", b->endpoint);
+    snprintf(c.model, sizeof c.model, "%s", b->model);
+    snprintf(c.request_id, sizeof c.request_id, "%s", b->id);
+    snprintf(c.outcome, sizeof c.outcome, "%s", outcome);
+    snprintf(c.detail, sizeof c.detail, "%s", detail ? detail : "");
+    c.ticks = ticks;
+    c.prior = prior;
+    c.estimated = estimated;
+    c.update = update;
+    gs_meter_charge(b->m, &c);
+}
+
+/* POSTs a create under a fresh client id (see http_call for when it is sent
+ * again). CALL_UNSURE: charged at guess, estimated, "no answer". CALL_OK: r
+ * filled, *j parsed when the body is JSON (any status), b named after it. */
+static int post(const xai_cfg *c, bill *b, const char *path, const char *body, int64_t guess, xresp *r, jv **j,
+                char *err, size_t errlen)
+{
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", c->base_url, path);
+    new_client_id(b->id, sizeof b->id);
+    *j = NULL;
+    int rc = http_call(c, "POST", url, body, 1, b->id, c->timeout_s, r, path + 1, err, errlen);
+    if (rc == CALL_UNSURE)
+        bill_charge(b, 0, guess, 0, 1, "no answer", err);
+    if (rc != CALL_OK)
+        return rc;
+    bill_answered(b, r);
+    if (r->len)
+        *j = json_parse(r->body, r->len, NULL, 0);
+    return CALL_OK;
+}
+
+static int is_2xx(const xresp *r) { return r->status >= 200 && r->status < 300; }
+
+/* A refusal answered as an error (HTTP 400 naming moderation, xai-api.md §5). */
+static int refusal_400(const xresp *r) { return r->status == 400 && r->body && contains_ci(r->body, "moderation"); }
+
+/* An error answer: its message in err; charged when it carries a cost.
+ * Returns GS_PROVIDER_MODERATED for a refusal, else -1. */
+static int answered_error(const bill *b, const xresp *r, const jv *j, const char *what, char *err, size_t errlen)
+{
+    int refused = refusal_400(r);
+    if (refused) {
+        char msg[600];
+        server_message(r, msg, sizeof msg);
+        snprintf(err, errlen, "%s", msg[0] ? msg : "rejected by content moderation");
+    } else {
+        api_error(r, what, err, errlen);
+    }
+    int64_t u = usage_ticks(j);
+    if (u >= 0)
+        bill_charge(b, 0, u, 0, 0, refused ? "refused" : "failed", err);
+    return refused ? GS_PROVIDER_MODERATED : -1;
 }
 
 /* ---- chat with structured output ---- */
 
 /* Sends a system + user message (text and images as data URLs) and asks for
  * JSON matching schema; returns the parsed content. */
-static jv *chat_json(const xai_cfg *c, const char *model, const char *system, const char *text,
+static jv *chat_json(const xai_cfg *c, gs_meter *meter, const char *model, const char *system, const char *text,
                      const char *const images[], size_t n_images, const char *schema_name, const char *schema,
-                     double *cost, char *err, size_t errlen)
+                     char *err, size_t errlen)
 {
     jw w = {0};
     jw_begin_obj(&w);
@@ -651,17 +794,27 @@ static jv *chat_json(const xai_cfg *c, const char *model, const char *system, co
         return NULL;
     }
     xresp r = {.retry_after = -1};
-    jv *j = api_json(c, "POST", "/chat/completions", body, &r, "chat/completions", err, errlen);
+    bill b = {.m = meter, .endpoint = "POST /chat/completions", .model = model};
+    jv *j = NULL, *content = NULL;
+    int64_t guess = chat_guess_ticks(strlen(system) + strlen(text), n_images);
+    int rc = post(c, &b, "/chat/completions", body, guess, &r, &j, err, errlen);
     free(body);
-    jv *content = NULL;
-    if (j) {
-        *cost += cost_of(j, chat_list_price(j));
+    if (rc == CALL_OK && !is_2xx(&r)) {
+        answered_error(&b, &r, j, "chat/completions", err, errlen);
+    } else if (rc == CALL_OK && !j) {
+        snprintf(err, errlen, "xai chat/completions: malformed JSON reply%s%s%s", r.request_id[0] ? " [request id " : "",
+                 r.request_id, r.request_id[0] ? "]" : "");
+        bill_charge(&b, 0, guess, 0, 1, "unusable", err);
+    } else if (rc == CALL_OK) {
         const char *s = json_str(j, "choices.0.message.content", NULL);
         char perr[128];
         if (!s)
             snprintf(err, errlen, "xai chat/completions: the reply has no message content");
         else if (!(content = json_parse(s, strlen(s), perr, sizeof perr)))
             snprintf(err, errlen, "xai chat/completions: the structured output is not JSON (%s)", perr);
+        int64_t u = usage_ticks(j);
+        bill_charge(&b, 0, u >= 0 ? u : chat_list_ticks(j), 0, u < 0, content ? "ok" : "unusable",
+                    content ? "" : err);
     }
     json_free(j);
     resp_reset(&r);
@@ -830,8 +983,8 @@ static gs_plan *plan_from_json(const jv *j)
     return p;
 }
 
-static gs_plan *xai_plan_story(gs_provider *pp, const char *concept, int n_scenes, uint64_t seed, char *err,
-                               size_t errlen)
+static gs_plan *xai_plan_story(gs_provider *pp, const char *concept, int n_scenes, uint64_t seed, gs_meter *meter,
+                               char *err, size_t errlen)
 {
     xai_provider *x = (xai_provider *)pp;
     (void)seed;
@@ -842,10 +995,9 @@ static gs_plan *xai_plan_story(gs_provider *pp, const char *concept, int n_scene
              "the characters_present by name (at most 2), lasts 3 to 15 seconds (8 by default) and ends with "
              "a cut. Use aspect_ratio 16:9.",
              concept, n_scenes);
-    double cost = 0;
-    jv *j = chat_json(&x->cfg, x->cfg.text_model,
+    jv *j = chat_json(&x->cfg, meter, x->cfg.text_model,
                       "You are a film director planning a short video with consistent characters.", text, NULL,
-                      0, "StoryPlan", PLAN_SCHEMA, &cost, err, errlen);
+                      0, "StoryPlan", PLAN_SCHEMA, err, errlen);
     if (!j)
         return NULL;
     if (plan_json_problem(j, err, errlen)) {
@@ -860,8 +1012,8 @@ static gs_plan *xai_plan_story(gs_provider *pp, const char *concept, int n_scene
 }
 
 static int xai_score(gs_provider *pp, const char *image, const char *const refs[], size_t n_refs,
-                     const char *const descs[], const char *const names[], size_t n, gs_score *out, char *err,
-                     size_t errlen)
+                     const char *const descs[], const char *const names[], size_t n, gs_score *out,
+                     gs_meter *meter, char *err, size_t errlen)
 {
     xai_provider *x = (xai_provider *)pp;
     jw t = {0};
@@ -886,9 +1038,8 @@ static int xai_score(gs_provider *pp, const char *image, const char *const refs[
     imgs[ni++] = image;
     for (size_t i = 0; i < n_refs && ni < 9; i++)
         imgs[ni++] = refs[i];
-    double cost = 0;
-    jv *j = text ? chat_json(&x->cfg, x->cfg.vision_model, "You are a strict visual consistency checker.", text,
-                             imgs, ni, "ConsistencyScore", SCORE_SCHEMA, &cost, err, errlen)
+    jv *j = text ? chat_json(&x->cfg, meter, x->cfg.vision_model, "You are a strict visual consistency checker.",
+                             text, imgs, ni, "ConsistencyScore", SCORE_SCHEMA, err, errlen)
                  : (snprintf(err, errlen, "xai score: out of memory"), NULL);
     free(text);
     if (!j)
@@ -917,7 +1068,7 @@ static int xai_score(gs_provider *pp, const char *image, const char *const refs[
     return 0;
 }
 
-static int xai_reword(gs_provider *pp, const char *prompt, const char *reason, char **out, double *cost,
+static int xai_reword(gs_provider *pp, const char *prompt, const char *reason, char **out, gs_meter *meter,
                       char *err, size_t errlen)
 {
     xai_provider *x = (xai_provider *)pp;
@@ -928,11 +1079,11 @@ static int xai_reword(gs_provider *pp, const char *prompt, const char *reason, c
         return -1;
     }
     snprintf(text, len, "Moderation said: %s\n\nPrompt:\n%s", reason, prompt);
-    jv *j = chat_json(&x->cfg, x->cfg.text_model,
+    jv *j = chat_json(&x->cfg, meter, x->cfg.text_model,
                       "Rewrite this image or video prompt so that it passes content moderation: keep the "
                       "characters, their appearance, the setting and the composition; soften or remove anything "
                       "violent, sexual or otherwise unsafe. Reply with the new prompt only.",
-                      text, NULL, 0, "RewordedPrompt", REWORD_SCHEMA, cost, err, errlen);
+                      text, NULL, 0, "RewordedPrompt", REWORD_SCHEMA, err, errlen);
     free(text);
     if (!j)
         return -1;
@@ -946,45 +1097,79 @@ static int xai_reword(gs_provider *pp, const char *prompt, const char *reason, c
     return 0;
 }
 
-/* An image reply: moderation, then b64_json or the URL downloaded at once. */
-static int image_result(const xai_cfg *c, const jv *j, const char *out_path, char *err, size_t errlen)
+/* Where an image reply put the image: 0 with *url or *b64 set, or
+ * GS_PROVIDER_MODERATED with the reason in err. */
+static int image_source(const jv *j, const char **url, const char **b64, char *err, size_t errlen)
 {
     const jv *data = json_get(j, "data");
+    *url = *b64 = NULL;
     if (!data || data->t != JV_ARR || data->len == 0) {
         snprintf(err, errlen, "image rejected by content moderation (no image returned)");
         return GS_PROVIDER_MODERATED;
     }
     const jv *item = &data->items[0];
     const jv *rm = json_get(item, "respect_moderation");
-    const char *url = json_str(item, "url", NULL), *b64 = json_str(item, "b64_json", NULL);
-    if ((rm && rm->t == JV_BOOL && !rm->b) || contains_ci(url, "moderated_content")) {
+    *url = json_str(item, "url", NULL);
+    *b64 = json_str(item, "b64_json", NULL);
+    if ((rm && rm->t == JV_BOOL && !rm->b) || contains_ci(*url, "moderated_content")) {
         snprintf(err, errlen, "image rejected by content moderation");
         return GS_PROVIDER_MODERATED;
     }
-    if (b64)
-        return write_b64_file(b64, out_path, err, errlen);
-    if (!url || !*url) {
+    if (!*b64 && (!*url || !**url)) {
         snprintf(err, errlen, "image rejected by content moderation (no URL)");
         return GS_PROVIDER_MODERATED;
     }
-    return download(c, url, out_path, err, errlen);
+    return 0;
 }
 
-/* POST an image request; an expired result URL earns one regeneration. */
-static int image_call(xai_provider *x, const char *path, const char *body, double list_price, const char *out_path,
-                      double *cost, char *err, size_t errlen)
+/* Bytes sent inside the answer: written, then checked like a download. */
+static int write_image(const char *b64, const char *out_path, char *err, size_t errlen)
 {
+    char why[300];
+    if (write_b64_file(b64, out_path, err, errlen) != 0)
+        return -1;
+    if (gs_media_check_whole(out_path, 0, why, sizeof why) != 0) {
+        snprintf(err, errlen, "xai: the image in the answer is damaged (%s)", why);
+        unlink(out_path);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * POSTs an image request (generation or edit) and fetches its result. The
+ * answer is charged as soon as it arrives (usage, else list_ticks); a refusal
+ * answered with HTTP 400 too, when it carries a cost. An expired result URL
+ * earns one regeneration: a new request, charged on its own.
+ */
+static int image_call(xai_provider *x, const char *path, const char *model, const char *body, int64_t list_ticks,
+                      const char *out_path, gs_meter *meter, char *err, size_t errlen)
+{
+    char endpoint[48];
+    snprintf(endpoint, sizeof endpoint, "POST %s", path);
     int rc = -1;
     for (int gen = 0; gen < 2; gen++) {
         xresp r = {.retry_after = -1};
-        jv *j = api_json(&x->cfg, "POST", path, body, &r, path + 1, err, errlen);
-        if (!j && r.status == 400 && r.body && contains_ci(r.body, "moderation"))
-            rc = GS_PROVIDER_MODERATED;
-        else if (!j)
+        bill b = {.m = meter, .endpoint = endpoint, .model = model};
+        jv *j = NULL;
+        rc = post(&x->cfg, &b, path, body, list_ticks, &r, &j, err, errlen);
+        if (rc == CALL_OK && !is_2xx(&r)) {
+            rc = answered_error(&b, &r, j, path + 1, err, errlen);
+        } else if (rc == CALL_OK && !j) {
+            snprintf(err, errlen, "xai %s: malformed JSON reply%s%s%s", path + 1, r.request_id[0] ? " [request id " : "",
+                     r.request_id, r.request_id[0] ? "]" : "");
+            bill_charge(&b, 0, list_ticks, 0, 1, "unusable", err);
             rc = -1;
-        else {
-            *cost += cost_of(j, list_price);
-            rc = image_result(&x->cfg, j, out_path, err, errlen);
+        } else if (rc == CALL_OK) {
+            const char *url, *b64;
+            int64_t u = usage_ticks(j);
+            int src = image_source(j, &url, &b64, err, errlen);
+            bill_charge(&b, 0, u >= 0 ? u : list_ticks, 0, u < 0, src ? "refused" : "ok", src ? err : "");
+            rc = src ? src : b64 ? write_image(b64, out_path, err, errlen) : download(&x->cfg, url, out_path, 0, err, errlen);
+            if (rc != 0 && !src)
+                bill_charge(&b, 1, -1, 0, -1, "bad download", err);
+        } else {
+            rc = -1;
         }
         json_free(j);
         resp_reset(&r);
@@ -995,7 +1180,7 @@ static int image_call(xai_provider *x, const char *path, const char *body, doubl
 }
 
 static int xai_generate_image(gs_provider *pp, const char *prompt, const char *aspect, const char *out_path,
-                              double *cost, char *err, size_t errlen)
+                              gs_meter *meter, char *err, size_t errlen)
 {
     xai_provider *x = (xai_provider *)pp;
     jw w = {0};
@@ -1016,13 +1201,14 @@ static int xai_generate_image(gs_provider *pp, const char *prompt, const char *a
         snprintf(err, errlen, "xai: out of memory");
         return -1;
     }
-    int rc = image_call(x, "/images/generations", body, PRICE_IMAGE, out_path, cost, err, errlen);
+    int rc = image_call(x, "/images/generations", x->cfg.image_model, body, TICKS_IMAGE, out_path, meter, err,
+                        errlen);
     free(body);
     return rc;
 }
 
 static int xai_edit_image(gs_provider *pp, const char *prompt, const char *const refs[], size_t n_refs,
-                          const char *out_path, double *cost, char *err, size_t errlen)
+                          const char *out_path, gs_meter *meter, char *err, size_t errlen)
 {
     xai_provider *x = (xai_provider *)pp;
     if (n_refs < 1 || n_refs > 3) {
@@ -1062,95 +1248,151 @@ static int xai_edit_image(gs_provider *pp, const char *prompt, const char *const
         snprintf(err, errlen, "xai: out of memory");
         return -1;
     }
-    int rc = image_call(x, "/images/edits", body, PRICE_IMAGE * (double)(n_refs + 1), out_path, cost, err,
-                        errlen);
+    /* an edit is billed for its input images and its output (xai-api.md §2) */
+    int rc = image_call(x, "/images/edits", x->cfg.edit_model, body, TICKS_IMAGE * (int64_t)(n_refs + 1), out_path,
+                        meter, err, errlen);
     free(body);
     return rc;
 }
 
-/* Starts a video job, polls it to the end, downloads the clip. */
-static int video_job(xai_provider *x, const char *path, const char *body, double rate, const char *out_path,
-                     double *cost, char *err, size_t errlen)
+/* A poll answered with a status: done (settled, then downloaded), failed or
+ * expired (settled: such an answer has no cost, so 0 unless it says one), or
+ * still running (*pending). */
+static int job_ended(xai_provider *x, const bill *b, int64_t prior, const jv *p, int64_t u, const char *out_path,
+                     int *pending, char *err, size_t errlen)
+{
+    const char *st = json_str(p, "status", "");
+    if (!strcmp(st, "done")) {
+        const jv *rm = json_path(p, "video.respect_moderation");
+        const char *vurl = json_str(p, "video.url", NULL);
+        int64_t list = prior > 0 ? prior : video_list_ticks(json_num(p, "video.duration", 8), 0, 0);
+        if ((rm && rm->t == JV_BOOL && !rm->b) || !vurl || !*vurl) {
+            snprintf(err, errlen, "video rejected by content moderation");
+            bill_charge(b, 1, u >= 0 ? u : list, prior, u < 0, "refused", err);
+            return GS_PROVIDER_MODERATED;
+        }
+        bill_charge(b, 1, u >= 0 ? u : list, prior, u < 0, "ok", "");
+        int rc = download(&x->cfg, vurl, out_path, 1, err, errlen);
+        if (rc != 0)
+            bill_charge(b, 1, -1, 0, -1, "bad download", err);
+        return rc;
+    }
+    if (!strcmp(st, "failed") || !strcmp(st, "expired")) {
+        if (!strcmp(st, "failed"))
+            snprintf(err, errlen, "xai video %s failed: %s: %s", b->id, json_str(p, "error.code", "error"),
+                     json_str(p, "error.message", "no message"));
+        else
+            snprintf(err, errlen, "xai video %s expired before it was done", b->id);
+        bill_charge(b, 1, u >= 0 ? u : 0, prior, u < 0, st, err);
+        return GS_PROVIDER_JOB_FAILED;
+    }
+    *pending = 1;
+    return 0;
+}
+
+/*
+ * Polls the video job b names until it ends or the video deadline passes, and
+ * downloads the clip. Polling is a safe GET: a failed poll, an error status or
+ * a garbled reply is noted and polling goes on until the deadline. The job's
+ * charge (recorded at its list price, prior ticks, when it was created) is
+ * settled by the answer that ends it; a job the client stops waiting for
+ * (deadline, cancel) stays at its estimate, marked abandoned, and a resumed
+ * run can poll it again. Returns 0, DL_EXPIRED (the clip's URL expired),
+ * GS_PROVIDER_MODERATED, GS_PROVIDER_JOB_FAILED (failed or expired job),
+ * GS_PROVIDER_LOST (the service does not know it) or -1, with err.
+ */
+static int poll_job(xai_provider *x, const bill *b, int64_t prior, const char *out_path, char *err, size_t errlen)
 {
     const xai_cfg *c = &x->cfg;
+    char url[1024], last[400] = "";
+    snprintf(url, sizeof url, "%s/videos/%s", c->base_url, b->id);
+    double deadline = now_s() + c->video_timeout_s;
+    for (;;) {
+        if (gs_media_cancelled()) {
+            snprintf(err, errlen, "xai video %s: cancelled while the job ran (it stays recorded at its list price; "
+                     "a resumed run polls it)", b->id);
+            bill_charge(b, 1, -1, prior, -1, "abandoned", "cancelled while the job ran");
+            return -1;
+        }
+        if (now_s() > deadline) {
+            snprintf(err, errlen, "xai video %s: not done after %.0f s (video timeout)%s%s; it stays recorded at its "
+                     "list price and a resumed run polls it", b->id, c->video_timeout_s, last[0] ? "; last poll: " : "",
+                     last);
+            bill_charge(b, 1, -1, prior, -1, "abandoned", "not done by the video deadline");
+            return -1;
+        }
+        xresp r = {.retry_after = -1};
+        int pending = 0, rc = 0;
+        jv *p = NULL;
+        if (http_call(c, "GET", url, NULL, 1, NULL, c->timeout_s, &r, "video poll", err, errlen) != CALL_OK) {
+            snprintf(last, sizeof last, "%.390s", err);
+            pending = 1;
+        } else if (r.status == 202 || (r.status == 200 && r.len == 0)) { /* pending, empty body */
+            pending = 1;
+        } else {
+            p = r.len ? json_parse(r.body, r.len, NULL, 0) : NULL;
+            int64_t u = usage_ticks(p);
+            if (refusal_400(&r)) {
+                char msg[400];
+                server_message(&r, msg, sizeof msg);
+                snprintf(err, errlen, "%s", msg[0] ? msg : "video rejected by content moderation");
+                bill_charge(b, 1, u >= 0 ? u : prior, prior, u < 0, "refused", err);
+                rc = GS_PROVIDER_MODERATED;
+            } else if (r.status == 401 || r.status == 403 || r.status == 404) {
+                api_error(&r, "video poll", err, errlen);
+                bill_charge(b, 1, -1, prior, -1, r.status == 404 ? "lost" : "abandoned", err);
+                rc = r.status == 404 ? GS_PROVIDER_LOST : -1;
+            } else if (r.status != 200 || !p) {
+                if (r.status != 200)
+                    api_error(&r, "video poll", last, sizeof last);
+                else
+                    snprintf(last, sizeof last, "a garbled reply (not JSON) [request id %s]", r.request_id);
+                pending = 1;
+            } else {
+                rc = job_ended(x, b, prior, p, u, out_path, &pending, err, errlen);
+            }
+        }
+        json_free(p);
+        resp_reset(&r);
+        if (!pending)
+            return rc;
+        sleep_ms(c->poll_ms);
+    }
+}
+
+/* Starts a video job (charged at its list price, estimated, the moment its id
+ * comes back), polls it to the end, downloads the clip. An expired result URL
+ * earns one new job. */
+static int video_job(xai_provider *x, const char *path, const char *body, int64_t estimate, const char *out_path,
+                     gs_meter *meter, char *err, size_t errlen)
+{
+    char endpoint[48];
+    snprintf(endpoint, sizeof endpoint, "POST %s", path);
     int rc = -1;
     for (int gen = 0; gen < 2; gen++) {
         xresp r = {.retry_after = -1};
-        jv *j = api_json(c, "POST", path, body, &r, path + 1, err, errlen);
+        bill b = {.m = meter, .endpoint = endpoint, .model = x->cfg.video_model};
+        jv *j = NULL;
+        rc = post(&x->cfg, &b, path, body, estimate, &r, &j, err, errlen);
         const char *id = json_str(j, "request_id", NULL);
-        char rid[256] = "";
-        if (id)
-            snprintf(rid, sizeof rid, "%s", id);
-        else if (j)
+        if (rc == CALL_OK && !is_2xx(&r)) {
+            rc = answered_error(&b, &r, j, path + 1, err, errlen);
+        } else if (rc == CALL_OK && (!id || !*id)) {
+            /* a job may exist that nobody can poll: its price stands */
             snprintf(err, errlen, "xai %s: no request_id in the reply", path + 1);
-        if (!j && r.status == 400 && r.body && contains_ci(r.body, "moderation"))
-            rc = GS_PROVIDER_MODERATED;
+            bill_charge(&b, 0, estimate, 0, 1, "lost", err);
+            rc = -1;
+        } else if (rc == CALL_OK) {
+            snprintf(b.id, sizeof b.id, "%s", id);
+            bill_charge(&b, 0, estimate, 0, 1, "pending", "");
+        } else {
+            rc = -1;
+        }
         json_free(j);
         resp_reset(&r);
-        if (!rid[0])
+        if (rc != CALL_OK || !b.id[0])
             return rc;
-        char url[1024];
-        snprintf(url, sizeof url, "%s/videos/%s", c->base_url, rid);
-        double deadline = now_s() + c->video_timeout_s;
-        rc = -1;
-        for (;;) {
-            if (now_s() > deadline) {
-                snprintf(err, errlen, "xai video %s: not done after %.0f s (video timeout)", rid, c->video_timeout_s);
-                break;
-            }
-            if (http_call(c, "GET", url, NULL, 1, c->timeout_s, &r, "video poll", err, errlen) != 0)
-                break;
-            if (r.status == 202 || (r.status == 200 && r.len == 0)) { /* pending, empty body */
-                resp_reset(&r);
-                sleep_ms(c->poll_ms);
-                continue;
-            }
-            char perr[128];
-            jv *p = r.len ? json_parse(r.body, r.len, perr, sizeof perr) : NULL;
-            if (r.status == 400 && r.body && contains_ci(r.body, "moderation")) {
-                char msg[400];
-                server_message(&r, msg, sizeof msg);
-                *cost += cost_of(p, 0);
-                snprintf(err, errlen, "%s", msg[0] ? msg : "video rejected by content moderation");
-                rc = GS_PROVIDER_MODERATED;
-                json_free(p);
-                break;
-            }
-            if (r.status != 200) {
-                api_error(&r, "video poll", err, errlen);
-                json_free(p);
-                break;
-            }
-            if (!p) {
-                snprintf(err, errlen, "xai video poll: malformed JSON reply (%s)", perr);
-                break;
-            }
-            const char *st = json_str(p, "status", "");
-            if (!strcmp(st, "done")) {
-                const jv *rm = json_path(p, "video.respect_moderation");
-                const char *vurl = json_str(p, "video.url", NULL);
-                *cost += cost_of(p, rate * json_num(p, "video.duration", 8));
-                if ((rm && rm->t == JV_BOOL && !rm->b) || !vurl || !*vurl) {
-                    snprintf(err, errlen, "video rejected by content moderation");
-                    rc = GS_PROVIDER_MODERATED;
-                } else {
-                    rc = download(c, vurl, out_path, err, errlen);
-                }
-            } else if (!strcmp(st, "failed")) {
-                snprintf(err, errlen, "xai video %s failed: %s: %s", rid, json_str(p, "error.code", "error"),
-                         json_str(p, "error.message", "no message"));
-            } else if (!strcmp(st, "expired")) {
-                snprintf(err, errlen, "xai video %s expired before it was done", rid);
-            } else {
-                json_free(p);
-                resp_reset(&r);
-                sleep_ms(c->poll_ms);
-                continue;
-            }
-            json_free(p);
-            break;
-        }
-        resp_reset(&r);
+        rc = poll_job(x, &b, estimate, out_path, err, errlen);
         if (rc != DL_EXPIRED)
             break;
     }
@@ -1158,7 +1400,7 @@ static int video_job(xai_provider *x, const char *path, const char *body, double
 }
 
 static int xai_generate_video(gs_provider *pp, const char *prompt, const char *image_path, double duration_s,
-                              const char *aspect, const char *resolution, const char *out_path, double *cost,
+                              const char *aspect, const char *resolution, const char *out_path, gs_meter *meter,
                               char *err, size_t errlen)
 {
     xai_provider *x = (xai_provider *)pp;
@@ -1190,16 +1432,20 @@ static int xai_generate_video(gs_provider *pp, const char *prompt, const char *i
         snprintf(err, errlen, "xai: out of memory");
         return -1;
     }
-    double rate = resolution && !strcmp(resolution, "480p") ? PRICE_VIDEO_480 : PRICE_VIDEO_720;
-    int rc = video_job(x, "/videos/generations", body, rate, out_path, cost, err, errlen);
+    int64_t estimate = video_list_ticks(duration_s, resolution && !strcmp(resolution, "480p"), image_path != NULL);
+    int rc = video_job(x, "/videos/generations", body, estimate, out_path, meter, err, errlen);
     free(body);
     return rc;
 }
 
 static int xai_edit_video(gs_provider *pp, const char *prompt, const char *video_path, const char *out_path,
-                          double *cost, char *err, size_t errlen)
+                          gs_meter *meter, char *err, size_t errlen)
 {
     xai_provider *x = (xai_provider *)pp;
+    /* the output keeps the input's length, at 720p (xai-api.md §3): its list price */
+    gs_media_info info;
+    char perr[200];
+    double dur = gs_media_probe(video_path, &info, perr, sizeof perr) == 0 && info.duration > 0 ? info.duration : 8;
     jw w = {0};
     jw_begin_obj(&w);
     jw_key(&w, "model");
@@ -1220,8 +1466,22 @@ static int xai_edit_video(gs_provider *pp, const char *prompt, const char *video
         snprintf(err, errlen, "xai: out of memory");
         return -1;
     }
-    int rc = video_job(x, "/videos/edits", body, PRICE_VIDEO_720, out_path, cost, err, errlen);
+    int rc = video_job(x, "/videos/edits", body, video_list_ticks(dur, 0, 0), out_path, meter, err, errlen);
     free(body);
+    return rc;
+}
+
+/* A job an earlier process created (its charge is in the ledger under
+ * request_id): polled and settled here, never created again. */
+static int xai_resume_video(gs_provider *pp, const char *request_id, const char *out_path, gs_meter *meter, char *err,
+                            size_t errlen)
+{
+    xai_provider *x = (xai_provider *)pp;
+    bill b = {.m = meter, .endpoint = "POST /videos/generations", .model = x->cfg.video_model};
+    snprintf(b.id, sizeof b.id, "%s", request_id);
+    int rc = poll_job(x, &b, 0, out_path, err, errlen);
+    if (rc == DL_EXPIRED) /* the clip's URL expired: the caller makes a new one */
+        rc = -1;
     return rc;
 }
 
@@ -1248,6 +1508,7 @@ static const gs_provider_ops xai_ops = {
     .max_concurrency = xai_max_concurrency,
     .destroy = xai_destroy,
     .reword_prompt = xai_reword,
+    .resume_video = xai_resume_video,
 };
 
 int gs_provider_xai_open(gs_provider **out, char *err, size_t errlen)
@@ -1285,7 +1546,7 @@ static int l_check(lua_State *L)
         xresp r = {.retry_after = -1};
         char url[700];
         snprintf(url, sizeof url, "%s/models", c.base_url);
-        if (http_call(&c, "GET", url, NULL, 1, c.timeout_s < 30 ? c.timeout_s : 30, &r, "GET /models", err,
+        if (http_call(&c, "GET", url, NULL, 1, NULL, c.timeout_s < 30 ? c.timeout_s : 30, &r, "GET /models", err,
                       sizeof err) == 0) {
             if (r.status == 401 || r.status == 403 || r.status == 400) {
                 char msg[600];

@@ -34,13 +34,49 @@ end
 -- Futures in flight and what to do when each lands. Results arrive in the
 -- order they finish, whichever wait is running: a scene video that finishes
 -- while the next keyframe is being composed is recorded right away. Each turn
--- (at most 0.5 s) is a safe point: a cancel request stops the run there.
+-- (at most 0.5 s) is a safe point: a cancel request stops the run there. Every
+-- billed request the steps report is recorded as it comes (the ledger), before
+-- the step it belongs to is. A step that fails stops new work, and the run
+-- fails once what is already running has finished (each of those is paid for:
+-- its asset is recorded rather than thrown away).
 local function tracker(ctx, progress, observer, run_id)
   local pending, done = {}, {}
   local t = {}
+  local failure
+  function t.record_charges()
+    for _, charge in ipairs(ctx:charges()) do observer:on_charge(run_id, charge) end
+  end
   function t.add(future, on_done, where)
     pending[future:id()] = { future = future, on_done = on_done, where = where }
     return future
+  end
+  -- Submits a step, or nothing once a step has failed.
+  function t.submit(step, args, on_done, where)
+    if failure then return nil end
+    local future, err = ctx:submit(step, args)
+    if not future then error(err, 0) end
+    return t.add(future, on_done, where)
+  end
+  local function turn()
+    local ev = ctx:next_event(0.5)
+    t.record_charges()
+    if ev and ev.kind == "progress" then
+      progress:event(ev)
+    elseif ev and ev.kind == "done" and pending[ev.future] then
+      local entry = pending[ev.future]
+      pending[ev.future] = nil
+      local result, err = entry.future:wait()
+      done[ev.future] = true
+      if not result then
+        -- the first failure wins; where names the scene or character it hit
+        local where = entry.where
+        failure = failure or (where and setmetatable({ message = tostring(err), where = where }, StepFailure) or err)
+      elseif entry.on_done then
+        entry.on_done(result)
+      end
+    end
+    observer:heartbeat(run_id)
+    check_cancel(observer, run_id)
   end
   function t.wait(futures)
     local function all_done()
@@ -49,22 +85,11 @@ local function tracker(ctx, progress, observer, run_id)
       end
       return true
     end
-    while not all_done() do
-      local ev = ctx:next_event(0.5)
-      if ev and ev.kind == "progress" then
-        progress:event(ev)
-      elseif ev and ev.kind == "done" and pending[ev.future] then
-        local entry = pending[ev.future]
-        pending[ev.future] = nil
-        local result, err = entry.future:wait()
-        if not result then
-          error(entry.where and setmetatable({ message = tostring(err), where = entry.where }, StepFailure) or err, 0)
-        end
-        done[ev.future] = true
-        if entry.on_done then entry.on_done(result) end
-      end
-      observer:heartbeat(run_id)
-      check_cancel(observer, run_id)
+    while not failure and not all_done() do turn() end
+    if failure then
+      if next(pending) then progress:warn("a step failed: waiting for the steps still running (they are paid for)") end
+      while next(pending) do turn() end
+      error(failure, 0)
     end
   end
   return t
@@ -100,8 +125,18 @@ local function video_pipeline(concept, observer, opts)
   if opts.on_run then opts.on_run(run_id) end
   local run_dir = ("runs/%d"):format(run_id)
 
+  -- What was paid for goes to the ledger even when the run fails: the steps
+  -- context and the provider keep their charges until they are taken.
+  local provider, ctx_ref
+  local function record_provider_charges(step, asset)
+    for _, charge in ipairs(provider:charges()) do
+      charge.step, charge.asset = step, asset
+      observer:on_charge(run_id, charge)
+    end
+  end
+
   local ok, result = xpcall(function()
-    local provider = provider_lib.open(opts.provider or "local", { seed = opts.seed })
+    provider = provider_lib.open(opts.provider or "local", { seed = opts.seed })
     local ctx <close> = steps.context {
       -- The local renderer keeps the cores busy, so its pool follows the cores; a
       -- remote provider mostly waits on the network, so its pool follows what
@@ -110,6 +145,7 @@ local function video_pipeline(concept, observer, opts)
       workers = opts.workers or (provider:name() ~= "local" and provider:max_concurrency() or nil),
       options = opts.step_options,
     }
+    ctx_ref = ctx
 
     -- Step 1: ideation.
     observer:on_status(run_id, "ideation")
@@ -117,6 +153,7 @@ local function video_pipeline(concept, observer, opts)
     local plan = opts.plan or (resume and resume.plan)
     if not plan then
       local raw, err = provider:plan_story(concept, { scenes = opts.scenes or 3 })
+      record_provider_charges("plan_story", "plan")
       if not raw then error("planning the story failed: " .. tostring(err), 0) end
       plan, err = planlib.validate(raw)
       if not plan then error("the provider's story plan was rejected: " .. err, 0) end
@@ -142,9 +179,9 @@ local function video_pipeline(concept, observer, opts)
         sheets[character.name] = have.portrait_path ~= "" and have or description_only(character)
         progress:info(("character %s: kept from before"):format(character.name))
       else
-        sheet_futures[#sheet_futures + 1] = work.add(ctx:submit("generate_character_sheet", {
+        sheet_futures[#sheet_futures + 1] = work.submit("generate_character_sheet", {
           character = character, style = plan.style, aspect = plan.aspect_ratio,
-        }), function(asset)
+        }, function(asset)
           observer:on_character(run_id, asset)
           if asset.skipped then
             sheets[asset.name] = description_only(character)
@@ -182,9 +219,11 @@ local function video_pipeline(concept, observer, opts)
         if kept_video.video_path ~= "" then videos[scene.scene_id] = kept_video end
         return
       end
-      video_futures[#video_futures + 1] = work.add(ctx:submit("generate_scene_video", {
+      -- A job paid for before a crash or a cancel is polled, not paid for again.
+      video_futures[#video_futures + 1] = work.submit("generate_scene_video", {
         scene = scene, keyframe = keyframe, characters = cast, aspect = plan.aspect_ratio,
-      }), on_video, { step = "videos", scene_id = scene.scene_id, asset = "clip" })
+        pending_video = kept.pending_videos and kept.pending_videos[scene.scene_id],
+      }, on_video, { step = "videos", scene_id = scene.scene_id, asset = "clip" })
     end
     for _, scene in ipairs(plan.scenes) do
       check_cancel(observer, run_id)
@@ -195,10 +234,10 @@ local function video_pipeline(concept, observer, opts)
         if have.keyframe_path ~= "" then use_keyframe(scene, cast, have) end
         progress:info(("keyframe of scene %d: kept from before"):format(scene.scene_id))
       else
-        work.wait { work.add(ctx:submit("compose_keyframe", {
+        work.wait { work.submit("compose_keyframe", {
           scene = scene, style = plan.style, aspect = plan.aspect_ratio, characters = cast,
           previous_keyframe = previous,
-        }), function(asset)
+        }, function(asset)
           observer:on_keyframe(run_id, asset)
           if asset.skipped then
             progress:warn(("keyframe of scene %d skipped: %s"):format(asset.scene_id, asset.note))
@@ -239,7 +278,7 @@ local function video_pipeline(concept, observer, opts)
     end
     if #clips == 0 then error("no scene has a clip: every one was skipped (see the notes)", 0) end
     local assembled
-    work.wait { work.add(ctx:submit("assemble_final_video", { clips = clips, out = run_dir .. "/final.mp4" }),
+    work.wait { work.submit("assemble_final_video", { clips = clips, out = run_dir .. "/final.mp4" },
       function(result) assembled = result end, { step = "assembly" }) }
     observer:on_complete(run_id, assembled.path)
     return output_dir .. "/" .. assembled.path
@@ -249,10 +288,21 @@ local function video_pipeline(concept, observer, opts)
     return debug.traceback(err)
   end)
 
-  -- The steps context is closed by now (its <close> ran while the error went up).
+  -- The steps context is closed by now (its <close> ran while the error went
+  -- up). What the planner and the steps were charged that is not recorded yet
+  -- (steps that were stopped, a failed plan) goes to the ledger first.
+  local cok, cerr = pcall(function()
+    if provider then record_provider_charges("plan_story", "plan") end
+    if ctx_ref then
+      for _, charge in ipairs(ctx_ref:charges()) do observer:on_charge(run_id, charge) end
+    end
+  end)
+  if not cok and is_interrupt(cerr) then error(cerr, 0) end
+  if not cok and ok then ok, result, cok = false, tostring(cerr), true end
   -- When the record itself is what failed (a full disk, say), saying so may
   -- fail too: the run's own message is the one to keep.
   local function record(method, msg, detail)
+    if not cok then msg = ("%s (and %s)"):format(msg, tostring(cerr)) end
     local rok, rerr = pcall(observer[method], observer, run_id, msg, detail)
     if not rok and is_interrupt(rerr) then error(rerr, 0) end
     if not rok and not tostring(msg):find("cannot record the run", 1, true) then

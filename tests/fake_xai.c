@@ -7,7 +7,18 @@
  * Picks a free port and prints "PORT <n>" on stdout; exits after --idle
  * seconds without a request (default 120) or on POST /control/quit. Serves
  * real media made with ffmpeg at start from its own /assets/ URLs. Every
- * request is logged as one JSON line {method, path, status, fault, prompt}.
+ * request is logged as one JSON line {method, path, status, fault, prompt,
+ * client_id, request_id, ticks}.
+ *
+ * It bills like the service (xai-api.md §6), in ticks (1 USD = 10^10), and
+ * keeps its own billing log, read with GET /control/billing
+ * ({"total_ticks": N, "requests": [{endpoint, request_id, client_id, ticks}]}):
+ *   chat          $0.20 / M prompt tokens + $0.50 / M completion tokens
+ *                 (prompt: 200 + text bytes / 4 + 1,000 per image; completion: content bytes / 4)
+ *   images        $0.02 per image, an edit also per input image
+ *   videos        $0.07 / s at 720p ($0.05 at 480p) + $0.002 for an input image, billed
+ *                 when the job finishes (polled or not); a failed or expired job is not billed
+ * A request processed after its client gave up is billed all the same.
  *
  * Script (all optional):
  *   {"latency_ms": {"chat": 30, "image": 50, "video": 600},
@@ -18,11 +29,19 @@
  *                                  of the scenes asked for)
  *    "faults": [{"match": "POST /v1/images/generations", "skip": 0, "times": 1,
  *                "body_contains": "Fox", "status": 429, "retry_after": "1",
- *                "delay_ms": 0, "kind": "moderation|malformed|empty_data|failed|expired|respect_false"}]}
+ *                "delay_ms": 0, "kind": "moderation|malformed|empty_data|failed|expired|respect_false|
+ *                                        refusal400|truncated|slow|hang"}]}
  * A fault fires on the requests whose "METHOD path" starts with match (and whose
- * body contains body_contains), after skip of them, times times.
+ * body contains body_contains), after skip of them, times times. refusal400: an
+ * image request refused by moderation with HTTP 400 and a billed usage;
+ * truncated: an asset sent half, with no Content-Length (the connection closes);
+ * slow: the request is processed (and billed) only once its client has closed
+ * the connection (timed out), so "answers after the client's timeout" holds on
+ * any machine; hang: the request is held until its client goes away (killed,
+ * or timed out), then dropped unprocessed and unbilled.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +51,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <microhttpd.h>
 
@@ -48,11 +68,34 @@ typedef struct fault {
 
 typedef struct job {
     char id[40];
+    char endpoint[40];          /* the create: "POST /v1/videos/generations" */
+    char client_id[64];
     double ready_at;
     int polls, duration;
-    int fault_kind;             /* 0, or a poll-time outcome */
-    char outcome[32];
+    long long ticks;            /* what the job bills when it finishes */
+    int outcome;                /* JOB_*: decided at the poll that saw it end */
+    int fate;                   /* JOB_*: how it will end, when a fault on its create said so */
 } job;
+
+enum { JOB_DONE, JOB_MODERATED, JOB_FAILED, JOB_EXPIRED };
+
+#define MAX_BILLS 4096
+
+typedef struct bill {
+    char endpoint[48], request_id[64], client_id[64];
+    long long ticks;
+} bill;
+
+#define TICKS_PER_IMAGE 200000000LL       /* $0.02 */
+#define TICKS_PER_S_720 700000000LL       /* $0.07 */
+#define TICKS_PER_S_480 500000000LL       /* $0.05 */
+#define TICKS_VIDEO_INPUT_IMAGE 20000000LL /* $0.002 */
+#define TICKS_PER_PROMPT_TOKEN 2000LL     /* $0.20 / M */
+#define TICKS_PER_COMPLETION_TOKEN 5000LL /* $0.50 / M */
+
+/* The request being handled (one thread per connection): its ids. */
+static _Thread_local char cur_rid[64], cur_cid[64];
+static _Thread_local long long cur_ticks = -1;
 
 static struct {
     pthread_mutex_t mu;
@@ -64,6 +107,8 @@ static struct {
     int n_faults;
     job jobs[MAX_JOBS];
     int n_jobs;
+    bill bills[MAX_BILLS];
+    int n_bills;
     FILE *log;
     char dir[1024], image[1100], video[1100];
     unsigned port;
@@ -168,6 +213,31 @@ static int pick_fault(const char *method, const char *path, const char *body, fa
     return hit;
 }
 
+/* Bills the request being handled (a chat or an image answer). */
+static void bill_now(const char *endpoint, long long ticks)
+{
+    pthread_mutex_lock(&S.mu);
+    if (S.n_bills < MAX_BILLS) {
+        bill *b = &S.bills[S.n_bills++];
+        snprintf(b->endpoint, sizeof b->endpoint, "%s", endpoint);
+        snprintf(b->request_id, sizeof b->request_id, "%s", cur_rid);
+        snprintf(b->client_id, sizeof b->client_id, "%s", cur_cid);
+        b->ticks = ticks;
+    }
+    pthread_mutex_unlock(&S.mu);
+    cur_ticks = ticks;
+}
+
+/* What a video job has billed by now: a job bills when it finishes, whether
+ * anyone polls it or not; one seen to fail or expire bills nothing. Under S.mu. */
+static long long job_billed_locked(const job *j)
+{
+    int end = j->outcome != JOB_DONE ? j->outcome : j->fate;
+    if (end == JOB_FAILED || end == JOB_EXPIRED)
+        return 0;
+    return j->outcome != JOB_DONE || now_s() >= j->ready_at ? j->ticks : 0;
+}
+
 static void log_request(const char *method, const char *path, int status, const char *fault_desc, const char *prompt)
 {
     jw w = {0};
@@ -187,6 +257,14 @@ static void log_request(const char *method, const char *path, int status, const 
         jw_null(&w);
     jw_key(&w, "prompt");
     jw_strn(&w, prompt ? prompt : "", prompt ? (strlen(prompt) > 300 ? 300 : strlen(prompt)) : 0);
+    jw_key(&w, "client_id");
+    jw_str(&w, cur_cid);
+    jw_key(&w, "request_id");
+    jw_str(&w, cur_rid);
+    if (cur_ticks >= 0) {
+        jw_key(&w, "ticks");
+        jw_int(&w, cur_ticks);
+    }
     jw_end_obj(&w);
     char *line = jw_take(&w);
     pthread_mutex_lock(&S.mu);
@@ -199,17 +277,60 @@ static void log_request(const char *method, const char *path, int status, const 
     free(line);
 }
 
+/* GET /control/billing: every billed request, and the total. */
+static char *billing_json(void)
+{
+    jw w = {0};
+    long long total = 0;
+    jw_begin_obj(&w);
+    jw_key(&w, "requests");
+    jw_begin_arr(&w);
+    pthread_mutex_lock(&S.mu);
+    for (int i = 0; i < S.n_bills; i++) {
+        const bill *b = &S.bills[i];
+        jw_begin_obj(&w);
+        jw_key(&w, "endpoint");
+        jw_str(&w, b->endpoint);
+        jw_key(&w, "request_id");
+        jw_str(&w, b->request_id);
+        jw_key(&w, "client_id");
+        jw_str(&w, b->client_id);
+        jw_key(&w, "ticks");
+        jw_int(&w, b->ticks);
+        jw_end_obj(&w);
+        total += b->ticks;
+    }
+    for (int i = 0; i < S.n_jobs; i++) {
+        long long t = job_billed_locked(&S.jobs[i]);
+        jw_begin_obj(&w);
+        jw_key(&w, "endpoint");
+        jw_str(&w, S.jobs[i].endpoint);
+        jw_key(&w, "request_id");
+        jw_str(&w, S.jobs[i].id);
+        jw_key(&w, "client_id");
+        jw_str(&w, S.jobs[i].client_id);
+        jw_key(&w, "ticks");
+        jw_int(&w, t);
+        jw_key(&w, "finished");
+        jw_bool(&w, S.jobs[i].outcome != JOB_DONE || now_s() >= S.jobs[i].ready_at);
+        jw_end_obj(&w);
+        total += t;
+    }
+    pthread_mutex_unlock(&S.mu);
+    jw_end_arr(&w);
+    jw_key(&w, "total_ticks");
+    jw_int(&w, total);
+    jw_end_obj(&w);
+    return jw_take(&w);
+}
+
 static enum MHD_Result send_body(struct MHD_Connection *c, int status, const char *type, const char *body,
                                  size_t len, const char *retry_after)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (type)
         MHD_add_response_header(r, "Content-Type", type);
-    char rid[64];
-    pthread_mutex_lock(&S.mu);
-    snprintf(rid, sizeof rid, "fake-req-%ld", ++S.counter);
-    pthread_mutex_unlock(&S.mu);
-    MHD_add_response_header(r, "x-request-id", rid);
+    MHD_add_response_header(r, "x-request-id", cur_rid);
     if (retry_after && *retry_after)
         MHD_add_response_header(r, "Retry-After", retry_after);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
@@ -240,15 +361,55 @@ static enum MHD_Result send_error(struct MHD_Connection *c, int status, const ch
     return r;
 }
 
-static enum MHD_Result send_file(struct MHD_Connection *c, const char *path, const char *type)
+/* A body of unknown length: the reader hands out what it holds, then ends the stream. */
+typedef struct half_body {
+    char *b;
+    size_t len;
+} half_body;
+
+static ssize_t half_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    half_body *h = cls;
+    if (pos >= h->len)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    size_t n = h->len - (size_t)pos < max ? h->len - (size_t)pos : max;
+    memcpy(buf, h->b + pos, n);
+    return (ssize_t)n;
+}
+
+static void half_free(void *cls)
+{
+    half_body *h = cls;
+    free(h->b);
+    free(h);
+}
+
+/* truncated: half the file, no Content-Length, no chunked encoding: the
+ * connection closes where the body stops, as a server dying mid-answer looks. */
+static enum MHD_Result send_file(struct MHD_Connection *c, const char *path, const char *type, int truncated)
 {
     size_t len;
     char *b = slurp(path, &len);
     if (!b)
         return send_error(c, 404, "no such asset", NULL);
-    enum MHD_Result r = send_body(c, 200, type, b, len, NULL);
-    free(b);
-    return r;
+    if (!truncated) {
+        enum MHD_Result r = send_body(c, 200, type, b, len, NULL);
+        free(b);
+        return r;
+    }
+    half_body *h = malloc(sizeof *h);
+    if (!h) {
+        free(b);
+        return MHD_NO;
+    }
+    h->b = b;
+    h->len = len / 2;
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, half_read, h, half_free);
+    MHD_set_response_options(r, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
+    MHD_add_response_header(r, "Content-Type", type);
+    enum MHD_Result ret = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return ret;
 }
 
 /* ---- route handlers: fill *status and return the JSON body (malloc'd) ---- */
@@ -321,8 +482,10 @@ static char *chat_plan(const char *text)
         jw_str(&w, "slow dolly in");
         jw_key(&w, "mood");
         jw_str(&w, "curious");
+        char action[64]; /* a word per scene, so a fault can pick one scene's video by its prompt */
+        snprintf(action, sizeof action, "they look around for clue %d", i + 1);
         jw_key(&w, "action");
-        jw_str(&w, "they look around");
+        jw_str(&w, action);
         jw_key(&w, "duration_seconds");
         jw_int(&w, 3);
         jw_key(&w, "transition");
@@ -407,12 +570,25 @@ static char *route_chat(const jv *req, int *status)
     jw_str(&w, "stop");
     jw_end_obj(&w);
     jw_end_arr(&w);
+    /* Tokens as a tokenizer might count them: about 4 bytes each, images a flat 1,000. */
+    long long prompt_tokens = 200 + (long long)strlen(text) / 4, images = 0;
+    const jv *parts = json_path(req, "messages.1.content");
+    for (size_t i = 0; parts && parts->t == JV_ARR && i < parts->len; i++)
+        images += !strcmp(json_str(&parts->items[i], "type", ""), "image_url");
+    prompt_tokens += 1000 * images;
+    long long completion_tokens = (long long)strlen(content) / 4 + 1;
+    long long ticks = prompt_tokens * TICKS_PER_PROMPT_TOKEN + completion_tokens * TICKS_PER_COMPLETION_TOKEN;
+    char usage[400];
+    snprintf(usage, sizeof usage,
+             "{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"total_tokens\":%lld,"
+             "\"prompt_tokens_details\":{\"cached_tokens\":0},"
+             "\"completion_tokens_details\":{\"reasoning_tokens\":0},\"cost_in_usd_ticks\":%lld}",
+             prompt_tokens, completion_tokens, prompt_tokens + completion_tokens, ticks);
     jw_key(&w, "usage");
-    jw_raw(&w, "{\"prompt_tokens\":1000,\"completion_tokens\":200,\"total_tokens\":1200,"
-               "\"prompt_tokens_details\":{\"cached_tokens\":0},"
-               "\"completion_tokens_details\":{\"reasoning_tokens\":0},\"cost_in_usd_ticks\":3000000}");
+    jw_raw(&w, usage);
     jw_end_obj(&w);
     free(content);
+    bill_now("POST /v1/chat/completions", ticks);
     *status = 200;
     return jw_take(&w);
 }
@@ -444,23 +620,53 @@ static char *route_image(const jv *req, int edit, const fault *f, int *status, c
     }
     sleep_ms(S.lat_image);
     *status = 200;
-    if (f && !strcmp(f->kind, "empty_data"))
+    const char *endpoint = edit ? "POST /v1/images/edits" : "POST /v1/images/generations";
+    if (f && !strcmp(f->kind, "empty_data")) {
+        bill_now(endpoint, 0);
         return strdup("{\"data\":[],\"usage\":{\"cost_in_usd_ticks\":0}}");
-    if (f && !strcmp(f->kind, "moderation"))
+    }
+    if (f && !strcmp(f->kind, "moderation")) {
+        bill_now(endpoint, 0);
         return strdup("{\"data\":[{\"url\":\"\",\"respect_moderation\":false}],\"usage\":{\"cost_in_usd_ticks\":0}}");
+    }
+    /* Edits bill their input images too (xai-api.md §2). */
+    size_t inputs = !edit ? 0 : images ? images->len : 1;
+    long long ticks = (long long)n * TICKS_PER_IMAGE + (long long)inputs * TICKS_PER_IMAGE;
     char body[512];
+    if (f && !strcmp(f->kind, "refusal400")) {
+        /* Refused after the work was done: HTTP 400, and billed (the shape of §5's video refusal). */
+        *status = 400;
+        bill_now(endpoint, ticks);
+        snprintf(body, sizeof body,
+                 "{\"code\":\"Client specified an invalid argument\",\"error\":\"Generated image rejected by "
+                 "content moderation.\",\"usage\":{\"cost_in_usd_ticks\":%lld}}",
+                 ticks);
+        return strdup(body);
+    }
     long id;
     pthread_mutex_lock(&S.mu);
     id = ++S.counter;
     pthread_mutex_unlock(&S.mu);
+    bill_now(endpoint, ticks);
     snprintf(body, sizeof body,
              "{\"data\":[{\"url\":\"http://127.0.0.1:%u/assets/img-%ld.jpg\",\"mime_type\":\"image/jpeg\","
-             "\"respect_moderation\":true}],\"usage\":{\"cost_in_usd_ticks\":200000000}}",
-             S.port, id);
+             "\"respect_moderation\":true}],\"usage\":{\"cost_in_usd_ticks\":%lld}}",
+             S.port, id, ticks);
     return strdup(body);
 }
 
-static char *route_video_create(const jv *req, int *status, char *msg, size_t msglen)
+static int fault_outcome(const fault *f)
+{
+    if (!f)
+        return JOB_DONE;
+    return !strcmp(f->kind, "moderation") ? JOB_MODERATED
+           : !strcmp(f->kind, "failed")   ? JOB_FAILED
+           : !strcmp(f->kind, "expired")  ? JOB_EXPIRED
+                                          : JOB_DONE;
+}
+
+/* A fault on the create (failed, expired, moderation) decides how that job ends. */
+static char *route_video_create(const jv *req, int edit, const fault *f, int *status, char *msg, size_t msglen)
 {
     const char *prompt = json_str(req, "prompt", NULL);
     int dur = (int)json_num(req, "duration", 8);
@@ -478,8 +684,15 @@ static char *route_video_create(const jv *req, int *status, char *msg, size_t ms
     }
     job *j = &S.jobs[S.n_jobs++];
     snprintf(j->id, sizeof j->id, "vid-%04d-%ld", S.n_jobs, ++S.counter);
+    snprintf(j->client_id, sizeof j->client_id, "%s", cur_cid);
+    snprintf(j->endpoint, sizeof j->endpoint, "POST /v1/videos/%s", edit ? "edits" : "generations");
     j->ready_at = now_s() + S.lat_video / 1000.0;
     j->duration = dur;
+    j->outcome = JOB_DONE;
+    j->fate = fault_outcome(f);
+    /* An edit keeps its input's resolution: ours are 720p. */
+    int p480 = !edit && !strcmp(json_str(req, "resolution", "480p"), "480p");
+    j->ticks = dur * (p480 ? TICKS_PER_S_480 : TICKS_PER_S_720) + (json_get(req, "image") ? TICKS_VIDEO_INPUT_IMAGE : 0);
     char body[128];
     snprintf(body, sizeof body, "{\"request_id\":\"%s\"}", j->id);
     pthread_mutex_unlock(&S.mu);
@@ -498,6 +711,11 @@ static enum MHD_Result route_video_poll(struct MHD_Connection *c, const char *id
     if (j)
         j->polls++;
     int dur = j ? j->duration : 0;
+    long long ticks = j ? j->ticks : 0;
+    /* A fault decides how the job ended (and so what it bills); it stays so. */
+    if (j && !pending && j->outcome == JOB_DONE)
+        j->outcome = j->fate != JOB_DONE ? j->fate : fault_outcome(f);
+    int outcome = j ? j->outcome : JOB_DONE;
     pthread_mutex_unlock(&S.mu);
     if (!j) {
         *status = 404;
@@ -509,29 +727,30 @@ static enum MHD_Result route_video_poll(struct MHD_Connection *c, const char *id
     }
     char body[600];
     *status = 200;
-    if (f && !strcmp(f->kind, "moderation")) {
+    if (outcome == JOB_MODERATED) {
         *status = 400;
-        return send_json(c, 400,
-                         "{\"code\":\"Client specified an invalid argument\",\"error\":\"Generated video rejected by "
-                         "content moderation.\",\"usage\":{\"cost_in_usd_ticks\":2500000000}}",
-                         NULL);
+        snprintf(body, sizeof body,
+                 "{\"code\":\"Client specified an invalid argument\",\"error\":\"Generated video rejected by "
+                 "content moderation.\",\"usage\":{\"cost_in_usd_ticks\":%lld}}",
+                 ticks);
+        return send_json(c, 400, body, NULL);
     }
-    if (f && !strcmp(f->kind, "failed"))
+    if (outcome == JOB_FAILED)
         return send_json(c, 200, "{\"status\":\"failed\",\"progress\":0,\"error\":{\"code\":\"internal_error\","
                                  "\"message\":\"the fake video worker crashed\"}}", NULL);
-    if (f && !strcmp(f->kind, "expired"))
+    if (outcome == JOB_EXPIRED)
         return send_json(c, 200, "{\"status\":\"expired\"}", NULL);
     int respect = !(f && !strcmp(f->kind, "respect_false"));
-    snprintf(body, sizeof body,
-             "{\"status\":\"done\",\"video\":{\"url\":\"%s%u/assets/%s.mp4\",\"duration\":%d,"
-             "\"respect_moderation\":%s},\"model\":\"grok-imagine-video\",\"usage\":{\"cost_in_usd_ticks\":%lld},"
-             "\"progress\":100}",
-             respect ? "http://127.0.0.1:" : "", respect ? S.port : 0u, respect ? id : "", dur,
-             respect ? "true" : "false", (long long)dur * 700000000LL);
-    if (!respect)
+    if (respect)
+        snprintf(body, sizeof body,
+                 "{\"status\":\"done\",\"video\":{\"url\":\"http://127.0.0.1:%u/assets/%s.mp4\",\"duration\":%d,"
+                 "\"respect_moderation\":true},\"model\":\"grok-imagine-video\",\"usage\":{\"cost_in_usd_ticks\":%lld},"
+                 "\"progress\":100}",
+                 S.port, id, dur, ticks);
+    else
         snprintf(body, sizeof body, "{\"status\":\"done\",\"video\":{\"url\":\"\",\"duration\":%d,"
                                     "\"respect_moderation\":false},\"usage\":{\"cost_in_usd_ticks\":%lld},\"progress\":100}",
-                 dur, (long long)dur * 700000000LL);
+                 dur, ticks);
     return send_json(c, 200, body, NULL);
 }
 
@@ -554,9 +773,33 @@ static int job_pending(const char *id)
     return pending;
 }
 
+/* slow: waits (at most 120 s) until the client closes its side, i.e. it timed out. */
+static void wait_for_hangup(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci)
+        return;
+    int fd = ci->connect_fd;
+    for (double t0 = now_s(); now_s() - t0 < 120;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+        if (poll(&p, 1, 100) > 0) {
+            char b;
+            ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+            if ((p.revents & (POLLRDHUP | POLLHUP | POLLERR)) || n == 0)
+                return;
+        }
+    }
+}
+
 static enum MHD_Result handle(struct MHD_Connection *c, const char *method, const char *url, const char *body)
 {
     fault f;
+    pthread_mutex_lock(&S.mu);
+    snprintf(cur_rid, sizeof cur_rid, "fake-req-%ld", ++S.counter);
+    pthread_mutex_unlock(&S.mu);
+    const char *cid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Client-Request-Id");
+    snprintf(cur_cid, sizeof cur_cid, "%s", cid ? cid : "");
+    cur_ticks = -1;
     int poll = !strcmp(method, "GET") && !strncmp(url, "/v1/videos/", 11);
     int has_fault = !(poll && job_pending(url + 11)) && pick_fault(method, url, body, &f);
     int status = 500;
@@ -569,6 +812,13 @@ static enum MHD_Result handle(struct MHD_Connection *c, const char *method, cons
     if (has_fault) {
         snprintf(fdesc, sizeof fdesc, "%s%s%d", f.kind, f.kind[0] ? ":" : "", f.status);
         sleep_ms(f.delay_ms);
+        if (!strcmp(f.kind, "slow") || !strcmp(f.kind, "hang"))
+            wait_for_hangup(c);
+    }
+    if (has_fault && !strcmp(f.kind, "hang")) {
+        log_request(method, url, 0, fdesc, prompt);
+        json_free(req);
+        return MHD_NO; /* closes the connection: nothing was processed */
     }
     enum MHD_Result ret;
     if (!strcmp(url, "/control/quit")) {
@@ -577,6 +827,13 @@ static enum MHD_Result handle(struct MHD_Connection *c, const char *method, cons
         pthread_mutex_unlock(&S.mu);
         status = 200;
         ret = send_json(c, 200, "{\"ok\":true}", NULL);
+        goto out;
+    }
+    if (!strcmp(url, "/control/billing")) {
+        char *b = billing_json();
+        status = b ? 200 : 500;
+        ret = b ? send_json(c, 200, b, NULL) : send_error(c, 500, "out of memory", NULL);
+        free(b);
         goto out;
     }
     if (has_fault && f.status) {
@@ -588,7 +845,8 @@ static enum MHD_Result handle(struct MHD_Connection *c, const char *method, cons
     }
     if (!strncmp(url, "/assets/", 8)) {
         status = 200;
-        ret = strstr(url, ".mp4") ? send_file(c, S.video, "video/mp4") : send_file(c, S.image, "image/jpeg");
+        int cut = has_fault && !strcmp(f.kind, "truncated");
+        ret = strstr(url, ".mp4") ? send_file(c, S.video, "video/mp4", cut) : send_file(c, S.image, "image/jpeg", cut);
         goto out;
     }
     if (strncmp(url, "/v1/", 4) != 0) {
@@ -633,7 +891,8 @@ static enum MHD_Result handle(struct MHD_Connection *c, const char *method, cons
         out = route_image(req, 1, has_fault ? &f : NULL, &status, msg, sizeof msg);
     } else if (post && (!strcmp(url, "/v1/videos/generations") || !strcmp(url, "/v1/videos/edits") ||
                         !strcmp(url, "/v1/videos/extensions"))) {
-        out = route_video_create(req, &status, msg, sizeof msg);
+        out = route_video_create(req, strcmp(url, "/v1/videos/generations") != 0, has_fault ? &f : NULL, &status, msg,
+                                 sizeof msg);
     } else if (!post && !strncmp(url, "/v1/videos/", 11)) {
         ret = route_video_poll(c, url + 11, has_fault ? &f : NULL, &status);
         goto out;

@@ -1,5 +1,6 @@
 -- support.lua — helpers the end-to-end specs share: shell quoting, reading a
--- file, and running the real flow in the background. Not a spec.
+-- file, running the real flow in the background, and the fake xAI server
+-- (tests/fake_xai.c) with its request and billing logs. Not a spec.
 local sys = require "grokspicy.sys"
 
 local M = {}
@@ -49,6 +50,54 @@ function M.start_flow(bin, flow, dir, args, env)
     return nil, read(logf)
   end
   return h
+end
+
+--- Starts the fake xAI server (GS_FAKE_XAI) in dir with a script table; media
+--- is the folder of its ffmpeg-made assets (made once, shared). Returns fake =
+--- {port=, dir=, log=, env=, stop(), requests(), count(method, prefix, status),
+--- billing()}; fake.env points the xai provider at it (never the real API).
+function M.start_fake(dir, script, media)
+  local cjson = require "cjson"
+  os.execute("rm -rf " .. q(dir) .. " && mkdir -p " .. q(dir) .. " " .. q(media))
+  local f = assert(io.open(dir .. "/script.json", "w"))
+  f:write(cjson.encode(script or {}))
+  f:close()
+  local log = dir .. "/requests.jsonl"
+  local p = assert(io.popen(("%s --script %s --log %s --dir %s --idle 120"):format(q(os.getenv("GS_FAKE_XAI")),
+    q(dir .. "/script.json"), q(log), q(media)), "r"))
+  local line = p:read("l") or ""
+  local port = assert(tonumber(line:match("^PORT (%d+)")), "the fake printed no port: " .. line)
+  local fake = { port = port, log = log, dir = dir, env = {
+    XAI_BASE_URL = ("http://127.0.0.1:%d/v1"):format(port), XAI_API_KEY = "dummy-test-key",
+    GROK_API_KEY = "", XAI_POLL_MS = "10", XAI_RETRY_BASE_MS = "20", XAI_TIMEOUT = "10",
+  } }
+  local function get(path)
+    local c = io.popen(("curl -s -m 10 http://127.0.0.1:%d%s"):format(port, path))
+    local body = c:read("a")
+    c:close()
+    return body
+  end
+  function fake.stop()
+    os.execute(("curl -s -m 5 -X POST http://127.0.0.1:%d/control/quit >/dev/null"):format(port))
+    p:close()
+  end
+  function fake.requests()
+    local list = {}
+    for l in (read(log) or ""):gmatch("[^\n]+") do list[#list + 1] = cjson.decode(l) end
+    return list
+  end
+  function fake.count(method, prefix, status)
+    local n = 0
+    for _, r in ipairs(fake.requests()) do
+      if r.method == method and r.path:sub(1, #prefix) == prefix and (not status or r.status == status) then
+        n = n + 1
+      end
+    end
+    return n
+  end
+  --- What the fake has billed: {total_ticks=, requests={{endpoint, request_id, client_id, ticks, finished}}}.
+  function fake.billing() return cjson.decode(get("/control/billing")) end
+  return fake
 end
 
 return M

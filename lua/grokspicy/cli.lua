@@ -368,6 +368,11 @@ function M.main(args, pipeline)
     progress:info(("Resuming run %d: keeping %d character sheet%s, %d keyframe%s, %d clip%s"):format(o.resume,
       resumed.counts.sheets, resumed.counts.sheets == 1 and "" or "s", resumed.counts.keyframes,
       resumed.counts.keyframes == 1 and "" or "s", resumed.counts.videos, resumed.counts.videos == 1 and "" or "s"))
+    local jobs = resumed.counts.pending_videos or 0
+    if jobs > 0 then
+      progress:info(("%d video job%s paid for before will be polled, not created again"):format(jobs,
+        jobs == 1 and "" or "s"))
+    end
   end
 
   local observer_lib = require "grokspicy.observer"

@@ -21,7 +21,7 @@ RecordLost.__tostring = function(e) return e.message end
 M.RecordLost = RecordLost
 
 local METHODS = { "on_run_start", "on_resume", "on_status", "on_plan", "on_character", "on_keyframe",
-  "on_script", "on_video", "on_complete", "on_error", "on_cancelled", "heartbeat", "cancel_requested" }
+  "on_script", "on_video", "on_charge", "on_complete", "on_error", "on_cancelled", "heartbeat", "cancel_requested" }
 M.METHODS = METHODS
 
 --- The interface: every method exists and does nothing. Subclass it.
@@ -37,6 +37,10 @@ function PipelineObserver.on_character(_, _run_id, _asset) end
 function PipelineObserver.on_keyframe(_, _run_id, _asset) end
 function PipelineObserver.on_script(_, _run_id, _script_path) end
 function PipelineObserver.on_video(_, _run_id, _asset) end
+--- One billed request (or the settling of one), the moment its answer came:
+--- {step, asset, endpoint, model, request_id, ticks, estimated, outcome,
+--- detail, update}; 1 USD = 10^10 ticks.
+function PipelineObserver.on_charge(_, _run_id, _charge) end
 function PipelineObserver.on_complete(_, _run_id, _final_path) end
 --- where (optional): what failed, {step=, scene_id=, character=, asset=} (see flow.lua).
 function PipelineObserver.on_error(_, _run_id, _error, _where) end
@@ -98,7 +102,8 @@ local function with_url(asset, field)
   return asset
 end
 
--- A step's result carries its provider spend as `cost`; the asset rows call it cost_usd.
+-- A step's result carries its provider spend as `cost`; the asset rows call it
+-- cost_usd. The run's cost is the ledger's (on_charge), not a sum of these.
 local function asset_cost(asset)
   if asset and asset.cost_usd == nil then asset.cost_usd = asset.cost end
   return tonumber(asset and asset.cost_usd) or 0
@@ -267,18 +272,10 @@ function WebObserver:on_plan(run_id, plan)
   end)
 end
 
--- Costs add up on the run as assets are accepted.
-local function add_cost(conn, run_id, cost)
-  if cost > 0 then
-    local run = conn:get_run(run_id)
-    conn:update_run(run_id, { cost_usd = (run and run.cost_usd or 0) + cost })
-  end
-end
-
 function WebObserver:on_character(run_id, asset)
   self:_record(run_id, "character", asset.name, { name = asset.name, score = asset.consistency_score },
     function(conn)
-      add_cost(conn, run_id, asset_cost(asset))
+      asset_cost(asset)
       conn:upsert_character_asset(run_id, with_url(asset, "portrait_url"))
     end)
 end
@@ -286,7 +283,7 @@ end
 function WebObserver:on_keyframe(run_id, asset)
   self:_record(run_id, "keyframe", asset.scene_id, { scene_id = asset.scene_id, score = asset.consistency_score },
     function(conn)
-      add_cost(conn, run_id, asset_cost(asset))
+      asset_cost(asset)
       conn:upsert_keyframe_asset(run_id, with_url(asset, "keyframe_url"))
     end)
 end
@@ -300,7 +297,7 @@ end
 function WebObserver:on_video(run_id, asset)
   self:_record(run_id, "video", asset.scene_id, { scene_id = asset.scene_id, score = asset.consistency_score },
     function(conn)
-      add_cost(conn, run_id, asset_cost(asset))
+      asset_cost(asset)
       conn:upsert_video_asset(run_id, with_url(asset, "video_url"))
     end)
 end
@@ -312,6 +309,14 @@ local function ending(run_id, record)
   local ok, err = pcall(record)
   require("grokspicy.store").release_run(run_id)
   if not ok then error(err, 0) end
+end
+
+-- The ledger row (the run's cost is its sum) and the run page's cost lines.
+function WebObserver:on_charge(run_id, charge)
+  self:_record(run_id, "cost", charge.asset, { asset = charge.asset, step = charge.step, ticks = charge.ticks,
+    outcome = charge.outcome, update = charge.update or nil }, function(conn)
+    conn:record_charge(run_id, charge)
+  end)
 end
 
 function WebObserver:on_complete(run_id, final_path)

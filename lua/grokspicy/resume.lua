@@ -90,12 +90,33 @@ function M.plan_of(run)
   return require("grokspicy.plan").validate(p)
 end
 
+-- A video job the run paid for whose answer never came (the process died, was
+-- cancelled, or stopped waiting): the ledger row is still estimated and open.
+local OPEN = { pending = true, abandoned = true }
+
+--- The scene_id -> request_id of the video generations the run paid for and
+--- never saw end (the newest per scene), from run.ledger.
+function M.open_video_jobs(run)
+  local jobs = {}
+  for _, row in ipairs(run.ledger or {}) do
+    local sid = tostring(row.asset):match("^scene:(%d+):clip$")
+    if sid and row.endpoint == "POST /videos/generations" and row.estimated == 1 and OPEN[row.outcome] then
+      jobs[tonumber(sid)] = row.request_id
+    end
+  end
+  return jobs
+end
+
 --- What the run keeps: { run_id, concept, provider, plan, sheets = {name = row},
---- keyframes = {scene_id = row}, videos = {scene_id = row}, counts = {...} }.
---- Skipped assets (empty path) are kept as skipped: that decision was final.
+--- keyframes = {scene_id = row}, videos = {scene_id = row}, pending_videos =
+--- {scene_id = request_id}, counts = {...} }. Skipped assets (empty path) are
+--- kept as skipped: that decision was final. pending_videos are jobs paid for
+--- from a kept keyframe whose clip never came: the resumed run polls them
+--- instead of paying for new ones.
 function M.state(run, output_dir)
   local st = { run_id = run.id, concept = run.concept, provider = run.provider, plan = M.plan_of(run),
-    sheets = {}, keyframes = {}, videos = {}, counts = { sheets = 0, keyframes = 0, videos = 0 } }
+    sheets = {}, keyframes = {}, videos = {}, pending_videos = {},
+    counts = { sheets = 0, keyframes = 0, videos = 0, pending_videos = 0 } }
   if not st.plan then return st end -- stopped while planning: everything is done again
   for _, a in ipairs(run.character_assets or {}) do
     if a.portrait_path == "" or whole(output_dir, a.portrait_path) then
@@ -114,6 +135,13 @@ function M.state(run, output_dir)
     if kf and kf.keyframe_path ~= "" and (a.video_path == "" or video_whole(output_dir, a)) then
       st.videos[a.scene_id] = a
       st.counts.videos = st.counts.videos + 1
+    end
+  end
+  for sid, request_id in pairs(M.open_video_jobs(run)) do
+    local kf = st.keyframes[sid]
+    if kf and kf.keyframe_path ~= "" and not st.videos[sid] then
+      st.pending_videos[sid] = request_id
+      st.counts.pending_videos = st.counts.pending_videos + 1
     end
   end
   return st

@@ -191,6 +191,41 @@ local function target_label(stop)
 end
 M.target_label = target_label
 
+local TICKS = 10000000000 -- per USD: the ledger counts in the service's ticks
+
+local STEP_LABELS = { plan_story = "Story plan", generate_character_sheet = "Characters",
+  compose_keyframe = "Keyframes", generate_scene_video = "Videos", assemble_final_video = "Assembly" }
+
+--- A ledger asset key as people read it: "scene:2:clip" -> "Scene 2 clip".
+function M.asset_label(key)
+  key = tostring(key or "")
+  if key == "plan" then return "Story plan" end
+  local name = key:match("^character:(.*)$")
+  if name then return "Character " .. name end
+  local id, what = key:match("^scene:(%d+):(%w+)$")
+  if id then return ("Scene %s %s"):format(id, what) end
+  return key
+end
+
+-- What the run spent, per asset and per step, from get_run's costs (the ledger).
+local function cost_lines(rows, label)
+  local out = {}
+  for _, r in ipairs(rows or {}) do
+    out[#out + 1] = { label = label(r), usd = (r.ticks or 0) / TICKS, requests = r.requests or 0,
+      failed_usd = (r.failed_ticks or 0) / TICKS, failed_requests = r.failed_requests or 0,
+      estimated = (r.estimated_ticks or 0) > 0 }
+  end
+  return out
+end
+
+function M.cost_model(run)
+  local costs = run.costs or {}
+  return {
+    assets = cost_lines(costs.assets, function(r) return M.asset_label(r.asset) end),
+    steps = cost_lines(costs.steps, function(r) return STEP_LABELS[r.step] or tostring(r.step) end),
+  }
+end
+
 local function index_by(list, key)
   local t = {}
   for _, v in ipairs(list or {}) do t[v[key]] = v end
@@ -335,6 +370,7 @@ function M.run_model(run)
     stop = stop,
     stop_clock = stop and clock(stop.at),
     cost = run.cost_usd or 0,
+    costs = M.cost_model(run),
     characters = characters,
     scenes = scenes,
   }
@@ -414,6 +450,8 @@ function M.run_fragment(run, kind, key)
         parts[#parts + 1] = M.render("partials/scene_row.html", { s = s, oob = true, ended = model.terminal })
       end
     end
+  elseif kind == "cost" then
+    parts[#parts + 1] = M.render("partials/run_costs.html", { m = model, oob = true })
   elseif kind == "complete" or kind == "script" then
     parts[#parts + 1] = M.render("partials/final_video.html", { m = model, oob = true })
   end

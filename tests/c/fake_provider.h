@@ -46,6 +46,8 @@ typedef struct fake {
     size_t n_clip_durations, next_clip;
     char fail_op[24];           /* fail this op ... */
     char fail_msg[256];         /* ... with this message */
+    int fail_rc;                /* ... returning this (0: -1) */
+    int fail_times;             /* ... this many times (0: always) */
     int sleep_ms;               /* per image/video call */
     int write_files;
     int maxc;
@@ -90,6 +92,8 @@ static inline int fake_enter(fake *f, const char *op, const char *prompt, size_t
     int fails = f->fail_op[0] && !strcmp(f->fail_op, op);
     if (fails)
         snprintf(err, errlen, "%s", f->fail_msg);
+    if (fails && f->fail_times > 0 && --f->fail_times == 0)
+        f->fail_op[0] = '\0';
     if (++f->running > f->max_running)
         f->max_running = f->running;
     pthread_mutex_unlock(&f->mu);
@@ -127,53 +131,71 @@ static inline double fake_clip_duration(fake *f, const char *path)
     return d;
 }
 
-static inline gs_plan *fake_plan(gs_provider *p, const char *concept, int n, uint64_t seed, char *err, size_t errlen)
+/* One charge of usd on the meter (the fake bills in round figures). */
+static inline void fake_charge(gs_meter *m, const char *endpoint, double usd)
 {
-    (void)p, (void)concept, (void)n, (void)seed;
+    static int seq;
+    gs_charge c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.endpoint, sizeof c.endpoint, "%s", endpoint);
+    snprintf(c.model, sizeof c.model, "fake");
+    snprintf(c.request_id, sizeof c.request_id, "fake-%d", __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+    snprintf(c.outcome, sizeof c.outcome, "ok");
+    c.ticks = (int64_t)(usd * (double)GS_TICKS_PER_USD + 0.5);
+    gs_meter_charge(m, &c);
+}
+
+static inline gs_plan *fake_plan(gs_provider *p, const char *concept, int n, uint64_t seed, gs_meter *meter, char *err,
+                                 size_t errlen)
+{
+    (void)p, (void)concept, (void)n, (void)seed, (void)meter;
     snprintf(err, errlen, "fake: no planner");
     return NULL;
 }
 
-static inline int fake_generate_image(gs_provider *p, const char *prompt, const char *aspect, const char *out, double *cost,
-                               char *err, size_t errlen)
+static inline int fake_generate_image(gs_provider *p, const char *prompt, const char *aspect, const char *out,
+                                      gs_meter *cost, char *err, size_t errlen)
 {
     (void)aspect;
     fake *f = (fake *)p;
     if (fake_enter(f, "generate_image", prompt, 0, NULL, 0, err, errlen))
         return -1;
     fake_touch(f, out, "image");
-    *cost = 0.07;
+    fake_charge(cost, "generate_image", 0.07);
     return 0;
 }
 
 static inline int fake_edit_image(gs_provider *p, const char *prompt, const char *const refs[], size_t n_refs,
-                           const char *out, double *cost, char *err, size_t errlen)
+                           const char *out, gs_meter *cost, char *err, size_t errlen)
 {
     fake *f = (fake *)p;
     if (fake_enter(f, "edit_image", prompt, n_refs, n_refs ? refs[n_refs - 1] : NULL, 0, err, errlen))
         return -1;
     fake_touch(f, out, "image");
-    *cost = 0.07;
+    fake_charge(cost, "edit_image", 0.07);
     return 0;
 }
 
 static inline int fake_generate_video(gs_provider *p, const char *prompt, const char *image, double dur, const char *aspect,
-                               const char *res, const char *out, double *cost, char *err, size_t errlen)
+                               const char *res, const char *out, gs_meter *cost, char *err, size_t errlen)
 {
     (void)aspect, (void)res;
     fake *f = (fake *)p;
-    if (fake_enter(f, "generate_video", prompt, 1, image, dur, err, errlen))
-        return -1;
+    int rc = f->fail_rc ? f->fail_rc : -1;
+    if (fake_enter(f, "generate_video", prompt, 1, image, dur, err, errlen)) {
+        fake_charge(cost, "generate_video", 0.05 * dur); /* a job that ran and failed is still charged */
+        return rc;
+    }
     pthread_mutex_lock(&f->mu);
     double d = f->next_clip < f->n_clip_durations ? f->clip_durations[f->next_clip++] : 0;
     pthread_mutex_unlock(&f->mu);
     fake_add_clip(f, out, d > 0 ? d : dur);
     fake_touch(f, out, "video");
-    *cost = 0.05 * dur;
+    fake_charge(cost, "generate_video", 0.05 * dur);
     return 0;
 }
 
-static inline int fake_edit_video(gs_provider *p, const char *prompt, const char *video, const char *out, double *cost,
+static inline int fake_edit_video(gs_provider *p, const char *prompt, const char *video, const char *out, gs_meter *cost,
                            char *err, size_t errlen)
 {
     fake *f = (fake *)p;
@@ -182,15 +204,15 @@ static inline int fake_edit_video(gs_provider *p, const char *prompt, const char
         return -1;
     fake_add_clip(f, out, d);
     fake_touch(f, out, "video");
-    *cost = 0.3;
+    fake_charge(cost, "edit_video", 0.3);
     return 0;
 }
 
 static inline int fake_score(gs_provider *p, const char *image, const char *const refs[], size_t n_refs,
-                      const char *const descs[], const char *const names[], size_t n, gs_score *out, char *err,
-                      size_t errlen)
+                      const char *const descs[], const char *const names[], size_t n, gs_score *out, gs_meter *meter,
+                      char *err, size_t errlen)
 {
-    (void)refs, (void)descs;
+    (void)refs, (void)descs, (void)meter;
     fake *f = (fake *)p;
     if (fake_enter(f, "score_consistency", image, n_refs, NULL, 0, err, errlen))
         return -1;
@@ -226,7 +248,7 @@ static inline void fake_destroy(gs_provider *p)
 
 static const gs_provider_ops fake_ops = {
     "fake", fake_plan, fake_generate_image, fake_edit_image, fake_generate_video,
-    fake_edit_video, fake_score, fake_maxc, fake_destroy, NULL,
+    fake_edit_video, fake_score, fake_maxc, fake_destroy, NULL, NULL,
 };
 
 static inline void fake_init(fake *f)

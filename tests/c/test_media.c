@@ -1,7 +1,8 @@
 /*
  * test_media.c — grokspicy.media against the real ffmpeg: probe, frames,
- * normalise, concat, stdin/stdout pipes, deadlines, missing programs, and
- * the quoting of ffmpeg's stderr in error messages.
+ * normalise, concat, stdin/stdout pipes, deadlines, missing programs, the
+ * quoting of ffmpeg's stderr in error messages, and the whole-file check of
+ * downloads.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -263,6 +264,84 @@ static void test_stderr_quoted(void)
     CHECK(no_part_files());
 }
 
+/* Writes the first n bytes of src (all when n is 0) to dst, then extra bytes. */
+static long copy_prefix(const char *src, const char *dst, long n, const char *extra, size_t extra_len)
+{
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    long size = -1;
+    if (in && out) {
+        fseek(in, 0, SEEK_END);
+        size = ftell(in);
+        fseek(in, 0, SEEK_SET);
+        char buf[8192];
+        long left = n ? n : size;
+        size_t got;
+        while (left > 0 && (got = fread(buf, 1, left < (long)sizeof buf ? (size_t)left : sizeof buf, in)) > 0) {
+            fwrite(buf, 1, got, out);
+            left -= (long)got;
+        }
+        if (extra_len)
+            fwrite(extra, 1, extra_len, out);
+    }
+    if (in)
+        fclose(in);
+    if (out)
+        fclose(out);
+    return size;
+}
+
+/* A cut download must not pass for whole: each format by its own structure. */
+static void test_check_whole(void)
+{
+    char err[1024];
+    const char *jpg = path("whole.jpg"), *png = path("whole.png");
+    const char *mk[] = {gs_media_ffmpeg(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x90",
+                        "-frames:v", "1", jpg, NULL};
+    REQUIRE(gs_media_run(mk, NULL, 0, 60, NULL, NULL, err, sizeof err) == 0);
+    unsigned char rgb[8 * 8 * 3] = {0};
+    REQUIRE(gs_media_write_png(rgb, 8, 8, png, err, sizeof err) == 0);
+    CHECK(gs_media_check_whole(jpg, 0, err, sizeof err) == 0);
+    CHECK(gs_media_check_whole(png, 0, err, sizeof err) == 0);
+    CHECK(gs_media_check_whole(red_blue, 1, err, sizeof err) == 0);
+    CHECK(gs_media_check_whole(tone, 1, err, sizeof err) == 0);
+
+    long size = copy_prefix(jpg, path("half.jpg"), 0, NULL, 0);
+    copy_prefix(jpg, path("half.jpg"), size / 2, NULL, 0);
+    CHECK(gs_media_check_whole(path("half.jpg"), 0, err, sizeof err) == -1);
+    CHECK_STR(err, "a JPEG without its end marker");
+    copy_prefix(jpg, path("padded.jpg"), 0, "\0\0\0", 3); /* zero padding after EOI is fine */
+    CHECK(gs_media_check_whole(path("padded.jpg"), 0, err, sizeof err) == 0);
+    size = copy_prefix(png, path("half.png"), 0, NULL, 0);
+    copy_prefix(png, path("half.png"), size - 5, NULL, 0);
+    CHECK(gs_media_check_whole(path("half.png"), 0, err, sizeof err) == -1);
+    CHECK_STR(err, "a PNG without its IEND chunk");
+    size = copy_prefix(red_blue, path("half.mp4"), 0, NULL, 0);
+    copy_prefix(red_blue, path("half.mp4"), size / 2, NULL, 0);
+    CHECK(gs_media_check_whole(path("half.mp4"), 1, err, sizeof err) == -1);
+    CHECK_STR(err, "an MP4 cut short (a box runs past the end of the file)");
+    CHECK(gs_media_check_whole(noaudio, 1, err, sizeof err) == -1); /* Matroska, not an MP4 */
+    CHECK_STR(err, "not an MP4 (no ftyp box first)");
+    CHECK(gs_media_check_whole(jpg, 1, err, sizeof err) == -1);
+
+    /* WebP: the RIFF size must be the file's */
+    static const unsigned char webp[20] = {'R', 'I', 'F', 'F', 12, 0, 0, 0, 'W', 'E', 'B', 'P',
+                                           'V', 'P', '8', ' ', 0, 0, 0, 0};
+    FILE *f = fopen(path("w.webp"), "wb");
+    REQUIRE(f);
+    fwrite(webp, 1, sizeof webp, f);
+    fclose(f);
+    CHECK(gs_media_check_whole(path("w.webp"), 0, err, sizeof err) == 0);
+    copy_prefix(path("w.webp"), path("cut.webp"), 16, NULL, 0);
+    CHECK(gs_media_check_whole(path("cut.webp"), 0, err, sizeof err) == -1);
+    CHECK(gs_media_check_whole(path("missing.jpg"), 0, err, sizeof err) == -1);
+    CHECK(strstr(err, "missing.jpg") != NULL);
+    f = fopen(path("empty.jpg"), "wb");
+    REQUIRE(f);
+    fclose(f);
+    CHECK(gs_media_check_whole(path("empty.jpg"), 0, err, sizeof err) == -1);
+    CHECK_STR(err, "an empty file");
+}
+
 static void test_version(void)
 {
     char buf[256], err[1024];
@@ -285,5 +364,6 @@ int main(void)
     RUN(test_missing_ffmpeg);
     RUN(test_stderr_quoted);
     RUN(test_version);
+    RUN(test_check_whole);
     return TU_REPORT();
 }

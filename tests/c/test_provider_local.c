@@ -75,7 +75,7 @@ static int same_bytes(const char *a, const char *b)
 static void test_plan(void)
 {
     char err[1024];
-    plan = gs_provider_plan_story(prov, CONCEPT, 3, 42, err, sizeof err);
+    plan = gs_provider_plan_story(prov, CONCEPT, 3, 42, NULL, err, sizeof err);
     REQUIRE(plan);
     CHECK(plan->title && *plan->title);
     CHECK_STR(plan->aspect_ratio, "16:9");
@@ -104,12 +104,12 @@ static void test_plan(void)
     printf("  \"%s\": %s, %s\n", plan->title, plan->characters[0].name, plan->characters[1].name);
 
     /* three characters, still at most two per scene; same seed, same plan */
-    gs_plan *p3 = gs_provider_plan_story(prov, "a girl, a robot and a green dragon cross a snowy mountain", 4, 1, err, sizeof err);
+    gs_plan *p3 = gs_provider_plan_story(prov, "a girl, a robot and a green dragon cross a snowy mountain", 4, 1, NULL, err, sizeof err);
     REQUIRE(p3);
     CHECK(p3->n_characters == 3 && p3->n_scenes == 4);
     for (size_t i = 0; i < p3->n_scenes; i++)
         CHECK(p3->scenes[i].n_characters_present <= 2);
-    gs_plan *again = gs_provider_plan_story(prov, "a girl, a robot and a green dragon cross a snowy mountain", 4, 1, err, sizeof err);
+    gs_plan *again = gs_provider_plan_story(prov, "a girl, a robot and a green dragon cross a snowy mountain", 4, 1, NULL, err, sizeof err);
     REQUIRE(again);
     CHECK_STR(p3->title, again->title);
     CHECK_STR(p3->characters[2].visual_description, again->characters[2].visual_description);
@@ -117,11 +117,11 @@ static void test_plan(void)
     gs_plan_free(p3);
 
     /* a concept without any known character still gets a cast */
-    gs_plan *p0 = gs_provider_plan_story(prov, "something happens somewhere", 3, 1, err, sizeof err);
+    gs_plan *p0 = gs_provider_plan_story(prov, "something happens somewhere", 3, 1, NULL, err, sizeof err);
     REQUIRE(p0);
     CHECK(p0->n_characters >= 1 && words(p0->characters[0].visual_description) >= 80);
     gs_plan_free(p0);
-    CHECK(gs_provider_plan_story(prov, "", 3, 1, err, sizeof err) == NULL);
+    CHECK(gs_provider_plan_story(prov, "", 3, 1, NULL, err, sizeof err) == NULL);
 }
 
 static void test_portrait(void)
@@ -131,11 +131,12 @@ static void test_portrait(void)
     for (size_t i = 0; i < plan->n_characters; i++) {
         snprintf(sheet[i], sizeof sheet[i], "%s/sheet_%zu.png", dir, i);
         snprintf(prompt, sizeof prompt, "%s. %s", plan->style, plan->characters[i].visual_description);
-        double t0 = now_s(), cost = -1;
-        REQUIRE(gs_provider_generate_image(prov, prompt, "16:9", sheet[i], &cost, err, sizeof err) == 0);
+        double t0 = now_s();
+        gs_meter meter = {NULL, NULL, 0};
+        REQUIRE(gs_provider_generate_image(prov, prompt, "16:9", sheet[i], &meter, err, sizeof err) == 0);
         if (i == 0)
             printf("  portrait: %.2f s\n", now_s() - t0);
-        CHECK(cost == 0);
+        CHECK(meter.ticks == 0); /* the local renderer bills nothing */
     }
     gs_media_info info;
     REQUIRE(gs_media_probe(sheet[0], &info, err, sizeof err) == 0);
@@ -207,7 +208,7 @@ static void test_keyframe_and_scores(void)
     const char *descs[] = {plan->characters[0].visual_description, plan->characters[1].visual_description};
     gs_score s;
     t0 = now_s();
-    REQUIRE(gs_provider_score_consistency(prov, key1, refs, 2, descs, names, 2, &s, err, sizeof err) == 0);
+    REQUIRE(gs_provider_score_consistency(prov, key1, refs, 2, descs, names, 2, &s, NULL, err, sizeof err) == 0);
     printf("  score vs own sheets: %.3f (%s %.3f, %s %.3f) in %.2f s\n", s.overall_score, s.names[0], s.scores[0],
            s.names[1], s.scores[1], now_s() - t0);
     CHECK(s.overall_score > 0.8);
@@ -216,7 +217,7 @@ static void test_keyframe_and_scores(void)
 
     /* the fox slot against a blue fox's sheet */
     const char *wrong[] = {blue_sheet, sheet[1]};
-    REQUIRE(gs_provider_score_consistency(prov, key1, wrong, 2, descs, names, 2, &s, err, sizeof err) == 0);
+    REQUIRE(gs_provider_score_consistency(prov, key1, wrong, 2, descs, names, 2, &s, NULL, err, sizeof err) == 0);
     printf("  score vs a blue fox sheet: %.3f; fix: %s\n", s.scores[0], s.fix_prompt);
     CHECK(s.scores[0] < 0.6);
     CHECK(s.scores[1] > 0.8);
@@ -227,11 +228,11 @@ static void test_keyframe_and_scores(void)
 
     /* a portrait against its own description, and against another one */
     const char *one[] = {names[0]};
-    REQUIRE(gs_provider_score_consistency(prov, sheet[0], NULL, 0, descs, one, 1, &s, err, sizeof err) == 0);
+    REQUIRE(gs_provider_score_consistency(prov, sheet[0], NULL, 0, descs, one, 1, &s, NULL, err, sizeof err) == 0);
     CHECK(s.overall_score > 0.8);
     gs_score_free(&s);
     const char *green[] = {"a small green frog with yellow eyes"};
-    REQUIRE(gs_provider_score_consistency(prov, sheet[0], NULL, 0, green, one, 1, &s, err, sizeof err) == 0);
+    REQUIRE(gs_provider_score_consistency(prov, sheet[0], NULL, 0, green, one, 1, &s, NULL, err, sizeof err) == 0);
     printf("  red fox portrait vs a green frog description: %.3f\n", s.overall_score);
     CHECK(s.overall_score < 0.6);
     gs_score_free(&s);
@@ -241,14 +242,14 @@ static void test_keyframe_and_scores(void)
     snprintf(prompt, sizeof prompt, "%s. Fox from reference image 1, owl from reference image 2, keep the look of the previous scene in reference image 3",
              plan->scenes[1].setting);
     REQUIRE(gs_provider_edit_image(prov, prompt, three, 3, path("key2.png"), NULL, err, sizeof err) == 0);
-    REQUIRE(gs_provider_score_consistency(prov, path("key2.png"), refs, 2, descs, names, 2, &s, err, sizeof err) == 0);
+    REQUIRE(gs_provider_score_consistency(prov, path("key2.png"), refs, 2, descs, names, 2, &s, NULL, err, sizeof err) == 0);
     CHECK(s.overall_score > 0.8);
     gs_score_free(&s);
     /* swapped bindings put the owl on the left */
     snprintf(prompt, sizeof prompt, "forest. owl from reference image 2 on the left, fox from reference image 1");
     REQUIRE(gs_provider_edit_image(prov, prompt, refs, 2, path("swapped.png"), NULL, err, sizeof err) == 0);
     const char *swapped_refs[] = {sheet[1], sheet[0]};
-    REQUIRE(gs_provider_score_consistency(prov, path("swapped.png"), swapped_refs, 2, descs, names, 2, &s, err, sizeof err) == 0);
+    REQUIRE(gs_provider_score_consistency(prov, path("swapped.png"), swapped_refs, 2, descs, names, 2, &s, NULL, err, sizeof err) == 0);
     CHECK(s.overall_score > 0.8);
     gs_score_free(&s);
 }
@@ -274,7 +275,7 @@ static void test_clip(void)
     const char *names[] = {"fox", "owl"};
     const char *descs[] = {"", ""};
     gs_score s;
-    REQUIRE(gs_provider_score_consistency(prov, path("last.png"), refs, 2, descs, names, 2, &s, err, sizeof err) == 0);
+    REQUIRE(gs_provider_score_consistency(prov, path("last.png"), refs, 2, descs, names, 2, &s, NULL, err, sizeof err) == 0);
     printf("  last frame score: %.3f\n", s.overall_score);
     CHECK(s.overall_score > 0.8);
     gs_score_free(&s);

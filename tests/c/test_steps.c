@@ -2,7 +2,8 @@
  * test_steps.c — the steps against a scripted fake provider (fake_provider.h):
  * retry loops, best-of-N, attempt files, the 3-image budget, fix edits, video
  * tiers and the 8.7 s edit limit, error propagation, parallelism, the event
- * queue under a progress flood, close with work queued.
+ * queue under a progress flood, close with work queued, the charge queue (a
+ * failing step's spending included) and the one regeneration of a failed job.
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -399,6 +400,89 @@ static void test_failure_propagates(void)
     gs_steps_free(ctx);
 }
 
+/* Takes every queued charge; returns how many were of asset (all when NULL). */
+static size_t take_charges(gs_steps_ctx *ctx, const char *asset, int64_t *ticks)
+{
+    size_t n = 0, lost = 0, hits = 0;
+    gs_step_charge *v = gs_steps_take_charges(ctx, &n, &lost);
+    *ticks = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!asset || !strcmp(v[i].asset, asset)) {
+            hits++;
+            *ticks += v[i].c.ticks;
+        }
+    free(v);
+    return lost ? (size_t)-1 : hits;
+}
+
+static void test_charges_queued(void)
+{
+    fake f;
+    fake_init(&f);
+    gs_steps_media m;
+    gs_steps_ctx *ctx = open_ctx(&f, &m, 2, 0, NULL);
+    REQUIRE(ctx);
+    gs_step_args a;
+    sheet_args(&a, "Fox");
+    gs_future *fu = run_step(ctx, &a);
+    REQUIRE(fu);
+    CHECK(gs_future_result(fu)->ok);
+    CHECK(fabs(gs_future_result(fu)->cost - 0.07) < 1e-12);
+    gs_future_release(fu);
+    int64_t ticks;
+    CHECK(take_charges(ctx, "character:Fox", &ticks) == 1);
+    CHECK(ticks == 700000000);
+    CHECK(take_charges(ctx, NULL, &ticks) == 0); /* taken once */
+
+    /* a step that fails keeps what it spent in the queue, and it outlives the close */
+    snprintf(f.fail_op, sizeof f.fail_op, "generate_video");
+    snprintf(f.fail_msg, sizeof f.fail_msg, "xai video vid-1 failed: internal_error: boom");
+    f.fail_rc = GS_PROVIDER_JOB_FAILED;
+    fu = run_video(&f, ctx, 3, 4);
+    REQUIRE(fu);
+    CHECK(!gs_future_result(fu)->ok);
+    CHECK(strstr(gs_future_result(fu)->err, "generate_scene_video(scene 3): xai video vid-1 failed") != NULL);
+    CHECK(strstr(gs_future_result(fu)->err, "generated again once and failed again") != NULL);
+    CHECK(fake_count(&f, "generate_video") == 2); /* one regeneration, not more */
+    gs_future_release(fu);
+    gs_steps_close(ctx);
+    CHECK(take_charges(ctx, "scene:3:clip", &ticks) == 2);
+    CHECK(ticks == 2 * 2000000000LL);
+    gs_steps_free(ctx);
+}
+
+static void test_video_job_failed_regenerated(void)
+{
+    fake f;
+    fake_init(&f);
+    gs_steps_media m;
+    gs_steps_ctx *ctx = open_ctx(&f, &m, 2, 0, NULL);
+    REQUIRE(ctx);
+    snprintf(f.fail_op, sizeof f.fail_op, "generate_video");
+    snprintf(f.fail_msg, sizeof f.fail_msg, "xai video vid-1 expired before it was done");
+    f.fail_rc = GS_PROVIDER_JOB_FAILED;
+    f.fail_times = 1;
+    gs_future *fu = run_video(&f, ctx, 1, 12);
+    REQUIRE(fu);
+    const gs_step_result *r = gs_future_result(fu);
+    CHECK(r->ok);
+    CHECK(fake_count(&f, "generate_video") == 2);
+    CHECK(gs_step_result_num(r, "regenerations") == 1);
+    CHECK(strstr(gs_step_result_str(r, "video_path"), "scene_1_attempt2.mp4") != NULL);
+    gs_future_release(fu);
+    /* the regeneration was the scene's one: a long clip that scores low is not regenerated again */
+    f.default_score = 0.3;
+    f.fail_op[0] = '\0';
+    snprintf(f.fail_op, sizeof f.fail_op, "generate_video");
+    f.fail_times = 1;
+    fu = run_video(&f, ctx, 2, 12);
+    REQUIRE(fu);
+    CHECK(gs_future_result(fu)->ok);
+    CHECK(fake_count(&f, "generate_video") == 2);
+    gs_future_release(fu);
+    gs_steps_free(ctx);
+}
+
 static void test_parallel_characters(void)
 {
     fake f;
@@ -611,6 +695,8 @@ int main(void)
     RUN(test_video_long_clip_regeneration);
     RUN(test_video_edit_input_limit);
     RUN(test_failure_propagates);
+    RUN(test_charges_queued);
+    RUN(test_video_job_failed_regenerated);
     RUN(test_parallel_characters);
     RUN(test_done_never_dropped);
     RUN(test_assemble);

@@ -1,7 +1,6 @@
 -- The xai provider end to end: the real grok-spicy flow with --provider xai
 -- against the local fake xAI server (tests/fake_xai.c on 127.0.0.1), once clean
 -- and once per fault. Never the real API: XAI_BASE_URL always points at the fake.
-local cjson = require "cjson"
 local store = require "grokspicy.store"
 
 local FAKE = os.getenv("GS_FAKE_XAI")
@@ -9,61 +8,20 @@ local BIN = os.getenv("GS_BINARY")
 local TMP = (os.getenv("GS_TEST_TMP") or "/tmp") .. "/xai_spec"
 local MEDIA = TMP .. "/media" -- the fake's ffmpeg-made assets, made once
 
-local function sh_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local support = require "tests.support"
+local sh_quote, read = support.q, support.read
+local TICKS = 10000000000 -- per USD
 
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
-
-local function read(path)
-  local f = io.open(path, "r")
-  if not f then return "" end
-  local t = f:read("a")
-  f:close()
-  return t
-end
-
--- Starts the fake with a script; returns {port=, log=, stop=}.
+-- Starts the fake with a script; returns {port=, log=, dir=, stop(), requests(), count(), billing()}.
 local function start_fake(name, script)
-  local dir = TMP .. "/" .. name
-  os.execute("rm -rf " .. sh_quote(dir) .. " && mkdir -p " .. sh_quote(dir))
-  write(dir .. "/script.json", cjson.encode(script or {}))
-  local log = dir .. "/requests.jsonl"
-  local p = assert(io.popen(("%s --script %s --log %s --dir %s --idle 60"):format(sh_quote(FAKE),
-    sh_quote(dir .. "/script.json"), sh_quote(log), sh_quote(MEDIA)), "r"))
-  local line = p:read("l") or ""
-  local port = assert(tonumber(line:match("^PORT (%d+)")), "the fake printed no port: " .. line)
-  local fake = { port = port, log = log, dir = dir }
-  function fake.stop()
-    os.execute(("curl -s -m 5 -X POST http://127.0.0.1:%d/control/quit >/dev/null"):format(port))
-    p:close()
-  end
-  function fake.requests()
-    local list = {}
-    for l in read(log):gmatch("[^\n]+") do list[#list + 1] = cjson.decode(l) end
-    return list
-  end
-  function fake.count(method, prefix, status)
-    local n = 0
-    for _, r in ipairs(fake.requests()) do
-      if r.method == method and r.path:sub(1, #prefix) == prefix and (not status or r.status == status) then
-        n = n + 1
-      end
-    end
-    return n
-  end
-  return fake
+  return support.start_fake(TMP .. "/" .. name, script, MEDIA)
 end
 
 -- Runs the flow with the xai provider against the fake; returns code, output, fake dir.
 local function run_flow(fake, env, extra)
   local out = fake.dir .. "/out"
-  local envs = {
-    XAI_BASE_URL = ("http://127.0.0.1:%d/v1"):format(fake.port), XAI_API_KEY = "dummy-test-key",
-    GROK_API_KEY = "", XAI_POLL_MS = "10", XAI_RETRY_BASE_MS = "20", XAI_TIMEOUT = "10",
-  }
+  local envs = {}
+  for k, v in pairs(fake.env) do envs[k] = v end
   for k, v in pairs(env or {}) do envs[k] = v end
   local prefix = {}
   for k, v in pairs(envs) do prefix[#prefix + 1] = k .. "=" .. sh_quote(v) end
@@ -109,9 +67,10 @@ describe("xai provider against the fake xAI server", function()
   it("runs the whole flow clean, each asset generated once, with costs recorded and shown", function()
     local fake = start_fake("clean", { poll_pending = 2 })
     local code, out_text, out = run_flow(fake)
+    local billed = fake.billing().total_ticks
     fake.stop()
     assert.are.equal(0, code, out_text)
-    assert.matches("Cost: %$0%.7", out_text)
+    assert.matches(("Cost: $%.4f"):format(billed / TICKS), out_text, 1, true)
     assert.matches("Done: .*final%.mp4", out_text)
     assert.are.equal(1, fake.count("GET", "/v1/models"))
     assert.are.equal(2, fake.count("POST", "/v1/images/generations")) -- two character sheets
@@ -120,13 +79,17 @@ describe("xai provider against the fake xAI server", function()
     assert.is_true(fake.count("GET", "/v1/videos/", 202) >= 6)       -- the 202 empty polls
     local run = assert(last_run(out))
     assert.are.equal("complete", run.status)
-    assert.is_true(run.cost_usd > 0.7 and run.cost_usd < 0.8, tostring(run.cost_usd))
-    local sum = 0
+    -- the run's cost is what the fake billed: planning and vision checks included
+    assert.are.equal(billed, math.floor(run.cost_usd * TICKS + 0.5))
+    local sum, ledger = 0, 0
     each_asset(run, function(_, a) sum = sum + (a.cost_usd or 0) end)
-    assert.is_true(math.abs(sum - run.cost_usd) < 1e-9)
+    for _, row in ipairs(run.ledger) do ledger = ledger + row.ticks end
+    assert.are.equal(billed, ledger)
+    assert.is_true(sum < run.cost_usd) -- the plan is paid for but is no asset
     local page, index = run_page(out, run.id)
-    assert.matches("$0.73", page, 1, true)
-    assert.matches("$0.73", index, 1, true)
+    local shown = ("$%.2f"):format(run.cost_usd)
+    assert.matches(shown, page, 1, true)
+    assert.matches(shown, index, 1, true)
   end)
 
   it("stops before any work with a clear message when the key is rejected or missing", function()
@@ -165,27 +128,36 @@ describe("xai provider against the fake xAI server", function()
     assert.is_true(last - t429 >= 0.95, ("retry after %.2f s"):format(last - t429))
   end)
 
-  it("retries 500 and 503 and never generates an asset twice", function()
+  it("retries 503 (answered before any work) and 500 on a poll, and never generates an asset twice", function()
     local fake = start_fake("r5xx", { faults = {
-      { match = "POST /v1/images/edits", times = 1, status = 500 },
+      { match = "POST /v1/images/edits", times = 1, status = 503 },
       { match = "POST /v1/videos/generations", times = 2, status = 503 },
-      { match = "GET /v1/videos/", times = 1, status = 503 } } })
+      { match = "GET /v1/videos/", times = 1, status = 500 } } })
     local code, out_text = run_flow(fake)
     fake.stop()
     assert.are.equal(0, code, out_text)
     assert.are.equal(3, fake.count("POST", "/v1/images/edits", 200))
-    assert.are.equal(1, fake.count("POST", "/v1/images/edits", 500))
+    assert.are.equal(1, fake.count("POST", "/v1/images/edits", 503))
     assert.are.equal(3, fake.count("POST", "/v1/videos/generations", 200))
     assert.are.equal(2, fake.count("POST", "/v1/videos/generations", 503))
   end)
 
+  it("never sends a create again after a 500 answer (it may have been made): the run fails saying so", function()
+    local fake = start_fake("r500create", { faults = { { match = "POST /v1/images/edits", times = 1, status = 500 } } })
+    local code, out_text = run_flow(fake)
+    fake.stop()
+    assert.are.equal(1, code, out_text)
+    assert.matches("HTTP 500", out_text, 1, true)
+    assert.are.equal(1, fake.count("POST", "/v1/images/edits"))
+  end)
+
   it("gives up on a server that keeps failing, with the server's message and request id", function()
-    local fake = start_fake("r500", { faults = { { match = "POST /v1/chat/completions", times = 100, status = 500 } } })
+    local fake = start_fake("r503", { faults = { { match = "POST /v1/chat/completions", times = 100, status = 503 } } })
     local code, out_text = run_flow(fake, { XAI_RETRIES = "2" })
     fake.stop()
     assert.are.equal(1, code)
-    assert.matches("HTTP 500", out_text, 1, true)
-    assert.matches("fake fault: HTTP 500", out_text, 1, true)
+    assert.matches("HTTP 503", out_text, 1, true)
+    assert.matches("fake fault: HTTP 503", out_text, 1, true)
     assert.matches("request id fake%-req%-", out_text)
     assert.matches("gave up after 3 attempts", out_text, 1, true)
     assert.are.equal(3, fake.count("POST", "/v1/chat/completions"))
@@ -233,7 +205,11 @@ describe("xai provider against the fake xAI server", function()
     end
     assert.are.equal(2, rewords)
     local run = last_run(out)
-    assert.is_true(run.cost_usd > 0.98, tostring(run.cost_usd)) -- the refused clip was billed ($0.25)
+    local refused = 0
+    for _, row in ipairs(run.ledger) do
+      if row.asset:match(":clip$") and row.outcome == "refused" then refused = refused + row.ticks end
+    end
+    assert.is_true(refused > 0, "the refused clip was billed and is recorded")
   end)
 
   it("skips an asset moderation keeps refusing, with the reason recorded and shown", function()
@@ -252,8 +228,9 @@ describe("xai provider against the fake xAI server", function()
     assert.matches("content moderation refused it after 2 rewordings", page, 1, true)
   end)
 
-  it("reports a failed video job with the server's code and message", function()
-    local fake = start_fake("failed", { poll_pending = 0, faults = { { match = "GET /v1/videos/", kind = "failed" } } })
+  it("reports a video job that failed twice with the server's code and message", function()
+    local fake = start_fake("failed", { poll_pending = 0, faults = {
+      { match = "GET /v1/videos/", kind = "failed", times = 100 } } })
     local code, out_text = run_flow(fake)
     fake.stop()
     assert.are.equal(1, code)
