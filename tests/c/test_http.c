@@ -228,10 +228,18 @@ static int dial(int port)
 }
 
 /* Reads into buf until needle appears or timeout_ms passes. */
+/* Reads until needle shows, the peer closes, or timeout_ms pass in all: a
+ * stream's keep-alive comments (every 15 s) must not stretch a wait for ever. */
 static size_t read_until(int fd, char *buf, size_t cap, size_t len, const char *needle, int timeout_ms)
 {
     struct pollfd p = {fd, POLLIN, 0};
-    while (len + 1 < cap && !strstr(buf, needle) && poll(&p, 1, timeout_ms) > 0) {
+    double deadline = gs_store_monotonic() + timeout_ms / 1000.0;
+    while (len + 1 < cap && !strstr(buf, needle)) {
+        int left = (int)((deadline - gs_store_monotonic()) * 1000.0);
+        if (left <= 0 || poll(&p, 1, left) <= 0) {
+            fprintf(stderr, "read_until: no '%s' within %d ms; got %zu bytes: %.300s\n", needle, timeout_ms, len, buf);
+            break;
+        }
         ssize_t n = recv(fd, buf + len, cap - len - 1, 0);
         if (n <= 0)
             break;
