@@ -28,4 +28,8 @@ void gs_free_strv(char **v, size_t n);
 /* mkdir -p (mode 0755): 0 when each folder of path was made or already there, -1 with errno. */
 int gs_mkdir_p(const char *path);
 
+/* The whole file, malloc'd and NUL-terminated (*len excludes the NUL), or
+   NULL with errno set (ENOMEM, EIO, or fopen's). */
+char *gs_read_file(const char *path, size_t *len);
+
 #endif

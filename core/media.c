@@ -654,46 +654,10 @@ static const char *mp4_damage(const unsigned char *b, size_t n)
     return moov ? NULL : "an MP4 without its moov box";
 }
 
-/* The whole file, malloc'd, or NULL with errno set. */
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    unsigned char *b = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 65536;
-            unsigned char *nb = realloc(b, cap);
-            if (!nb) {
-                free(b);
-                fclose(f);
-                errno = ENOMEM;
-                return NULL;
-            }
-            b = nb;
-        }
-        size_t got = fread(b + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(b);
-        errno = EIO;
-        return NULL;
-    }
-    *len = n;
-    return b;
-}
-
 int gs_media_check_whole(const char *path, int video, char *err, size_t errlen)
 {
     size_t n = 0;
-    unsigned char *b = slurp(path, &n);
+    unsigned char *b = (unsigned char *)gs_read_file(path, &n);
     if (!b) {
         gs_seterr(err, errlen, "%s: %s", path, strerror(errno));
         return -1;

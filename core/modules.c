@@ -22,6 +22,7 @@
 
 #include "grokspicy.h"
 #include "gs_internal.h"
+#include "gs_util.h"
 
 int luaopen_cjson(lua_State *L);
 
@@ -52,41 +53,6 @@ const struct gs_resource *gs_resource_find(const char *name)
     return bsearch(name, gs_resources, gs_resource_count, sizeof gs_resources[0], cmp_resource);
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 8192;
-            char *nbuf = realloc(buf, ncap + 1);
-            if (!nbuf) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nbuf;
-            cap = ncap;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int failed = ferror(f);
-    fclose(f);
-    if (failed) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 /* Names come from Lua code; refuse anything that could leave the source tree. */
 static int safe_name(const char *name)
 {
@@ -110,7 +76,7 @@ char *gs_resource_read(const char *name, size_t *len, const char **err)
             return NULL;
         }
         snprintf(path, need, "%s/%s", dir, name);
-        char *buf = read_file(path, len);
+        char *buf = gs_read_file(path, len);
         free(path);
         if (buf)
             return buf;

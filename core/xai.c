@@ -27,6 +27,7 @@
 
 #include "gs_media.h"
 #include "gs_provider.h"
+#include "gs_util.h"
 #include "json.h"
 
 /* ---- configuration (environment; every model configurable) ---- */
@@ -416,34 +417,6 @@ static int http_call(const xai_cfg *c, const char *method, const char *url, cons
 
 /* ---- files, data URLs, downloads ---- */
 
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 65536;
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
-
 static const char *sniff_mime(const unsigned char *b, size_t n)
 {
     if (n >= 8 && !memcmp(b, "\x89PNG", 4))
@@ -462,7 +435,7 @@ static int jw_data_url(jw *w, const char *path, char *err, size_t errlen)
 {
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     size_t n;
-    unsigned char *b = (unsigned char *)read_all(path, &n);
+    unsigned char *b = (unsigned char *)gs_read_file(path, &n);
     if (!b) {
         snprintf(err, errlen, "xai: cannot read %s: %s", path, strerror(errno));
         return -1;
