@@ -10,6 +10,15 @@ function M.q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 local q = M.q
 
 --- The whole file, or nil when it cannot be read.
+--- path made absolute against the working directory.
+function M.abs(path)
+  if path:sub(1, 1) == "/" then return path end
+  local p = io.popen("pwd")
+  local cwd = p:read("l")
+  p:close()
+  return cwd .. "/" .. path
+end
+
 function M.read(path)
   local f = io.open(path, "rb")
   if not f then return nil end

@@ -15,14 +15,7 @@ local TMP = (os.getenv("GS_TEST_TMP") or "/tmp") .. "/ledger-spec-" .. sys.pid()
 local MEDIA = TMP .. "/media"
 local TICKS = 10000000000 -- per USD
 
-local function abs(path)
-  if path:sub(1, 1) == "/" then return path end
-  local p = io.popen("pwd")
-  local cwd = p:read("l")
-  p:close()
-  return cwd .. "/" .. path
-end
-local FLOW = abs("scripts/flow.lua")
+local FLOW = support.abs("scripts/flow.lua")
 
 local function start_fake(name, script)
   return support.start_fake(TMP .. "/" .. name, script, MEDIA)

@@ -14,14 +14,7 @@ os.execute("rm -rf '" .. TMP .. "' && mkdir -p '" .. TMP .. "'")
 local support = require "tests.support"
 local q, read = support.q, support.read
 
-local function abs(path)
-  if path:sub(1, 1) == "/" then return path end
-  local p = io.popen("pwd")
-  local cwd = p:read("l")
-  p:close()
-  return cwd .. "/" .. path
-end
-local FLOW = abs("scripts/flow.lua")
+local FLOW = support.abs("scripts/flow.lua")
 
 -- Starts the flow in the background; h.wait(timeout) -> code, output.
 local function start_flow(dir, args, env)
