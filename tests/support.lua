@@ -58,6 +58,12 @@ function M.start_flow(bin, flow, dir, args, env)
     end
     return nil, read(logf)
   end
+  -- code, log once the flow has exited; nil while it runs.
+  function h.exited()
+    local c = tonumber(read(codef) or "")
+    if c then return c, read(logf) end
+  end
+  function h.log() return read(logf) end
   return h
 end
 

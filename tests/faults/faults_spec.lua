@@ -70,20 +70,33 @@ local function inspect(db, id)
   return run, events, integrity
 end
 
--- Its limit only bounds a hang (beside a build the ASan flow took 60 s to its first keyframe).
-local function wait_for(db, pred, timeout)
+-- Waits until the newest run satisfies pred. h is the flow's handle: a flow
+-- that exits first fails the wait at once with its log (a blind 600 s wait
+-- once hid why a CI run never got there). The limit only bounds a hang
+-- (beside a build the ASan flow took 60 s to its first keyframe).
+local function wait_for(h, db, pred, timeout)
   local t0 = sys.monotonic()
+  local last
   while sys.monotonic() - t0 < (timeout or 600) do
     local ok, conn = pcall(store.init_db, db)
     if ok and conn then
       local list = conn:list_runs { limit = 1 }
       local run = list[1] and conn:get_run(list[1].id)
       conn:close()
+      last = run
       if run and pred(run) then return run end
+    else
+      last = conn
+    end
+    local code, log = h.exited()
+    if code then
+      error(("the flow exited (%d) before the wait on %s was met:\n%s"):format(code, db, tostring(log)))
     end
     sys.sleep(0.05)
   end
-  error("timed out waiting on " .. db)
+  error(("timed out waiting on %s (last seen: %s)\n%s"):format(db,
+    type(last) == "table" and ("run %s status %s, %d character assets"):format(last.id, last.status,
+      #(last.character_assets or {})) or tostring(last), tostring(h.log())))
 end
 
 -- Every file a row names exists, is not empty, and a video probes as one; no
@@ -155,7 +168,7 @@ describe("a full disk", function()
     local db = out .. "/grok_spicy.db"
     mount("-t tmpfs -o size=3M tmpfs", out)
     local h = start_flow(dir .. "/p", args_with { "--output-dir", out })
-    wait_for(db, function(r) return #r.character_assets >= 1 end)
+    wait_for(h, db, function(r) return #r.character_assets >= 1 end)
     os.execute("dd if=/dev/zero of=" .. q(out .. "/filler") .. " bs=4k 2>/dev/null") -- to the last block
     local code, log = h.wait(900)
     assert.are.equal(1, code, log)
@@ -258,7 +271,7 @@ describe("the database locked by another process", function()
         "--output-dir", c.dir }, c.env)
     end
     for _, c in ipairs(cases) do
-      wait_for(c.db, function(r) return r.status ~= "pending" end)
+      wait_for(c.h, c.db, function(r) return r.status ~= "pending" end)
       c.t0 = sys.monotonic()
       hold_lock(c.db, c.secs, c.dir)
     end
@@ -316,7 +329,7 @@ describe("a read-only output folder", function()
     local out, db = dir .. "/out", dir .. "/db/grok_spicy.db"
     os.execute("mkdir -p " .. q(out))
     local h = start_flow(dir .. "/p", args_with { "--output-dir", out, "--db", db })
-    local first = wait_for(db, function(r) return #r.character_assets >= 1 end)
+    local first = wait_for(h, db, function(r) return #r.character_assets >= 1 end)
     -- Remounting the whole folder read-only is refused while ffmpeg has a file
     -- open there for writing, which made the timing decide the test. Covering
     -- the run's clip folder with a read-only tmpfs always works: the first
