@@ -106,11 +106,17 @@ typedef struct gs_provider_ops {
      * moderation refused; *out is malloc'd. */
     int (*reword_prompt)(gs_provider *p, const char *prompt, const char *reason, char **out, double *cost,
                          char *err, size_t errlen);
+    /* Optional: a provider whose planner is Lua names its module here (plan_story
+     * is then NULL). The module's plan(concept, {scenes=, seed=}) returns a plan
+     * table; gs_provider_plan_story runs it in a private Lua state, the Lua face
+     * (provider:plan_story) in the caller's, so changes made there apply. */
+    const char *lua_planner;
 } gs_provider_ops;
 
 struct gs_provider {
     const gs_provider_ops *ops;
     uint64_t seed;              /* render seed: same inputs + seed -> same bytes */
+    int no_voice;               /* the local preview: clips without the spoken narration (--no-voice) */
 };
 
 /* Calls through the vtable; cost may be NULL. */
