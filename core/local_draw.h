@@ -268,6 +268,7 @@ const char *colour_name(rgb c);
 #define recipe_decode gs_ld_recipe_decode
 #define png_write_text gs_ld_png_write_text
 #define png_read_text gs_ld_png_read_text
+#define png_size gs_ld_png_size
 #define stage_open gs_ld_stage_open
 #define stage_close gs_ld_stage_close
 #define stage_frame gs_ld_stage_frame
@@ -298,6 +299,8 @@ int png_write_text(const unsigned char *px, int w, int h, const char *out, const
                    char *err, size_t errlen);
 /* The text of iTXt chunk key (malloc'd), or NULL when the file has none. */
 char *png_read_text(const char *path, const char *key);
+/* A PNG's size from its header, without a process; -1 when path is no PNG. */
+int png_size(const char *path, int *w, int *h);
 
 /* A recipe ready to paint frames at w x h. */
 typedef struct stage {

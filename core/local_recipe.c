@@ -246,6 +246,24 @@ char *png_read_text(const char *path, const char *key)
     return found;
 }
 
+int png_size(const char *path, int *w, int *h)
+{
+    unsigned char head[24];
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    if (n != sizeof head || memcmp(head, "\x89PNG\r\n\x1a\n", 8) != 0 || memcmp(head + 12, "IHDR", 4) != 0)
+        return -1;
+    uint32_t pw = rd32(head + 16), ph = rd32(head + 20);
+    if (pw < 1 || ph < 1 || pw > 16384 || ph > 16384)
+        return -1;
+    *w = (int)pw;
+    *h = (int)ph;
+    return 0;
+}
+
 /* ---- stage: a recipe painted frame by frame ---- */
 
 int stage_open(stage *st, const recipe *r, int w, int h)

@@ -218,24 +218,41 @@ void read_scene(const char *prompt, scene *s)
     free(rest);
 }
 
+/* A copy of s[0..n). */
+static char *copy_n(const char *s, size_t n)
+{
+    char *out = malloc(n + 1);
+    if (out) {
+        memcpy(out, s, n);
+        out[n] = '\0';
+    }
+    return out;
+}
+
 void read_motion(const char *prompt, int *motion, int *camera)
 {
     char *action = segment(prompt, "Action:"), *cam = segment(prompt, "Camera:");
-    char *head = NULL;
+    char *head = NULL, *rest = NULL;
     if (!action) {
-        /* "{camera}. {action}. Mood: {mood}. {style}.": the motion is before "Mood:" */
+        /* "{camera}. {action}. Mood: {mood}. {style}.": the camera is the first
+         * sentence, the action what follows it up to "Mood:" */
         const char *mood = strstr(prompt, "Mood:");
-        size_t n = mood ? (size_t)(mood - prompt) : strlen(prompt);
-        if ((head = malloc(n + 1))) {
-            memcpy(head, prompt, n);
-            head[n] = '\0';
-        }
+        size_t n = mood ? (size_t)(mood - prompt) : strlen(prompt), cut = n;
+        for (size_t i = 0; i + 1 < n; i++)
+            if (prompt[i] == '.' && (prompt[i + 1] == ' ' || prompt[i + 1] == '\n')) {
+                cut = i;
+                break;
+            }
+        head = copy_n(prompt, cut);
+        if (cut < n)
+            rest = copy_n(prompt + cut + 1, n - cut - 1);
     }
-    *motion = motion_of(action ? action : head);
+    *motion = motion_of(action ? action : rest ? rest : head);
     *camera = camera_of(cam ? cam : (head ? head : prompt));
     free(action);
     free(cam);
     free(head);
+    free(rest);
 }
 
 /* ---- painting ---- */

@@ -95,16 +95,29 @@ static double hist_match(const hist *ref, const hist *region, double expect)
     return s > 1 ? 1 : s;
 }
 
+/* An image's size: a PNG's from its header, anything else from ffprobe. */
+static int image_size(const char *path, int *w, int *h, char *err, size_t errlen)
+{
+    if (png_size(path, w, h) == 0)
+        return 0;
+    gs_media_info info;
+    if (gs_media_probe(path, &info, err, errlen) != 0)
+        return -1;
+    if (info.width <= 0 || info.height <= 0) {
+        gs_seterr(err, errlen, "%s: not an image", path);
+        return -1;
+    }
+    *w = info.width;
+    *h = info.height;
+    return 0;
+}
+
 unsigned char *read_sheet(const char *path, double s, int *rw, int *rh, double *cx, double *base, char *err,
                           size_t errlen)
 {
     gs_media_info info;
-    if (gs_media_probe(path, &info, err, errlen) != 0)
+    if (image_size(path, &info.width, &info.height, err, errlen) != 0)
         return NULL;
-    if (info.width <= 0 || info.height <= 0) {
-        gs_seterr(err, errlen, "%s: not an image", path);
-        return NULL;
-    }
     double pcx, pbase, ps;
     portrait_geometry(info.width, info.height, &pcx, &pbase, &ps);
     double f = s / ps;
@@ -127,13 +140,16 @@ static int reference_hist(const char *ref, const char *desc, double s, hist *out
     int rw, rh;
     double cx, base;
     unsigned char *px = NULL;
-    if (ref) {
+    /* a local sheet says what it shows: drawing that is the sheet, without ffmpeg */
+    char *drawn = ref ? png_read_text(ref, "grokspicy:figure") : NULL;
+    if (ref && !drawn) {
         px = read_sheet(ref, s, &rw, &rh, &cx, &base, err, errlen);
         if (!px)
             return -1;
     } else {
         figure f;
-        figure_from_text(desc, &f);
+        figure_from_text(drawn ? drawn : desc, &f);
+        free(drawn);
         canvas c;
         rw = (int)(s * 1.3) + 16;
         rh = (int)(s * 1.1) + 8;
@@ -161,34 +177,77 @@ static int reference_hist(const char *ref, const char *desc, double s, hist *out
     return 0;
 }
 
+/* The soft-bin share of one pixel: 8 bins and weights. */
+static void soft_bins(const unsigned char *p, int bins[8], double w[8])
+{
+    int i0[3];
+    double t[3];
+    for (int k = 0; k < 3; k++) {
+        double f = p[k] * (HL - 1) / 255.0;
+        i0[k] = (int)f;
+        if (i0[k] > HL - 2)
+            i0[k] = HL - 2;
+        t[k] = f - i0[k];
+    }
+    for (int c = 0; c < 8; c++) {
+        int r = i0[0] + (c & 1), g = i0[1] + ((c >> 1) & 1), b = i0[2] + ((c >> 2) & 1);
+        bins[c] = (r * HL + g) * HL + b;
+        w[c] = (c & 1 ? t[0] : 1 - t[0]) * (c & 2 ? t[1] : 1 - t[1]) * (c & 4 ? t[2] : 1 - t[2]);
+    }
+}
+
 /*
  * Best match of ref over the places a figure can be: its slot zoomed about the
- * centre (push-in, pull-out, drift), then moved sideways anywhere a walk, a
- * race or a pan can take it, and up where a flight or a jump can.
+ * centre (push-in, pull-out, drift), moved sideways anywhere a walk, a race or
+ * a pan can take it, and up where a flight or a jump can. For each zoom and
+ * height the band of rows is binned once into per-column running sums, so a
+ * window at any x costs one subtraction per bin.
  */
 static double best_match(const unsigned char *img, int w, int h, const hist *ref, double cx, double base, double s,
                          hist *best_region)
 {
     static const double zooms[] = {1.0, 1.08, 1.16};
     static const double lifts[] = {0, 0.12};
-    double best = -1;
+    double best = -1, best_bx = cx, best_by = base - 0.5 * s, best_half = 0.56 * s;
+    double *cols = malloc(sizeof(double) * HN * (size_t)(w + 1));
     hist region;
+    if (!cols)
+        return 0;
     for (size_t zi = 0; zi < 3; zi++)
-        for (size_t li = 0; li < 2; li++)
+        for (size_t li = 0; li < 2; li++) {
+            double z = zooms[zi], half = 0.56 * s * z;
+            double by = h / 2.0 + (base - (0.5 + lifts[li]) * s - h / 2.0) * z;
+            int y0 = (int)fmax(0, by - half), y1 = (int)fmin(h, by + half);
+            memset(cols, 0, sizeof(double) * HN);
+            for (int x = 0; x < w; x++) {
+                double *prev = cols + (size_t)x * HN, *cur = prev + HN;
+                memcpy(cur, prev, sizeof(double) * HN);
+                for (int y = y0; y < y1; y++) {
+                    int bins[8];
+                    double wt[8];
+                    soft_bins(img + ((size_t)y * w + x) * 3, bins, wt);
+                    for (int c = 0; c < 8; c++)
+                        cur[bins[c]] += wt[c];
+                }
+            }
             for (int si = -10; si <= 10; si++) {
-                double z = zooms[zi];
                 double bx = w / 2.0 + (cx - w / 2.0) * z + si * 0.034 * w;
-                double by = h / 2.0 + (base - (0.5 + lifts[li]) * s - h / 2.0) * z;
                 if (bx < 0.05 * w || bx > 0.95 * w)
                     continue;
-                region_hist(img, w, h, bx, by, 0.56 * s * z, 0.56 * s * z, 2, &region);
+                int x0 = (int)fmax(0, bx - half), x1 = (int)fmin(w, bx + half);
+                const double *a = cols + (size_t)x0 * HN, *b = cols + (size_t)x1 * HN;
+                for (int k = 0; k < HN; k++)
+                    region.b[k] = b[k] - a[k];
                 double m = hist_match(ref, &region, ref->total * z * z);
                 if (m > best) {
                     best = m;
-                    if (best_region)
-                        *best_region = region;
+                    best_bx = bx, best_by = by, best_half = half;
                 }
             }
+        }
+    free(cols);
+    if (best_region) /* the colours the best window shows, for the issue text */
+        region_hist(img, w, h, best_bx, best_by, best_half, best_half, 1, best_region);
     return best;
 }
 
@@ -239,12 +298,8 @@ int score_figures(const char *image_path, const char *const refs[], size_t n_ref
         return -1;
     }
     gs_media_info info;
-    if (gs_media_probe(image_path, &info, err, errlen) != 0)
+    if (image_size(image_path, &info.width, &info.height, err, errlen) != 0)
         return -1;
-    if (info.width <= 0 || info.height <= 0) {
-        gs_seterr(err, errlen, "%s: not an image", image_path);
-        return -1;
-    }
     /* analyse at most 640 pixels wide or tall */
     double k = 640.0 / (info.width > info.height ? info.width : info.height);
     if (k > 1)

@@ -203,10 +203,14 @@ static int local_edit_image(gs_provider *p, const char *prompt, const char *cons
         gs_seterr(err, errlen, "edit_image: 1 to 3 reference images expected, got %zu", n_refs);
         return -1;
     }
-    gs_media_info info;
-    if (gs_media_probe(refs[0], &info, err, errlen) != 0)
-        return -1;
-    int w = info.width > 0 ? info.width : 1280, h = info.height > 0 ? info.height : 720;
+    int w = 0, h = 0;
+    if (png_size(refs[0], &w, &h) != 0) {
+        gs_media_info info;
+        if (gs_media_probe(refs[0], &info, err, errlen) != 0)
+            return -1;
+        w = info.width > 0 ? info.width : 1280;
+        h = info.height > 0 ? info.height : 720;
+    }
     int order[3], base_ref;
     size_t n_fig = classify_refs(prompt, n_refs, order, &base_ref);
     if (base_ref >= 0 && n_fig == 0)

@@ -24,6 +24,7 @@ options:
   --output-dir DIR     where runs are written (default: output)
   --db PATH            the run database (default: <output-dir>/grok_spicy.db)
   --seed N             seed of the local preview renderer (default: 1)
+  --no-voice           local preview: captions only, no spoken narration
   --scenes N           scenes to plan (default: 3)
   --workers N          parallel steps (default: the number of cores)
   --serve              serve the live dashboard while the run goes on
@@ -48,7 +49,7 @@ local VALUE_OPTS = {
 }
 local FLAG_OPTS = {
   ["--serve"] = "serve", ["--no-wait"] = "no_wait", ["-q"] = "quiet", ["--quiet"] = "quiet",
-  ["-v"] = "verbose", ["--verbose"] = "verbose", ["--web"] = "web",
+  ["-v"] = "verbose", ["--verbose"] = "verbose", ["--web"] = "web", ["--no-voice"] = "no_voice",
 }
 local INTEGER_OPTS = { seed = { 0, math.maxinteger }, scenes = { 1, 12 }, workers = { 1, 64 }, port = { 0, 65535 },
   resume = { 1, math.maxinteger } }
@@ -359,7 +360,7 @@ function M.main(args, pipeline)
   local concept = resumed and resumed.concept or o.concept or (plan and plan.title) or ""
   local ok, result = pcall(pipeline, concept, observer, {
     provider = provider, seed = o.seed, output_dir = o.output_dir, scenes = o.scenes, workers = o.workers,
-    plan = plan, resume = resumed, progress = progress, on_run = function(run_id)
+    voice = not o.no_voice, plan = plan, resume = resumed, progress = progress, on_run = function(run_id)
       current_run = run_id
       if server then progress:always(("Run %d: %s"):format(run_id, run_url(server, run_id))) end
     end,
