@@ -131,7 +131,7 @@ static int feed_frame(void *ud, const unsigned char **chunk, size_t *len, char *
 static int caption_filter(const gs_media_clip *c, const char *out, char *textfile, size_t tflen, gs_sbuf *vf,
                           char *err, size_t errlen)
 {
-    int size = c->height / 22;
+    int size = c->height / 22 < 14 ? 14 : c->height / 22;
     gs_sbuf text = {0};
     for (int tries = 0; tries < 3; tries++) {
         free(text.p);
@@ -191,7 +191,7 @@ int gs_media_encode_clip(const gs_media_clip *c, const char *out, char *err, siz
             gs_seterr(err, errlen, "caption font path too long");
             goto done;
         }
-        int size = c->height / 38;
+        int size = c->height / 38 < 11 ? 11 : c->height / 38;
         /* the mark is fixed text of letters only: no escaping needed */
         gs_sb_printf(&vf, ",drawtext=fontfile=%s:text=%s:expansion=none:fontsize=%d:fontcolor=white@0.9"
                           ":box=1:boxcolor=black@0.35:boxborderw=%d:x=w-text_w-%d:y=%d",
