@@ -309,12 +309,14 @@ typedef struct stage {
     canvas still;   /* the setting with the carried palette */
     size_t n;
     figure figs[MAX_STAGE_FIGURES];
+    uint16_t *rows; /* the camera's scratch, made on first use */
+    int *taps;
 } stage;
 
 int stage_open(stage *st, const recipe *r, int w, int h);
 void stage_close(stage *st);
 /* Paints the frame at t of a dur-second clip into out (work is scratch of the same size). */
-void stage_frame(const stage *st, canvas *work, canvas *out, double t, double dur, int motion, int camera);
+void stage_frame(stage *st, canvas *work, canvas *out, double t, double dur, int motion, int camera);
 
 /* ---- the scorer (local_score.c) ---- */
 

@@ -285,89 +285,87 @@ int stage_open(stage *st, const recipe *r, int w, int h)
 void stage_close(stage *st)
 {
     free(st->still.px);
+    free(st->rows);
+    free(st->taps);
     st->still.px = NULL;
+    st->rows = NULL;
+    st->taps = NULL;
+}
+
+/* Source row r of src resampled across into o (values scaled by 128). */
+static void resample_row(const canvas *src, int r, const int *xa, const int *fx, uint16_t *o)
+{
+    const unsigned char *s = src->px + (size_t)r * src->w * 3;
+    for (int x = 0; x < src->w; x++, o += 3) {
+        const unsigned char *a = s + xa[x] * 3;
+        unsigned f = (unsigned)fx[x], g = 256u - f;
+        o[0] = (uint16_t)((a[0] * g + a[3] * f) >> 1);
+        o[1] = (uint16_t)((a[1] * g + a[4] * f) >> 1);
+        o[2] = (uint16_t)((a[2] * g + a[5] * f) >> 1);
+    }
 }
 
 /*
  * Bilinear sample of src through the camera window into dst (same size), in
- * 8-bit fixed point and two passes: each source row the window needs is
- * resampled across once, then output rows blend two such rows.
+ * 8-bit fixed point and two passes: source rows are resampled across as the
+ * output rows come to need them (two kept at a time, so it all stays in the
+ * cache), then each output row blends its two. Scratch lives in the stage.
  */
-static void camera_resample(const canvas *src, canvas *dst, double zoom, double wcx, double wcy)
+static void camera_resample(stage *st, const canvas *src, canvas *dst, double zoom, double wcx, double wcy)
 {
     int W = src->w, H = src->h;
     if (fabs(zoom - 1) < 1e-9 && fabs(wcx - W / 2.0) < 1e-6 && fabs(wcy - H / 2.0) < 1e-6) {
         memcpy(dst->px, src->px, (size_t)W * H * 3);
         return;
     }
-    int *taps = malloc(sizeof(int) * (size_t)W * 2);
-    uint16_t *rows = malloc(sizeof(uint16_t) * (size_t)W * 3 * (size_t)(H + 1));
-    int *row_of = malloc(sizeof(int) * (size_t)H * 2);
-    if (!taps || !rows || !row_of) {
-        free(taps);
-        free(rows);
-        free(row_of);
-        memcpy(dst->px, src->px, (size_t)W * H * 3);
-        return;
+    if (!st->rows) {
+        st->rows = malloc(sizeof(uint16_t) * (size_t)W * 3 * 2);
+        st->taps = malloc(sizeof(int) * (size_t)W * 2);
+        if (!st->rows || !st->taps) {
+            free(st->rows);
+            free(st->taps);
+            st->rows = NULL;
+            st->taps = NULL;
+            memcpy(dst->px, src->px, (size_t)W * H * 3);
+            return;
+        }
     }
-    int *fx = taps + W;
+    int *xa = st->taps, *fx = xa + W;
     for (int x = 0; x < W; x++) {
         double sx = wcx + (x + 0.5 - W / 2.0) / zoom - 0.5;
         int x0 = (int)floor(sx);
         fx[x] = (int)((sx - x0) * 256);
-        taps[x] = x0 < 0 ? 0 : x0 >= W - 1 ? W - 2 : x0;
+        xa[x] = x0 < 0 ? 0 : x0 >= W - 1 ? W - 2 : x0;
         if (x0 < 0 || x0 >= W - 1)
             fx[x] = x0 < 0 ? 0 : 256;
     }
-    /* the rows needed, each resampled across once (marked by row_of[H + r] = 1) */
-    int *needed = row_of + H;
-    memset(needed, 0, sizeof(int) * (size_t)H);
-    int *fys = malloc(sizeof(int) * (size_t)H);
-    if (!fys) {
-        free(taps);
-        free(rows);
-        free(row_of);
-        memcpy(dst->px, src->px, (size_t)W * H * 3);
-        return;
-    }
+    uint16_t *ra = st->rows, *rb = ra + (size_t)W * 3;
+    int have = -2; /* ra holds source row have, rb row have + 1 */
     for (int y = 0; y < H; y++) {
         double sy = wcy + (y + 0.5 - H / 2.0) / zoom - 0.5;
-        int y0 = (int)floor(sy);
-        fys[y] = (int)((sy - y0) * 256);
+        int y0 = (int)floor(sy), fyi = (int)((sy - y0) * 256);
         if (y0 < 0)
-            y0 = 0, fys[y] = 0;
+            y0 = 0, fyi = 0;
         if (y0 >= H - 1)
-            y0 = H - 2, fys[y] = 256;
-        row_of[y] = y0;
-        needed[y0] = needed[y0 + 1] = 1;
-    }
-    for (int r = 0; r < H; r++) {
-        if (!needed[r])
-            continue;
-        const unsigned char *s = src->px + (size_t)r * W * 3;
-        uint16_t *o = rows + (size_t)r * W * 3;
-        for (int x = 0; x < W; x++, o += 3) {
-            const unsigned char *a = s + taps[x] * 3;
-            unsigned f = (unsigned)fx[x], g = 256u - f;
-            o[0] = (uint16_t)((a[0] * g + a[3] * f) >> 1);
-            o[1] = (uint16_t)((a[1] * g + a[4] * f) >> 1);
-            o[2] = (uint16_t)((a[2] * g + a[5] * f) >> 1);
+            y0 = H - 2, fyi = 256;
+        if (y0 == have + 1) { /* the next pair shares a row with this one */
+            uint16_t *t = ra;
+            ra = rb;
+            rb = t;
+            resample_row(src, y0 + 1, xa, fx, rb);
+        } else if (y0 != have) {
+            resample_row(src, y0, xa, fx, ra);
+            resample_row(src, y0 + 1, xa, fx, rb);
         }
-    }
-    for (int y = 0; y < H; y++) {
-        const uint16_t *a = rows + (size_t)row_of[y] * W * 3, *b = a + (size_t)W * 3;
-        unsigned fy = (unsigned)fys[y], gy = 256u - fy;
+        have = y0;
+        unsigned fy = (unsigned)fyi, gy = 256u - fy;
         unsigned char *o = dst->px + (size_t)y * W * 3;
         for (int i = 0; i < W * 3; i++)
-            o[i] = (unsigned char)((a[i] * gy + b[i] * fy) >> 15);
+            o[i] = (unsigned char)((ra[i] * gy + rb[i] * fy) >> 15);
     }
-    free(fys);
-    free(taps);
-    free(rows);
-    free(row_of);
 }
 
-void stage_frame(const stage *st, canvas *work, canvas *out, double t, double dur, int motion, int camera)
+void stage_frame(stage *st, canvas *work, canvas *out, double t, double dur, int motion, int camera)
 {
     int W = work->w, H = work->h;
     memcpy(work->px, st->still.px, (size_t)W * H * 3);
@@ -388,5 +386,5 @@ void stage_frame(const stage *st, canvas *work, canvas *out, double t, double du
         return;
     double zoom, wcx, wcy;
     camera_window(camera, motion, t, dur, W, H, st->n ? follow : W / 2.0, &zoom, &wcx, &wcy);
-    camera_resample(work, out, zoom, wcx, wcy);
+    camera_resample(st, work, out, zoom, wcx, wcy);
 }
