@@ -620,15 +620,15 @@ int gs_media_extract_frame(const char *video, const char *out_png, int last, cha
     }
     argv_t a;
     av_ffmpeg(&a);
-    /* Last frame: decode the final second and keep overwriting one image, which
-     * works for clips shorter than the window and for any GOP layout. */
+    /* Last frame: decode the final second and hand on only its last frame
+     * (reversed, the first), which works for clips shorter than the window and
+     * for any GOP layout, and encodes one PNG instead of one per frame. */
     if (last)
         av_addv(&a, "-sseof", "-1", NULL);
     av_addv(&a, "-i", video, "-map", "0:v:0", "-an", NULL);
     if (last)
-        av_addv(&a, "-update", "1", NULL);
-    else
-        av_addv(&a, "-frames:v", "1", NULL);
+        av_addv(&a, "-vf", "reverse", NULL);
+    av_addv(&a, "-frames:v", "1", NULL);
     av_addv(&a, "-f", "image2", "-c:v", "png", tmp, NULL);
     int ok = av_run(&a, NULL, 0, 120.0, NULL, NULL, err, errlen) == 0;
     if (ok && access(tmp, F_OK) != 0) {
