@@ -43,6 +43,7 @@
 #define portrait_backdrop gs_ld_portrait_backdrop
 #define read_scene gs_ld_read_scene
 #define read_motion gs_ld_read_motion
+#define narration_of gs_ld_narration_of
 #define scene_time gs_ld_scene_time
 #define paint_setting gs_ld_paint_setting
 #define paint_weather gs_ld_paint_weather
@@ -195,6 +196,8 @@ typedef struct scene {
 void read_scene(const char *prompt, scene *s);
 /* The motion and camera words of a clip prompt ("{camera}. {action}. Mood: ..."). */
 void read_motion(const char *prompt, int *motion, int *camera);
+/* The narration a clip speaks and captions (malloc'd; "" when the prompt is only a camera move). */
+char *narration_of(const char *prompt);
 
 /* ---- poses and motion ---- */
 

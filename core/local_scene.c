@@ -6,6 +6,7 @@
  * what moves over time (rain, snow, waves, the lighthouse beam, drifting
  * clouds, lightning). Pure computation, safe from any thread.
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,6 +254,58 @@ void read_motion(const char *prompt, int *motion, int *camera)
     free(cam);
     free(head);
     free(rest);
+}
+
+/* s[0..n) without surrounding space, ending in a full stop (or ! or ?). */
+static char *trimmed(const char *s, size_t n)
+{
+    while (n && isspace((unsigned char)*s))
+        s++, n--;
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
+    while (n > 1 && s[n - 1] == '.' && (s[n - 2] == '.' || s[n - 2] == '!' || s[n - 2] == '?'))
+        n--; /* "hello." in a template's "{action}." */
+    char *out = malloc(n + 2);
+    if (out) {
+        memcpy(out, s, n);
+        size_t k = n;
+        if (n && !strchr(".!?", s[n - 1]))
+            out[k++] = '.';
+        out[k] = '\0';
+    }
+    return out;
+}
+
+/*
+ * The narration of a clip prompt: after "Action:" when it has one, else the
+ * default "{camera}. {action}. Mood: ..." shape: what follows the first
+ * sentence, up to "Mood:". "" when the prompt is only a camera move.
+ */
+char *narration_of(const char *prompt)
+{
+    const char *a = strstr(prompt, "Action:");
+    if (a) {
+        a += 7;
+        const char *end = a + strlen(a);
+        static const char *const next[] = {"Camera:", "Mood:", "Characters:", "Scene:"};
+        for (size_t i = 0; i < 4; i++) {
+            const char *e = strstr(a, next[i]);
+            if (e && e < end)
+                end = e;
+        }
+        return trimmed(a, (size_t)(end - a));
+    }
+    const char *mood = strstr(prompt, "Mood:");
+    size_t n = mood ? (size_t)(mood - prompt) : strlen(prompt);
+    const char *dot = NULL;
+    for (size_t i = 0; i + 1 < n; i++)
+        if (prompt[i] == '.' && isspace((unsigned char)prompt[i + 1])) {
+            dot = prompt + i + 1;
+            break;
+        }
+    if (!dot)
+        return strdup("");
+    return trimmed(dot, n - (size_t)(dot - prompt));
 }
 
 /* ---- painting ---- */

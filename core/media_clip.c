@@ -181,7 +181,7 @@ int gs_media_encode_clip(const gs_media_clip *c, const char *out, char *err, siz
     }
     double dur = c->frames / 24.0;
     gs_sbuf vf = {0};
-    gs_sb_add(&vf, "[0:v]setsar=1");
+    gs_sb_add(&vf, "[0:v]setsar=1,format=yuv420p"); /* drawtext on the planar frame: less to blend */
     int rc = -1;
     if (c->caption && *c->caption && caption_filter(c, out, textfile, sizeof textfile, &vf, err, errlen) != 0)
         goto done;
@@ -197,7 +197,7 @@ int gs_media_encode_clip(const gs_media_clip *c, const char *out, char *err, siz
                           ":box=1:boxcolor=black@0.35:boxborderw=%d:x=w-text_w-%d:y=%d",
                      font, c->mark, size, size / 3, size, size);
     }
-    gs_sb_add(&vf, ",format=yuv420p[v];");
+    gs_sb_add(&vf, "[v];");
     if (c->voice)
         gs_sb_printf(&vf, "[1:a]aresample=44100,aformat=sample_fmts=fltp:channel_layouts=stereo,"
                           "adelay=delays=%d:all=1,apad[a]", (int)lround(c->voice_at * 1000));

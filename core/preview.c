@@ -151,6 +151,17 @@ static int l_read_motion(lua_State *L)
     return 2;
 }
 
+/* preview.narration(clip_prompt) -> the text a clip captions and speaks */
+static int l_narration(lua_State *L)
+{
+    char *n = narration_of(luaL_checkstring(L, 1));
+    if (!n)
+        return luaL_error(L, "narration: out of memory");
+    lua_pushstring(L, n);
+    free(n);
+    return 1;
+}
+
 /* preview.read_figure(text) -> { kind, family, body, eye, hair, legs, hat, top, beard, glasses, ... } */
 static int l_read_figure(lua_State *L)
 {
@@ -192,6 +203,7 @@ int luaopen_grokspicy_preview(lua_State *L)
     static const luaL_Reg fns[] = {
         {"vocabulary", l_vocabulary}, {"word_tag", l_word_tag},     {"kind_info", l_kind_info},
         {"read_scene", l_read_scene}, {"read_motion", l_read_motion}, {"read_figure", l_read_figure},
+        {"narration", l_narration},
         {NULL, NULL},
     };
     luaL_newlib(L, fns);

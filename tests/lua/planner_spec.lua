@@ -95,6 +95,10 @@ describe("grokspicy.preview.planner", function()
         assert.equals(want.motion, motion, where .. " (clip)")
         assert.equals(got.camera, camera, where .. " (camera)")
         for _, name in ipairs(sc.characters_present) do assert.truthy(sc.action:find(name, 1, true), where) end
+        -- the clip captions and speaks the action, once punctuated
+        local said = preview.narration(clip_prompt(plan, sc))
+        assert.equals(sc.action, said, where .. " (narration)")
+        assert.falsy(said:find("..", 1, true), where)
         seen.places[got.place], seen.times[got.time], seen.motions[got.motion] = true, true, true
         for k in pairs(got.weather) do seen.weather[k] = true end
         for k in pairs(got.landmarks) do seen.landmarks[k] = true end
@@ -185,6 +189,15 @@ describe("grokspicy.preview.planner", function()
     assert.is_true(fig.beard)
     assert.equals("beanie", fig.hat)
     assert.equals("black", fig.hat_colour)
+  end)
+
+  it("reads a clip's narration from its prompt, whatever the template", function()
+    assert.equals("Mara waves.", preview.narration("static. Mara waves.. Mood: calm. storybook."))
+    assert.equals("Hooray!", preview.narration("static. Hooray!. Mood: calm."))
+    assert.equals("Mara waves to the boats.", preview.narration("Camera: static. Action: Mara waves to the boats "
+      .. "Mood: calm."))
+    assert.equals("", preview.narration("static"))
+    assert.equals("", preview.narration("slow push-in on the two friends, curious mood"))
   end)
 
   it("falls back clearly: a traveller explores when nothing is known", function()
