@@ -1,7 +1,7 @@
 /*
  * local_draw.h — internal to the local preview renderer (provider_local.c,
- * local_draw.c, local_words.c, local_figure.c, local_scene.c, local_clip.c,
- * local_recipe.c, preview.c); not installed. The words the renderer
+ * local_draw.c, local_words.c, local_figure.c, local_read.c, local_scene.c,
+ * local_motion.c, local_recipe.c, local_score.c, preview.c); not installed. The words the renderer
  * understands, the figures and settings it paints, the motions it animates,
  * and the geometry that portraits, keyframes, clips and the scorer share.
  */
@@ -44,6 +44,7 @@
 #define read_scene gs_ld_read_scene
 #define read_motion gs_ld_read_motion
 #define narration_of gs_ld_narration_of
+#define place_defaults gs_ld_place_defaults
 #define scene_time gs_ld_scene_time
 #define paint_setting gs_ld_paint_setting
 #define paint_weather gs_ld_paint_weather
@@ -196,6 +197,8 @@ typedef struct scene {
 void read_scene(const char *prompt, scene *s);
 /* The motion and camera words of a clip prompt ("{camera}. {action}. Mood: ..."). */
 void read_motion(const char *prompt, int *motion, int *camera);
+/* The landmarks a place draws anyway, and its own time of day (-1: none). */
+void place_defaults(int place, uint64_t *landmarks, int *default_time);
 /* The narration a clip speaks and captions (malloc'd; "" when the prompt is only a camera move). */
 char *narration_of(const char *prompt);
 

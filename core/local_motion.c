@@ -53,23 +53,14 @@ double motion_offset(int motion, size_t i, size_t n, double t, double dur)
     }
 }
 
-void motion_pose(int motion, size_t i, size_t n, double t, double dur, pose *p)
+/* Going somewhere: walking, racing, chasing, swimming, flying. */
+static void travel_pose(int motion, size_t i, double t, double u, double land, pose *p)
 {
-    memset(p, 0, sizeof *p);
-    p->arm_side = 1;
-    double u = dur > 0 ? t / dur : 0, land = settle(t, dur), face = toward_other(i, n);
     switch (motion) {
     case MO_WALK:
         p->step = t * 2 * M_PI * 1.6;
         p->lift = 0.008 * fabs(sin(p->step));
         p->look = 0.8;
-        break;
-    case MO_RACE:
-    case MO_CHASE:
-        p->step = t * 2 * M_PI * 2.6;
-        p->lift = 0.02 * fabs(sin(p->step)) * land;
-        p->look = 1;
-        p->lean = 0.12;
         break;
     case MO_SWIM:
         p->step = t * 2 * M_PI * 0.8;
@@ -83,25 +74,40 @@ void motion_pose(int motion, size_t i, size_t n, double t, double dur, pose *p)
         p->arm_side = i % 2 ? -1 : 1;
         p->look = 0.7;
         break;
-    case MO_JUMP:
-    case MO_CELEBRATE: {
-        double phase = fmod(t + 0.15 * i, 0.9) / 0.9;
-        p->lift = 0.11 * sin(M_PI * phase) * land;
-        if (motion == MO_CELEBRATE) {
-            p->arm = 0.95;
-            p->arm_side = i % 2 ? -1 : 1;
-        }
-        p->look = n >= 2 ? 0.4 * face : 0;
+    default: /* a race or a chase */
+        p->step = t * 2 * M_PI * 2.6;
+        p->lift = 0.02 * fabs(sin(p->step)) * land;
+        p->look = 1;
+        p->lean = 0.12;
         break;
     }
-    case MO_DANCE:
+}
+
+/* For joy or show: jumping, celebrating, dancing. */
+static void play_pose(int motion, size_t i, size_t n, double t, double land, double face, pose *p)
+{
+    if (motion == MO_DANCE) {
         p->lean = 0.14 * sin(2 * M_PI * t / 1.6 + i);
         p->lift = 0.03 * fabs(sin(2 * M_PI * t / 0.8)) * land;
         p->arm = 0.6 + 0.35 * sin(2 * M_PI * t / 1.6);
         p->arm_side = sin(2 * M_PI * t / 3.2) > 0 ? 1 : -1;
         p->step = t * 2 * M_PI * 1.25;
         p->look = 0.5 * sin(2 * M_PI * t / 3.2);
-        break;
+        return;
+    }
+    double phase = fmod(t + 0.15 * i, 0.9) / 0.9;
+    p->lift = 0.11 * sin(M_PI * phase) * land;
+    if (motion == MO_CELEBRATE) {
+        p->arm = 0.95;
+        p->arm_side = i % 2 ? -1 : 1;
+    }
+    p->look = n >= 2 ? 0.4 * face : 0;
+}
+
+/* Toward someone or something: pointing, meeting, talking, waving. */
+static void social_pose(int motion, size_t i, size_t n, double t, double u, double face, pose *p)
+{
+    switch (motion) {
     case MO_POINT:
         if (i == 0) {
             p->arm = 0.6 + 0.05 * sin(t * 3);
@@ -129,6 +135,38 @@ void motion_pose(int motion, size_t i, size_t n, double t, double dur, pose *p)
         p->arm_side = (int)face;
         break;
     }
+    default: /* a wave */
+        p->arm = 0.8 + 0.15 * sin(t * 10);
+        p->arm_side = n >= 2 ? (int)face : 1;
+        p->look = n >= 2 ? 0.5 * face : 0;
+        break;
+    }
+}
+
+void motion_pose(int motion, size_t i, size_t n, double t, double dur, pose *p)
+{
+    memset(p, 0, sizeof *p);
+    p->arm_side = 1;
+    double u = dur > 0 ? t / dur : 0, land = settle(t, dur), face = toward_other(i, n);
+    switch (motion) {
+    case MO_WALK:
+    case MO_RACE:
+    case MO_CHASE:
+    case MO_SWIM:
+    case MO_FLY:
+        travel_pose(motion, i, t, u, land, p);
+        break;
+    case MO_JUMP:
+    case MO_CELEBRATE:
+    case MO_DANCE:
+        play_pose(motion, i, n, t, land, face, p);
+        break;
+    case MO_POINT:
+    case MO_MEET:
+    case MO_TALK:
+    case MO_WAVE:
+        social_pose(motion, i, n, t, u, face, p);
+        break;
     case MO_SEARCH: {
         double v = cos(2 * M_PI * u * 1.2) * (i % 2 ? -1 : 1);
         p->look = v > 0 ? 0.9 : -0.9;
@@ -136,11 +174,6 @@ void motion_pose(int motion, size_t i, size_t n, double t, double dur, pose *p)
         p->lean = 0.05 * v;
         break;
     }
-    case MO_WAVE:
-        p->arm = 0.8 + 0.15 * sin(t * 10);
-        p->arm_side = n >= 2 ? (int)face : 1;
-        p->look = n >= 2 ? 0.5 * face : 0;
-        break;
     case MO_WORK:
         p->lean = 0.05 * sin(t * 2 * M_PI * 1.3 + i);
         p->arm = 0.35 + 0.12 * sin(t * 2 * M_PI * 2 + i);

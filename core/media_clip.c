@@ -162,6 +162,42 @@ static int caption_filter(const gs_media_clip *c, const char *out, char *textfil
     return 0;
 }
 
+/* The filtergraph of a clip: caption, mark, voice. NULL with err on failure;
+ * textfile names the caption's file (removed by the caller). */
+static char *clip_graph(const gs_media_clip *c, const char *out, char *textfile, size_t tflen, char *err,
+                        size_t errlen)
+{
+    gs_sbuf vf = {0};
+    gs_sb_add(&vf, "[0:v]setsar=1,format=yuv420p"); /* drawtext on the planar frame: less to blend */
+    if (c->caption && *c->caption && caption_filter(c, out, textfile, tflen, &vf, err, errlen) != 0) {
+        free(vf.p);
+        return NULL;
+    }
+    if (c->mark) {
+        char font[8800];
+        if (filter_path(font, sizeof font, gs_media_font()) != 0) {
+            gs_seterr(err, errlen, "caption font path too long");
+            free(vf.p);
+            return NULL;
+        }
+        int size = c->height / 38 < 11 ? 11 : c->height / 38;
+        /* the mark is fixed text of letters only: no escaping needed */
+        gs_sb_printf(&vf, ",drawtext=fontfile=%s:text=%s:expansion=none:fontsize=%d:fontcolor=white@0.9"
+                          ":box=1:boxcolor=black@0.35:boxborderw=%d:x=w-text_w-%d:y=%d",
+                     font, c->mark, size, size / 3, size, size);
+    }
+    gs_sb_add(&vf, "[v];");
+    if (c->voice)
+        gs_sb_printf(&vf, "[1:a]aresample=44100,aformat=sample_fmts=fltp:channel_layouts=stereo,"
+                          "adelay=delays=%d:all=1,apad[a]", (int)lround(c->voice_at * 1000));
+    else
+        gs_sb_add(&vf, "[1:a]anull[a]");
+    char *graph = gs_sb_take(&vf);
+    if (!graph)
+        gs_seterr(err, errlen, "encode_clip: out of memory");
+    return graph;
+}
+
 int gs_media_encode_clip(const gs_media_clip *c, const char *out, char *err, size_t errlen)
 {
     if (c->frames < 1 || c->frames > 24 * 60 || c->width < 16 || c->height < 16 || c->width > 4096 ||
@@ -179,69 +215,41 @@ int gs_media_encode_clip(const gs_media_clip *c, const char *out, char *err, siz
         gs_seterr(err, errlen, "%s: path too long", out);
         return -1;
     }
-    double dur = c->frames / 24.0;
-    gs_sbuf vf = {0};
-    gs_sb_add(&vf, "[0:v]setsar=1,format=yuv420p"); /* drawtext on the planar frame: less to blend */
+    char *graph = clip_graph(c, out, textfile, sizeof textfile, err, errlen);
     int rc = -1;
-    if (c->caption && *c->caption && caption_filter(c, out, textfile, sizeof textfile, &vf, err, errlen) != 0)
-        goto done;
-    if (c->mark) {
-        char font[8800];
-        if (filter_path(font, sizeof font, gs_media_font()) != 0) {
-            gs_seterr(err, errlen, "caption font path too long");
-            goto done;
+    if (graph) {
+        argv_t a;
+        av_ffmpeg(&a);
+        av_addv(&a, "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", NULL);
+        av_fmt(&a, "%dx%d", c->width, c->height);
+        av_addv(&a, "-r", "24", "-i", "pipe:0", NULL);
+        if (c->voice)
+            av_addv(&a, "-i", c->voice, NULL);
+        else
+            av_addv(&a, "-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo", NULL);
+        av_addv(&a, "-filter_complex", graph, "-map", "[v]", "-map", "[a]", NULL);
+        av_encode(&a, "ultrafast");
+        av_add(&a, "-frames:v");
+        av_fmt(&a, "%d", c->frames);
+        av_add(&a, "-t");
+        av_fmt(&a, "%.3f", c->frames / 24.0);
+        av_add(&a, tmp);
+        feeder fd = {c, malloc((size_t)c->width * (size_t)c->height * 3), 0};
+        int ok = 0;
+        if (a.overflow)
+            gs_seterr(err, errlen, "ffmpeg: command line too long");
+        else if (!fd.frame)
+            gs_seterr(err, errlen, "encode_clip: out of memory");
+        else
+            ok = run_child(a.v, NULL, 0, feed_frame, &fd, GS_MEDIA_TIMEOUT, NULL, NULL, err, errlen) == 0;
+        if (ok && fd.next != c->frames) {
+            gs_seterr(err, errlen, "ffmpeg stopped after %d of %d frames", fd.next, c->frames);
+            ok = 0;
         }
-        int size = c->height / 38 < 11 ? 11 : c->height / 38;
-        /* the mark is fixed text of letters only: no escaping needed */
-        gs_sb_printf(&vf, ",drawtext=fontfile=%s:text=%s:expansion=none:fontsize=%d:fontcolor=white@0.9"
-                          ":box=1:boxcolor=black@0.35:boxborderw=%d:x=w-text_w-%d:y=%d",
-                     font, c->mark, size, size / 3, size, size);
+        free(fd.frame);
+        free(graph);
+        rc = commit_tmp(tmp, out, ok, err, errlen);
     }
-    gs_sb_add(&vf, "[v];");
-    if (c->voice)
-        gs_sb_printf(&vf, "[1:a]aresample=44100,aformat=sample_fmts=fltp:channel_layouts=stereo,"
-                          "adelay=delays=%d:all=1,apad[a]", (int)lround(c->voice_at * 1000));
-    else
-        gs_sb_add(&vf, "[1:a]anull[a]");
-    char *graph = gs_sb_take(&vf);
-    vf.p = NULL;
-    if (!graph) {
-        gs_seterr(err, errlen, "encode_clip: out of memory");
-        goto done;
-    }
-    argv_t a;
-    av_ffmpeg(&a);
-    av_addv(&a, "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", NULL);
-    av_fmt(&a, "%dx%d", c->width, c->height);
-    av_addv(&a, "-r", "24", "-i", "pipe:0", NULL);
-    if (c->voice)
-        av_addv(&a, "-i", c->voice, NULL);
-    else
-        av_addv(&a, "-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo", NULL);
-    av_addv(&a, "-filter_complex", graph, "-map", "[v]", "-map", "[a]", NULL);
-    av_encode(&a, "ultrafast");
-    av_add(&a, "-frames:v");
-    av_fmt(&a, "%d", c->frames);
-    av_add(&a, "-t");
-    av_fmt(&a, "%.3f", dur);
-    av_add(&a, tmp);
-    feeder fd = {c, malloc((size_t)c->width * (size_t)c->height * 3), 0};
-    int ok = 0;
-    if (a.overflow)
-        gs_seterr(err, errlen, "ffmpeg: command line too long");
-    else if (!fd.frame)
-        gs_seterr(err, errlen, "encode_clip: out of memory");
-    else
-        ok = run_child(a.v, NULL, 0, feed_frame, &fd, GS_MEDIA_TIMEOUT, NULL, NULL, err, errlen) == 0;
-    if (ok && fd.next != c->frames) {
-        gs_seterr(err, errlen, "ffmpeg stopped after %d of %d frames", fd.next, c->frames);
-        ok = 0;
-    }
-    free(fd.frame);
-    free(graph);
-    rc = commit_tmp(tmp, out, ok, err, errlen);
-done:
-    free(vf.p);
     if (*textfile)
         unlink(textfile);
     return rc;
