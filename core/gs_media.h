@@ -79,6 +79,17 @@ unsigned char *gs_media_read_rgb(const char *path, int w, int h, char *err, size
 /* Writes a w x h RGB24 buffer as a PNG file. */
 int gs_media_write_png(const unsigned char *rgb, int w, int h, const char *out, char *err, size_t errlen);
 
+/*
+ * Writes a PNG carrying one iTXt chunk key = text (UTF-8; key 1..79 bytes);
+ * text NULL writes a plain PNG. Renamed into place whole, like every output.
+ */
+int gs_media_write_png_text(const unsigned char *rgb, int w, int h, const char *out, const char *key,
+                            const char *text, char *err, size_t errlen);
+/* The text of a PNG's iTXt chunk key (malloc'd), or NULL when it has none. */
+char *gs_media_png_text(const char *path, const char *key);
+/* A PNG's size from its header, without a process; -1 when path is no PNG. */
+int gs_media_png_size(const char *path, int *w, int *h);
+
 /* Camera moves for gs_media_animate. */
 typedef enum gs_motion {
     GS_MOTION_STATIC,    /* subtle breathing zoom */

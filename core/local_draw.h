@@ -272,9 +272,6 @@ const char *colour_name(rgb c);
 #define recipe_free gs_ld_recipe_free
 #define recipe_encode gs_ld_recipe_encode
 #define recipe_decode gs_ld_recipe_decode
-#define png_write_text gs_ld_png_write_text
-#define png_read_text gs_ld_png_read_text
-#define png_size gs_ld_png_size
 #define stage_open gs_ld_stage_open
 #define stage_close gs_ld_stage_close
 #define stage_frame gs_ld_stage_frame
@@ -300,13 +297,6 @@ void recipe_free(recipe *r);
 char *recipe_encode(const recipe *r);
 /* 0, or -1 when json is not a recipe (r is then empty). */
 int recipe_decode(const char *json, recipe *r);
-/* Writes a PNG with one iTXt chunk key = text (text NULL: none). */
-int png_write_text(const unsigned char *px, int w, int h, const char *out, const char *key, const char *text,
-                   char *err, size_t errlen);
-/* The text of iTXt chunk key (malloc'd), or NULL when the file has none. */
-char *png_read_text(const char *path, const char *key);
-/* A PNG's size from its header, without a process; -1 when path is no PNG. */
-int png_size(const char *path, int *w, int *h);
 
 /* A recipe ready to paint frames at w x h. */
 typedef struct stage {

@@ -1,21 +1,15 @@
 /*
- * local_recipe.c — what a local keyframe was painted from, kept in its own PNG:
- * the recipe as JSON, the PNG iTXt chunk that carries it (written after
- * ffmpeg's PNG, renamed into place whole), and the stage that paints a
- * recipe's frames again: the setting once, then per frame the weather, the
- * cast in its pose and the camera window. Files are read and written here;
- * painting is local_scene.c and local_figure.c.
+ * local_recipe.c — what a local keyframe was painted from, kept in its own PNG
+ * (grokspicy.media writes and reads the chunk): the recipe as JSON, and the
+ * stage that paints a recipe's frames again: the setting once, then per frame
+ * the weather, the cast in its pose and the camera window. Painting is
+ * local_scene.c's and local_figure.c's.
  */
-#include <errno.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "gs_media.h"
-#include "gs_util.h"
 #include "json.h"
 #include "local_draw.h"
 
@@ -84,184 +78,6 @@ int recipe_decode(const char *json, recipe *r)
     if (!ok)
         recipe_free(r);
     return ok ? 0 : -1;
-}
-
-/* ---- PNG iTXt ---- */
-
-static uint32_t crc_table[256];
-static atomic_int crc_ready;
-
-static uint32_t crc32_of(const unsigned char *p, size_t n, uint32_t c)
-{
-    if (!atomic_load(&crc_ready)) {
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t k = i;
-            for (int j = 0; j < 8; j++)
-                k = k & 1 ? 0xedb88320u ^ (k >> 1) : k >> 1;
-            crc_table[i] = k; /* the same values from any thread */
-        }
-        atomic_store(&crc_ready, 1);
-    }
-    c ^= 0xffffffffu;
-    for (size_t i = 0; i < n; i++)
-        c = crc_table[(c ^ p[i]) & 0xff] ^ (c >> 8);
-    return c ^ 0xffffffffu;
-}
-
-static void be32(unsigned char *o, uint32_t v)
-{
-    o[0] = (unsigned char)(v >> 24);
-    o[1] = (unsigned char)(v >> 16);
-    o[2] = (unsigned char)(v >> 8);
-    o[3] = (unsigned char)v;
-}
-
-static uint32_t rd32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    unsigned char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 65536;
-            unsigned char *nb = realloc(buf, ncap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
-static atomic_uint scratch_n;
-
-int png_write_text(const unsigned char *px, int w, int h, const char *out, const char *key, const char *text,
-                   char *err, size_t errlen)
-{
-    if (!text)
-        return gs_media_write_png(px, w, h, out, err, errlen);
-    char plain[4200], part[4200];
-    unsigned n = atomic_fetch_add(&scratch_n, 1);
-    snprintf(plain, sizeof plain, "%s.plain-%d-%u.png", out, (int)getpid(), n);
-    snprintf(part, sizeof part, "%s.part-%d-%u.png", out, (int)getpid(), n);
-    if (gs_media_write_png(px, w, h, plain, err, errlen) != 0)
-        return -1;
-    size_t len = 0;
-    unsigned char *png = slurp(plain, &len);
-    unlink(plain);
-    if (!png || len < 33 || memcmp(png + 12, "IHDR", 4) != 0) {
-        free(png);
-        gs_seterr(err, errlen, "%s: ffmpeg wrote no PNG", out);
-        return -1;
-    }
-    /* iTXt: keyword NUL, compression flag 0, method 0, language NUL, translated NUL, UTF-8 text */
-    size_t klen = strlen(key), tlen = strlen(text), dlen = klen + 5 + tlen;
-    unsigned char *chunk = malloc(dlen + 12);
-    if (!chunk) {
-        free(png);
-        gs_seterr(err, errlen, "%s: out of memory", out);
-        return -1;
-    }
-    be32(chunk, (uint32_t)dlen);
-    memcpy(chunk + 4, "iTXt", 4);
-    memcpy(chunk + 8, key, klen);
-    memset(chunk + 8 + klen, 0, 5);
-    memcpy(chunk + 8 + klen + 5, text, tlen);
-    be32(chunk + 8 + dlen, crc32_of(chunk + 4, dlen + 4, 0));
-    FILE *f = fopen(part, "wb");
-    int ok = f && fwrite(png, 1, 33, f) == 33 && fwrite(chunk, 1, dlen + 12, f) == dlen + 12 &&
-             fwrite(png + 33, 1, len - 33, f) == len - 33;
-    int e = errno;
-    if (f && fclose(f) != 0 && ok) {
-        ok = 0;
-        e = errno;
-    }
-    free(png);
-    free(chunk);
-    if (!ok || rename(part, out) != 0) {
-        gs_seterr(err, errlen, "%s: %s", out, strerror(ok ? errno : e));
-        unlink(part);
-        return -1;
-    }
-    return 0;
-}
-
-char *png_read_text(const char *path, const char *key)
-{
-    size_t len = 0;
-    unsigned char *png = slurp(path, &len);
-    if (!png || len < 8 || memcmp(png, "\x89PNG\r\n\x1a\n", 8) != 0) {
-        free(png);
-        return NULL;
-    }
-    char *found = NULL;
-    size_t klen = strlen(key);
-    for (size_t off = 8; off + 12 <= len && !found;) {
-        uint32_t n = rd32(png + off);
-        if (n > len - off - 12)
-            break;
-        const unsigned char *type = png + off + 4, *data = png + off + 8;
-        if (memcmp(type, "iTXt", 4) == 0 && n > klen + 5 && memcmp(data, key, klen) == 0 && data[klen] == 0 &&
-            data[klen + 1] == 0) {
-            /* skip the language tag and the translated keyword (NUL-terminated each) */
-            size_t p = klen + 3;
-            while (p < n && data[p])
-                p++;
-            p++;
-            while (p < n && data[p])
-                p++;
-            p++;
-            if (p <= n && (found = malloc(n - p + 1))) {
-                memcpy(found, data + p, n - p);
-                found[n - p] = '\0';
-            }
-        }
-        if (memcmp(type, "IEND", 4) == 0)
-            break;
-        off += (size_t)n + 12;
-    }
-    free(png);
-    return found;
-}
-
-int png_size(const char *path, int *w, int *h)
-{
-    unsigned char head[24];
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    size_t n = fread(head, 1, sizeof head, f);
-    fclose(f);
-    if (n != sizeof head || memcmp(head, "\x89PNG\r\n\x1a\n", 8) != 0 || memcmp(head + 12, "IHDR", 4) != 0)
-        return -1;
-    uint32_t pw = rd32(head + 16), ph = rd32(head + 20);
-    if (pw < 1 || ph < 1 || pw > 16384 || ph > 16384)
-        return -1;
-    *w = (int)pw;
-    *h = (int)ph;
-    return 0;
 }
 
 /* ---- stage: a recipe painted frame by frame ---- */

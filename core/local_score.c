@@ -98,7 +98,7 @@ static double hist_match(const hist *ref, const hist *region, double expect)
 /* An image's size: a PNG's from its header, anything else from ffprobe. */
 static int image_size(const char *path, int *w, int *h, char *err, size_t errlen)
 {
-    if (png_size(path, w, h) == 0)
+    if (gs_media_png_size(path, w, h) == 0)
         return 0;
     gs_media_info info;
     if (gs_media_probe(path, &info, err, errlen) != 0)
@@ -141,7 +141,7 @@ static int reference_hist(const char *ref, const char *desc, double s, hist *out
     double cx, base;
     unsigned char *px = NULL;
     /* a local sheet says what it shows: drawing that is the sheet, without ffmpeg */
-    char *drawn = ref ? png_read_text(ref, "grokspicy:figure") : NULL;
+    char *drawn = ref ? gs_media_png_text(ref, "grokspicy:figure") : NULL;
     if (ref && !drawn) {
         px = read_sheet(ref, s, &rw, &rh, &cx, &base, err, errlen);
         if (!px)

@@ -93,13 +93,6 @@ static int wrap_caption(const char *text, int width, int max_lines, gs_sbuf *out
     return 1;
 }
 
-static atomic_uint scratch_n;
-
-static void scratch(const char *out, const char *ext, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s.clip-%d-%u.%s", out, (int)getpid(), atomic_fetch_add(&scratch_n, 1), ext);
-}
-
 typedef struct feeder {
     const gs_media_clip *clip;
     unsigned char *frame;
@@ -141,9 +134,12 @@ static int caption_filter(const gs_media_clip *c, const char *out, char *textfil
             break;
         size = size * 85 / 100;
     }
-    char *wrapped = gs_sb_take(&text);
-    scratch(out, "txt", textfile, tflen);
-    FILE *f = wrapped ? fopen(textfile, "wb") : NULL;
+    char *wrapped = gs_sb_take(&text), as_text[4200];
+    /* "<dir>/.<clip>.part-<pid>-<n>.txt": a temp name like every other */
+    snprintf(as_text, sizeof as_text, "%s.txt", out);
+    if (tmp_name(as_text, textfile, tflen) != 0)
+        textfile[0] = '\0';
+    FILE *f = wrapped && textfile[0] ? fopen(textfile, "wb") : NULL;
     int ok = f && fputs(wrapped, f) >= 0;
     if (f && fclose(f) != 0)
         ok = 0;

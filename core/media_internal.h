@@ -1,5 +1,5 @@
 /*
- * media_internal.h — shared by media.c and media_clip.c only; not installed.
+ * media_internal.h — shared by media.c, media_clip.c and media_png.c only; not installed.
  * Argument vectors for ffmpeg, child processes fed from a stream, and the
  * temp-name-then-rename discipline for outputs.
  */

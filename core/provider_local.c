@@ -31,10 +31,14 @@ typedef struct local_provider {
 
 static atomic_uint scratch_counter;
 
-/* A scratch file next to out: "<out>.local-<pid>-<n>.<ext>". */
-static void scratch_name(const char *out, const char *ext, char *buf, size_t len)
+/* A scratch file beside out, named like grokspicy.media's temp files (so
+ * anything that sweeps those sees it): "<dir>/.<base>.part-<tag>-<pid>-<n>.<ext>". */
+static void scratch_name(const char *out, const char *tag, const char *ext, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s.local-%d-%u.%s", out, (int)getpid(), atomic_fetch_add(&scratch_counter, 1), ext);
+    const char *slash = strrchr(out, '/');
+    int dirlen = slash ? (int)(slash - out + 1) : 0;
+    snprintf(buf, len, "%.*s.%s.part-%s-%d-%u.%s", dirlen, out, out + dirlen, tag, (int)getpid(),
+             atomic_fetch_add(&scratch_counter, 1), ext);
 }
 
 /* ---- character sheets ---- */
@@ -63,7 +67,7 @@ static int local_generate_image(gs_provider *p, const char *prompt, const char *
     portrait_geometry(w, h, &cx, &base, &s);
     draw_figure(&c, &f, cx, base, s, NULL);
     /* the sheet keeps the words its figure was read from: keyframes and clips draw it again */
-    int rc = png_write_text(c.px, w, h, out_path, FIGURE_KEY, prompt, err, errlen);
+    int rc = gs_media_write_png_text(c.px, w, h, out_path, FIGURE_KEY, prompt, err, errlen);
     free(c.px);
     return rc;
 }
@@ -132,7 +136,7 @@ static char *scene_part(const char *prompt)
 static int carried_palette(const char *prev_path, const unsigned char *prev, int w, int h, const scene *now,
                            recipe *r)
 {
-    char *json = png_read_text(prev_path, RECIPE_KEY);
+    char *json = gs_media_png_text(prev_path, RECIPE_KEY);
     recipe pr;
     int have = json && recipe_decode(json, &pr) == 0;
     free(json);
@@ -177,8 +181,8 @@ static int copy_keyframe(const char *ref, int w, int h, const char *out_path, ch
     unsigned char *px = gs_media_read_rgb(ref, w, h, err, errlen);
     if (!px)
         return -1;
-    char *recipe_json = png_read_text(ref, RECIPE_KEY);
-    int rc = png_write_text(px, w, h, out_path, RECIPE_KEY, recipe_json, err, errlen);
+    char *recipe_json = gs_media_png_text(ref, RECIPE_KEY);
+    int rc = gs_media_write_png_text(px, w, h, out_path, RECIPE_KEY, recipe_json, err, errlen);
     free(recipe_json);
     free(px);
     return rc;
@@ -204,7 +208,7 @@ static int local_edit_image(gs_provider *p, const char *prompt, const char *cons
         return -1;
     }
     int w = 0, h = 0;
-    if (png_size(refs[0], &w, &h) != 0) {
+    if (gs_media_png_size(refs[0], &w, &h) != 0) {
         gs_media_info info;
         if (gs_media_probe(refs[0], &info, err, errlen) != 0)
             return -1;
@@ -236,7 +240,7 @@ static int local_edit_image(gs_provider *p, const char *prompt, const char *cons
         carried_palette(refs[base_ref], prev, w, h, &now, &r);
     }
     for (size_t i = 0; i < n_fig; i++) {
-        char *text = png_read_text(refs[order[i]], FIGURE_KEY);
+        char *text = gs_media_png_text(refs[order[i]], FIGURE_KEY);
         if (text)
             r.fig_text[r.n_fig++] = text;
         else
@@ -257,7 +261,7 @@ static int local_edit_image(gs_provider *p, const char *prompt, const char *cons
             if (paste_sheet(&c, refs[order[i]], i, n_fig, err, errlen) != 0)
                 goto done;
     }
-    rc = png_write_text(c.px, w, h, out_path, RECIPE_KEY, json, err, errlen);
+    rc = gs_media_write_png_text(c.px, w, h, out_path, RECIPE_KEY, json, err, errlen);
 done:
     free(json);
     free(prev);
@@ -326,7 +330,7 @@ static int clip_frame(void *ud, int i, unsigned char *px, char *err, size_t errl
 /* The stage of a keyframe: its recipe painted again, else the picture as a still. */
 static int open_stage(const char *image_path, int w, int h, clip_job *j, char *err, size_t errlen)
 {
-    char *json = png_read_text(image_path, RECIPE_KEY);
+    char *json = gs_media_png_text(image_path, RECIPE_KEY);
     recipe r;
     int rc = -1;
     if (json && recipe_decode(json, &r) == 0) {
@@ -367,7 +371,7 @@ static int render_clip(gs_provider *p, const char *prompt, const char *image_pat
         goto done;
     }
     if (*narration && !p->no_voice) {
-        scratch_name(out_path, "wav", wav, sizeof wav);
+        scratch_name(out_path, "voice", "wav", wav, sizeof wav);
         if (speak_narration(narration, duration_s, wav, &voice_secs, err, errlen) != 0)
             goto done;
     }

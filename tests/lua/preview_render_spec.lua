@@ -251,6 +251,13 @@ describe("the local preview renderer", function()
     assert.is_true(caption_marks(frame_at(clip, 1.5, TMP .. "/odd_mid.png")) > caption_marks(key) + 150)
   end)
 
+  it("leaves no temp files behind (sheets, keyframes, clips, voices, captions)", function()
+    local p2 = io.popen("find " .. sh(TMP) .. " -name '.*part*' -o -name '*.part'")
+    local left = p2:read("a")
+    p2:close()
+    assert.equals("", left)
+  end)
+
   it("keeps the voice and the caption through a correction", function()
     local key = keyframe("fix", "the harbour in the afternoon", "Mara and Rusty wave", "static wide shot")
     local clip, fixed = TMP .. "/fix.mp4", TMP .. "/fixed.mp4"
