@@ -124,7 +124,7 @@ static int feed_frame(void *ud, const unsigned char **chunk, size_t *len, char *
 static int caption_filter(const gs_media_clip *c, const char *out, char *textfile, size_t tflen, gs_sbuf *vf,
                           char *err, size_t errlen)
 {
-    int size = c->height / 22 < 14 ? 14 : c->height / 22;
+    int size = c->height / 24 < 14 ? 14 : c->height / 24;
     gs_sbuf text = {0};
     for (int tries = 0; tries < 3; tries++) {
         free(text.p);

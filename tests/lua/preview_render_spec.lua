@@ -251,6 +251,17 @@ describe("the local preview renderer", function()
     assert.is_true(caption_marks(frame_at(clip, 1.5, TMP .. "/odd_mid.png")) > caption_marks(key) + 150)
   end)
 
+  it("animates a keyframe made elsewhere (no recipe inside) as a still, with caption and voice", function()
+    local still = TMP .. "/elsewhere.png"
+    assert(media.write_png(string.rep("\90\140\200", 320 * 180), 320, 180, still))
+    local clip = TMP .. "/elsewhere.mp4"
+    assert(p:generate_video(clip_prompt("slow push-in", "A fox walks across the meadow"), still, 3, "16:9", "480p", clip))
+    local info = assert(media.probe(clip))
+    assert.equals(854, info.width)
+    assert.is_true(math.abs(info.duration - 3) < 0.1)
+    assert.is_true(mean_volume(clip) > -35)
+  end)
+
   it("leaves no temp files behind (sheets, keyframes, clips, voices, captions)", function()
     local p2 = io.popen("find " .. sh(TMP) .. " -name '.*part*' -o -name '*.part'")
     local left = p2:read("a")
