@@ -262,6 +262,19 @@ describe("the local preview renderer", function()
     assert.is_true(mean_volume(clip) > -35)
   end)
 
+  it("gives a whole run the same files for the same concept and seed", function()
+    local bin = os.getenv("GS_BINARY") or "build/grok-spicy"
+    local function run(dir)
+      return os.execute(("%s scripts/flow.lua %s --provider local --scenes 1 --seed 9 --output-dir %s -q "
+        .. ">/dev/null 2>&1"):format(sh(bin), sh("a turtle and a hare race across a sunny meadow"), sh(dir)))
+    end
+    assert.is_true(run(TMP .. "/run_a"))
+    assert.is_true(run(TMP .. "/run_b"))
+    for _, f in ipairs { "final.mp4", "keyframes/scene_1_attempt1.png", "videos/scene_1_attempt1.mp4", "script.md" } do
+      assert.equals(slurp(TMP .. "/run_a/runs/1/" .. f), slurp(TMP .. "/run_b/runs/1/" .. f), f)
+    end
+  end)
+
   it("leaves no temp files behind (sheets, keyframes, clips, voices, captions)", function()
     local p2 = io.popen("find " .. sh(TMP) .. " -name '.*part*' -o -name '*.part'")
     local left = p2:read("a")
