@@ -270,7 +270,8 @@ describe("the local preview renderer", function()
     end
     assert.is_true(run(TMP .. "/run_a"))
     assert.is_true(run(TMP .. "/run_b"))
-    for _, f in ipairs { "final.mp4", "keyframes/scene_1_attempt1.png", "videos/scene_1_attempt1.mp4", "script.md" } do
+    local files = { "final.mp4", "keyframes/scene_1_attempt1.png", "videos/scene_1_attempt1.mp4", "script.md" }
+    for _, f in ipairs(files) do
       assert.equals(slurp(TMP .. "/run_a/runs/1/" .. f), slurp(TMP .. "/run_b/runs/1/" .. f), f)
     end
   end)
