@@ -255,7 +255,8 @@ describe("the local preview renderer", function()
     local still = TMP .. "/elsewhere.png"
     assert(media.write_png(string.rep("\90\140\200", 320 * 180), 320, 180, still))
     local clip = TMP .. "/elsewhere.mp4"
-    assert(p:generate_video(clip_prompt("slow push-in", "A fox walks across the meadow"), still, 3, "16:9", "480p", clip))
+    assert(p:generate_video(clip_prompt("slow push-in", "A fox walks across the meadow"), still, 3, "16:9", "480p",
+      clip))
     local info = assert(media.probe(clip))
     assert.equals(854, info.width)
     assert.is_true(math.abs(info.duration - 3) < 0.1)
