@@ -426,15 +426,6 @@ void apply_bands(canvas *c, const double bands[36], double amount)
     }
 }
 
-/* Blends the background toward the row-band colours of the previous keyframe:
- * the same light and palette carry over between scenes. */
-void blend_palette(canvas *c, const unsigned char *prev, double amount)
-{
-    double bands[36];
-    palette_bands(prev, c->w, c->h, bands);
-    apply_bands(c, bands, amount);
-}
-
 /* ---- keying figures back out of portraits ---- */
 
 /* 1 where the pixel differs from its row's backdrop (sampled at both edges). */

@@ -45,10 +45,8 @@
 #define read_motion gs_ld_read_motion
 #define narration_of gs_ld_narration_of
 #define place_defaults gs_ld_place_defaults
-#define scene_time gs_ld_scene_time
 #define paint_setting gs_ld_paint_setting
 #define paint_weather gs_ld_paint_weather
-#define blend_palette gs_ld_blend_palette
 #define palette_bands gs_ld_palette_bands
 #define apply_bands gs_ld_apply_bands
 #define is_figure gs_ld_is_figure
@@ -57,7 +55,6 @@
 #define n_colours gs_ld_n_colours
 #define kinds gs_ld_kinds
 #define n_kinds gs_ld_n_kinds
-#define colour_names gs_ld_colour_names
 #define eye_words gs_ld_eye_words
 #define word_tag gs_ld_word_tag
 #define vocab gs_ld_vocab
@@ -133,7 +130,6 @@ extern const size_t n_colours;
 extern const struct kind kinds[];   /* the last entry is the fallback "creature" */
 extern const size_t n_kinds;
 #define KIND_FALLBACK (&kinds[n_kinds - 1])
-extern const char *const colour_names[][3]; /* three names per CF_* family */
 extern const char *const eye_words[];
 
 /* ---- the renderer's vocabulary ---- */
@@ -254,12 +250,10 @@ void portrait_geometry(int w, int h, double *cx, double *base, double *s);
 void keyframe_geometry(int w, int h, size_t i, size_t n, double *cx, double *base, double *s);
 void aspect_size(const char *aspect, int short_side, int *w, int *h);
 void portrait_backdrop(const figure *f, rgb *top, rgb *bottom);
-int scene_time(const tokens *t);
 /* The setting without what moves (sky, ground, landmarks), for seed. */
 void paint_setting(canvas *c, const scene *s, uint64_t seed);
 /* What moves at time t: rain, snow, waves, the lighthouse beam, clouds, lightning. */
 void paint_weather(canvas *c, const scene *s, uint64_t seed, double t);
-void blend_palette(canvas *c, const unsigned char *prev, double amount);
 /* The 12 row-band mean colours of an image (36 values), and blending them in. */
 void palette_bands(const unsigned char *px, int w, int h, double bands[36]);
 void apply_bands(canvas *c, const double bands[36], double amount);

@@ -263,15 +263,3 @@ char *narration_of(const char *prompt)
         return strdup("");
     return trimmed(dot, n - (size_t)(dot - prompt));
 }
-
-int scene_time(const tokens *t)
-{
-    for (int i = 0; i < t->n; i++) {
-        const char *tag = word_tag(t->w[i], WC_TIME);
-        if (tag) {
-            int k = vocab_index(WC_TIME, tag);
-            return k == 0 ? TIME_DAY : k == 1 ? TIME_DAWN : k == 2 ? TIME_DUSK : TIME_NIGHT;
-        }
-    }
-    return TIME_DAY;
-}
