@@ -214,6 +214,24 @@ describe("grokspicy.preview.planner", function()
     assert.matches("1..12", err)
   end)
 
+  it("never raises on hostile or odd concepts, and its plans stay valid", function()
+    local hostile = dofile(here .. "/../hostile/strings.lua")
+    local odd = { "two two two foxes", "a a a", "and and", "a fox and", "fox,,,owl", "with a red hat",
+      "a girl and her and her dog", "\u{1F98A} and \u{1F989} solve a mystery", "A LIGHTHOUSE KEEPER BEFRIENDS A STORM",
+      "a dragon, a robot, a girl, a boy, a cat and a dog go camping", "to the moon", string.rep("fox ", 1000),
+      "in the forest at night in the rain in the snow" }
+    for _, e in ipairs(hostile) do odd[#odd + 1] = e[2] end
+    for _, concept in ipairs(odd) do
+      local ok, plan = pcall(planner.plan, concept, { scenes = 3, seed = 1 })
+      assert.is_true(ok, ("%q raised: %s"):format(concept:sub(1, 40), tostring(plan)))
+      if plan then assert.truthy(planlib.validate(plan, { strict_descriptions = true }), concept) end
+      -- and the renderer reads any text without harm
+      assert.is_table(preview.read_scene(concept))
+      assert.is_table(preview.read_figure(concept))
+      assert.is_string(preview.narration(concept))
+    end
+  end)
+
   it("is deterministic per seed and plans 1 to 12 scenes", function()
     local c = "a fox and a crow race to the moon"
     local a, b = assert(planner.plan(c, { seed = 5 })), assert(planner.plan(c, { seed = 5 }))
