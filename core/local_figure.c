@@ -569,8 +569,8 @@ static void draw_hair_top(canvas *c, const figure *f, double hx, double hy, doub
 static void draw_face(canvas *c, const figure *f, double hx, double hy, double hr, double look, double s)
 {
     double ex = hr * 0.38, er = hr * 0.22, ey = hy + hr * 0.12;
-    if (f->beard)
-        blob(c, hx, hy + hr * 0.72, hr * 0.78, hr * 0.55, 0, f->beard_colour, s);
+    if (f->beard) /* the jaw and chin, below the cheeks */
+        blob(c, hx, hy + hr * 0.8, hr * 0.72, hr * 0.47, 0, f->beard_colour, s);
     draw_eyes(c, f, hx + look * hr * 0.08, ey, ex, er, look, s);
     ellipse(c, hx - hr * 0.58, hy + hr * 0.45, hr * 0.16, hr * 0.09, 0, (rgb){235, 120, 120}, 0.3);
     ellipse(c, hx + hr * 0.58, hy + hr * 0.45, hr * 0.16, hr * 0.09, 0, (rgb){235, 120, 120}, 0.3);
