@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "local_draw.h"
@@ -44,5 +45,7 @@ int main(int argc, char **argv)
     printf("%s\n  paint %.2f ms, with a push-in camera %.2f ms (CPU per 720p frame)\n", r.scene_text, paint,
            (cpu_s() - t0) / 96 * 1000);
     stage_close(&st);
+    free(work.px);
+    free(out.px);
     return 0;
 }
