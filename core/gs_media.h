@@ -85,6 +85,17 @@ unsigned char *gs_media_read_rgb(const char *path, int w, int h, char *err, size
 /* Writes a w x h RGB24 buffer as a PNG file. */
 int gs_media_write_png(const unsigned char *rgb, int w, int h, const char *out, char *err, size_t errlen);
 
+/*
+ * Writes a PNG carrying one iTXt chunk key = text (UTF-8; key 1..79 bytes);
+ * text NULL writes a plain PNG. Renamed into place whole, like every output.
+ */
+int gs_media_write_png_text(const unsigned char *rgb, int w, int h, const char *out, const char *key,
+                            const char *text, char *err, size_t errlen);
+/* The text of a PNG's iTXt chunk key (malloc'd), or NULL when it has none. */
+char *gs_media_png_text(const char *path, const char *key);
+/* A PNG's size from its header, without a process; -1 when path is no PNG. */
+int gs_media_png_size(const char *path, int *w, int *h);
+
 /* Camera moves for gs_media_animate. */
 typedef enum gs_motion {
     GS_MOTION_STATIC,    /* subtle breathing zoom */
@@ -101,6 +112,46 @@ typedef enum gs_motion {
  */
 int gs_media_animate(const char *image, const char *out, double duration_s, int width, int height,
                      gs_motion motion, char *err, size_t errlen);
+
+/*
+ * A clip painted frame by frame (24 fps), encoded like gs_media_animate's
+ * clips: frame(ud, i, rgb) fills width*height*3 RGB bytes for frame i, or
+ * returns -1 with a message in err. Each frame is asked for when ffmpeg can
+ * take it, so a clip of any length needs one frame of memory.
+ */
+typedef int (*gs_media_frame_fn)(void *ud, int i, unsigned char *rgb, char *err, size_t errlen);
+
+typedef struct gs_media_clip {
+    int width, height, frames;
+    gs_media_frame_fn frame;
+    void *ud;
+    const char *caption;         /* burned in from caption_from to caption_to s; NULL or "": none */
+    double caption_from, caption_to;
+    const char *mark;            /* a small mark in the top right corner ("preview"); NULL: none */
+    const char *voice;           /* a WAV file mixed in from voice_at s; NULL: a silent track */
+    double voice_at;
+} gs_media_clip;
+
+int gs_media_encode_clip(const gs_media_clip *clip, const char *out, char *err, size_t errlen);
+
+/* The text-to-speech program ($GS_ESPEAK, default "espeak-ng") and the caption
+ * font ($GS_FONT, default Debian's fonts-dejavu-core DejaVuSans). */
+const char *gs_media_espeak(void);
+const char *gs_media_font(void);
+
+/*
+ * Speaks text into a mono WAV file with espeak-ng at wpm words per minute
+ * (80..450); *seconds is its length. The text goes in on stdin, never as an
+ * argument. Same text and rate, same bytes.
+ */
+int gs_media_speak(const char *text, int wpm, const char *out_wav, double *seconds, char *err, size_t errlen);
+
+/*
+ * Re-grades a clip's colours and keeps its sound: contrast about mid-grey, then
+ * a blend of amount (0..1) toward tint. Motion, captions and voice stay.
+ */
+int gs_media_grade(const char *in, const char *out, double contrast, const unsigned char tint[3], double amount,
+                   char *err, size_t errlen);
 
 /* The first line of `ffmpeg -version` into buf. */
 int gs_media_ffmpeg_version(char *buf, size_t len, char *err, size_t errlen);

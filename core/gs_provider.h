@@ -173,11 +173,17 @@ typedef struct gs_provider_ops {
      * service does not know it. */
     int (*resume_video)(gs_provider *p, const char *request_id, const char *out_path, gs_meter *meter, char *err,
                         size_t errlen);
+    /* Optional: a provider whose planner is Lua names its module here (plan_story
+     * is then NULL). The module's plan(concept, {scenes=, seed=}) returns a plan
+     * table; gs_provider_plan_story runs it in a private Lua state, the Lua face
+     * (provider:plan_story) in the caller's, so changes made there apply. */
+    const char *lua_planner;
 } gs_provider_ops;
 
 struct gs_provider {
     const gs_provider_ops *ops;
     uint64_t seed;              /* render seed: same inputs + seed -> same bytes */
+    int no_voice;               /* the local preview: clips without the spoken narration (--no-voice) */
 };
 
 /* Calls through the vtable; meter may be NULL. */

@@ -28,6 +28,7 @@
 
 #include "gs_media.h"
 #include "gs_util.h"
+#include "media_internal.h"
 
 extern char **environ;
 
@@ -144,6 +145,12 @@ static void close_fd(int *fd)
 int gs_media_run(const char *const argv[], const void *in, size_t in_len, double timeout_s,
                  unsigned char **out, size_t *out_len, char *err, size_t errlen)
 {
+    return run_child(argv, in, in_len, NULL, NULL, timeout_s, out, out_len, err, errlen);
+}
+
+int run_child(const char *const argv[], const void *in, size_t in_len, feed_fn feed, void *feed_ud,
+              double timeout_s, unsigned char **out, size_t *out_len, char *err, size_t errlen)
+{
     int rc = -1;
     int errp[2] = {-1, -1}, outp[2] = {-1, -1}, inp[2] = {-1, -1}, devnull = -1;
     pid_t pid = -1;
@@ -163,7 +170,7 @@ int gs_media_run(const char *const argv[], const void *in, size_t in_len, double
     }
     devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (devnull < 0 || pipe2(errp, O_CLOEXEC) != 0 || (out && pipe2(outp, O_CLOEXEC) != 0) ||
-        (in && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, inp) != 0)) {
+        ((in || feed) && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, inp) != 0)) {
         gs_seterr(err, errlen, "%s: cannot create pipes: %s", tool, strerror(errno));
         goto done;
     }
@@ -173,7 +180,7 @@ int gs_media_run(const char *const argv[], const void *in, size_t in_len, double
      * through MSG_NOSIGNAL instead of a process-wide SIGPIPE. */
     posix_spawn_file_actions_init(&fa);
     spawned_fa = 1;
-    posix_spawn_file_actions_adddup2(&fa, in ? inp[1] : devnull, 0);
+    posix_spawn_file_actions_adddup2(&fa, in || feed ? inp[1] : devnull, 0);
     posix_spawn_file_actions_adddup2(&fa, out ? outp[1] : devnull, 1);
     posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
     posix_spawnattr_init(&attr);
@@ -205,7 +212,7 @@ int gs_media_run(const char *const argv[], const void *in, size_t in_len, double
     close_fd(&errp[1]);
     close_fd(&outp[1]);
     close_fd(&inp[1]);
-    if (in && in_len == 0)
+    if (in && in_len == 0 && !feed)
         close_fd(&inp[0]);
 
     double deadline = timeout_s > 0 ? now_s() + timeout_s : 0;
@@ -274,13 +281,26 @@ int gs_media_run(const char *const argv[], const void *in, size_t in_len, double
                 close_fd(&outp[0]);
         }
         if (ii >= 0 && pf[ii].revents) {
+            if (in_off == in_len && feed) {
+                const unsigned char *next = NULL;
+                size_t next_len = 0;
+                if (feed(feed_ud, &next, &next_len, err, errlen) != 0)
+                    goto kill_child;
+                in = next;
+                in_len = next_len;
+                in_off = 0;
+                if (!next_len) {
+                    close_fd(&inp[0]);
+                    continue;
+                }
+            }
             size_t chunk = in_len - in_off > 65536 ? 65536 : in_len - in_off;
             ssize_t n = send(inp[0], (const char *)in + in_off, chunk, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (n > 0)
                 in_off += (size_t)n;
             else if (n < 0 && errno != EINTR && errno != EAGAIN)
                 close_fd(&inp[0]); /* the child stopped reading; its exit status tells */
-            if (in_off == in_len)
+            if (in_off == in_len && !feed)
                 close_fd(&inp[0]);
         }
     }
@@ -366,17 +386,7 @@ done:
 
 /* ---- argument vectors ----------------------------------------------------- */
 
-#define AV_MAX 96
-
-typedef struct argv_t {
-    const char *v[AV_MAX + 1];
-    int n;
-    char store[4096];
-    size_t used;
-    int overflow;
-} argv_t;
-
-static void av_init(argv_t *a, const char *prog)
+void av_init(argv_t *a, const char *prog)
 {
     a->n = 0;
     a->used = 0;
@@ -385,7 +395,7 @@ static void av_init(argv_t *a, const char *prog)
     a->v[a->n] = NULL;
 }
 
-static void av_add(argv_t *a, const char *s)
+void av_add(argv_t *a, const char *s)
 {
     if (a->n >= AV_MAX) {
         a->overflow = 1;
@@ -395,7 +405,7 @@ static void av_add(argv_t *a, const char *s)
     a->v[a->n] = NULL;
 }
 
-static void av_addv(argv_t *a, const char *first, ...)
+void av_addv(argv_t *a, const char *first, ...)
 {
     va_list ap;
     va_start(ap, first);
@@ -404,7 +414,7 @@ static void av_addv(argv_t *a, const char *first, ...)
     va_end(ap);
 }
 
-static const char *av_fmt(argv_t *a, const char *fmt, ...)
+const char *av_fmt(argv_t *a, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -421,14 +431,14 @@ static const char *av_fmt(argv_t *a, const char *fmt, ...)
     return s;
 }
 
-static void av_ffmpeg(argv_t *a)
+void av_ffmpeg(argv_t *a)
 {
     av_init(a, gs_media_ffmpeg());
     av_addv(a, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", NULL);
 }
 
-static int av_run(argv_t *a, const void *in, size_t in_len, double timeout, unsigned char **out,
-                  size_t *out_len, char *err, size_t errlen)
+int av_run(argv_t *a, const void *in, size_t in_len, double timeout, unsigned char **out, size_t *out_len,
+           char *err, size_t errlen)
 {
     if (a->overflow) {
         gs_seterr(err, errlen, "%s: command line too long", tool_name(a->v[0]));
@@ -443,7 +453,7 @@ static atomic_uint tmp_counter;
 
 /* "<dir>/.<base>.part-<pid>-<n><ext>": same folder (rename is atomic), same
  * extension (ffmpeg picks the muxer from it). */
-static int tmp_name(const char *final, char *buf, size_t len)
+int tmp_name(const char *final, char *buf, size_t len)
 {
     const char *slash = strrchr(final, '/');
     const char *base = slash ? slash + 1 : final;
@@ -478,7 +488,7 @@ static void explain_output_dir(const char *final, char *err, size_t errlen)
     gs_seterr(err, errlen, "%s: %s; %s", dir, why, was);
 }
 
-static int commit_tmp(const char *tmp, const char *final, int ok, char *err, size_t errlen)
+int commit_tmp(const char *tmp, const char *final, int ok, char *err, size_t errlen)
 {
     if (!ok) {
         explain_output_dir(final, err, errlen);
@@ -493,7 +503,7 @@ static int commit_tmp(const char *tmp, const char *final, int ok, char *err, siz
     return 0;
 }
 
-static int check_input(const char *path, char *err, size_t errlen)
+int check_input(const char *path, char *err, size_t errlen)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -688,15 +698,15 @@ int gs_media_extract_frame(const char *video, const char *out_png, int last, cha
     }
     argv_t a;
     av_ffmpeg(&a);
-    /* Last frame: decode the final second and keep overwriting one image, which
-     * works for clips shorter than the window and for any GOP layout. */
+    /* Last frame: decode the final second and hand on only its last frame
+     * (reversed, the first), which works for clips shorter than the window and
+     * for any GOP layout, and encodes one PNG instead of one per frame. */
     if (last)
         av_addv(&a, "-sseof", "-1", NULL);
     av_addv(&a, "-i", video, "-map", "0:v:0", "-an", NULL);
     if (last)
-        av_addv(&a, "-update", "1", NULL);
-    else
-        av_addv(&a, "-frames:v", "1", NULL);
+        av_addv(&a, "-vf", "reverse", NULL);
+    av_addv(&a, "-frames:v", "1", NULL);
     av_addv(&a, "-f", "image2", "-c:v", "png", tmp, NULL);
     int ok = av_run(&a, NULL, 0, 120.0, NULL, NULL, err, errlen) == 0;
     if (ok && access(tmp, F_OK) != 0) {
@@ -754,7 +764,7 @@ int gs_media_write_png(const unsigned char *rgb, int w, int h, const char *out, 
 
 /* ---- clips --------------------------------------------------------------------- */
 
-static void av_encode(argv_t *a, const char *preset)
+void av_encode(argv_t *a, const char *preset)
 {
     av_addv(a, "-c:v", "libx264", "-preset", preset, "-crf", "20", "-pix_fmt", "yuv420p", "-r", "24",
             "-c:a", "aac", "-b:a", "128k", "-ar", "44100", "-ac", "2", "-map_metadata", "-1",

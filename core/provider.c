@@ -10,7 +10,9 @@
 
 #include <lauxlib.h>
 #include <lua.h>
+#include <lualib.h>
 
+#include "grokspicy.h"
 #include "gs_internal.h"
 #include "gs_provider.h"
 #include "gs_util.h"
@@ -74,11 +76,161 @@ void gs_meter_charge(gs_meter *m, const gs_charge *c)
         m->on_charge(m->ud, c);
 }
 
+/* ---- plans from a Lua planner ---- */
+
+static char *field_str(lua_State *L, int idx, const char *key, int *bad)
+{
+    lua_getfield(L, idx, key);
+    const char *v = lua_tostring(L, -1);
+    char *out = v ? strdup(v) : NULL;
+    if (!out)
+        *bad = 1;
+    lua_pop(L, 1);
+    return out;
+}
+
+static char **field_strv(lua_State *L, int idx, const char *key, size_t *n, int *bad)
+{
+    *n = 0;
+    if (lua_getfield(L, idx, key) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        *bad = 1;
+        return NULL;
+    }
+    size_t len = lua_rawlen(L, -1);
+    char **v = calloc(len ? len : 1, sizeof(char *));
+    if (!v)
+        *bad = 1;
+    for (size_t i = 0; v && i < len; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i + 1);
+        const char *s = lua_tostring(L, -1);
+        if (!s || !(v[i] = strdup(s)))
+            *bad = 1;
+        *n = i + 1;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* The plan table at the top of L as a gs_plan; NULL when a field is missing. */
+static gs_plan *plan_from_table(lua_State *L)
+{
+    int t = lua_gettop(L), bad = 0;
+    gs_plan *plan = calloc(1, sizeof *plan);
+    if (!plan)
+        return NULL;
+    plan->title = field_str(L, t, "title", &bad);
+    plan->style = field_str(L, t, "style", &bad);
+    plan->aspect_ratio = field_str(L, t, "aspect_ratio", &bad);
+    plan->color_palette = field_str(L, t, "color_palette", &bad);
+    lua_getfield(L, t, "characters");
+    size_t nc = lua_istable(L, -1) ? lua_rawlen(L, -1) : 0;
+    if (nc && (plan->characters = calloc(nc, sizeof *plan->characters)))
+        for (size_t i = 0; i < nc; i++, plan->n_characters++) {
+            gs_character *c = &plan->characters[i];
+            lua_rawgeti(L, -1, (lua_Integer)i + 1);
+            int ct = lua_gettop(L);
+            c->name = field_str(L, ct, "name", &bad);
+            c->role = field_str(L, ct, "role", &bad);
+            c->visual_description = field_str(L, ct, "visual_description", &bad);
+            c->personality_cues = field_strv(L, ct, "personality_cues", &c->n_personality_cues, &bad);
+            lua_pop(L, 1);
+        }
+    lua_pop(L, 1);
+    lua_getfield(L, t, "scenes");
+    size_t ns = lua_istable(L, -1) ? lua_rawlen(L, -1) : 0;
+    if (ns && (plan->scenes = calloc(ns, sizeof *plan->scenes)))
+        for (size_t i = 0; i < ns; i++, plan->n_scenes++) {
+            gs_scene *s = &plan->scenes[i];
+            lua_rawgeti(L, -1, (lua_Integer)i + 1);
+            int st = lua_gettop(L);
+            lua_getfield(L, st, "scene_id");
+            s->scene_id = (int)lua_tointeger(L, -1);
+            lua_getfield(L, st, "duration_seconds");
+            s->duration_seconds = (int)lua_tointeger(L, -1);
+            lua_pop(L, 2);
+            s->title = field_str(L, st, "title", &bad);
+            s->description = field_str(L, st, "description", &bad);
+            s->characters_present = field_strv(L, st, "characters_present", &s->n_characters_present, &bad);
+            s->setting = field_str(L, st, "setting", &bad);
+            s->camera = field_str(L, st, "camera", &bad);
+            s->mood = field_str(L, st, "mood", &bad);
+            s->action = field_str(L, st, "action", &bad);
+            s->transition = field_str(L, st, "transition", &bad);
+            lua_pop(L, 1);
+        }
+    lua_pop(L, 1);
+    if (bad || !nc || !ns || !plan->characters || !plan->scenes) {
+        gs_plan_free(plan);
+        return NULL;
+    }
+    return plan;
+}
+
+/* Pushes require(module).plan; 0, or -1 with the message on the stack. */
+static int push_planner(lua_State *L, const char *module)
+{
+    lua_getglobal(L, "require");
+    lua_pushstring(L, module);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK)
+        return -1;
+    if (!lua_istable(L, -1) || lua_getfield(L, -1, "plan") != LUA_TFUNCTION) {
+        lua_pushfstring(L, "%s has no plan function", module);
+        return -1;
+    }
+    lua_remove(L, -2);
+    return 0;
+}
+
+static void push_plan_opts(lua_State *L, int n_scenes, uint64_t seed)
+{
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, n_scenes);
+    lua_setfield(L, -2, "scenes");
+    lua_pushinteger(L, (lua_Integer)seed);
+    lua_setfield(L, -2, "seed");
+}
+
+/* A Lua planner called from C: a private state, so any thread may plan. */
+static gs_plan *plan_in_private_state(gs_provider *p, const char *concept, int n_scenes, uint64_t seed, char *err,
+                                      size_t errlen)
+{
+    lua_State *L = luaL_newstate();
+    if (!L) {
+        gs_seterr(err, errlen, "plan_story: out of memory");
+        return NULL;
+    }
+    luaL_openlibs(L);
+    gs_openlibs(L);
+    gs_plan *plan = NULL;
+    if (push_planner(L, p->ops->lua_planner) == 0) {
+        lua_pushstring(L, concept);
+        push_plan_opts(L, n_scenes, seed);
+        if (lua_pcall(L, 2, 2, 0) == LUA_OK) {
+            if (lua_istable(L, -2)) {
+                lua_pop(L, 1);
+                if (!(plan = plan_from_table(L)))
+                    gs_seterr(err, errlen, "plan_story: %s returned an incomplete plan", p->ops->lua_planner);
+            } else {
+                gs_seterr(err, errlen, "plan_story: %s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "no plan");
+            }
+            lua_close(L);
+            return plan;
+        }
+    }
+    gs_seterr(err, errlen, "plan_story: %s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "planner failed");
+    lua_close(L);
+    return NULL;
+}
+
 /* ---- vtable calls ---- */
 
 gs_plan *gs_provider_plan_story(gs_provider *p, const char *concept, int n_scenes, uint64_t seed, gs_meter *meter,
                                 char *err, size_t errlen)
 {
+    if (!p->ops->plan_story && p->ops->lua_planner)
+        return plan_in_private_state(p, concept, n_scenes, seed, err, errlen);
     return p->ops->plan_story(p, concept, n_scenes, seed, meter, err, errlen);
 }
 
@@ -274,11 +426,12 @@ static int push_ok_cost(lua_State *L, const gs_meter *m)
 
 static lprovider *face(lua_State *L) { return lua_touserdata(L, 1); }
 
-/* provider.open(name, {seed=}) -> p | nil, err */
+/* provider.open(name, {seed=, voice=}) -> p | nil, err; voice = false: silent local clips */
 static int l_open(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1);
     lua_Integer seed = 0;
+    int no_voice = 0;
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
         lua_getfield(L, 2, "seed");
@@ -287,7 +440,11 @@ static int l_open(lua_State *L)
                 return luaL_argerror(L, 2, "provider.open: seed must be an integer");
             seed = lua_tointeger(L, -1);
         }
-        lua_pop(L, 1);
+        lua_getfield(L, 2, "voice");
+        if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+            return luaL_argerror(L, 2, "provider.open: voice must be a boolean");
+        no_voice = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
+        lua_pop(L, 2);
     }
     lprovider *u = lua_newuserdatauv(L, sizeof *u, 0);
     memset(u, 0, sizeof *u);
@@ -296,6 +453,7 @@ static int l_open(lua_State *L)
     if (gs_provider_open(name, &u->p, err, sizeof err) != 0)
         return push_fail(L, err);
     u->p->seed = (uint64_t)seed;
+    u->p->no_voice = no_voice;
     return 1;
 }
 
@@ -381,6 +539,16 @@ static int l_plan_story(lua_State *L)
     }
     if (scenes < 1 || scenes > GS_PLAN_MAX_SCENES)
         return luaL_argerror(L, 3, lua_pushfstring(L, "plan_story: scenes must be 1..%d", GS_PLAN_MAX_SCENES));
+    if (!p->ops->plan_story && p->ops->lua_planner) {
+        /* the planner runs here, in the caller's state: a lexicon extended here applies */
+        if (push_planner(L, p->ops->lua_planner) != 0)
+            return push_fail(L, lua_tostring(L, -1));
+        lua_pushvalue(L, 2);
+        push_plan_opts(L, (int)scenes, (uint64_t)seed);
+        if (lua_pcall(L, 2, 2, 0) != LUA_OK)
+            return push_fail(L, lua_tostring(L, -1));
+        return 2;
+    }
     char err[1024];
     gs_meter m = FACE_METER(face(L));
     gs_plan *plan = gs_provider_plan_story(p, concept, (int)scenes, (uint64_t)seed, &m, err, sizeof err);

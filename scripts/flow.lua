@@ -136,7 +136,7 @@ local function video_pipeline(concept, observer, opts)
   end
 
   local ok, result = xpcall(function()
-    provider = provider_lib.open(opts.provider or "local", { seed = opts.seed })
+    provider = provider_lib.open(opts.provider or "local", { seed = opts.seed, voice = opts.voice ~= false })
     local ctx <close> = steps.context {
       -- The local renderer keeps the cores busy, so its pool follows the cores; a
       -- remote provider mostly waits on the network, so its pool follows what

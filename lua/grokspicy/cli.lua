@@ -28,6 +28,7 @@ options:
   --output-dir DIR     where runs are written (default: output)
   --db PATH            the run database (default: <output-dir>/grok_spicy.db)
   --seed N             seed of the local preview renderer (default: 1)
+  --no-voice           local preview: captions only, no spoken narration
   --scenes N           scenes to plan (default: 3; at most 12, or
                        GROK_SPICY_MAX_SCENES)
   --workers N          parallel steps (default: the number of cores)
@@ -54,7 +55,7 @@ local VALUE_OPTS = {
 }
 local FLAG_OPTS = {
   ["--serve"] = "serve", ["--no-wait"] = "no_wait", ["-q"] = "quiet", ["--quiet"] = "quiet",
-  ["-v"] = "verbose", ["--verbose"] = "verbose", ["--web"] = "web",
+  ["-v"] = "verbose", ["--verbose"] = "verbose", ["--web"] = "web", ["--no-voice"] = "no_voice",
 }
 -- --scenes goes up to what a plan may hold (grokspicy.plan's maximum).
 local INTEGER_OPTS = { seed = { 0, math.maxinteger }, scenes = { 1, "max_scenes" }, workers = { 1, 64 },
@@ -392,7 +393,7 @@ function M.main(args, pipeline)
   local concept = resumed and resumed.concept or o.concept or (plan and plan.title) or ""
   local ok, result = pcall(pipeline, concept, observer, {
     provider = provider, seed = o.seed, output_dir = o.output_dir, scenes = o.scenes, workers = o.workers,
-    plan = plan, resume = resumed, progress = progress, on_run = function(run_id)
+    voice = not o.no_voice, plan = plan, resume = resumed, progress = progress, on_run = function(run_id)
       current_run = run_id
       if server then progress:always(("Run %d: %s"):format(run_id, run_url(server, run_id))) end
     end,

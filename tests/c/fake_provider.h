@@ -248,7 +248,7 @@ static inline void fake_destroy(gs_provider *p)
 
 static const gs_provider_ops fake_ops = {
     "fake", fake_plan, fake_generate_image, fake_edit_image, fake_generate_video,
-    fake_edit_video, fake_score, fake_maxc, fake_destroy, NULL, NULL,
+    fake_edit_video, fake_score, fake_maxc, fake_destroy, NULL, NULL, NULL,
 };
 
 static inline void fake_init(fake *f)

@@ -1,8 +1,9 @@
 /*
  * test_media.c — grokspicy.media against the real ffmpeg: probe, frames,
  * normalise, concat, stdin/stdout pipes, deadlines, missing programs, the
- * quoting of ffmpeg's stderr in error messages, and the whole-file check of
- * downloads.
+ * quoting of ffmpeg's stderr in error messages, the whole-file check of
+ * downloads, and painted clips (frames streamed in, captions, the corner
+ * mark, espeak-ng's voice, re-grading).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -342,6 +343,147 @@ static void test_check_whole(void)
     CHECK_STR(err, "an empty file");
 }
 
+/* ---- painted clips ---- */
+
+typedef struct flat {
+    int grey, fail_at, asked;
+} flat;
+
+static int flat_frame(void *ud, int i, unsigned char *px, char *err, size_t errlen)
+{
+    flat *f = ud;
+    f->asked++;
+    if (f->fail_at >= 0 && i == f->fail_at) {
+        snprintf(err, errlen, "frame %d could not be painted", i);
+        return -1;
+    }
+    memset(px, f->grey, 320 * 180 * 3);
+    return 0;
+}
+
+/* Pixels of the rows [y0, y1) darker than lo and brighter than hi. */
+static void band(const unsigned char *px, int y0, int y1, int x0, int x1, int lo, int hi, int *dark, int *light)
+{
+    *dark = *light = 0;
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++) {
+            const unsigned char *p = px + (y * 320 + x) * 3;
+            int l = (p[0] + p[1] + p[2]) / 3;
+            *dark += l < lo;
+            *light += l > hi;
+        }
+}
+
+static void test_encode_clip(void)
+{
+    char err[4096], odd[1024], out[1200], plain[1200], frame[1200];
+    /* a folder a filtergraph would choke on, unescaped */
+    snprintf(odd, sizeof odd, "%s/it's: a, [odd]; folder\\", dir);
+    REQUIRE(mkdir(odd, 0755) == 0);
+    snprintf(out, sizeof out, "%s/captioned.mp4", odd);
+    snprintf(plain, sizeof plain, "%s/plain.mp4", dir);
+    flat f = {128, -1, 0};
+    gs_media_clip clip = {.width = 320, .height = 180, .frames = 48, .frame = flat_frame, .ud = &f,
+                          .caption = "It's 100% {fine}: [ok], %{pts} \\n 'quoted' \"twice\".",
+                          .caption_from = 0.2, .caption_to = 1.5, .mark = "preview"};
+    REQUIRE(gs_media_encode_clip(&clip, out, err, sizeof err) == 0);
+    CHECK(f.asked == 48);
+    gs_media_info info;
+    REQUIRE(gs_media_probe(out, &info, err, sizeof err) == 0);
+    CHECK(info.width == 320 && info.height == 180 && fabs(info.duration - 2) < 0.05 && info.has_audio);
+    CHECK(strcmp(info.video_codec, "h264") == 0 && info.sample_rate == 44100 && info.channels == 2);
+    /* at 1 s the caption's dark box and white letters are in the bottom band, the mark top right */
+    snprintf(frame, sizeof frame, "%s/captioned_1s.png", dir);
+    const char *grab[] = {gs_media_ffmpeg(), "-v", "error", "-y", "-ss", "1", "-i", out, "-frames:v", "1", frame, NULL};
+    REQUIRE(gs_media_run(grab, NULL, 0, 60, NULL, NULL, err, sizeof err) == 0);
+    unsigned char *px = gs_media_read_rgb(frame, 320, 180, err, sizeof err);
+    REQUIRE(px);
+    int dark, light;
+    band(px, 120, 178, 0, 320, 80, 200, &dark, &light);
+    CHECK(dark > 300 && light > 100);
+    band(px, 0, 14, 250, 320, 80, 200, &dark, &light);
+    CHECK(light > 10);
+    band(px, 30, 110, 0, 320, 110, 145, &dark, &light);
+    CHECK(dark == 0 && light == 0); /* the middle is the painted grey, untouched */
+    free(px);
+    /* after caption_to the band is plain grey again */
+    const char *grab2[] = {gs_media_ffmpeg(), "-v", "error", "-y", "-ss", "1.8", "-i", out, "-frames:v", "1", frame, NULL};
+    REQUIRE(gs_media_run(grab2, NULL, 0, 60, NULL, NULL, err, sizeof err) == 0);
+    REQUIRE((px = gs_media_read_rgb(frame, 320, 180, err, sizeof err)));
+    band(px, 120, 178, 0, 320, 110, 145, &dark, &light);
+    CHECK(dark == 0 && light == 0);
+    free(px);
+    /* no caption, no mark: silence and the grey only */
+    flat g = {128, -1, 0};
+    gs_media_clip bare = {.width = 320, .height = 180, .frames = 24, .frame = flat_frame, .ud = &g};
+    REQUIRE(gs_media_encode_clip(&bare, plain, err, sizeof err) == 0);
+    /* a frame that fails stops the clip with its message and leaves nothing behind */
+    flat h = {128, 5, 0};
+    gs_media_clip broken = {.width = 320, .height = 180, .frames = 24, .frame = flat_frame, .ud = &h};
+    CHECK(gs_media_encode_clip(&broken, path("broken.mp4"), err, sizeof err) == -1);
+    CHECK(strstr(err, "frame 5 could not be painted") != NULL);
+    CHECK(access(path("broken.mp4"), F_OK) != 0);
+    CHECK(no_part_files());
+    /* the caption font missing is said plainly */
+    setenv("GS_FONT", "/nonexistent/font.ttf", 1);
+    CHECK(gs_media_encode_clip(&clip, path("nofont.mp4"), err, sizeof err) == -1);
+    CHECK(strstr(err, "fonts-dejavu-core") != NULL);
+    unsetenv("GS_FONT");
+}
+
+static void test_speak(void)
+{
+    char err[2048];
+    double secs = 0, again = 0;
+    REQUIRE(gs_media_speak("The storm grows calm, and Mara waves to a new friend.", 170, path("v1.wav"), &secs, err,
+                           sizeof err) == 0);
+    CHECK(secs > 1.5 && secs < 8);
+    REQUIRE(gs_media_speak("The storm grows calm, and Mara waves to a new friend.", 170, path("v2.wav"), &again, err,
+                           sizeof err) == 0);
+    FILE *a = fopen(path("v1.wav"), "rb"), *b = fopen(path("v2.wav"), "rb");
+    REQUIRE(a && b);
+    int same = 1, ca, cb;
+    do {
+        ca = fgetc(a);
+        cb = fgetc(b);
+        same &= ca == cb;
+    } while (ca != EOF && cb != EOF);
+    fclose(a);
+    fclose(b);
+    CHECK(same);
+    /* faster speech is shorter; text starting with a dash is read, not taken as an option */
+    double fast = 0;
+    REQUIRE(gs_media_speak("-v The storm grows calm, and Mara waves to a new friend.", 320, path("v3.wav"), &fast, err,
+                           sizeof err) == 0);
+    CHECK(fast < secs);
+    CHECK(gs_media_speak("x", 20, path("v4.wav"), &fast, err, sizeof err) == -1);
+    setenv("GS_ESPEAK", "/nonexistent/espeak-ng", 1);
+    CHECK(gs_media_speak("hello", 170, path("v5.wav"), &fast, err, sizeof err) == -1);
+    CHECK(strstr(err, "install espeak-ng") != NULL && strstr(err, "--no-voice") != NULL);
+    unsetenv("GS_ESPEAK");
+    CHECK(no_part_files());
+}
+
+static void test_grade(void)
+{
+    char err[2048];
+    const unsigned char warm[3] = {250, 172, 10};
+    REQUIRE(gs_media_grade(tone, path("graded.mp4"), 1.06, warm, 0.1, err, sizeof err) == 0);
+    gs_media_info info;
+    REQUIRE(gs_media_probe(path("graded.mp4"), &info, err, sizeof err) == 0);
+    CHECK(info.has_audio && fabs(info.duration - 1) < 0.1);
+    unsigned char *px = gs_media_read_rgb(path("graded.mp4"), 32, 24, err, sizeof err);
+    unsigned char *was = gs_media_read_rgb(tone, 32, 24, err, sizeof err);
+    REQUIRE(px && was);
+    double m[3], w[3];
+    mean_rgb(px, 32 * 24, m);
+    mean_rgb(was, 32 * 24, w);
+    CHECK(m[2] < w[2]); /* toward amber: less blue */
+    free(px);
+    free(was);
+    CHECK(gs_media_grade(path("missing.mp4"), path("x.mp4"), 1, warm, 0.1, err, sizeof err) == -1);
+}
+
 static void test_version(void)
 {
     char buf[256], err[1024];
@@ -365,5 +507,8 @@ int main(void)
     RUN(test_stderr_quoted);
     RUN(test_version);
     RUN(test_check_whole);
+    RUN(test_encode_clip);
+    RUN(test_speak);
+    RUN(test_grade);
     return TU_REPORT();
 }
