@@ -696,6 +696,13 @@ int gs_store_cache_kb(gs_db *db, int kb, char *err, size_t n)
     return exec(db, sql, "cache_kb", err, n);
 }
 
+static gs_db *open_once(const char *path, char *err, size_t n, int *busy);
+
+/* Two processes opening a database that does not exist yet (a flow and the
+ * dashboard, or anything polling for it) race to make it: the one that loses
+ * may be told SQLITE_BUSY at once, without the busy handler (seen once in 150
+ * simultaneous first opens; a CI flow failed that way). Opening is idempotent,
+ * so a busy open is tried again for as long as a busy statement would wait. */
 gs_db *gs_store_open(const char *path, char *err, size_t n)
 {
     if (!path || !*path) {
@@ -704,6 +711,19 @@ gs_db *gs_store_open(const char *path, char *err, size_t n)
     }
     if (make_parents(path, err, n))
         return NULL;
+    double deadline = gs_store_monotonic() + 10.0;
+    for (;;) {
+        int busy = 0;
+        gs_db *db = open_once(path, err, n, &busy);
+        if (db || !busy || gs_store_monotonic() > deadline)
+            return db;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static gs_db *open_once(const char *path, char *err, size_t n, int *busy)
+{
     size_t len = strlen(path);
     gs_db *db = calloc(1, sizeof *db + len + 1);
     if (!db) {
@@ -729,6 +749,10 @@ gs_db *gs_store_open(const char *path, char *err, size_t n)
         goto fail;
     return db;
 fail:
+    if (db->h) {
+        int code = sqlite3_errcode(db->h) & 0xff;
+        *busy = code == SQLITE_BUSY || code == SQLITE_LOCKED;
+    }
     gs_store_close(db);
     return NULL;
 }
