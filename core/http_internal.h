@@ -44,6 +44,7 @@ struct gs_http_server {
     gs_db *tail_db;
     pthread_t tail;
     int tail_started;
+    int64_t tail_from, tail_dv; /* the store's last event id and data_version when serving began */
     pthread_mutex_t tail_mu;    /* guards tail_kick */
     int tail_kick;
     int tail_efd;               /* the tail's doorbell (eventfd), -1 before gs_sse_start */

@@ -148,11 +148,8 @@ static void *tail_main(void *arg)
 {
     gs_http_server *s = arg;
     char err[GS_STORE_ERRLEN];
-    struct tail_ctx t = {s, 0};
-    int64_t dv = 0, ndv = 0;
-    if (gs_store_max_event_id(s->tail_db, 0, &t.last, err, sizeof err) ||
-        gs_store_data_version(s->tail_db, &dv, err, sizeof err))
-        fprintf(stderr, "grok-spicy http: tail: %s\n", err);
+    struct tail_ctx t = {s, s->tail_from};
+    int64_t dv = s->tail_dv, ndv = 0;
     double next_ka = now_s() + KEEPALIVE_S, next_check = now_s() + INTERRUPT_CHECK_S;
     int rechecks = 0;
     while (!atomic_load(&s->stopping)) {
@@ -251,6 +248,15 @@ int gs_sse_start(gs_http_server *s, char *err, size_t errlen)
             close(s->tail_ifd);
             s->tail_ifd = -1;
         }
+    }
+    /* Where the tail starts is read here, not in the thread: an event committed
+     * once serve() has returned is always published, however late the thread
+     * first runs (a loaded machine once ran it after a stream's first event,
+     * which that stream then never got). */
+    if (gs_store_max_event_id(s->tail_db, 0, &s->tail_from, e, sizeof e) ||
+        gs_store_data_version(s->tail_db, &s->tail_dv, e, sizeof e)) {
+        snprintf(err, errlen, "http.serve: %s", e);
+        return -1;
     }
     s->default_sub = gs_bus_subscribe(gs_bus_default(), 16, tail_kick, s);
     if (pthread_create(&s->tail, NULL, tail_main, s) != 0) {

@@ -4,8 +4,10 @@
  * query pusher) and the C API end to end over a raw socket: /health, the Host
  * check, the headers every answer carries, an SSE stream fed by
  * gs_store_append_event, and a stop with the stream still open (run under ASan
- * in the sanitizer build).
+ * in the sanitizer build), and a tail that starts where serve() returned.
  */
+#define _GNU_SOURCE /* sched_setaffinity */
+#include <sched.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -395,6 +397,52 @@ static void test_bad_start(void)
     CHECK(strstr(err, "no.such.app") != NULL);
 }
 
+/* An event committed as soon as serve() has returned is published, however
+ * late the tail thread first runs. Pinned to one CPU, the new thread usually
+ * runs only once this one blocks, i.e. after the commit: the tail used to
+ * take that event as its starting point and never publish it. */
+static void test_tail_from_start(void)
+{
+    cpu_set_t one, all;
+    REQUIRE(sched_getaffinity(0, sizeof all, &all) == 0);
+    CPU_ZERO(&one);
+    for (int i = 0; i < CPU_SETSIZE; i++)
+        if (CPU_ISSET(i, &all)) {
+            CPU_SET(i, &one);
+            break;
+        }
+    REQUIRE(sched_setaffinity(0, sizeof one, &one) == 0);
+    const char *dir = tu_tmpdir("test_http_tail");
+    char db_path[1200], err[512];
+    snprintf(db_path, sizeof db_path, "%s/grok_spicy.db", dir);
+    gs_db *db = gs_store_open(db_path, err, sizeof err);
+    REQUIRE(db);
+    int missed = 0;
+    for (int round = 0; round < 5; round++) {
+        gs_http_config cfg = {0};
+        cfg.output_dir = dir;
+        cfg.threads = 1;
+        gs_http_server *s = gs_http_start(&cfg, err, sizeof err);
+        REQUIRE(s);
+        int64_t id = 0;
+        CHECK(gs_store_append_event(db, 0, "note", "{}", "<b>x</b>", &id, err, sizeof err) == 0);
+        gs_bus_publish(gs_bus_default(), "note", 0, id, NULL, 0, NULL, 0);
+        gs_http_stats st = {0};
+        /* A condition with a generous limit: published at once when all is well. */
+        for (int i = 0; i < 2000 && st.tail_events == 0; i++) {
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            gs_http_get_stats(s, &st);
+        }
+        missed += st.tail_events != 1;
+        gs_http_stop(s);
+        gs_http_free(s);
+    }
+    CHECK(missed == 0);
+    gs_store_close(db);
+    REQUIRE(sched_setaffinity(0, sizeof all, &all) == 0);
+}
+
 int main(void)
 {
     RUN(test_decode);
@@ -408,6 +456,7 @@ int main(void)
     RUN(test_query_pair);
     RUN(test_framing);
     RUN(test_server);
+    RUN(test_tail_from_start);
     RUN(test_bad_start);
     return TU_REPORT();
 }
