@@ -276,6 +276,7 @@ struct gs_db {
     sqlite3_stmt *tmp;          /* a one-off statement, finalized by abort_op on error */
     struct count_memo memo[COUNT_MEMOS]; /* count_runs results, see count_runs_body */
     unsigned memo_next;
+    int fail_rc;                /* SQLite's code for this connection's last failure (see l_try) */
     char path[];
 };
 
@@ -293,7 +294,35 @@ static int fail(char *err, size_t n, const char *fmt, ...)
 
 static int fail_db(gs_db *db, char *err, size_t n, const char *op)
 {
+    db->fail_rc = sqlite3_errcode(db->h);
     return fail(err, n, "%s: %s", op, sqlite3_errmsg(db->h));
+}
+
+/* The stable code Lua callers branch on for a failure SQLite reported as rc
+   (its primary code), or NULL when the failure is not one a caller can expect
+   (a constraint, a misuse: a defect, raised as it is). */
+static const char *fail_code(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return "busy";
+    case SQLITE_FULL:
+        return "full";
+    case SQLITE_READONLY:
+        return "readonly";
+    case SQLITE_IOERR:
+        return "io";
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return "corrupt";
+    case SQLITE_CANTOPEN:
+        return "cantopen";
+    case SQLITE_NOMEM:
+        return "nomem";
+    default:
+        return NULL;
+    }
 }
 
 /* ISO-8601 UTC with milliseconds for (now - seconds_ago). */
@@ -1367,6 +1396,7 @@ static int guarded(lua_State *L, lua_CFunction body)
 /* Raises "op: <sqlite message>" after resetting st and rolling back to depth. */
 static int raise_db(lua_State *L, gs_db *db, int depth, const char *op)
 {
+    db->fail_rc = sqlite3_errcode(db->h);
     lua_pushfstring(L, "%s: %s", op, sqlite3_errmsg(db->h));
     abort_op(db, depth);
     return lua_error(L);
@@ -1790,13 +1820,14 @@ static int update_run_body(lua_State *L)
     if (!changed) {
         luaL_pushfail(L);
         lua_pushfstring(L, "run %I not found", run_id);
-        return 2;
+        lua_pushliteral(L, "notfound");
+        return 3;
     }
     lua_pushboolean(L, 1);
     return 1;
 }
 
-/* store.update_run(conn, run_id, fields) -> true | nil, "run N not found" */
+/* store.update_run(conn, run_id, fields) -> true | nil, "run N not found", "notfound" */
 static int l_update_run(lua_State *L)
 {
     check_open(L, 1);
@@ -2155,7 +2186,7 @@ static int l_data_version(lua_State *L)
     return 1;
 }
 
-/* store.heartbeat(conn, run_id) -> true | nil, "run N not found" */
+/* store.heartbeat(conn, run_id) -> true | nil, "run N not found", "notfound" */
 static int l_heartbeat(lua_State *L)
 {
     gs_db *db = check_open(L, 1);
@@ -2167,7 +2198,8 @@ static int l_heartbeat(lua_State *L)
     if (rc == 0) {
         luaL_pushfail(L);
         lua_pushfstring(L, "run %I not found", run_id);
-        return 2;
+        lua_pushliteral(L, "notfound");
+        return 3;
     }
     lua_pushboolean(L, 1);
     return 1;
@@ -2186,7 +2218,7 @@ static int l_mark_interrupted(lua_State *L)
     return 1;
 }
 
-/* store.request_cancel(conn, run_id) -> true | nil, "run N is not running" */
+/* store.request_cancel(conn, run_id) -> true | nil, "run N is not running", "notrunning" */
 static int l_request_cancel(lua_State *L)
 {
     gs_db *db = check_open(L, 1);
@@ -2198,7 +2230,8 @@ static int l_request_cancel(lua_State *L)
     if (rc == 0) {
         luaL_pushfail(L);
         lua_pushfstring(L, "run %I is not running", run_id);
-        return 2;
+        lua_pushliteral(L, "notrunning");
+        return 3;
     }
     lua_pushboolean(L, 1);
     return 1;
@@ -2300,7 +2333,8 @@ static int l_adopt_run(lua_State *L)
     return 1;
 }
 
-/* store.own_run(conn, run_id, lock_path) -> true | nil, message: the lock of a
+/* store.own_run(conn, run_id, lock_path) -> true | nil, message, code ("notrunning",
+ * or a failure's code as store.try gives it, "db" for another): the lock of a
  * run this process just started (gs_store_own_run). */
 static int l_own_run(lua_State *L)
 {
@@ -2308,6 +2342,7 @@ static int l_own_run(lua_State *L)
     lua_Integer run_id = luaL_checkinteger(L, 2);
     const char *lock = luaL_checkstring(L, 3);
     char err[GS_STORE_ERRLEN] = "";
+    db->fail_rc = 0;
     int rc = gs_store_own_run(db, run_id, lock, err, sizeof err);
     if (rc == 1) {
         lua_pushboolean(L, 1);
@@ -2318,7 +2353,9 @@ static int l_own_run(lua_State *L)
         lua_pushfstring(L, "run %I is not running", run_id);
     else
         lua_pushstring(L, err);
-    return 2;
+    const char *code = rc == 0 ? "notrunning" : fail_code(db->fail_rc);
+    lua_pushstring(L, code ? code : "db");
+    return 3;
 }
 
 /* store.release_run(run_id) -> boolean: lets go of the run's lock (this
@@ -2406,6 +2443,33 @@ static int l_transaction(lua_State *L)
         return luaL_error(L, "%s", err);
     }
     return lua_gettop(L) - 2;
+}
+
+/* store.try(conn, fn, ...) -> true, fn's results | nil, message, code. fn(...)
+ * runs protected; a failure of this connection's database that a caller can
+ * expect comes back with its stable code: "busy" (locked by another
+ * connection past busy_timeout), "full", "readonly", "io", "corrupt",
+ * "cantopen", "nomem". fn rolled back what it opened (every store call and
+ * transaction does). Any other error, and a Ctrl+C, is raised again as it is. */
+static int l_try(lua_State *L)
+{
+    gs_db *db = check_open(L, 1);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    db->fail_rc = 0;
+    int nargs = lua_gettop(L) - 2;
+    if (lua_pcall(L, nargs, LUA_MULTRET, 0) == LUA_OK) { /* conn, results... */
+        lua_pushboolean(L, 1);
+        lua_replace(L, 1);
+        return lua_gettop(L);
+    }
+    db = arg_db(L);
+    const char *code = db ? fail_code(db->fail_rc) : NULL;
+    if (!code || lua_type(L, -1) != LUA_TSTRING)
+        return lua_error(L);
+    luaL_pushfail(L);
+    lua_insert(L, -2);
+    lua_pushstring(L, code);
+    return 3;
 }
 
 static int l_now(lua_State *L)
@@ -2548,6 +2612,7 @@ static const luaL_Reg db_methods[] = {
     {"integrity_check", l_integrity_check},
     {"busy_timeout", l_busy_timeout},
     {"transaction", l_transaction},
+    {"try", l_try},
     {"data_version", l_data_version},
     {"close", l_close},
     {NULL, NULL},

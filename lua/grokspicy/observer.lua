@@ -127,17 +127,6 @@ function M.WebObserver(conn, bus, opts)
   return M.guard(self, opts.warn)
 end
 
--- SQLite's messages (sqlite3_errstr) for a database that cannot take a write.
-local LOCKED = { "database is locked", "database table is locked" }
-local UNWRITABLE = { "database or disk is full", "disk I/O error", "readonly database",
-  "database disk image is malformed", "unable to open database file" }
-local function any_of(msg, list)
-  for _, s in ipairs(list) do
-    if msg:find(s, 1, true) then return true end
-  end
-  return false
-end
-
 -- Once SQLite's own wait (busy_timeout, 10 s) has run out, each retry waits
 -- at most this long inside SQLite before busy_wait is looked at again: a
 -- whole busy_timeout per retry let a 3 s busy_wait last 20 s.
@@ -158,19 +147,20 @@ function WebObserver:_write(what, fn)
   end
   while true do
     local t_try = sys.monotonic()
-    local ok, res = pcall(fn)
+    -- A store failure comes back as nil, message, code; anything else (Ctrl+C,
+    -- a defect) is raised, after the connection's own wait is restored.
+    local caught, ok, res, code = pcall(conn.try, conn, fn)
+    if not caught then
+      restore()
+      error(ok, 0)
+    end
     if ok then
       restore()
       if since then self.warn(("the database is free again: %s recorded after %.0f s"):format(what,
         sys.monotonic() - since + base_ms / 1000)) end
       return res
     end
-    local msg = tostring(res)
-    if msg:find("interrupted!", 1, true) then
-      restore()
-      error(res, 0)
-    end
-    local locked = any_of(msg, LOCKED)
+    local locked = code == "busy"
     if locked then
       if not since then
         since = sys.monotonic() -- SQLite's own wait is over
@@ -185,14 +175,12 @@ function WebObserver:_write(what, fn)
         conn:busy_timeout(math.max(1, math.min(SLICE_MS, math.ceil(left * 1000))))
       end
     end
-    if not locked then
+    if not locked then -- every code store.try gives means the run cannot be recorded
       restore()
-      if any_of(msg, LOCKED) or any_of(msg, UNWRITABLE) then
-        error(setmetatable({ message = ("cannot record the run (%s): %s%s"):format(what,
-          msg:match("^.-:%d+: (.*)$") or msg, since and (" (waited %.1f s)"):format(sys.monotonic() - t_first) or "")
-        }, RecordLost), 0)
-      end
-      error(res, 0)
+      local why = res:match("^.-:%d+: (.*)$") or res -- without the position luaL_error put first
+      error(setmetatable({ message = ("cannot record the run (%s): %s%s"):format(what, why,
+        since and (" (waited %.1f s)"):format(sys.monotonic() - t_first) or "")
+      }, RecordLost), 0)
     end
     -- A refusal that came back at once (SQLite did not wait) must not spin.
     if sys.monotonic() - t_try < 0.01 then sys.sleep(0.02) end
