@@ -1018,6 +1018,10 @@ static int write_once(gs_db *db, const char *sql, int64_t run_id, const char *op
 
 int gs_store_request_cancel(gs_db *db, int64_t run_id, char *err, size_t n)
 {
+    /* A run whose process died cannot be asked to stop: it reads interrupted
+       first (the store decides, for whoever asks, as a claim does). */
+    if (gs_store_mark_interrupted(db, 0, err, n) < 0)
+        return -1;
     return write_once(db, "UPDATE runs SET cancel_requested = 1, updated_at = ?2 WHERE id = ?1 AND status IN "
                       RUNNING_STATUSES, run_id, "request_cancel", err, n);
 }

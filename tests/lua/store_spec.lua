@@ -463,6 +463,15 @@ describe("grokspicy.store run owners", function()
 
   local function lock_of(id) return ("%s/runs/%d/.owner.lock"):format(out, id) end
 
+  it("request_cancel refuses a run whose owner is gone: the store marks it interrupted first", function()
+    local id = conn:insert_run("c")
+    conn:update_run(id, { owner_pid = 1 }) -- alive, but not the process that started the run
+    assert.same({ nil, ("run %d is not running"):format(id), "notrunning" }, { conn:request_cancel(id) })
+    local r = conn:get_run(id)
+    assert.equal("interrupted", r.status)
+    assert.is_false(conn:cancel_requested(id))
+  end)
+
   it("own_run makes the run's folder and holds its lock until released", function()
     local id = conn:insert_run("c")
     assert.is_true(conn:own_run(id, lock_of(id)))
