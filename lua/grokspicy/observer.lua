@@ -2,8 +2,9 @@
 --
 -- PipelineObserver is the interface (the card's eight methods, plus on_status for
 -- the step that begins and heartbeat for long waits); NullObserver does nothing;
--- WebObserver records the run in the store and streams it: every call is one
--- transaction that updates the run's rows and appends its events (the SSE log),
+-- WebObserver records the run in the store and streams it: every call updates
+-- the run's rows in one short transaction, renders their fragments outside it
+-- and appends its events (the SSE log) in another (see _record),
 -- then rings the bus so live streams wake. Observer calls never steer or abort
 -- the pipeline: each method catches its own errors and logs a warning (except
 -- Ctrl+C's "interrupted!", which goes on to the flow so it can cancel the run,
@@ -187,34 +188,36 @@ function WebObserver:_write(what, fn)
   end
 end
 
--- One transaction: the writes, then the events with their fragments rendered
--- from the run as it now stands, this event included and stamped with the
--- time it is stored with: a page loaded later renders the same HTML. The bus
--- is rung after the commit so a woken stream always finds the rows.
+-- The writes in one short transaction; then the run as it now stands is read
+-- and its fragments rendered, outside any transaction (no other process waits
+-- on the write lock while templates render); then its events in a second
+-- short transaction, this event included in what was rendered and stamped
+-- with the time it is stored with: a page loaded later renders the same HTML.
+-- A page loaded between the two shows the rows; the event still reaches its
+-- stream (it starts after the events the page had). The bus is rung after the
+-- commit so a woken stream always finds the rows.
 function WebObserver:_record(run_id, kind, key, data, writes)
   local conn = self.conn
-  local ids = {}
-  self:_write(kind, function() return conn:transaction(function()
-    if writes then writes(conn) end
-    local now = store.now()
-    local run = conn:get_run(run_id, { timeline = self.render })
-    local status = run and run.status
-    local ev_data = data or { status = status }
-    local row_html, html
-    if self.render and run then
-      run.timeline[#run.timeline + 1] = { type = kind, created_at = now, data = ev_data }
-      row_html = self.view.run_row(run, true)
-      html = self.view.run_fragment(run, kind, key)
-    end
-    ids[1] = conn:append_event { run_id = run_id, type = "run", data = { status = status }, html = row_html,
-      created_at = now }
-    ids[2] = conn:append_event { run_id = run_id, type = kind, data = ev_data, html = html, created_at = now }
+  if writes then self:_write(kind, function() return conn:transaction(writes) end) end
+  local now = store.now()
+  local run = self:_write(kind, function() return conn:get_run(run_id, { timeline = self.render }) end)
+  local status = run and run.status
+  local ev_data = data or { status = status }
+  local row_html, html
+  if self.render and run then
+    run.timeline[#run.timeline + 1] = { type = kind, created_at = now, data = ev_data }
+    row_html = self.view.run_row(run, true)
+    html = self.view.run_fragment(run, kind, key)
+  end
+  local id = self:_write(kind, function() return conn:transaction(function()
+    conn:append_event { run_id = run_id, type = "run", data = { status = status }, html = row_html, created_at = now }
+    return conn:append_event { run_id = run_id, type = kind, data = ev_data, html = html, created_at = now }
   end) end)
   if self.bus then
     -- A doorbell: the SSE server reads the rows from the store.
-    self.bus.publish { type = kind, run_id = run_id, id = ids[2] }
+    self.bus.publish { type = kind, run_id = run_id, id = id }
   end
-  return ids[2]
+  return id
 end
 
 function WebObserver:on_run_start(concept)

@@ -137,3 +137,34 @@ describe("an error that only reads like a lock", function()
     conn:close()
   end)
 end)
+
+describe("the WebObserver's rendering", function()
+  -- Templates render outside any transaction: another process can write while
+  -- a run's fragments are made (a cancel, a claim, another run's record).
+  it("holds no write lock while it renders", function()
+    local db = TMP .. "/render/grok_spicy.db"
+    local conn = assert(store.init_db(db))
+    local other = assert(store.init_db(db))
+    other:busy_timeout(1) -- a held lock refuses at once
+    local other_run = other:insert_run("an owl")
+    local view = require "grokspicy.view"
+    local wrote = {}
+    local stub = setmetatable({ run_fragment = function(run, kind, key)
+      wrote[#wrote + 1] = (pcall(other.update_run, other, other_run, { title = "written while rendering" }))
+      return view.run_fragment(run, kind, key)
+    end }, { __index = view })
+    local obs = setmetatable({ conn = conn, render = true, view = stub, busy_wait = 1, last_heartbeat = 0,
+      warn = function(msg) error("unexpected warning: " .. msg) end }, observer_lib.WebObserverClass)
+    local id = conn:insert_run("a fox")
+    obs:on_status(id, "ideation")
+    assert.same({ true }, wrote)
+    assert.equal("written while rendering", conn:get_run(other_run).title)
+    -- The event carries the fragment of the run as the write left it.
+    local evs = conn:events_since(id, 0)
+    assert.equal("status", evs[#evs].type)
+    assert.equal("ideation", conn:get_run(id).status)
+    assert.is_string(evs[#evs].html)
+    other:close()
+    conn:close()
+  end)
+end)
