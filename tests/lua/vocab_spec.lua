@@ -194,3 +194,101 @@ describe("every place that names a status or an event agrees with the vocabulary
     assert.same({}, copies)
   end)
 end)
+
+-- The story plan's one definition is the JSON schema in core/gs_provider.h
+-- (provider.PLAN_SCHEMA, the xAI planner's structured output); its bounds come
+-- from the same header. Everything that reads or writes a plan agrees with it.
+describe("the story plan's schema (core/gs_provider.h)", function()
+  local cjson = require "cjson"
+  local provider = require "grokspicy.provider"
+  local plan_lib = require "grokspicy.plan"
+  local schema = cjson.decode(provider.PLAN_SCHEMA)
+  local parts = { plan = schema, character = schema.properties.characters.items,
+    scene = schema.properties.scenes.items }
+
+  local function props(part)
+    local out = {}
+    for k in pairs(parts[part].properties) do out[#out + 1] = k end
+    table.sort(out)
+    return out
+  end
+
+  -- A valid value of each property's type.
+  local function sample(part, key, i)
+    local t = parts[part].properties[key]
+    if t.enum then return t.enum[1] end
+    if key == "characters_present" then return { "Ada" } end
+    if t.type == "array" then return { "calm" } end
+    if t.type == "integer" then return t.minimum or i end
+    if key == "name" then return "Ada" end
+    return ("%s %s %s"):format(key, key, key)
+  end
+
+  local function full_plan()
+    local p = {}
+    for _, k in ipairs(props("plan")) do p[k] = sample("plan", k) end
+    local ch, sc = {}, {}
+    for _, k in ipairs(props("character")) do ch[k] = sample("character", k) end
+    for _, k in ipairs(props("scene")) do sc[k] = sample("scene", k, 1) end
+    p.characters, p.scenes = { ch }, { sc }
+    return p
+  end
+
+  it("has the bounds and aspect ratios grokspicy.plan enforces", function()
+    local d = parts.scene.properties.duration_seconds
+    assert.equal(plan_lib.MIN_DURATION, d.minimum)
+    assert.equal(plan_lib.MAX_DURATION, d.maximum)
+    assert.same(plan_lib.ASPECTS, schema.properties.aspect_ratio.enum)
+  end)
+
+  it("is what grokspicy.plan checks, field by field", function()
+    assert(plan_lib.validate(full_plan()))
+    -- Each field of each part, given the wrong type, is refused by its name.
+    for part, list in pairs { plan = props("plan"), character = props("character"), scene = props("scene") } do
+      for _, k in ipairs(list) do
+        if k ~= "characters" and k ~= "scenes" then
+          local p = full_plan()
+          local holder = part == "plan" and p or part == "character" and p.characters[1] or p.scenes[1]
+          holder[k] = parts[part].properties[k].type == "string" and 42 or "not a " .. parts[part].properties[k].type
+          local ok, err = plan_lib.validate(p)
+          assert.is_nil(ok, part .. "." .. k .. " of the wrong type passed")
+          assert.matches(k, err, 1, true)
+        end
+      end
+    end
+    for _, bad in ipairs { plan_lib.MIN_DURATION - 1, plan_lib.MAX_DURATION + 1 } do
+      local p = full_plan()
+      p.scenes[1].duration_seconds = bad
+      assert.is_nil((plan_lib.validate(p)), "duration " .. bad)
+    end
+  end)
+
+  it("is the shape of the local provider's plans (C's plan struct as Lua sees it)", function()
+    local p <close> = assert(provider.open("local", { seed = 5 }))
+    local plan = assert(p:plan_story("a fox and an owl at the lake", { scenes = 2 }))
+    assert.same(props("plan"), sorted_keys(plan))
+    assert.same(props("character"), sorted_keys(plan.characters[1]))
+    assert.same(props("scene"), sorted_keys(plan.scenes[1]))
+  end)
+
+  it("is what the store's characters and scenes tables hold", function()
+    local store = require "grokspicy.store"
+    local dir = (os.getenv("GS_TEST_TMP") or "/tmp") .. "/vocab_plan." .. os.time() .. "." .. math.random(1e9)
+    os.execute("mkdir -p '" .. dir .. "'")
+    local conn = assert(store.init_db(dir .. "/db.sqlite"))
+    local id = conn:insert_run("c")
+    local p = full_plan()
+    conn:insert_characters(id, p.characters)
+    conn:insert_scenes(id, p.scenes)
+    local run = conn:get_run(id)
+    local function columns(row)
+      local out = {}
+      for k in pairs(row) do if k ~= "id" and k ~= "run_id" then out[k] = true end end
+      return sorted_keys(out)
+    end
+    assert.same(props("character"), columns(run.characters[1]))
+    assert.same(props("scene"), columns(run.scenes[1]))
+    conn:close()
+    os.execute("rm -rf '" .. dir .. "'")
+  end)
+end)
