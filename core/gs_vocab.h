@@ -5,7 +5,8 @@
  * grokspicy.vocab Lua tables that view.lua, resume.lua and web.lua read) or
  * checked against them by tests/lua/vocab_spec.lua (templates, static/app.js,
  * the literals in Lua and C). To rename or add a status or an event, change it
- * here; the spec names every place that still disagrees.
+ * here; the spec names every place that still disagrees. (Rows already stored
+ * keep the old name: a rename also takes a schema migration in store.c.)
  *
  * The lists are X-macros: LIST(X, SEP) expands X(name) per entry with SEP
  * between entries, so one list gives a C array (SEP empty, X adding a comma)
