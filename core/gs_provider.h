@@ -38,6 +38,38 @@ extern "C" {
 #define GS_PLAN_MAX_SCENE_ID 10000
 #define GS_PLAN_MAX_SCENES 100
 #define GS_PLAN_MAX_CHARACTERS 64
+#define GS_PLAN_DEFAULT_DURATION 8
+/* The aspect ratios a plan may ask for (the image and video endpoints take each). */
+#define GS_PLAN_ASPECTS(X, SEP) X("16:9") SEP X("9:16") SEP X("1:1") SEP X("4:3") SEP X("3:4")
+#define GS_PLAN_STR_(x) #x
+#define GS_PLAN_STR(x) GS_PLAN_STR_(x)
+#define GS_PLAN_JSON_STR(s) "\"" s "\""
+
+/* The story plan as a JSON schema: the one definition of its fields. The xAI
+   planner asks for it as structured output; provider.PLAN_SCHEMA gives it to
+   Lua, where tests/lua/vocab_spec.lua checks grokspicy.plan, the store's
+   tables and the providers' plans against it. */
+#define GS_PLAN_SCHEMA_JSON \
+    "{\"type\":\"object\",\"additionalProperties\":false," \
+    "\"required\":[\"title\",\"style\",\"aspect_ratio\",\"color_palette\",\"characters\",\"scenes\"]," \
+    "\"properties\":{\"title\":{\"type\":\"string\"},\"style\":{\"type\":\"string\"}," \
+    "\"aspect_ratio\":{\"type\":\"string\",\"enum\":[" GS_PLAN_ASPECTS(GS_PLAN_JSON_STR, ",") "]}," \
+    "\"color_palette\":{\"type\":\"string\"}," \
+    "\"characters\":{\"type\":\"array\",\"minItems\":1,\"items\":{\"type\":\"object\",\"additionalProperties\":false," \
+    "\"required\":[\"name\",\"role\",\"visual_description\",\"personality_cues\"]," \
+    "\"properties\":{\"name\":{\"type\":\"string\"},\"role\":{\"type\":\"string\"}," \
+    "\"visual_description\":{\"type\":\"string\"}," \
+    "\"personality_cues\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}}," \
+    "\"scenes\":{\"type\":\"array\",\"minItems\":1,\"items\":{\"type\":\"object\",\"additionalProperties\":false," \
+    "\"required\":[\"scene_id\",\"title\",\"description\",\"characters_present\",\"setting\",\"camera\",\"mood\"," \
+    "\"action\",\"duration_seconds\",\"transition\"]," \
+    "\"properties\":{\"scene_id\":{\"type\":\"integer\"},\"title\":{\"type\":\"string\"}," \
+    "\"description\":{\"type\":\"string\"}," \
+    "\"characters_present\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}," \
+    "\"setting\":{\"type\":\"string\"},\"camera\":{\"type\":\"string\"},\"mood\":{\"type\":\"string\"}," \
+    "\"action\":{\"type\":\"string\"}," \
+    "\"duration_seconds\":{\"type\":\"integer\",\"minimum\":" GS_PLAN_STR(GS_PLAN_MIN_DURATION) ",\"maximum\":" GS_PLAN_STR(GS_PLAN_MAX_DURATION) "}," \
+    "\"transition\":{\"type\":\"string\",\"enum\":[\"cut\"]}}}}}}"
 
 typedef struct gs_character {
     char *name;

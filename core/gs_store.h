@@ -101,7 +101,8 @@ int gs_store_heartbeat(gs_db *db, int64_t run_id, char *err, size_t errlen);
 int gs_store_mark_interrupted(gs_db *db, double stale_seconds, char *err, size_t errlen);
 
 /* Asks a running run to stop (runs.cancel_requested = 1): 1 done, 0 when the
- * run is missing or not running, -1 on error. The run's own process polls
+ * run is missing or not running (a run whose owner is gone is marked
+ * interrupted first: gs_store_mark_interrupted), -1 on error. The run's own process polls
  * gs_store_cancel_requested (1 asked, 0 not, -1 error) at its safe points. */
 int gs_store_request_cancel(gs_db *db, int64_t run_id, char *err, size_t errlen);
 int gs_store_cancel_requested(gs_db *db, int64_t run_id, char *err, size_t errlen);

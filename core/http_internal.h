@@ -1,6 +1,7 @@
 /*
  * http_internal.h — the server object shared by http.c (daemon, routes, Lua
- * states) and http_sse.c (tail thread, SSE streams). Not installed.
+ * states), http_sse.c (tail thread, SSE streams) and http_sweep.c (the
+ * sweeper). Not installed.
  */
 #ifndef GS_HTTP_INTERNAL_H
 #define GS_HTTP_INTERNAL_H
@@ -50,6 +51,7 @@ struct gs_http_server {
     int tail_efd;               /* the tail's doorbell (eventfd), -1 before gs_sse_start */
     int tail_ifd;               /* inotify on the DB and its WAL, -1 when unavailable */
     atomic_int stopping;
+    struct gs_sweeper *sweeper; /* http_sweep.c: marks dead runs interrupted; NULL when not running */
 
     /* stop / wait */
     pthread_mutex_t stop_mu;
@@ -69,6 +71,10 @@ int gs_sse_start(gs_http_server *s, char *err, size_t errlen);
 void gs_sse_shutdown(gs_http_server *s);
 /* After MHD_stop_daemon: frees the bus and the tail's connection. */
 void gs_sse_free(gs_http_server *s);
+/* http_sweep.c: the thread that marks runs whose process died interrupted,
+   every few seconds; stop joins it (a no-op when it is not running). */
+int gs_sweep_start(gs_http_server *s, char *err, size_t errlen);
+void gs_sweep_stop(gs_http_server *s);
 /* Queues the SSE response for /sse (run_id 0) or /sse/{run_id}. */
 enum MHD_Result gs_sse_serve(gs_http_server *s, struct MHD_Connection *c, int64_t run_id,
                              int64_t after_id, int has_after, const char *cookie);

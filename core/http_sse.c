@@ -11,7 +11,8 @@
  * callback resumes its connection; the content reader drains the ring and
  * suspends again when it is empty. Streams replay missed events from the store
  * with a per-thread read connection, and a lagged stream re-reads the store
- * instead of queueing more. Owns no Lua state and never writes to the store.
+ * instead of queueing more. Owns no Lua state and never writes to the store
+ * (the server's one writer is the sweeper, http_sweep.c, started here).
  */
 #include <errno.h>
 #include <poll.h>
@@ -32,7 +33,6 @@
 #define TAIL_RECHECK_MS 1       /* after a file change that data_version did not show yet */
 #define TAIL_RECHECKS 5
 #define KEEPALIVE_S 15.0
-#define INTERRUPT_CHECK_S 5.0   /* how often a run whose process died is marked interrupted */
 #define SSE_CACHE_KB 256       /* page cache of the tail's and the replay connections */
 
 /* ---- per-thread read connections (replay) -------------------------------- */
@@ -150,7 +150,7 @@ static void *tail_main(void *arg)
     char err[GS_STORE_ERRLEN];
     struct tail_ctx t = {s, s->tail_from};
     int64_t dv = s->tail_dv, ndv = 0;
-    double next_ka = now_s() + KEEPALIVE_S, next_check = now_s() + INTERRUPT_CHECK_S;
+    double next_ka = now_s() + KEEPALIVE_S;
     int rechecks = 0;
     while (!atomic_load(&s->stopping)) {
         /* A commit's last WAL write lands just before its wal-index update makes
@@ -182,17 +182,6 @@ static void *tail_main(void *arg)
             rechecks = TAIL_RECHECKS;
         else if (rechecks)
             rechecks--;
-        if (now_s() >= next_check) {
-            /* A run whose process died turns interrupted on open pages too,
-               not only at the next page load. data_version does not move for
-               this connection's own write, so its event is read right here. */
-            int marked = gs_store_mark_interrupted(s->tail_db, 0, err, sizeof err);
-            if (marked < 0)
-                fprintf(stderr, "grok-spicy http: tail: %s\n", err);
-            else if (marked > 0)
-                changed = 1;
-            next_check = now_s() + INTERRUPT_CHECK_S;
-        }
         if (changed) {
             int n;
             do {
@@ -264,11 +253,14 @@ int gs_sse_start(gs_http_server *s, char *err, size_t errlen)
         return -1;
     }
     s->tail_started = 1;
-    return 0;
+    /* A run whose process died turns interrupted on open pages too: the
+       sweeper's write is another connection's commit, which the tail reads. */
+    return gs_sweep_start(s, err, errlen);
 }
 
 void gs_sse_shutdown(gs_http_server *s)
 {
+    gs_sweep_stop(s);
     atomic_store(&s->stopping, 1);
     if (s->tail_started) {
         uint64_t one = 1;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include "gs_http.h"
+#include "gs_vocab.h"
 
 int gs_http_buf_add(gs_http_buf *b, const char *s, size_t n)
 {
@@ -304,8 +305,7 @@ int gs_http_sse_frame(gs_http_buf *b, int64_t id, const char *type, const char *
             return -1;
     }
     if (type && *type) {
-        if (strcmp(type, "error") == 0)
-            type = "run-error";
+        type = gs_event_wire(type);
         size_t n = strcspn(type, "\r\n"); /* a newline would end the field */
         if (gs_http_buf_add(b, "event: ", 7) || gs_http_buf_add(b, type, n) || gs_http_buf_add(b, "\n", 1))
             return -1;
@@ -318,9 +318,5 @@ int gs_http_sse_frame(gs_http_buf *b, int64_t id, const char *type, const char *
 
 int gs_http_sse_terminal(const char *type)
 {
-    static const char *const t[] = {"complete", "failed", "error", "run-error", "cancelled", "interrupted"};
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        if (strcmp(type, t[i]) == 0)
-            return 1;
-    return 0;
+    return gs_event_terminal(type);
 }

@@ -813,7 +813,18 @@ int luaopen_grokspicy_provider(lua_State *L)
     lua_pop(L, 1);
     luaL_newlib(L, fns);
     /* What C relies on in a plan; grokspicy.plan checks every plan against it. */
-    lua_createtable(L, 0, 5);
+    lua_createtable(L, 0, 7);
+    lua_pushinteger(L, GS_PLAN_DEFAULT_DURATION);
+    lua_setfield(L, -2, "default_duration");
+#define ASPECT_ITEM(s) s,
+    static const char *const aspects[] = {GS_PLAN_ASPECTS(ASPECT_ITEM, )};
+#undef ASPECT_ITEM
+    lua_createtable(L, (int)(sizeof aspects / sizeof aspects[0]), 0);
+    for (size_t i = 0; i < sizeof aspects / sizeof aspects[0]; i++) {
+        lua_pushstring(L, aspects[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "aspects");
     lua_pushinteger(L, GS_PLAN_MIN_DURATION);
     lua_setfield(L, -2, "min_duration");
     lua_pushinteger(L, GS_PLAN_MAX_DURATION);
@@ -825,5 +836,8 @@ int luaopen_grokspicy_provider(lua_State *L)
     lua_pushinteger(L, GS_PLAN_MAX_CHARACTERS);
     lua_setfield(L, -2, "max_characters");
     lua_setfield(L, -2, "PLAN_LIMITS");
+    /* The plan's fields and types, as the xAI planner asks for them (JSON text). */
+    lua_pushstring(L, GS_PLAN_SCHEMA_JSON);
+    lua_setfield(L, -2, "PLAN_SCHEMA");
     return 1;
 }

@@ -232,7 +232,7 @@ static void p_scene(parser *p, int t, gs_step_args *a)
     s->camera = p_str(p, st, "scene.", "camera", 0, "");
     s->mood = p_str(p, st, "scene.", "mood", 0, "");
     s->action = p_str(p, st, "scene.", "action", 0, "");
-    s->duration = p_num(p, st, "scene.", "duration_seconds", 0, 8, GS_PLAN_MIN_DURATION, GS_PLAN_MAX_DURATION, 0);
+    s->duration = p_num(p, st, "scene.", "duration_seconds", 0, GS_PLAN_DEFAULT_DURATION, GS_PLAN_MIN_DURATION, GS_PLAN_MAX_DURATION, 0);
     p_strings(p, st, "scene.", "characters_present", 0, 0, 64, &s->present, &s->n_present);
     lua_pop(p->L, 1);
 }

@@ -29,6 +29,7 @@
 
 #include "gs_owner.h"
 #include "gs_store.h"
+#include "gs_vocab.h"
 
 int luaopen_grokspicy_store(lua_State *L);
 
@@ -55,7 +56,7 @@ struct table_def {
 static const struct table_def tables[] = {
     {"runs",
      "id INTEGER PRIMARY KEY AUTOINCREMENT, concept TEXT NOT NULL, title TEXT, style TEXT,"
-     " aspect_ratio TEXT, color_palette TEXT, status TEXT NOT NULL DEFAULT 'pending',"
+     " aspect_ratio TEXT, color_palette TEXT, status TEXT NOT NULL DEFAULT " GS_VOCAB_SQL(GS_ST_PENDING) ","
      " script_path TEXT, final_video_path TEXT, started_at TEXT NOT NULL, completed_at TEXT,"
      " error TEXT, cost_usd REAL NOT NULL DEFAULT 0, updated_at TEXT, owner_pid INTEGER,"
      " heartbeat_at TEXT, provider TEXT, plan_json TEXT, cancel_requested INTEGER NOT NULL DEFAULT 0,"
@@ -118,11 +119,11 @@ static const char schema3_alter[] = "ALTER TABLE runs ADD COLUMN cancel_requeste
    rebuilt from 1 already have them). */
 static const char *const schema4_columns[][2] = {{"owner_start", "TEXT"}, {"owner_lock", "TEXT"}};
 
-static const char *const statuses[] = {
-    "pending", "ideation", "characters", "keyframes", "script", "videos", "assembly",
-    "complete", "failed", "interrupted", "cancelled", NULL,
-};
-#define RUNNING_STATUSES "('pending','ideation','characters','keyframes','script','videos','assembly')"
+/* Statuses and event types come from gs_vocab.h. */
+#define RUNNING_STATUSES GS_VOCAB_SQL_LIST(GS_STATUSES_RUNNING)
+#define PENDING GS_VOCAB_SQL(GS_ST_PENDING)
+#define INTERRUPTED GS_VOCAB_SQL(GS_ST_INTERRUPTED)
+#define EV_INTERRUPTED GS_VOCAB_SQL(GS_EV_INTERRUPTED)
 
 /* ---------------------------------------------------------------- statements */
 
@@ -167,7 +168,7 @@ static const char *const stmt_sql[ST_N] = {
     [ST_DATA_VERSION] = "PRAGMA data_version",
     [ST_HEARTBEAT] = "UPDATE runs SET heartbeat_at = ?2, owner_pid = ?3, owner_start = ?4 WHERE id = ?1",
     [ST_RUN_INSERT] = "INSERT INTO runs (concept, status, started_at, updated_at, owner_pid, heartbeat_at, owner_start)"
-                      " VALUES (?1, 'pending', ?2, ?2, ?3, ?2, ?4)",
+                      " VALUES (?1, " PENDING ", ?2, ?2, ?3, ?2, ?4)",
     [ST_RUN_GET] = "SELECT * FROM runs WHERE id = ?1",
     [ST_GET_CHARS] = "SELECT * FROM characters WHERE run_id = ?1 ORDER BY name",
     [ST_GET_SCENES] = "SELECT * FROM scenes WHERE run_id = ?1 ORDER BY scene_id",
@@ -176,7 +177,7 @@ static const char *const stmt_sql[ST_N] = {
     [ST_GET_VASSETS] = "SELECT * FROM video_assets WHERE run_id = ?1 ORDER BY scene_id",
     /* What happened to a run, without the fragments: the run page derives its
        step states and its active time from it ("run" events only repeat the status). */
-    [ST_GET_TIMELINE] = "SELECT id, type, created_at, data FROM events WHERE run_id = ?1 AND type <> 'run' ORDER BY id",
+    [ST_GET_TIMELINE] = "SELECT id, type, created_at, data FROM events WHERE run_id = ?1 AND type <> " GS_VOCAB_SQL(GS_EV_RUN) " ORDER BY id",
     [ST_LIST0] = LIST(""), [ST_LIST1] = LIST(W_STATUS), [ST_LIST2] = LIST(W_Q), [ST_LIST3] = LIST(W_BOTH),
     [ST_COUNT0] = COUNT(""), [ST_COUNT1] = COUNT(W_STATUS), [ST_COUNT2] = COUNT(W_Q),
     [ST_COUNT3] = COUNT(W_BOTH),
@@ -275,6 +276,7 @@ struct gs_db {
     sqlite3_stmt *tmp;          /* a one-off statement, finalized by abort_op on error */
     struct count_memo memo[COUNT_MEMOS]; /* count_runs results, see count_runs_body */
     unsigned memo_next;
+    int fail_rc;                /* SQLite's code for this connection's last failure (see l_try) */
     char path[];
 };
 
@@ -292,7 +294,35 @@ static int fail(char *err, size_t n, const char *fmt, ...)
 
 static int fail_db(gs_db *db, char *err, size_t n, const char *op)
 {
+    db->fail_rc = sqlite3_errcode(db->h);
     return fail(err, n, "%s: %s", op, sqlite3_errmsg(db->h));
+}
+
+/* The stable code Lua callers branch on for a failure SQLite reported as rc
+   (its primary code), or NULL when the failure is not one a caller can expect
+   (a constraint, a misuse: a defect, raised as it is). */
+static const char *fail_code(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return "busy";
+    case SQLITE_FULL:
+        return "full";
+    case SQLITE_READONLY:
+        return "readonly";
+    case SQLITE_IOERR:
+        return "io";
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return "corrupt";
+    case SQLITE_CANTOPEN:
+        return "cantopen";
+    case SQLITE_NOMEM:
+        return "nomem";
+    default:
+        return NULL;
+    }
 }
 
 /* ISO-8601 UTC with milliseconds for (now - seconds_ago). */
@@ -933,7 +963,7 @@ static int dead_runs(gs_db *db, const char *cutoff, int64_t **ids, char *err, si
 /* The last sign of life of a run's process: its heartbeat or the last event it
    wrote, whichever is later (the interrupted event itself excluded). */
 #define LAST_SEEN "max(coalesce(heartbeat_at, started_at), coalesce((SELECT max(e.created_at) FROM events e" \
-    " WHERE e.run_id = runs.id AND e.type <> 'interrupted'), started_at))"
+    " WHERE e.run_id = runs.id AND e.type <> " EV_INTERRUPTED "), started_at))"
 
 int gs_store_mark_interrupted(gs_db *db, double stale_seconds, char *err, size_t n)
 {
@@ -962,10 +992,10 @@ int gs_store_mark_interrupted(gs_db *db, double stale_seconds, char *err, size_t
            completed_at and the event's last_seen (the run page's active time
            stops there). */
         if (sqlite3_prepare_v2(db->h, "INSERT INTO events (run_id, type, created_at, data)"
-                               " SELECT id, 'interrupted', ?2, json_object('status', 'interrupted', 'reason',"
+                               " SELECT id, " EV_INTERRUPTED ", ?2, json_object('status', " INTERRUPTED ", 'reason',"
                                " 'the process running it is gone', 'last_seen', " LAST_SEEN ") FROM runs WHERE id = ?1",
                                -1, &ev, NULL) == SQLITE_OK &&
-            sqlite3_prepare_v2(db->h, "UPDATE runs SET status = 'interrupted', updated_at = ?2,"
+            sqlite3_prepare_v2(db->h, "UPDATE runs SET status = " INTERRUPTED ", updated_at = ?2,"
                                       " completed_at = coalesce(completed_at, " LAST_SEEN "), error = coalesce(error, ?3)"
                                       " WHERE id = ?1",
                                -1, &upd, NULL) == SQLITE_OK) {
@@ -1012,6 +1042,10 @@ static int write_once(gs_db *db, const char *sql, int64_t run_id, const char *op
 
 int gs_store_request_cancel(gs_db *db, int64_t run_id, char *err, size_t n)
 {
+    /* A run whose process died cannot be asked to stop: it reads interrupted
+       first (the store decides, for whoever asks, as a claim does). */
+    if (gs_store_mark_interrupted(db, 0, err, n) < 0)
+        return -1;
     return write_once(db, "UPDATE runs SET cancel_requested = 1, updated_at = ?2 WHERE id = ?1 AND status IN "
                       RUNNING_STATUSES, run_id, "request_cancel", err, n);
 }
@@ -1097,9 +1131,9 @@ static int refusal_of(const char *s)
 {
     if (!*s)
         return GS_CLAIM_MISSING;
-    if (strcmp(s, "complete") == 0)
+    if (strcmp(s, GS_VOCAB_STR(GS_ST_COMPLETE)) == 0)
         return GS_CLAIM_COMPLETE;
-    if (strcmp(s, "failed") == 0 || strcmp(s, "interrupted") == 0 || strcmp(s, "cancelled") == 0)
+    if (gs_status_resumable(s))
         return 0;
     return valid_status(s) ? GS_CLAIM_RUNNING : GS_CLAIM_NOT_RESUMABLE;
 }
@@ -1110,10 +1144,10 @@ static int refusal_of(const char *s)
 static int set_owner(gs_db *db, int64_t run_id, const char *lock, int claim, const char *op, char *err, size_t n)
 {
     sqlite3_stmt *st = NULL;
-    const char *sql = claim ? "UPDATE runs SET status = 'pending', owner_pid = ?3, owner_start = ?4, owner_lock = ?5,"
+    const char *sql = claim ? "UPDATE runs SET status = " PENDING ", owner_pid = ?3, owner_start = ?4, owner_lock = ?5,"
                               " heartbeat_at = ?2, updated_at = ?2, cancel_requested = 0, error = NULL,"
                               " completed_at = NULL, final_video_path = NULL"
-                              " WHERE id = ?1 AND status IN ('failed', 'interrupted', 'cancelled')"
+                              " WHERE id = ?1 AND status IN " GS_VOCAB_SQL_LIST(GS_STATUSES_RESUMABLE)
                             : "UPDATE runs SET owner_pid = ?3, owner_start = ?4, owner_lock = coalesce(?5, owner_lock),"
                               " heartbeat_at = ?2 WHERE id = ?1 AND status IN " RUNNING_STATUSES;
     char now[32];
@@ -1205,7 +1239,7 @@ static int adopt_body(gs_db *db, int64_t run_id, const void *arg, int *why, int 
     if (run_status(db, run_id, status, sizeof status, op, err, n) || run_lock(db, run_id, lock, sizeof lock, op, err, n))
         return -1;
     *why = refusal_of(status);
-    if (*why == GS_CLAIM_RUNNING && strcmp(status, "pending") == 0)
+    if (*why == GS_CLAIM_RUNNING && strcmp(status, GS_VOCAB_STR(GS_ST_PENDING)) == 0)
         *why = 0; /* claimed and not started: what a hand-over looks like */
     else if (*why == 0)
         *why = GS_CLAIM_NOT_HANDED; /* stopped short, not claimed for us */
@@ -1390,6 +1424,7 @@ static int guarded(lua_State *L, lua_CFunction body)
 /* Raises "op: <sqlite message>" after resetting st and rolling back to depth. */
 static int raise_db(lua_State *L, gs_db *db, int depth, const char *op)
 {
+    db->fail_rc = sqlite3_errcode(db->h);
     lua_pushfstring(L, "%s: %s", op, sqlite3_errmsg(db->h));
     abort_op(db, depth);
     return lua_error(L);
@@ -1747,19 +1782,9 @@ static int l_insert_run(lua_State *L)
     return guarded(L, insert_run_body);
 }
 
-static int valid_status(const char *s)
-{
-    for (const char *const *p = statuses; *p; p++)
-        if (strcmp(*p, s) == 0)
-            return 1;
-    return 0;
-}
+static int valid_status(const char *s) { return gs_status_known(s); }
 
-static int is_terminal(const char *s)
-{
-    return strcmp(s, "complete") == 0 || strcmp(s, "failed") == 0 || strcmp(s, "interrupted") == 0 ||
-           strcmp(s, "cancelled") == 0;
-}
+static int is_terminal(const char *s) { return gs_status_terminal(s); }
 
 #define NRUNF (int)(sizeof run_fields / sizeof run_fields[0])
 
@@ -1823,13 +1848,14 @@ static int update_run_body(lua_State *L)
     if (!changed) {
         luaL_pushfail(L);
         lua_pushfstring(L, "run %I not found", run_id);
-        return 2;
+        lua_pushliteral(L, "notfound");
+        return 3;
     }
     lua_pushboolean(L, 1);
     return 1;
 }
 
-/* store.update_run(conn, run_id, fields) -> true | nil, "run N not found" */
+/* store.update_run(conn, run_id, fields) -> true | nil, "run N not found", "notfound" */
 static int l_update_run(lua_State *L)
 {
     check_open(L, 1);
@@ -1854,9 +1880,8 @@ static int l_update_run(lua_State *L)
     }
     lua_getfield(L, 3, "status");
     if (!lua_isnil(L, -1) && !valid_status(lua_tostring(L, -1)))
-        return luaL_error(L, "update_run: invalid status '%s' (expected pending, ideation, characters,"
-                             " keyframes, script, videos, assembly, complete, failed, interrupted or cancelled)",
-                          lua_tostring(L, -1));
+        return luaL_error(L, "update_run: invalid status '%s' (expected %s)", lua_tostring(L, -1),
+                          GS_STATUSES(GS_VOCAB_STR, ", "));
     lua_settop(L, 3);
     return guarded(L, update_run_body);
 }
@@ -2189,7 +2214,7 @@ static int l_data_version(lua_State *L)
     return 1;
 }
 
-/* store.heartbeat(conn, run_id) -> true | nil, "run N not found" */
+/* store.heartbeat(conn, run_id) -> true | nil, "run N not found", "notfound" */
 static int l_heartbeat(lua_State *L)
 {
     gs_db *db = check_open(L, 1);
@@ -2201,7 +2226,8 @@ static int l_heartbeat(lua_State *L)
     if (rc == 0) {
         luaL_pushfail(L);
         lua_pushfstring(L, "run %I not found", run_id);
-        return 2;
+        lua_pushliteral(L, "notfound");
+        return 3;
     }
     lua_pushboolean(L, 1);
     return 1;
@@ -2220,7 +2246,7 @@ static int l_mark_interrupted(lua_State *L)
     return 1;
 }
 
-/* store.request_cancel(conn, run_id) -> true | nil, "run N is not running" */
+/* store.request_cancel(conn, run_id) -> true | nil, "run N is not running", "notrunning" */
 static int l_request_cancel(lua_State *L)
 {
     gs_db *db = check_open(L, 1);
@@ -2232,7 +2258,8 @@ static int l_request_cancel(lua_State *L)
     if (rc == 0) {
         luaL_pushfail(L);
         lua_pushfstring(L, "run %I is not running", run_id);
-        return 2;
+        lua_pushliteral(L, "notrunning");
+        return 3;
     }
     lua_pushboolean(L, 1);
     return 1;
@@ -2334,7 +2361,8 @@ static int l_adopt_run(lua_State *L)
     return 1;
 }
 
-/* store.own_run(conn, run_id, lock_path) -> true | nil, message: the lock of a
+/* store.own_run(conn, run_id, lock_path) -> true | nil, message, code ("notrunning",
+ * or a failure's code as store.try gives it, "db" for another): the lock of a
  * run this process just started (gs_store_own_run). */
 static int l_own_run(lua_State *L)
 {
@@ -2342,6 +2370,7 @@ static int l_own_run(lua_State *L)
     lua_Integer run_id = luaL_checkinteger(L, 2);
     const char *lock = luaL_checkstring(L, 3);
     char err[GS_STORE_ERRLEN] = "";
+    db->fail_rc = 0;
     int rc = gs_store_own_run(db, run_id, lock, err, sizeof err);
     if (rc == 1) {
         lua_pushboolean(L, 1);
@@ -2352,7 +2381,9 @@ static int l_own_run(lua_State *L)
         lua_pushfstring(L, "run %I is not running", run_id);
     else
         lua_pushstring(L, err);
-    return 2;
+    const char *code = rc == 0 ? "notrunning" : fail_code(db->fail_rc);
+    lua_pushstring(L, code ? code : "db");
+    return 3;
 }
 
 /* store.release_run(run_id) -> boolean: lets go of the run's lock (this
@@ -2440,6 +2471,33 @@ static int l_transaction(lua_State *L)
         return luaL_error(L, "%s", err);
     }
     return lua_gettop(L) - 2;
+}
+
+/* store.try(conn, fn, ...) -> true, fn's results | nil, message, code. fn(...)
+ * runs protected; a failure of this connection's database that a caller can
+ * expect comes back with its stable code: "busy" (locked by another
+ * connection past busy_timeout), "full", "readonly", "io", "corrupt",
+ * "cantopen", "nomem". fn rolled back what it opened (every store call and
+ * transaction does). Any other error, and a Ctrl+C, is raised again as it is. */
+static int l_try(lua_State *L)
+{
+    gs_db *db = check_open(L, 1);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    db->fail_rc = 0;
+    int nargs = lua_gettop(L) - 2;
+    if (lua_pcall(L, nargs, LUA_MULTRET, 0) == LUA_OK) { /* conn, results... */
+        lua_pushboolean(L, 1);
+        lua_replace(L, 1);
+        return lua_gettop(L);
+    }
+    db = arg_db(L);
+    const char *code = db ? fail_code(db->fail_rc) : NULL;
+    if (!code || lua_type(L, -1) != LUA_TSTRING)
+        return lua_error(L);
+    luaL_pushfail(L);
+    lua_insert(L, -2);
+    lua_pushstring(L, code);
+    return 3;
 }
 
 static int l_now(lua_State *L)
@@ -2582,6 +2640,7 @@ static const luaL_Reg db_methods[] = {
     {"integrity_check", l_integrity_check},
     {"busy_timeout", l_busy_timeout},
     {"transaction", l_transaction},
+    {"try", l_try},
     {"data_version", l_data_version},
     {"close", l_close},
     {NULL, NULL},
@@ -2632,8 +2691,8 @@ int luaopen_grokspicy_store(lua_State *L)
     lua_pushinteger(L, GS_STORE_SCHEMA_VERSION);
     lua_setfield(L, -2, "SCHEMA_VERSION");
     lua_newtable(L);
-    for (int i = 0; statuses[i]; i++) {
-        lua_pushstring(L, statuses[i]);
+    for (int i = 0; gs_statuses[i]; i++) {
+        lua_pushstring(L, gs_statuses[i]);
         lua_rawseti(L, -2, i + 1);
     }
     lua_setfield(L, -2, "STATUSES");

@@ -796,27 +796,8 @@ static jv *chat_json(const xai_cfg *c, gs_meter *meter, const char *model, const
 
 /* ---- the provider ---- */
 
-static const char PLAN_SCHEMA[] =
-    "{\"type\":\"object\",\"additionalProperties\":false,"
-    "\"required\":[\"title\",\"style\",\"aspect_ratio\",\"color_palette\",\"characters\",\"scenes\"],"
-    "\"properties\":{\"title\":{\"type\":\"string\"},\"style\":{\"type\":\"string\"},"
-    "\"aspect_ratio\":{\"type\":\"string\",\"enum\":[\"16:9\",\"9:16\",\"1:1\"]},"
-    "\"color_palette\":{\"type\":\"string\"},"
-    "\"characters\":{\"type\":\"array\",\"minItems\":1,\"items\":{\"type\":\"object\",\"additionalProperties\":false,"
-    "\"required\":[\"name\",\"role\",\"visual_description\",\"personality_cues\"],"
-    "\"properties\":{\"name\":{\"type\":\"string\"},\"role\":{\"type\":\"string\"},"
-    "\"visual_description\":{\"type\":\"string\"},"
-    "\"personality_cues\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}},"
-    "\"scenes\":{\"type\":\"array\",\"minItems\":1,\"items\":{\"type\":\"object\",\"additionalProperties\":false,"
-    "\"required\":[\"scene_id\",\"title\",\"description\",\"characters_present\",\"setting\",\"camera\",\"mood\","
-    "\"action\",\"duration_seconds\",\"transition\"],"
-    "\"properties\":{\"scene_id\":{\"type\":\"integer\"},\"title\":{\"type\":\"string\"},"
-    "\"description\":{\"type\":\"string\"},"
-    "\"characters_present\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
-    "\"setting\":{\"type\":\"string\"},\"camera\":{\"type\":\"string\"},\"mood\":{\"type\":\"string\"},"
-    "\"action\":{\"type\":\"string\"},"
-    "\"duration_seconds\":{\"type\":\"integer\",\"minimum\":3,\"maximum\":15},"
-    "\"transition\":{\"type\":\"string\",\"enum\":[\"cut\"]}}}}}}";
+/* The story plan's schema is gs_provider.h's (one definition, checked by tests/lua/vocab_spec.lua). */
+static const char PLAN_SCHEMA[] = GS_PLAN_SCHEMA_JSON;
 
 static const char SCORE_SCHEMA[] =
     "{\"type\":\"object\",\"additionalProperties\":false,"
@@ -950,7 +931,7 @@ static gs_plan *plan_from_json(const jv *j)
         d->camera = dup_str(s, "camera", "");
         d->mood = dup_str(s, "mood", "");
         d->action = dup_str(s, "action", "");
-        d->duration_seconds = (int)json_num(s, "duration_seconds", 8);
+        d->duration_seconds = (int)json_num(s, "duration_seconds", GS_PLAN_DEFAULT_DURATION);
         d->transition = dup_str(s, "transition", "cut");
     }
     return p;

@@ -2,8 +2,9 @@
 --
 -- PipelineObserver is the interface (the card's eight methods, plus on_status for
 -- the step that begins and heartbeat for long waits); NullObserver does nothing;
--- WebObserver records the run in the store and streams it: every call is one
--- transaction that updates the run's rows and appends its events (the SSE log),
+-- WebObserver records the run in the store and streams it: every call updates
+-- the run's rows in one short transaction, renders their fragments outside it
+-- and appends its events (the SSE log) in another (see _record),
 -- then rings the bus so live streams wake. Observer calls never steer or abort
 -- the pipeline: each method catches its own errors and logs a warning (except
 -- Ctrl+C's "interrupted!", which goes on to the flow so it can cancel the run,
@@ -127,17 +128,6 @@ function M.WebObserver(conn, bus, opts)
   return M.guard(self, opts.warn)
 end
 
--- SQLite's messages (sqlite3_errstr) for a database that cannot take a write.
-local LOCKED = { "database is locked", "database table is locked" }
-local UNWRITABLE = { "database or disk is full", "disk I/O error", "readonly database",
-  "database disk image is malformed", "unable to open database file" }
-local function any_of(msg, list)
-  for _, s in ipairs(list) do
-    if msg:find(s, 1, true) then return true end
-  end
-  return false
-end
-
 -- Once SQLite's own wait (busy_timeout, 10 s) has run out, each retry waits
 -- at most this long inside SQLite before busy_wait is looked at again: a
 -- whole busy_timeout per retry let a 3 s busy_wait last 20 s.
@@ -158,19 +148,20 @@ function WebObserver:_write(what, fn)
   end
   while true do
     local t_try = sys.monotonic()
-    local ok, res = pcall(fn)
+    -- A store failure comes back as nil, message, code; anything else (Ctrl+C,
+    -- a defect) is raised, after the connection's own wait is restored.
+    local caught, ok, res, code = pcall(conn.try, conn, fn)
+    if not caught then
+      restore()
+      error(ok, 0)
+    end
     if ok then
       restore()
       if since then self.warn(("the database is free again: %s recorded after %.0f s"):format(what,
         sys.monotonic() - since + base_ms / 1000)) end
       return res
     end
-    local msg = tostring(res)
-    if msg:find("interrupted!", 1, true) then
-      restore()
-      error(res, 0)
-    end
-    local locked = any_of(msg, LOCKED)
+    local locked = code == "busy"
     if locked then
       if not since then
         since = sys.monotonic() -- SQLite's own wait is over
@@ -185,48 +176,48 @@ function WebObserver:_write(what, fn)
         conn:busy_timeout(math.max(1, math.min(SLICE_MS, math.ceil(left * 1000))))
       end
     end
-    if not locked then
+    if not locked then -- every code store.try gives means the run cannot be recorded
       restore()
-      if any_of(msg, LOCKED) or any_of(msg, UNWRITABLE) then
-        error(setmetatable({ message = ("cannot record the run (%s): %s%s"):format(what,
-          msg:match("^.-:%d+: (.*)$") or msg, since and (" (waited %.1f s)"):format(sys.monotonic() - t_first) or "")
-        }, RecordLost), 0)
-      end
-      error(res, 0)
+      local why = res:match("^.-:%d+: (.*)$") or res -- without the position luaL_error put first
+      error(setmetatable({ message = ("cannot record the run (%s): %s%s"):format(what, why,
+        since and (" (waited %.1f s)"):format(sys.monotonic() - t_first) or "")
+      }, RecordLost), 0)
     end
     -- A refusal that came back at once (SQLite did not wait) must not spin.
     if sys.monotonic() - t_try < 0.01 then sys.sleep(0.02) end
   end
 end
 
--- One transaction: the writes, then the events with their fragments rendered
--- from the run as it now stands, this event included and stamped with the
--- time it is stored with: a page loaded later renders the same HTML. The bus
--- is rung after the commit so a woken stream always finds the rows.
+-- The writes in one short transaction; then the run as it now stands is read
+-- and its fragments rendered, outside any transaction (no other process waits
+-- on the write lock while templates render); then its events in a second
+-- short transaction, this event included in what was rendered and stamped
+-- with the time it is stored with: a page loaded later renders the same HTML.
+-- A page loaded between the two shows the rows; the event still reaches its
+-- stream (it starts after the events the page had). The bus is rung after the
+-- commit so a woken stream always finds the rows.
 function WebObserver:_record(run_id, kind, key, data, writes)
   local conn = self.conn
-  local ids = {}
-  self:_write(kind, function() return conn:transaction(function()
-    if writes then writes(conn) end
-    local now = store.now()
-    local run = conn:get_run(run_id, { timeline = self.render })
-    local status = run and run.status
-    local ev_data = data or { status = status }
-    local row_html, html
-    if self.render and run then
-      run.timeline[#run.timeline + 1] = { type = kind, created_at = now, data = ev_data }
-      row_html = self.view.run_row(run, true)
-      html = self.view.run_fragment(run, kind, key)
-    end
-    ids[1] = conn:append_event { run_id = run_id, type = "run", data = { status = status }, html = row_html,
-      created_at = now }
-    ids[2] = conn:append_event { run_id = run_id, type = kind, data = ev_data, html = html, created_at = now }
+  if writes then self:_write(kind, function() return conn:transaction(writes) end) end
+  local now = store.now()
+  local run = self:_write(kind, function() return conn:get_run(run_id, { timeline = self.render }) end)
+  local status = run and run.status
+  local ev_data = data or { status = status }
+  local row_html, html
+  if self.render and run then
+    run.timeline[#run.timeline + 1] = { type = kind, created_at = now, data = ev_data }
+    row_html = self.view.run_row(run, true)
+    html = self.view.run_fragment(run, kind, key)
+  end
+  local id = self:_write(kind, function() return conn:transaction(function()
+    conn:append_event { run_id = run_id, type = "run", data = { status = status }, html = row_html, created_at = now }
+    return conn:append_event { run_id = run_id, type = kind, data = ev_data, html = html, created_at = now }
   end) end)
   if self.bus then
     -- A doorbell: the SSE server reads the rows from the store.
-    self.bus.publish { type = kind, run_id = run_id, id = ids[2] }
+    self.bus.publish { type = kind, run_id = run_id, id = id }
   end
-  return ids[2]
+  return id
 end
 
 function WebObserver:on_run_start(concept)

@@ -18,7 +18,7 @@ local M = {}
 local C = require("grokspicy.provider").PLAN_LIMITS
 
 M.MIN_DURATION, M.MAX_DURATION = C.min_duration, C.max_duration
-M.DEFAULT_DURATION = 8
+M.DEFAULT_DURATION = C.default_duration
 M.MAX_SCENE_ID = C.max_scene_id
 -- The keyframe edit takes at most 3 reference images: 2 character sheets plus
 -- the previous keyframe, so a scene can show at most 2 characters.
@@ -38,7 +38,10 @@ M.MAX_BYTES = {
 }
 M.MULTILINE = { visual_description = true, description = true, action = true }
 
-local ASPECTS = { ["16:9"] = true, ["9:16"] = true, ["1:1"] = true, ["4:3"] = true, ["3:4"] = true }
+-- The aspect ratios, in order, from C (gs_provider.h, the plan schema's home).
+M.ASPECTS = C.aspects
+local ASPECTS = {}
+for _, a in ipairs(M.ASPECTS) do ASPECTS[a] = true end
 
 --- The scene and character counts a plan may have: GROK_SPICY_MAX_SCENES and
 --- GROK_SPICY_MAX_CHARACTERS (defaults 12 and 8; at most what C allows, 100
@@ -279,9 +282,10 @@ function M.validate(plan, opts)
   end
   c:string(plan, "title", "")
   c:string(plan, "style", "")
-  c:string(plan, "aspect_ratio", "", { default = "16:9" })
+  c:string(plan, "aspect_ratio", "", { default = M.ASPECTS[1] })
   if type(plan.aspect_ratio) == "string" and not ASPECTS[plan.aspect_ratio] then
-    c:fail("aspect_ratio", "must be one of 16:9, 9:16, 1:1, 4:3, 3:4, got " .. describe(plan.aspect_ratio))
+    c:fail("aspect_ratio",
+      ("must be one of %s, got %s"):format(table.concat(M.ASPECTS, ", "), describe(plan.aspect_ratio)))
   end
   c:string(plan, "color_palette", "", { default = "", optional = true })
 

@@ -8,11 +8,12 @@
 -- file is written under a temporary name and renamed, so a file under its final
 -- name is complete unless something outside grok-spicy cut it; a video must
 -- also probe as a video. A clip is kept only with the keyframe it was made from.
+local vocab = require "grokspicy.vocab"
+
 local M = {}
 
-local RUNNING = { pending = true, ideation = true, characters = true, keyframes = true, script = true,
-  videos = true, assembly = true }
-M.RESUMABLE = { failed = true, interrupted = true, cancelled = true }
+local RUNNING = vocab.running
+M.RESUMABLE = vocab.resumable
 -- The descriptor a dashboard hands to the process it starts to resume a run
 -- (its claim's lock, as fd 3): see web.lua's api_resume.
 M.OWNER_FD_ENV = "GROK_SPICY_OWNER_FD"

@@ -4,6 +4,7 @@
 -- through here, so a fragment is always the same HTML a page load would give.
 local template = require "grokspicy.template"
 local store = require "grokspicy.store"
+local vocab = require "grokspicy.vocab"
 local resources = require "grokspicy.resources"
 
 local concat = table.concat
@@ -19,12 +20,9 @@ M.STEPS = {
   { key = "assembly", label = "Assembly" },
 }
 
-M.STATUSES = { "pending", "ideation", "characters", "keyframes", "script", "videos", "assembly",
-  "complete", "failed", "interrupted", "cancelled" }
-
-local RUNNING = { pending = true, ideation = true, characters = true, keyframes = true, script = true,
-  videos = true, assembly = true }
-local TERMINAL = { complete = true, failed = true, interrupted = true, cancelled = true }
+-- The statuses and their kinds are grokspicy.vocab's (core/gs_vocab.h).
+M.STATUSES = vocab.statuses
+local RUNNING, TERMINAL, RESUMABLE = vocab.running, vocab.terminal, vocab.resumable
 
 local STEP_INDEX = {}
 for i, s in ipairs(M.STEPS) do STEP_INDEX[s.key] = i end
@@ -354,7 +352,7 @@ function M.run_model(run)
     badge = M.badge_class(run.status),
     running = RUNNING[run.status] == true,
     terminal = TERMINAL[run.status] == true,
-    resumable = run.status == "failed" or run.status == "interrupted" or run.status == "cancelled",
+    resumable = RESUMABLE[run.status] == true,
     progress = fraction,
     progress_pct = math.floor(fraction * 100 + 0.5),
     current_step = current,

@@ -1,6 +1,8 @@
 -- grokspicy.web: the dashboard's pages and JSON API, run by grokspicy.http in Lua
 -- states the server owns (one per worker thread). Reads the store, renders the
 -- templates through grokspicy.view; never serves files or SSE (C does that).
+-- Pages and the JSON API only read: the store marks runs whose process died
+-- (the server's sweeper every few seconds, and inside a cancel or a claim).
 --
 -- Routes (GET and HEAD, except the two POST actions; anything else is 405 with an Allow header):
 --   /                 run list: ?page=N (1..), ?status=S (one of view.STATUSES), ?q=text
@@ -37,10 +39,8 @@ local view = require "grokspicy.view"
 local M = {}
 
 local PAGE_SIZE = 25
-local MARK_EVERY = 10 -- seconds between checks for runs whose process died
 
 local conf, db
-local last_mark = -math.huge
 
 --- Called once per Lua state by the server: {output_dir=, db=, token=}.
 function M.init(opts)
@@ -140,13 +140,6 @@ local function parse_id(s)
   return math.tointeger(tonumber(s))
 end
 
-local function mark_interrupted()
-  local now = os.time()
-  if now - last_mark < MARK_EVERY then return end
-  last_mark = now
-  pcall(db.mark_interrupted, db)
-end
-
 -- Handlers ------------------------------------------------------------------------
 
 local function index(req)
@@ -155,7 +148,6 @@ local function index(req)
   local status = status_param(req)
   if status == false then return fail(req, 400, "unknown status") end
   local q = req.query.q or ""
-  mark_interrupted()
   local filter = { status = status, q = q ~= "" and q or nil }
   local total = db:count_runs(filter)
   local pages = math.max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
@@ -168,7 +160,6 @@ local function index(req)
 end
 
 local function run_page(_, id)
-  mark_interrupted()
   -- The stream starts after the last event read before the page: at worst an
   -- event the page already shows comes again (swaps are idempotent), never one lost.
   local after = db:max_event_id(id)
@@ -186,12 +177,10 @@ local function api_runs(req)
   if not offset then return fail(req, 400, err2) end
   local status = status_param(req)
   if status == false then return fail(req, 400, "unknown status") end
-  mark_interrupted()
   return json(200, db:list_runs { limit = limit, offset = offset, status = status }, true)
 end
 
 local function api_run(_, id)
-  mark_interrupted()
   local run = db:get_run(id, { timeline = true })
   if not run then return json(404, { error = ("run %d not found"):format(id) }) end
   local m = view.run_model(run)
@@ -233,12 +222,12 @@ local function actions_fragment(run, pending)
 end
 
 local function api_cancel(req, id)
-  last_mark = -math.huge -- a run whose process died cannot be cancelled: it reads interrupted
-  mark_interrupted()
+  -- A run whose process died cannot be cancelled: request_cancel marks it interrupted first.
   local run = db:get_run(id)
   if not run then return json(404, { error = ("run %d not found"):format(id) }) end
   local ok = db:request_cancel(id)
   if not ok then
+    run = db:get_run(id) or run -- as the store left it (a dead run's status is interrupted now)
     return json(409, { error = ("run %d is %s: nothing to cancel"):format(id, run.status), status = run.status })
   end
   if is_htmx(req) then return html(202, actions_fragment(run, "cancelling")) end
@@ -256,8 +245,7 @@ local REFUSED = { missing = 404, gone = 410 }
 local function api_resume(req, id)
   local resume = require "grokspicy.resume"
   local store_lib = require "grokspicy.store"
-  last_mark = -math.huge -- a run whose process just died must read interrupted now
-  mark_interrupted()
+  -- A run whose process just died reads interrupted once the claim has decided so (the store).
   local after = db:max_event_id(id) -- before the run: the new stream starts after it
   local run = db:get_run(id)
   if not run then return json(404, { error = resume.refusal(nil, id) }) end

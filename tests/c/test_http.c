@@ -210,7 +210,7 @@ static void test_framing(void)
     CHECK_STR(b.p, "id: 5\nevent: t\ndata: line\ndata: \n\n");
     gs_http_buf_free(&b);
     CHECK(gs_http_sse_terminal("complete"));
-    CHECK(gs_http_sse_terminal("failed"));
+    CHECK(!gs_http_sse_terminal("failed")); /* a status, not an event */
     CHECK(gs_http_sse_terminal("error"));
     CHECK(gs_http_sse_terminal("cancelled"));
     CHECK(gs_http_sse_terminal("interrupted"));

@@ -101,4 +101,70 @@ describe("a write that meets another process's lock", function()
     assert.are.equal(500, conn:busy_timeout())
     conn:close()
   end)
+
+  it("is reported by the store as the code \"busy\" (store.try), whatever SQLite's wording", function()
+    local dir = TMP .. "/code"
+    local db = dir .. "/grok_spicy.db"
+    local conn = assert(store.init_db(db))
+    local id = conn:insert_run("a fox")
+    conn:busy_timeout(50)
+    local release = hold_lock(db, dir)
+    finally(release)
+    local ok, msg, code = conn:try(function() return conn:update_run(id, { title = "t" }) end)
+    assert.is_nil(ok)
+    assert.equal("busy", code)
+    assert.is_string(msg)
+    -- Nothing was written, and the connection is usable once the lock is gone.
+    release()
+    assert.same({ true, true }, { conn:try(function() return conn:update_run(id, { title = "t" }) end) })
+    assert.equal("t", conn:get_run(id).title)
+    conn:close()
+  end)
+end)
+
+describe("an error that only reads like a lock", function()
+  -- The observer decides by the store's code, not by wording: a defect whose
+  -- message happens to say "database is locked" is raised at once, not waited
+  -- on for busy_wait and then reported as a lost record.
+  it("is raised at once as it is", function()
+    local conn = assert(store.init_db(TMP .. "/wording/grok_spicy.db"))
+    local obs = setmetatable({ conn = conn, busy_wait = 5, warn = function() end }, observer_lib.WebObserverClass)
+    local t0 = sys.monotonic()
+    local ok, err = pcall(obs._write, obs, "status", function() error("not the store: database is locked", 0) end)
+    assert.is_false(ok)
+    assert.equal("not the store: database is locked", err)
+    assert.is_true(sys.monotonic() - t0 < 2, "waited as if the database were locked")
+    conn:close()
+  end)
+end)
+
+describe("the WebObserver's rendering", function()
+  -- Templates render outside any transaction: another process can write while
+  -- a run's fragments are made (a cancel, a claim, another run's record).
+  it("holds no write lock while it renders", function()
+    local db = TMP .. "/render/grok_spicy.db"
+    local conn = assert(store.init_db(db))
+    local other = assert(store.init_db(db))
+    other:busy_timeout(1) -- a held lock refuses at once
+    local other_run = other:insert_run("an owl")
+    local view = require "grokspicy.view"
+    local wrote = {}
+    local stub = setmetatable({ run_fragment = function(run, kind, key)
+      wrote[#wrote + 1] = (pcall(other.update_run, other, other_run, { title = "written while rendering" }))
+      return view.run_fragment(run, kind, key)
+    end }, { __index = view })
+    local obs = setmetatable({ conn = conn, render = true, view = stub, busy_wait = 1, last_heartbeat = 0,
+      warn = function(msg) error("unexpected warning: " .. msg) end }, observer_lib.WebObserverClass)
+    local id = conn:insert_run("a fox")
+    obs:on_status(id, "ideation")
+    assert.same({ true }, wrote)
+    assert.equal("written while rendering", conn:get_run(other_run).title)
+    -- The event carries the fragment of the run as the write left it.
+    local evs = conn:events_since(id, 0)
+    assert.equal("status", evs[#evs].type)
+    assert.equal("ideation", conn:get_run(id).status)
+    assert.is_string(evs[#evs].html)
+    other:close()
+    conn:close()
+  end)
 end)

@@ -117,6 +117,22 @@ describe("grokspicy.store", function()
     assert.is_string(r.completed_at)
   end)
 
+  it("reports expected failures as nil, message, code; try passes other errors on", function()
+    local id = conn:insert_run("c")
+    assert.same({ nil, "run 999 not found", "notfound" }, { conn:update_run(999, { title = "x" }) })
+    assert.same({ nil, "run 999 not found", "notfound" }, { conn:heartbeat(999) })
+    conn:update_run(id, { status = "complete" })
+    assert.same({ nil, ("run %d is not running"):format(id), "notrunning" }, { conn:request_cancel(id) })
+    assert.same({ true, 1, "two" }, { conn:try(function(a, b) return a, b end, 1, "two") })
+    -- Not a store failure: raised as it is (a defect, Ctrl+C's "interrupted!").
+    local ok, err = pcall(conn.try, conn, function() error("interrupted!", 0) end)
+    assert.is_false(ok)
+    assert.equal("interrupted!", err)
+    ok, err = pcall(conn.try, conn, function() return conn:update_run(id, { status = "no-such" }) end)
+    assert.is_false(ok)
+    assert.matches("invalid status", err, 1, true)
+  end)
+
   it("update_run rejects unknown fields and statuses, and reports a missing run", function()
     local id = conn:insert_run("c")
     local ok, err = pcall(conn.update_run, conn, id, { title = "x", colour = "red" })
@@ -446,6 +462,15 @@ describe("grokspicy.store run owners", function()
   after_each(function() conn:close() end)
 
   local function lock_of(id) return ("%s/runs/%d/.owner.lock"):format(out, id) end
+
+  it("request_cancel refuses a run whose owner is gone: the store marks it interrupted first", function()
+    local id = conn:insert_run("c")
+    conn:update_run(id, { owner_pid = 1 }) -- alive, but not the process that started the run
+    assert.same({ nil, ("run %d is not running"):format(id), "notrunning" }, { conn:request_cancel(id) })
+    local r = conn:get_run(id)
+    assert.equal("interrupted", r.status)
+    assert.is_false(conn:cancel_requested(id))
+  end)
 
   it("own_run makes the run's folder and holds its lock until released", function()
     local id = conn:insert_run("c")
