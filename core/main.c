@@ -114,15 +114,17 @@ static void on_sigint(int sig)
 }
 
 /* Installs on_sigint. Running Lua the handler lasts one signal (a second Ctrl+C
- * kills for real); at the prompt it stays. No SA_RESTART: the prompt's wait
- * returns on the signal. */
+ * kills for real); at the prompt it stays. SA_RESTART keeps the modules'
+ * blocking calls (waitpid on ffmpeg, reads) going as signal() did; the
+ * prompt's pselect returns on the signal all the same (select is never
+ * restarted). */
 static void catch_sigint(int prompt, struct sigaction *old)
 {
     struct sigaction act;
     memset(&act, 0, sizeof act);
     act.sa_handler = on_sigint;
     sigemptyset(&act.sa_mask);
-    act.sa_flags = prompt ? 0 : SA_RESETHAND;
+    act.sa_flags = SA_RESTART | (prompt ? 0 : SA_RESETHAND);
     sigaction(SIGINT, &act, old);
 }
 
