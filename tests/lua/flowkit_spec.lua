@@ -74,6 +74,15 @@ describe("flowkit", function()
     assert.are.equal(1, #warned)
   end)
 
+  it("a flow loaded by another script (not the host's main script) hands back its pipeline", function()
+    for _, path in ipairs { "scripts/flow.lua", "examples/tuned_flow.lua", "examples/title_card_flow.lua",
+      "examples/jsonl_flow.lua" } do
+      assert.are.equal("function", type(dofile(path)), path)
+    end
+    assert.has_error(function() require("grokspicy.cli").script("not a function") end,
+      "cli.script: the pipeline must be a function")
+  end)
+
   it("merges a flow's step options under the command line's, key by key", function()
     local merged = flowkit.merge_options(
       { keyframe_threshold = 0.9, templates = { keyframe = "flow", fix = "flow fix" } },
