@@ -2,12 +2,21 @@
  * main.c — the grok-spicy host: runs a Lua script, a -e chunk or the REPL in
  * one Lua state with every grokspicy module preloaded. Owns argument parsing,
  * the REPL and SIGINT; the product's own CLI (flow options, --web) lives in Lua.
+ *
+ * Ctrl+C: the handler only records it (a flag) and, while Lua runs, arms Lua's
+ * hook, which lua_sethook allows from a signal handler (as Lua's own lua.c
+ * does); everything else happens outside the handler. Running Lua, the hook
+ * raises an error object whose code is "interrupted" (grokspicy.flowkit tells
+ * it apart by that code). At the REPL's prompt the read loop sees the flag and
+ * drops the line, and any unfinished multi-line chunk, for a fresh prompt.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -25,7 +34,8 @@
 #define MAXINPUT 65536
 
 static lua_State *globalL;
-static volatile sig_atomic_t in_readline;
+static volatile sig_atomic_t got_sigint; /* set by the handler, taken by whoever waits */
+static volatile sig_atomic_t at_prompt;  /* no Lua runs: the handler arms no hook */
 
 static const char usage_text[] =
     "usage: " PROGNAME " [options] [script [args...]]\n"
@@ -49,47 +59,89 @@ static void print_error(const char *msg)
     fflush(stderr);
 }
 
-/* Reports a failed status with the message left on the stack; pops it. */
+/* Reports a failed status with the message left on the stack; pops it. An
+ * error object prints through its __tostring (Ctrl+C's says "interrupted!"). */
 static int report(lua_State *L, int status)
 {
     if (status != LUA_OK) {
+        int top = lua_gettop(L);
         const char *msg = lua_tostring(L, -1);
+        if (!msg && luaL_callmeta(L, -1, "__tostring"))
+            msg = lua_tostring(L, -1);
         print_error(msg ? msg : "(error object is not a string)");
-        lua_pop(L, 1);
+        lua_settop(L, top - 1);
     }
     return status;
 }
 
-/* A hook that raises at the next instruction, set from the SIGINT handler. */
+static int interrupt_tostring(lua_State *L)
+{
+    lua_getfield(L, 1, "message");
+    return 1;
+}
+
+/* Raises Ctrl+C's error object: {code = "interrupted", message = "interrupted!"}. */
+static int raise_interrupt(lua_State *L)
+{
+    lua_createtable(L, 0, 2);
+    lua_pushliteral(L, "interrupted");
+    lua_setfield(L, -2, "code");
+    lua_pushliteral(L, "interrupted!");
+    lua_setfield(L, -2, "message");
+    if (luaL_newmetatable(L, "grokspicy.Interrupt")) {
+        lua_pushcfunction(L, interrupt_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+    lua_setmetatable(L, -2);
+    return lua_error(L);
+}
+
+/* The hook the handler arms: raises at the next instruction or call. */
 static void lstop(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     lua_sethook(L, NULL, 0, 0);
-    luaL_error(L, "interrupted!");
+    got_sigint = 0;
+    raise_interrupt(L);
 }
 
 static void on_sigint(int sig)
 {
-    if (in_readline) {
-        /* At the prompt Ctrl+C discards the line instead of killing the REPL. */
-        rl_replace_line("", 0);
-        (void)!write(STDOUT_FILENO, "\n", 1);
-        rl_on_new_line();
-        rl_redisplay();
-        return;
-    }
-    int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
-    signal(sig, SIG_DFL); /* a second Ctrl+C kills for real */
-    lua_sethook(globalL, lstop, flag, 1);
+    (void)sig;
+    got_sigint = 1;
+    if (!at_prompt && globalL)
+        lua_sethook(globalL, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
+}
+
+/* Installs on_sigint. Running Lua the handler lasts one signal (a second Ctrl+C
+ * kills for real); at the prompt it stays. SA_RESTART keeps the modules'
+ * blocking calls (waitpid on ffmpeg, reads) going as signal() did; the
+ * prompt's pselect returns on the signal all the same (select is never
+ * restarted). */
+static void catch_sigint(int prompt, struct sigaction *old)
+{
+    struct sigaction act;
+    memset(&act, 0, sizeof act);
+    act.sa_handler = on_sigint;
+    sigemptyset(&act.sa_mask);
+    act.sa_flags = SA_RESTART | (prompt ? 0 : SA_RESETHAND);
+    sigaction(SIGINT, &act, old);
 }
 
 /* Runs the function below nargs args with Ctrl+C turned into a Lua error. */
 static int docall(lua_State *L, int nargs, int nres)
 {
+    struct sigaction old;
     globalL = L;
-    void (*old)(int) = signal(SIGINT, on_sigint);
+    got_sigint = 0;
+    at_prompt = 0;
+    catch_sigint(0, &old);
     int status = gs_pcall(L, nargs, nres);
-    signal(SIGINT, old);
+    sigaction(SIGINT, &old, NULL);
+    if (got_sigint) { /* came as the call ended: the armed hook must not outlive it */
+        lua_sethook(L, NULL, 0, 0);
+        got_sigint = 0;
+    }
     return status;
 }
 
@@ -144,16 +196,79 @@ static int handle_script(lua_State *L, char **argv)
 static int use_readline;
 static char history_path[4096];
 
+#define LINE_EOF 0
+#define LINE_READ 1
+#define LINE_INTERRUPTED (-1)
+#define LOAD_EOF (-1)
+#define LOAD_INTERRUPTED (-2)
+
+static char *typed_line;
+static int line_done;
+
+static void on_typed_line(char *line)
+{
+    typed_line = line;
+    line_done = 1;
+    rl_callback_handler_remove();
+}
+
+/* One line from readline's callback interface, waiting in pselect so Ctrl+C
+ * (SIGINT unblocked only inside the wait) is seen here, outside the handler.
+ * LINE_READ with *out malloc'd, LINE_EOF, or LINE_INTERRUPTED: the line typed
+ * so far is dropped. */
+static int prompt_line(const char *prompt, char **out)
+{
+    sigset_t sigint, orig;
+    struct sigaction old;
+    sigemptyset(&sigint);
+    sigaddset(&sigint, SIGINT);
+    sigprocmask(SIG_BLOCK, &sigint, &orig);
+    at_prompt = 1;
+    got_sigint = 0;
+    catch_sigint(1, &old);
+    typed_line = NULL;
+    line_done = 0;
+    rl_callback_handler_install(prompt, on_typed_line);
+    int result = LINE_READ;
+    while (!line_done) {
+        fd_set in;
+        FD_ZERO(&in);
+        FD_SET(STDIN_FILENO, &in);
+        int n = pselect(STDIN_FILENO + 1, &in, NULL, NULL, NULL, &orig);
+        if (got_sigint) {
+            got_sigint = 0;
+            rl_free_line_state();
+            rl_callback_sigcleanup();
+            rl_callback_handler_remove();
+            (void)!write(STDOUT_FILENO, "\n", 1);
+            result = LINE_INTERRUPTED;
+            break;
+        }
+        if (n < 0 && errno != EINTR) {
+            rl_callback_handler_remove();
+            break; /* stdin is gone: typed_line stays NULL, the end */
+        }
+        if (n > 0)
+            rl_callback_read_char();
+    }
+    sigaction(SIGINT, &old, NULL);
+    at_prompt = 0;
+    sigprocmask(SIG_SETMASK, &orig, NULL);
+    if (result == LINE_INTERRUPTED)
+        return result;
+    *out = typed_line;
+    return typed_line ? LINE_READ : LINE_EOF;
+}
+
+/* Pushes the next line: LINE_READ, LINE_EOF (nothing pushed) or LINE_INTERRUPTED. */
 static int read_line(lua_State *L, int firstline)
 {
     const char *prompt = firstline ? PROMPT : PROMPT2;
     char *line;
     if (use_readline) {
-        in_readline = 1;
-        line = readline(prompt);
-        in_readline = 0;
-        if (!line)
-            return 0;
+        int got = prompt_line(prompt, &line);
+        if (got != LINE_READ)
+            return got;
         lua_pushstring(L, line);
         free(line);
     } else {
@@ -161,7 +276,7 @@ static int read_line(lua_State *L, int firstline)
         fputs(prompt, stdout);
         fflush(stdout);
         if (!fgets(buf, sizeof buf, stdin))
-            return 0;
+            return LINE_EOF;
         size_t l = strlen(buf);
         if (l > 0 && buf[l - 1] == '\n')
             buf[--l] = '\0';
@@ -172,7 +287,7 @@ static int read_line(lua_State *L, int firstline)
         lua_pushfstring(L, "return %s", lua_tostring(L, -1) + 1);
         lua_remove(L, -2);
     }
-    return 1;
+    return LINE_READ;
 }
 
 static int incomplete(lua_State *L, int status)
@@ -201,13 +316,19 @@ static int addreturn(lua_State *L)
     return status;
 }
 
+/* Reads lines while the chunk is unfinished. Ctrl+C drops the whole chunk. */
 static int multiline(lua_State *L)
 {
     for (;;) {
         size_t len;
         const char *line = lua_tolstring(L, 1, &len);
         int status = luaL_loadbuffer(L, line, len, "=stdin");
-        if (!incomplete(L, status) || !read_line(L, 0))
+        if (!incomplete(L, status))
+            return status;
+        int got = read_line(L, 0);
+        if (got == LINE_INTERRUPTED)
+            return LOAD_INTERRUPTED;
+        if (got == LINE_EOF)
             return status;
         lua_pushliteral(L, "\n");
         lua_insert(L, -2);
@@ -215,15 +336,21 @@ static int multiline(lua_State *L)
     }
 }
 
-/* Leaves the loaded chunk on the stack (or an error); the source line at 1. */
+/* Leaves the loaded chunk on the stack (or an error); the source line at 1.
+ * LOAD_EOF at the end of input, LOAD_INTERRUPTED when Ctrl+C dropped it. */
 static int load_line(lua_State *L)
 {
     lua_settop(L, 0);
-    if (!read_line(L, 1))
-        return -1;
+    int got = read_line(L, 1);
+    if (got == LINE_EOF)
+        return LOAD_EOF;
+    if (got == LINE_INTERRUPTED)
+        return LOAD_INTERRUPTED;
     int status = addreturn(L);
     if (status != LUA_OK)
         status = multiline(L);
+    if (status == LOAD_INTERRUPTED)
+        return status;
     if (use_readline) {
         const char *src = lua_tostring(L, 1);
         if (src && *src)
@@ -264,20 +391,21 @@ static void do_repl(lua_State *L)
             snprintf(history_path, sizeof history_path, "%s/.grok_spicy_history", home);
             read_history(history_path);
         }
-        signal(SIGINT, on_sigint);
+        rl_catch_signals = 0; /* SIGINT is ours: prompt_line handles it */
+        catch_sigint(1, NULL); /* between prompts too: Ctrl+C never kills the REPL */
         printf("grok-spicy %s (%s) — every grokspicy module is preloaded; Ctrl+D quits\n",
                GS_VERSION, LUA_RELEASE);
     }
     int status;
-    while ((status = load_line(L)) != -1) {
+    while ((status = load_line(L)) != LOAD_EOF) {
+        if (status == LOAD_INTERRUPTED)
+            continue; /* a fresh prompt: nothing of the dropped chunk is kept */
         if (status == LUA_OK)
             status = docall(L, 0, LUA_MULTRET);
         if (status == LUA_OK)
             print_results(L);
         else
             report(L, status);
-        if (use_readline)
-            signal(SIGINT, on_sigint);
     }
     lua_settop(L, 0);
     if (use_readline) {

@@ -4,8 +4,10 @@
 -- usage, a configuration that cannot work (no xAI key, a key the API refuses, an
 -- output folder or database that cannot be used, a dashboard that cannot start)
 -- or a run that cannot be resumed, 130 the run was cancelled: Ctrl+C or the
--- dashboard). The pipeline itself lives in
--- scripts/flow.lua; this module never decides what the steps do.
+-- dashboard). The pipeline itself lives in a flow script (scripts/flow.lua, or
+-- any copy: cli.script makes it runnable under any name); the run's machinery
+-- in grokspicy.flowkit. This module never decides what the steps do; it checks
+-- the step options a user passes (--set, --config) against steps.defaults().
 local M = {}
 
 M.DEFAULT_PORT = 8420
@@ -14,9 +16,9 @@ M.MAX_CONCEPT_BYTES = 4000
 M.MAX_TOKEN_BYTES = 1024 -- GS_HTTP_MAX_TOKEN: the cookie carries it percent-encoded
 
 local USAGE = [[
-usage: grok-spicy scripts/flow.lua "concept" [options]
-       grok-spicy scripts/flow.lua --plan FILE.json [options]
-       grok-spicy scripts/flow.lua --resume RUN_ID [options]
+usage: grok-spicy FLOW "concept" [options]
+       grok-spicy FLOW --plan FILE.json [options]
+       grok-spicy FLOW --resume RUN_ID [options]
        grok-spicy --web [--port N] [--host H] [--output-dir DIR] [--db PATH] [--token T]
 
 options:
@@ -32,6 +34,12 @@ options:
   --scenes N           scenes to plan (default: 3; at most 12, or
                        GROK_SPICY_MAX_SCENES)
   --workers N          parallel steps (default: the number of cores)
+  --set NAME=VALUE     a step option (repeatable), a key of steps.defaults():
+                       --set keyframe_threshold=0.85 (or keyframe.threshold),
+                       --set templates.keyframe="{style}. {setting}. ..."
+  --config FILE        a Lua file returning a table of step options, e.g.
+                       return { video_threshold = 0.7, templates = { ... } };
+                       --set wins over it
   --serve              serve the live dashboard while the run goes on
   --port N             dashboard port (default: 8420; 0 picks a free one)
   --host H             dashboard address, an IP or a name (default: 127.0.0.1;
@@ -42,7 +50,13 @@ options:
   -v, --verbose        every attempt and score
   -h, --help           this help
 ]]
-M.USAGE = USAGE
+M.DEFAULT_FLOW = "scripts/flow.lua"
+M.USAGE = USAGE:gsub("FLOW", M.DEFAULT_FLOW)
+
+--- The help text as a flow script called `script` shows it.
+function M.usage(script)
+  return (USAGE:gsub("FLOW", (tostring(script or M.DEFAULT_FLOW):gsub("%%", "%%%%"))))
+end
 
 local function usage_error(msg)
   return nil, msg .. "\n(see --help)"
@@ -51,8 +65,10 @@ end
 local VALUE_OPTS = {
   ["--plan"] = "plan", ["--provider"] = "provider", ["--output-dir"] = "output_dir", ["--db"] = "db",
   ["--seed"] = "seed", ["--scenes"] = "scenes", ["--workers"] = "workers", ["--port"] = "port",
-  ["--host"] = "host", ["--token"] = "token", ["--resume"] = "resume",
+  ["--host"] = "host", ["--token"] = "token", ["--resume"] = "resume", ["--config"] = "config",
 }
+-- Options that may be given several times: every value is kept, in order.
+local LIST_OPTS = { ["--set"] = "set" }
 local FLAG_OPTS = {
   ["--serve"] = "serve", ["--no-wait"] = "no_wait", ["-q"] = "quiet", ["--quiet"] = "quiet",
   ["-v"] = "verbose", ["--verbose"] = "verbose", ["--web"] = "web", ["--no-voice"] = "no_voice",
@@ -81,6 +97,16 @@ function M.parse(args)
       end
       if v == nil then return usage_error(key .. " needs a value") end
       o[VALUE_OPTS[key]] = v
+    elseif LIST_OPTS[key] then
+      local v = inline
+      if not v then
+        i = i + 1
+        v = args[i]
+      end
+      if v == nil then return usage_error(key .. " needs a value") end
+      local list = o[LIST_OPTS[key]] or {}
+      list[#list + 1] = v
+      o[LIST_OPTS[key]] = list
     elseif FLAG_OPTS[key] and not inline then
       o[FLAG_OPTS[key]] = true
     elseif a == "--" then
@@ -142,8 +168,147 @@ function M.parse(args)
       return usage_error("--host " .. o.host .. " is reachable from other machines: set --token or GROK_SPICY_TOKEN")
     end
   end
+  if o.web and (o.set or o.config) then
+    return usage_error("--set and --config change a flow's steps: give them to a flow script, not --web")
+  end
+  if o.set or o.config then
+    local step_options, serr = M.step_options(o.config, o.set)
+    if not step_options then return usage_error(serr) end
+    o.step_options = step_options
+  end
   o.db = o.db or (o.output_dir .. "/grok_spicy.db")
   return o
+end
+
+-- Step options ------------------------------------------------------------------
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  return keys
+end
+
+local function kind_of(default)
+  if math.type(default) == "integer" then return "a whole number" end
+  if type(default) == "number" then return "a number" end
+  if type(default) == "table" then return "a table" end
+  return "a " .. type(default)
+end
+
+-- A value for the option whose default is `default`, converted from --set's
+-- text, or nil and what was expected.
+local function from_text(default, text)
+  if math.type(default) == "integer" then
+    return math.tointeger(tonumber(text)), "a whole number"
+  elseif type(default) == "number" then
+    return tonumber(text), "a number"
+  elseif type(default) == "boolean" then
+    if text == "true" then return true end
+    if text == "false" then return false end
+    return nil, "true or false"
+  elseif type(default) == "string" then
+    return text
+  end
+  return nil, kind_of(default)
+end
+
+--- Checks a table of step options against steps.defaults(): every key must be
+--- one of its keys (nested tables too: templates) and every value of the same
+--- type. Returns the table, or nil and a message naming the key. `where` is the
+--- prefix of names in messages.
+function M.check_step_options(t, where, defaults)
+  defaults = defaults or require("grokspicy.steps").defaults()
+  where = where or ""
+  if type(t) ~= "table" then return nil, ("%sstep options must be a table, got %s"):format(where, type(t)) end
+  for key, value in pairs(t) do
+    local default = type(key) == "string" and defaults[key] or nil
+    if default == nil then
+      return nil, ("unknown step option '%s%s' (known: %s)"):format(where, tostring(key),
+        table.concat(sorted_keys(defaults), ", "))
+    end
+    if type(default) == "table" then
+      local ok, err = M.check_step_options(value, where .. key .. ".", default)
+      if not ok then return nil, err end
+    elseif type(value) ~= type(default) or (math.type(default) == "integer" and not math.tointeger(value)) then
+      return nil, ("step option '%s%s' must be %s, got %s"):format(where, key, kind_of(default),
+        type(value) == "string" and ("'" .. value .. "'") or type(value))
+    end
+  end
+  return t
+end
+
+-- Where NAME (a dotted path) points in defaults: the table holding it and the
+-- key. "keyframe.threshold" also names the flat key keyframe_threshold.
+local function resolve(defaults, name)
+  local parts = {}
+  for part in (name .. "."):gmatch("([^.]*)%.") do parts[#parts + 1] = part end
+  local holder, path = defaults, {}
+  local i = 1
+  while i <= #parts do
+    local key = parts[i]
+    -- the longest run of parts joined by "_" that is a key here
+    local found
+    for j = #parts, i, -1 do
+      local joined = table.concat(parts, "_", i, j)
+      if holder[joined] ~= nil then
+        found = j
+        key = joined
+        break
+      end
+    end
+    if not found then return nil end
+    path[#path + 1] = key
+    i = found + 1
+    if i <= #parts then
+      if type(holder[key]) ~= "table" then return nil end
+      holder = holder[key]
+    end
+  end
+  return path, holder[path[#path]]
+end
+
+--- The step options from a --config file (a Lua file returning a table) and
+--- --set NAME=VALUE texts (applied after it, in order), checked against
+--- steps.defaults(). Returns the options table, or nil and a message.
+function M.step_options(config_path, sets)
+  local defaults = require("grokspicy.steps").defaults()
+  local options = {}
+  if config_path then
+    local chunk, lerr = loadfile(config_path, "t")
+    if not chunk then return nil, "--config: " .. tostring(lerr) end
+    local ok, t = pcall(chunk)
+    if not ok then return nil, ("--config %s: %s"):format(config_path, tostring(t)) end
+    if type(t) ~= "table" then
+      return nil, ("--config %s must return a table of step options, got %s"):format(config_path, type(t))
+    end
+    local valid, verr = M.check_step_options(t, "", defaults)
+    if not valid then return nil, ("--config %s: %s"):format(config_path, verr) end
+    options = t
+  end
+  for _, text in ipairs(sets or {}) do
+    local name, value = text:match("^([^=]+)=(.*)$")
+    if not name then return nil, ("--set expects NAME=VALUE, got '%s'"):format(text) end
+    local path, default = resolve(defaults, name)
+    if not path then
+      return nil, ("--set: unknown step option '%s' (known: %s)"):format(name,
+        table.concat(sorted_keys(defaults), ", "))
+    end
+    if type(default) == "table" then
+      return nil, ("--set %s: name one of its keys (%s)"):format(name, table.concat(sorted_keys(default), ", "))
+    end
+    local converted, expected = from_text(default, value)
+    if converted == nil then
+      return nil, ("--set %s: must be %s, got '%s'"):format(name, expected, value)
+    end
+    local holder = options
+    for k = 1, #path - 1 do
+      holder[path[k]] = type(holder[path[k]]) == "table" and holder[path[k]] or {}
+      holder = holder[path[k]]
+    end
+    holder[path[#path]] = converted
+  end
+  return options
 end
 
 --- The provider name a run will use, and why (the run prints it).
@@ -180,15 +345,16 @@ local function fail(msg)
   io.stderr:write("grok-spicy: ", msg, "\n")
 end
 
--- The options, or nil and the exit code: 2 after a usage error, 0 after --help.
-local function options(args)
+-- The options, or nil and the exit code: 2 after a usage error, 0 after --help
+-- (which names the flow script being run).
+local function options(args, script)
   local o, err = M.parse(args)
   if not o then
     fail(err)
     return nil, 2
   end
   if o.help then
-    io.stdout:write(USAGE)
+    io.stdout:write(M.usage(script))
     return nil, 0
   end
   return o
@@ -259,7 +425,7 @@ end
 
 local function serve_until_interrupted(server)
   local ok, err = pcall(server.wait, server)
-  if not ok and not tostring(err):find("interrupted", 1, true) then
+  if not ok and not require("grokspicy.flowkit").is_interrupt(err) then
     fail(tostring(err))
   end
   server:stop()
@@ -288,8 +454,9 @@ function M.web_main(...)
 end
 
 --- `grok-spicy scripts/flow.lua ...`: runs pipeline(concept, observer, ctx_opts).
-function M.main(args, pipeline)
-  local o, exit_code = options(args)
+--- script: the flow script's name, for --help.
+function M.main(args, pipeline, script)
+  local o, exit_code = options(args, script)
   if not o then return exit_code end
   if o.web then
     fail("--web serves the dashboard only: run it as `grok-spicy --web`, not with a flow script\n(see --help)")
@@ -298,7 +465,7 @@ function M.main(args, pipeline)
   local progress = require("grokspicy.progress").new { quiet = o.quiet, verbose = o.verbose }
 
   -- The flow script this process runs: the one a Resume button goes on with.
-  local script = rawget(_G, "arg") and _G.arg[0]
+  script = script or (rawget(_G, "arg") and _G.arg[0])
   if type(script) == "string" and script:match("%.lua$") and readable(script) then o.flow_script = absolute(script) end
 
   local plan
@@ -315,6 +482,19 @@ function M.main(args, pipeline)
   if not conn then
     fail(cerr)
     return 2
+  end
+  -- The steps judge their options' ranges (a threshold in 0..1): asked before
+  -- a run is recorded, so a bad value stops here like a bad flag.
+  if o.step_options then
+    local okopts, oerr = pcall(function()
+      require("grokspicy.steps").context({ provider = "local", workers = 1, output_dir = o.output_dir,
+        options = o.step_options }):close()
+    end)
+    if not okopts then
+      fail(tostring(oerr):gsub("^steps%.context: options%.", "step option ") .. "\n(see --help)")
+      conn:close()
+      return 2
+    end
   end
 
   -- The provider's key before anything else: a missing or rejected key stops
@@ -393,7 +573,8 @@ function M.main(args, pipeline)
   local concept = resumed and resumed.concept or o.concept or (plan and plan.title) or ""
   local ok, result = pcall(pipeline, concept, observer, {
     provider = provider, seed = o.seed, output_dir = o.output_dir, scenes = o.scenes, workers = o.workers,
-    voice = not o.no_voice, plan = plan, resume = resumed, progress = progress, on_run = function(run_id)
+    voice = not o.no_voice, plan = plan, step_options = o.step_options, resume = resumed, progress = progress,
+    on_run = function(run_id)
       current_run = run_id
       if server then progress:always(("Run %d: %s"):format(run_id, run_url(server, run_id))) end
     end,
@@ -424,6 +605,22 @@ function M.main(args, pipeline)
   end
   conn:close()
   return code
+end
+
+--- The last line of a flow script: `return require("grokspicy.cli").script(pipeline)`.
+--- Run as the host's script (under any file name) it runs the command line
+--- around pipeline and exits with its code; loaded any other way (require,
+--- dofile from another flow) it returns pipeline.
+function M.script(pipeline)
+  if type(pipeline) ~= "function" then error("cli.script: the pipeline must be a function", 2) end
+  local main = rawget(_G, "arg")
+  local name = type(main) == "table" and main[0]
+  -- Where the pipeline was written (a tail call hides the calling chunk).
+  local source = debug.getinfo(pipeline, "S").source
+  if type(name) == "string" and source == "@" .. name then
+    os.exit(M.main(main, pipeline, name))
+  end
+  return pipeline
 end
 
 return M

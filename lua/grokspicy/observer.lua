@@ -7,11 +7,17 @@
 -- and appends its events (the SSE log) in another (see _record),
 -- then rings the bus so live streams wake. Observer calls never steer or abort
 -- the pipeline: each method catches its own errors and logs a warning (except
--- Ctrl+C's "interrupted!", which goes on to the flow so it can cancel the run,
+-- Ctrl+C's interrupt (an error object whose code is "interrupted"), which goes
+-- on to the flow so it can cancel the run,
 -- and RecordLost: the WebObserver could not record the run at all).
 local store = require "grokspicy.store"
 
 local M = {}
+
+--- Ctrl+C: the grok-spicy host raises an error object whose code is
+--- "interrupted" (core/main.c); it is told apart by that code, never by wording.
+local function is_interrupt(err) return type(err) == "table" and rawget(err, "code") == "interrupted" end
+M.is_interrupt = is_interrupt
 
 --- The run's record cannot be written (disk full, I/O error, read-only
 --- database, a lock held past the wait): the run stops rather than go on
@@ -78,8 +84,8 @@ function M.guard(observer, warn)
       if type(fn) ~= "function" then return name == "on_run_start" and 0 or nil end
       local ok, res = xpcall(fn, debug.traceback, observer, ...)
       if not ok and getmetatable(res) == RecordLost then error(res, 0) end
-      if not ok and tostring(res):find("interrupted!", 1, true) then
-        error("interrupted!", 0) -- Ctrl+C is the flow's business, not a failed observer
+      if not ok and is_interrupt(res) then
+        error(res, 0) -- Ctrl+C is the flow's business, not a failed observer
       end
       if not ok then
         warn(("observer %s failed (the run goes on): %s"):format(name, tostring(res)))

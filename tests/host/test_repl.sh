@@ -32,7 +32,18 @@ type_at() { # n, prompt, text: waits (60 s at most) for the nth prompt, then typ
     type_at 4 'grok> ' 'print("after error")\n'
     type_at 5 'grok> ' 'type(store), type(bus)\n'
     type_at 6 'grok> ' '{answer = 42}\n'
-    type_at 7 'grok> ' '\004'
+    # Ctrl+C drops an unfinished chunk: the next prompt is a fresh one and the
+    # next line runs on its own (joined to the chunk, it would print nothing).
+    type_at 7 'grok> ' 'for i=1,3 do\n'
+    type_at 3 '  ... ' '\003'
+    type_at 8 'grok> ' 'print("fresh " .. 6 * 7)\n'
+    # Ctrl+C while Lua runs stops it with "interrupted!" and the REPL goes on.
+    type_at 9 'grok> ' 'print("looping"); while true do end\n'
+    # once it printed "looping" (the typed line shows the word once, the output once more)
+    i=0; while [ "$(prompts looping)" -lt 2 ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
+    printf '\003'
+    type_at 10 'grok> ' 'print("alive")\n'
+    type_at 11 'grok> ' '\004'
 ) | HOME=$TMP timeout 120 script -qefc "$BIN" /dev/null >"$TMP/tty.out" 2>&1
 rc=$?
 sed 's/\x1b\[[?0-9;]*[a-zA-Z]//g' "$TMP/tty.out" | tr -d '\r' >"$TMP/out"
@@ -44,6 +55,9 @@ check "error with traceback" "stack traceback" "$TMP/out"
 check "REPL survives an error" "^after error$" "$TMP/out"
 check "modules preloaded" '"table"	"table"' "$TMP/out"
 check "tables printed with contents" "answer = 42" "$TMP/out"
+check "Ctrl+C drops the pending chunk" "^fresh 42$" "$TMP/out"
+check "Ctrl+C stops running Lua" "interrupted!" "$TMP/out"
+check "REPL survives Ctrl+C" "^alive$" "$TMP/out"
 if [ "$rc" -eq 0 ]; then pass=$((pass + 1)); echo "ok exit on Ctrl+D"; else fail=$((fail + 1)); echo "FAIL exit status $rc"; fi
 check "history saved" "for i=1,2 do" "$TMP/.grok_spicy_history"
 

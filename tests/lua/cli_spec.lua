@@ -7,6 +7,54 @@ local function parse_err(args)
   return err
 end
 
+describe("step options (--set, --config)", function()
+  local TMP = (os.getenv("GS_TEST_TMP") or "/tmp") .. "/cli-options-" .. require("grokspicy.sys").pid()
+  os.execute("mkdir -p '" .. TMP .. "'")
+  local function write(name, text)
+    local f = assert(io.open(TMP .. "/" .. name, "w"))
+    f:write(text)
+    f:close()
+    return TMP .. "/" .. name
+  end
+
+  it("reads --set by the keys of steps.defaults(), dotted paths and types converted", function()
+    local o = assert(cli.parse { "c", "--set", "keyframe_threshold=0.85", "--set=character_max_attempts=2",
+      "--set", "keyframe.max.fix.edits=1", "--set", "templates.keyframe={style}: {setting}", "--set",
+      "resolution=480p" })
+    assert.are.same({ keyframe_threshold = 0.85, character_max_attempts = 2, keyframe_max_fix_edits = 1,
+      templates = { keyframe = "{style}: {setting}" }, resolution = "480p" }, o.step_options)
+    assert.are.equal("integer", math.type(o.step_options.character_max_attempts))
+    assert.is_nil(assert(cli.parse { "c" }).step_options)
+  end)
+
+  it("refuses unknown keys and wrong types by name", function()
+    assert.matches("--set: unknown step option 'keyframe_treshold' (known: character_max_attempts,",
+      parse_err { "c", "--set", "keyframe_treshold=1" }, 1, true)
+    assert.matches("--set video_threshold: must be a number, got 'high'",
+      parse_err { "c", "--set", "video_threshold=high" }, 1, true)
+    assert.matches("--set character_max_attempts: must be a whole number, got '1.5'",
+      parse_err { "c", "--set", "character_max_attempts=1.5" }, 1, true)
+    assert.matches("--set expects NAME=VALUE, got 'x'", parse_err { "c", "--set", "x" }, 1, true)
+    assert.matches("--set needs a value", parse_err { "c", "--set" }, 1, true)
+    assert.matches("not --web", parse_err { "--web", "--set", "video_threshold=0.5" }, 1, true)
+  end)
+
+  it("reads --config, checks it the same way, and lets --set win", function()
+    local good = write("good.lua", "return { video_threshold = 0.6, templates = { fix = 'F {issues}' } }")
+    local o = assert(cli.parse { "c", "--config", good, "--set", "video_threshold=0.65" })
+    assert.are.same({ video_threshold = 0.65, templates = { fix = "F {issues}" } }, o.step_options)
+    assert.matches("unknown step option 'templates.opening'",
+      parse_err { "c", "--config", write("u.lua", "return { templates = { opening = 'x' } }") }, 1, true)
+    assert.matches("step option 'keyframe_threshold' must be a number, got 'high'",
+      parse_err { "c", "--config", write("t.lua", "return { keyframe_threshold = 'high' }") }, 1, true)
+    assert.matches("step option 'keyframe_max_fix_edits' must be a whole number, got number",
+      parse_err { "c", "--config", write("i.lua", "return { keyframe_max_fix_edits = 1.5 }") }, 1, true)
+    assert.matches("must return a table of step options, got nil",
+      parse_err { "c", "--config", write("n.lua", "x = 1") }, 1, true)
+    assert.matches("--config: cannot open", parse_err { "c", "--config", TMP .. "/none.lua" }, 1, true)
+  end)
+end)
+
 describe("cli.parse", function()
   it("has the documented defaults", function()
     local o = assert(cli.parse { "a fox" })
