@@ -4,7 +4,7 @@
 -- then times GET /run/{id} through web.handle (the code each server worker runs:
 -- the store read, the view model and the page) and the page render alone.
 -- Usage: build/grok-spicy bench/run_page_bench.lua OUTPUT_DIR [iterations]
--- Prints one line per figure: "name median_us p99_us"; ids of the two runs
+-- Prints one line per figure: "name median_us p99_us cpu_us"; ids of the two runs
 -- first ("runs BIG SMALL") so tools/bench can aim wrk at them.
 local store = require "grokspicy.store"
 local observer = require "grokspicy.observer"
@@ -74,16 +74,20 @@ local view = require "grokspicy.view"
 web.init { db = db_path, output_dir = dir }
 local clock = store.monotonic
 
+-- Wall median and p99 per call, and CPU per call (os.clock over all calls:
+-- on a shared machine, CPU time is what another process's load disturbs least).
 local function bench(name, fn)
   fn()
   local times = {}
+  local c0 = os.clock()
   for i = 1, n do
     local t0 = clock()
     fn()
     times[i] = (clock() - t0) * 1e6
   end
+  local cpu = (os.clock() - c0) / n * 1e6
   table.sort(times)
-  print(("%s %.1f %.1f"):format(name, times[(n + 1) // 2], times[math.max(1, math.floor(n * 0.99))]))
+  print(("%s %.1f %.1f %.1f"):format(name, times[(n + 1) // 2], times[math.max(1, math.floor(n * 0.99))], cpu))
 end
 
 for _, r in ipairs { { "50", big }, { "3", small } } do
