@@ -487,8 +487,15 @@ enum MHD_Result gs_sse_serve(gs_http_server *srv, struct MHD_Connection *c, int6
         s->last = after_id;
         s->replay = 1;
     } else if (run_id) {
-        s->last = 0; /* a run's whole history: a finished run's stream closes at once */
-        s->replay = 1;
+        /* Not the run's whole history (its pages pass ?after=): its latest event,
+         * sent again so that a finished run's stream still ends at once. */
+        char err[GS_STORE_ERRLEN];
+        gs_db *db = thread_db(srv->db_path, err, sizeof err);
+        int64_t latest = 0;
+        if (db && gs_store_max_event_id(db, run_id, &latest, err, sizeof err) == 0) {
+            s->last = latest > 0 ? latest - 1 : 0;
+            s->replay = 1;
+        }
     } else {
         /* The every-run stream starts now; the tail may lag the store by a poll. */
         char err[GS_STORE_ERRLEN];

@@ -361,7 +361,7 @@ static int never_sent(CURLcode rc, const xresp *r)
 static int http_call(const xai_cfg *c, const char *method, const char *url, const char *body, int auth,
                      const char *cid, double timeout_s, xresp *r, const char *what, char *err, size_t errlen)
 {
-    char cerr[CURL_ERROR_SIZE];
+    char cerr[CURL_ERROR_SIZE] = ""; /* read even when no handle could be made */
     int create = strcmp(method, "GET") != 0;
     pthread_once(&curl_once, curl_init_once);
     for (int attempt = 0;; attempt++) {

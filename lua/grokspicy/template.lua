@@ -26,7 +26,11 @@ Safe.__tostring = function(s) return s[1] end
 Safe.__concat = function(a, b) return tostring(a) .. tostring(b) end
 local function safe(s) return setmetatable({ s }, Safe) end
 
-local function numstr(v)
+-- The per-value output path, as defined (the reference): grokspicy.html does the
+-- same in C, and the engine uses that; template_spec compares the two.
+local ref = {}
+
+function ref.numstr(v)
   -- Whole floats print like integers ("3", not "3.0"); others keep Lua's %.14g.
   if mtype(v) == "float" and v > -2^53 and v < 2^53 and v == floor(v) then
     return format("%d", v)
@@ -34,27 +38,32 @@ local function numstr(v)
   return tostring(v)
 end
 
-local function tostr(v)
+function ref.tostr(v)
   local t = type(v)
   if t == "string" then return v end
-  if t == "number" then return numstr(v) end
+  if t == "number" then return ref.numstr(v) end
   if v == nil then return "" end
   if getmetatable(v) == Safe then return v[1] end
   return tostring(v)
 end
 
 local HTML = { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;" }
-local function escape(s)
+function ref.escape(s)
   -- Most strings need nothing; find avoids gsub building a copy of them.
   if find(s, "[&<>\"']") then return (gsub(s, "[&<>\"']", HTML)) end
   return s
 end
 
 -- What {{ expr }} emits.
-local function out(v)
+function ref.out(v)
   if getmetatable(v) == Safe then return v[1] end
-  return escape(tostr(v))
+  return ref.escape(ref.tostr(v))
 end
+
+-- Plain Lua without grokspicy.so gets the reference itself.
+local has_c, html = pcall(require, "grokspicy.html")
+local impl = has_c and html.new(Safe) or ref
+local tostr, escape, out = impl.tostr, impl.escape, impl.out
 
 -- Counting lead bytes is the fallback for invalid UTF-8, which utf8.len rejects.
 local function ulen(s) return utf8.len(s) or select(2, gsub(s, "[^\128-\191]", "")) end
@@ -696,6 +705,8 @@ function M.dir_loader(root)
 end
 
 M.safe = safe
+M.reference = ref -- the Lua definitions grokspicy.html must match (for tests)
+M.native = has_c -- whether the output path is grokspicy.html's
 M.escape = function(v) return escape(tostr(v)) end
 
 return M

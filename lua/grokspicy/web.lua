@@ -42,6 +42,15 @@ local PAGE_SIZE = 25
 
 local conf, db
 
+-- Pages of finished runs, by run id: {version =, body =}. A finished run's page
+-- is made from the store alone (no clock: its times stop at the end), so it is
+-- valid while nothing was committed: PRAGMA data_version moves on every commit
+-- of another connection, and this state's own writes empty the memo. Bounded in
+-- bytes: emptied when it would pass PAGE_MEMO_BYTES.
+local PAGE_MEMO_BYTES = 4 * 1024 * 1024
+local page_memo, page_memo_bytes = {}, 0
+local function forget_pages() page_memo, page_memo_bytes = {}, 0 end
+
 --- Called once per Lua state by the server: {output_dir=, db=, token=}.
 function M.init(opts)
   conf = opts or {}
@@ -51,6 +60,7 @@ function M.init(opts)
     { cache_kb = 256 })
   if not conn then error("web.init: " .. err, 0) end
   db = conn
+  forget_pages() -- another database's run ids
 end
 
 -- JSON ------------------------------------------------------------------------
@@ -160,14 +170,23 @@ local function index(req)
 end
 
 local function run_page(_, id)
+  local version = db:data_version() -- read first: a commit after it only makes the memo miss
+  local kept = page_memo[id]
+  if kept and kept.version == version then return html(200, kept.body) end
   -- The stream starts after the last event read before the page: at worst an
   -- event the page already shows comes again (swaps are idempotent), never one lost.
   local after = db:max_event_id(id)
   local run = db:get_run(id, { timeline = true })
   if not run then return error_page(404, ("Run %d not found."):format(id)) end
   local m = view.run_model(run)
-  return html(200, view.render("run.html", { run = run, m = m, token = conf.token, live = not m.terminal,
-    after = after }))
+  local body = view.render("run.html", { run = run, m = m, token = conf.token, live = not m.terminal,
+    after = after })
+  if m.terminal then
+    if page_memo_bytes + #body > PAGE_MEMO_BYTES then forget_pages() end
+    if kept then page_memo_bytes = page_memo_bytes - #kept.body end
+    page_memo[id], page_memo_bytes = { version = version, body = body }, page_memo_bytes + #body
+  end
+  return html(200, body)
 end
 
 local function api_runs(req)
@@ -223,6 +242,7 @@ end
 
 local function api_cancel(req, id)
   -- A run whose process died cannot be cancelled: request_cancel marks it interrupted first.
+  forget_pages() -- this connection writes: data_version does not see its own commits
   local run = db:get_run(id)
   if not run then return json(404, { error = ("run %d not found"):format(id) }) end
   local ok = db:request_cancel(id)
@@ -246,6 +266,7 @@ local function api_resume(req, id)
   local resume = require "grokspicy.resume"
   local store_lib = require "grokspicy.store"
   -- A run whose process just died reads interrupted once the claim has decided so (the store).
+  forget_pages() -- this connection writes: data_version does not see its own commits
   local after = db:max_event_id(id) -- before the run: the new stream starts after it
   local run = db:get_run(id)
   if not run then return json(404, { error = resume.refusal(nil, id) }) end

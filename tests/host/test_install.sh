@@ -36,8 +36,11 @@ if command -v luarocks >/dev/null 2>&1; then
             local store = require 'grokspicy.store'
             local bus = require 'grokspicy.bus'
             local conn = store.init_db('$TMP/rock.db')
-            print(conn:insert_run('plain lua'), type(bus.publish), require('grokspicy.inspect') ~= nil)" 2>&1) || true
-        if [ "$out" = "1	function	true" ]; then ok "plain lua5.4 requires the modules"; else bad "plain lua5.4: $out"; fi
+            local template = require 'grokspicy.template'
+            print(conn:insert_run('plain lua'), type(bus.publish), require('grokspicy.inspect') ~= nil,
+              template.native, template.new():render_string('{{ v }}', { v = '<&>' }))" 2>&1) || true
+        # template.native: the rock carries grokspicy.html, the C output path of the template engine
+        if [ "$out" = "1	function	true	true	&lt;&amp;&gt;" ]; then ok "plain lua5.4 requires the modules"; else bad "plain lua5.4: $out"; fi
     else
         bad "luarocks make"; tail -20 "$TMP/rock.log"
     fi

@@ -357,7 +357,7 @@ describe("grokspicy.http", function()
     it("frames events with ids, multi-line data and the renamed error, then closes", function()
       db:append_event { run_id = run, type = "plan", html = "<p>a</p>\n<p>b</p>\r\nc" }
       db:append_event { run_id = run, type = "error", data = '{"x":1}' }
-      local body, code, h = curl(base .. "/sse/" .. run, "-N --max-time 30")
+      local body, code, h = curl(base .. "/sse/" .. run .. "?after=0", "-N --max-time 30")
       assert.equals(200, code) -- ended by the server, not by --max-time
       assert.matches("^text/event%-stream", h["content-type"])
       assert.matches("^retry: 3000\n\n", body)
@@ -369,6 +369,25 @@ describe("grokspicy.http", function()
       assert.is_true(tonumber(ev[2].id) > tonumber(ev[1].id))
       assert.same({ event = "close", data = "done" }, ev[3])
       assert.equals(3, #ev)
+    end)
+
+    it("starts a stream opened without an event id at the run's latest event, not its history", function()
+      for i = 1, 40 do db:append_event { run_id = run, type = "tick", data = tostring(i) } end
+      local other = db:insert_run("another run")
+      db:append_event { run_id = other, type = "tick", data = "other" }
+      local file = stream(base .. "/sse/" .. run, 30)
+      local ev = events(wait_for(file, "data: 40", 30))
+      assert.equals(1, #ev) -- the 40th again: where the page left off, not 39 events before it
+      db:append_event { run_id = run, type = "complete", data = "{}" }
+      ev = events(wait_for(file, "data: done", 30))
+      assert.same({ "tick", "complete", "close" }, { ev[1].event, ev[2].event, ev[3].event })
+      assert.equals(3, #ev)
+      -- A finished run's stream opened without an id ends at once, with its last event.
+      local body, code = curl(base .. "/sse/" .. run, "-N --max-time 30")
+      assert.equals(200, code)
+      ev = events(body)
+      assert.same({ "complete", "close" }, { ev[1].event, ev[2].event })
+      assert.equals(2, #ev)
     end)
 
     it("replays after Last-Event-ID and ?after=", function()

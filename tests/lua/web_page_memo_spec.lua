@@ -1,0 +1,81 @@
+-- web_page_memo_spec.lua — web.lua keeps the pages of finished runs while
+-- nothing is committed: every change another connection commits (another
+-- process, another server thread) shows on the next load, as does a change
+-- this state makes itself, a run that runs again, and a database opened anew.
+local store = require "grokspicy.store"
+local web = require "grokspicy.web"
+local observer = require "grokspicy.observer"
+
+local function tmpdir()
+  local d = ("%s/page-memo-%d-%d"):format(os.getenv("GS_TEST_TMP") or "/tmp", os.time(), math.random(1e9))
+  os.execute("mkdir -p '" .. d .. "'")
+  return d
+end
+
+local function page(id)
+  local res = web.handle { method = "GET", path = "/run/" .. id, query = {}, headers = {} }
+  assert.are.equal(200, res.status)
+  return res.body
+end
+
+-- A complete 1-scene run recorded as a flow records it.
+local function finished_run(conn, title)
+  local obs = observer.WebObserver(conn, nil, { warn = function(msg) error(msg, 0) end })
+  local id = obs:on_run_start("a fox")
+  obs:on_plan(id, { title = title, style = "ink", aspect_ratio = "16:9", color_palette = "grey",
+    characters = { { name = "Fox", role = "hero", visual_description = "a fox", personality_cues = {} } },
+    scenes = { { scene_id = 1, title = "Only", description = "d", setting = "s", camera = "c", mood = "m",
+      action = "a", duration_seconds = 5, characters_present = { "Fox" } } } })
+  obs:on_complete(id, "runs/1/final.mp4")
+  return id
+end
+
+describe("finished run pages kept between loads", function()
+  local dir, writer
+  before_each(function()
+    dir = tmpdir()
+    writer = assert(store.init_db(dir .. "/grok_spicy.db"))
+    web.init { db = dir .. "/grok_spicy.db", output_dir = dir }
+  end)
+  after_each(function() writer:close() end)
+
+  it("serves the same page while nothing changes, and every committed change on the next load", function()
+    local id = finished_run(writer, "First title")
+    local p1 = page(id)
+    assert.truthy(p1:find("First title", 1, true))
+    assert.are.equal(p1, page(id))
+    writer:update_run(id, { title = "Second <title>" })
+    local p2 = page(id)
+    assert.truthy(p2:find("Second &lt;title&gt;", 1, true), "a title another connection committed")
+    assert.falsy(p2:find("First title", 1, true))
+    writer:transaction(function(c) c:update_run(id, { title = "Third" }) end)
+    assert.truthy(page(id):find("Third", 1, true), "a change committed in a transaction")
+  end)
+
+  it("shows a finished run running again (a resume) at once", function()
+    local id = finished_run(writer, "Again")
+    assert.falsy(page(id):find("sse-connect", 1, true))
+    writer:update_run(id, { status = "videos" })
+    assert.truthy(page(id):find("sse-connect", 1, true), "the page of a running run has its live stream")
+  end)
+
+  it("keeps no page of a run that is still running", function()
+    local id = writer:insert_run("still going")
+    writer:update_run(id, { status = "keyframes", title = "Live one" })
+    local p1 = page(id)
+    assert.truthy(p1:find("Live one", 1, true))
+    assert.truthy(p1:find("sse-connect", 1, true))
+  end)
+
+  it("forgets every page when another database is opened", function()
+    local id = finished_run(writer, "From the first database")
+    assert.truthy(page(id):find("From the first database", 1, true))
+    local dir2 = tmpdir()
+    local w2 = assert(store.init_db(dir2 .. "/grok_spicy.db"))
+    local id2 = finished_run(w2, "From the second database")
+    assert.are.equal(id, id2) -- the same id in both: only the database tells them apart
+    web.init { db = dir2 .. "/grok_spicy.db", output_dir = dir2 }
+    assert.truthy(page(id2):find("From the second database", 1, true))
+    w2:close()
+  end)
+end)
