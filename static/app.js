@@ -1,21 +1,77 @@
 // The little the dashboard needs beyond htmx: a larger view of an image on
-// click, new runs on top of the run list, and the elapsed time of a running
-// run ticking between events. Loaded from /static: the Content-Security-Policy
-// allows no inline script or handler.
+// click or Enter, new runs on top of the run list, the elapsed time and the
+// estimate of a running run ticking between events, the run's state on the
+// tab (title and icon) and read out to screen readers, and clips held still
+// for people who ask for less motion. Loaded from /static: the
+// Content-Security-Policy allows no inline script or handler.
 (function () {
   "use strict";
+  function zoom(img) {
+    var dlg = document.getElementById("zoom");
+    if (!dlg) return;
+    dlg.querySelector("img").src = img.src;
+    dlg.querySelector(".caption").textContent = img.alt || "";
+    dlg.showModal();
+  }
   document.addEventListener("click", function (e) {
     var img = e.target.closest && e.target.closest("img.zoomable");
     var dlg = document.getElementById("zoom");
     if (!dlg) return;
-    if (img) {
-      dlg.querySelector("img").src = img.src;
-      dlg.querySelector(".caption").textContent = img.alt || "";
-      dlg.showModal();
+    if (img && !img.closest("#zoom")) {
+      zoom(img);
     } else if (e.target.closest && e.target.closest("#zoom")) {
       dlg.close();
     }
   });
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Enter" && e.key !== " ") return;
+    var img = e.target.closest && e.target.closest("img.zoomable");
+    if (img && !img.closest("#zoom")) {
+      e.preventDefault();
+      zoom(img);
+    }
+  });
+
+  // The tab says how the run (or the list) stands: the header carries the
+  // title and icon it was rendered with; the list has a row per run.
+  var lastAnnounced = null;
+  function showState() {
+    var head = document.getElementById("run-header");
+    var title, icon, say;
+    if (head) {
+      title = head.getAttribute("data-tab-title");
+      icon = head.getAttribute("data-icon");
+      say = head.getAttribute("data-announce");
+    } else if (document.getElementById("run-rows")) {
+      var n = document.querySelectorAll("#run-rows tr.run-row[data-running]").length;
+      title = n > 0 ? n + " running — Runs — grok-spicy" : "Runs — grok-spicy";
+      icon = n > 0 ? "/static/icon-running.png" : "/favicon.ico";
+    }
+    if (title && document.title !== title) document.title = title;
+    var link = document.getElementById("favicon");
+    if (link && icon && link.getAttribute("href") !== icon) link.setAttribute("href", icon);
+    var live = document.getElementById("announce");
+    if (live && say && say !== lastAnnounced) {
+      // The first state is the page's own: only changes are read out.
+      if (lastAnnounced !== null) live.textContent = say;
+      lastAnnounced = say;
+    }
+  }
+
+  // Clips loop on their own unless the system asks for less motion.
+  var still = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)");
+  function holdClips() {
+    if (!still || !still.matches) return;
+    document.querySelectorAll("video[autoplay]").forEach(function (v) {
+      v.removeAttribute("autoplay");
+      v.autoplay = false;
+      v.pause();
+    });
+  }
+  document.addEventListener("htmx:afterSettle", function () { showState(); holdClips(); });
+  document.addEventListener("htmx:oobAfterSwap", function () { showState(); holdClips(); });
+  document.addEventListener("DOMContentLoaded", function () { showState(); holdClips(); });
+  if (still && still.addEventListener) still.addEventListener("change", holdClips);
   // A "run" event for a run the list does not show yet carries a row
   // (hx-swap-oob) with no row to replace. Before htmx swaps, give it one: on
   // the unfiltered first page a new row on top, elsewhere a row in a hidden
@@ -63,11 +119,20 @@
   });
   // data-since: when the open span began (seconds since the epoch); data-base:
   // the seconds before it (the closed spans of a resumed run).
+  // data-eta-at: when the run should end (seconds since the epoch), from
+  // past runs; past it the estimate says so rather than count below zero.
   setInterval(function () {
+    var now = Date.now() / 1000;
     document.querySelectorAll("[data-since]").forEach(function (el) {
       var t0 = parseFloat(el.getAttribute("data-since"));
       var base = parseFloat(el.getAttribute("data-base")) || 0;
-      if (!isNaN(t0)) el.textContent = fmt(base + Date.now() / 1000 - t0);
+      if (!isNaN(t0)) el.textContent = fmt(base + now - t0);
+    });
+    document.querySelectorAll("[data-eta-at]").forEach(function (el) {
+      var left = parseFloat(el.getAttribute("data-eta-at")) - now;
+      if (isNaN(left)) return;
+      el.textContent = left >= 1 ? "about " + (left < 60 ? Math.round(left) + " s" : fmt(left)) + " left"
+        : "almost done";
     });
   }, 1000);
 })();

@@ -174,6 +174,9 @@ local function run_page(_, id)
   local after = db:max_event_id(id)
   local run = db:get_run(id, { timeline = true })
   if not run then return error_page(404, ("Run %d not found."):format(id)) end
+  if view.is_running(run.status) then
+    run.history = require("grokspicy.timing").history(db, run.provider, run.id)
+  end
   local m = view.run_model(run)
   return html(200, view.render("run.html", { run = run, m = m, token = conf.token, live = not m.terminal,
     after = after }))
