@@ -499,7 +499,7 @@ function M.run_model(run)
   if running and run.history then
     eta = timing.eta(run.history, steps, spans, #characters, #scenes, planned, now)
   end
-  local pct = math.floor(fraction * 100 + 0.5)
+  local pct = math.floor(fraction * 100 + 0.5 + 1e-9) -- 0.575 * 100 is 57.4999…
   local tab_title, icon
   if running then
     tab_title, icon = ("%d%% · %s — Run #%d"):format(pct, phase, run.id), "running"
