@@ -5,8 +5,9 @@
 -- Routes (GET and HEAD, except the two POST actions; anything else is 405 with an Allow header):
 --   /                 run list: ?page=N (1..), ?status=S (one of view.STATUSES), ?q=text
 --   /run/{id}         one run page; 404 page when missing
+--   /api              a page (HTML) that lists the JSON routes
 --   /api/runs         JSON array: ?limit= (default 50, max 500), ?offset=, ?status=
---   /api/runs/{id}    JSON: the nested run of store get_run, plus what its events say:
+--   /api/runs/{id}    JSON: the nested run of store get_run (plan_json an object), plus what its events say:
 --                     active_seconds, wall_seconds, steps [{key, label, state}] and
 --                     stop {kind, at, reason, by, step, scene_id, character, asset}
 --                     for a run that stopped short; 404 {"error":"run 7 not found"}
@@ -199,6 +200,11 @@ local function api_run(_, id)
   if not run then return json(404, { error = ("run %d not found"):format(id) }) end
   local m = view.run_model(run)
   run.timeline = nil
+  -- The plan as the object it is, not a string holding JSON.
+  if type(run.plan_json) == "string" then
+    local ok, plan = pcall(cjson.decode, run.plan_json)
+    if ok and type(plan) == "table" then run.plan_json = plan end
+  end
   run.active_seconds, run.wall_seconds = m.active, m.wall
   run.steps = {}
   for i, s in ipairs(m.steps) do run.steps[i] = { key = s.key, label = s.label, state = s.state } end
@@ -207,6 +213,10 @@ local function api_run(_, id)
       scene_id = m.stop.scene_id, character = m.stop.character, asset = m.stop.asset }
   end
   return json(200, run)
+end
+
+local function api_page()
+  return html(200, view.render("api.html", { statuses = view.STATUSES, token = conf.token }))
 end
 
 local function health()
@@ -300,7 +310,7 @@ local function api_resume(req, id)
 end
 
 -- Routing: exact paths, then "/prefix/{id}" patterns.
-local EXACT = { ["/"] = index, ["/api/runs"] = api_runs, ["/health"] = health }
+local EXACT = { ["/"] = index, ["/api"] = api_page, ["/api/runs"] = api_runs, ["/health"] = health }
 local WITH_ID = { { "^/run/([^/]+)$", run_page }, { "^/api/runs/([^/]+)$", api_run },
   { "^/api/runs/([^/]+)/cancel$", api_cancel, "POST" }, { "^/api/runs/([^/]+)/resume$", api_resume, "POST" } }
 

@@ -236,6 +236,9 @@ test("a run fills in live, survives a reconnect, and escapes its concept", { tim
     assert.equal(await page.locator("#run-timeline .tl-row.tl-asset").count(),
       run.characters.length + 2 * run.scenes.length);
     await assertAccessible(page, "a finished run");
+    await page.emulateMedia({ colorScheme: "dark" });
+    await assertAccessible(page, "a finished run, dark");
+    await page.emulateMedia({ colorScheme: "light" });
 
     await page.screenshot({ path: join(ARTIFACTS, "run-page.png"), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
