@@ -30,6 +30,9 @@ local parse_iso = M.parse_iso
 local STEP_KEYS = { ideation = true, characters = true, keyframes = true, script = true, videos = true,
   assembly = true }
 
+local DRAWN = { status = true, character = true, keyframe = true, video = true, complete = true, error = true,
+  cancelled = true, interrupted = true }
+
 -- The events of the run's last attempt (after its last resume): what the
 -- timeline draws and what the history measures.
 local function last_attempt(run)
@@ -60,8 +63,9 @@ function M.spans(run)
   end
   for i = first, #tl do
     local ev = tl[i]
-    local t = parse_iso(ev.created_at)
-    local d = type(ev.data) == "table" and ev.data or {}
+    -- Only the events that move a bar are read (cost events are most of a run's).
+    local t = DRAWN[ev.type] and parse_iso(ev.created_at)
+    local d = t and type(ev.data) == "table" and ev.data or {}
     if t then
       if ev.type == "status" and STEP_KEYS[d.status] then
         if d.status ~= current then
