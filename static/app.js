@@ -47,6 +47,7 @@
       title = n > 0 ? n + " running — Runs — grok-spicy" : "Runs — grok-spicy";
       icon = n > 0 ? "/static/icon-running.png" : "/favicon.ico";
     }
+    if (head) notifyOnEnd(head, title);
     if (title && document.title !== title) document.title = title;
     var link = document.getElementById("favicon");
     if (link && icon && link.getAttribute("href") !== icon) link.setAttribute("href", icon);
@@ -56,6 +57,44 @@
       if (lastAnnounced !== null) live.textContent = say;
       lastAnnounced = say;
     }
+  }
+
+  // A browser notification when the run ends while its page is in the
+  // background: asked for by the Notify button, never on load.
+  var wasRunning = null;
+  function notifyOnEnd(head, title) {
+    var running = /icon-running/.test(head.getAttribute("data-icon") || "");
+    var btn = document.getElementById("notify");
+    var can = "Notification" in window && Notification.permission !== "denied";
+    if (btn) {
+      btn.hidden = !can;
+      var on = can && Notification.permission === "granted";
+      btn.textContent = on ? "Notifying when done" : "Notify me";
+      btn.disabled = on;
+    }
+    if (wasRunning && !running && document.hidden && "Notification" in window &&
+        Notification.permission === "granted") {
+      new Notification(title || "Run ended", { body: head.getAttribute("data-announce") || "",
+        icon: head.getAttribute("data-icon") || undefined });
+    }
+    wasRunning = running;
+  }
+  document.addEventListener("click", function (e) {
+    var btn = e.target.closest && e.target.closest("#notify");
+    if (!btn || !("Notification" in window)) return;
+    Notification.requestPermission().then(function () { showState(); });
+  });
+
+  // Start times in the reader's own time zone; the title keeps the UTC one.
+  function localTimes() {
+    document.querySelectorAll("time[datetime]:not([data-local])").forEach(function (el) {
+      var d = new Date(el.getAttribute("datetime"));
+      if (isNaN(d)) return;
+      var p = function (n) { return String(n).padStart(2, "0"); };
+      el.textContent = d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + " " +
+        p(d.getHours()) + ":" + p(d.getMinutes());
+      el.setAttribute("data-local", "1");
+    });
   }
 
   // Clips loop on their own unless the system asks for less motion.
@@ -68,9 +107,10 @@
       v.pause();
     });
   }
-  document.addEventListener("htmx:afterSettle", function () { showState(); holdClips(); });
-  document.addEventListener("htmx:oobAfterSwap", function () { showState(); holdClips(); });
-  document.addEventListener("DOMContentLoaded", function () { showState(); holdClips(); });
+  function refresh() { showState(); holdClips(); localTimes(); }
+  document.addEventListener("htmx:afterSettle", refresh);
+  document.addEventListener("htmx:oobAfterSwap", refresh);
+  document.addEventListener("DOMContentLoaded", refresh);
   if (still && still.addEventListener) still.addEventListener("change", holdClips);
   // A "run" event for a run the list does not show yet carries a row
   // (hx-swap-oob) with no row to replace. Before htmx swaps, give it one: on

@@ -562,6 +562,16 @@ function M.run_model(run)
   }
 end
 
+-- s cut to n characters (default 60) with an ellipsis.
+local function clip(s, n)
+  s = tostring(s or "")
+  n = n or 60
+  if utf8.len(s) and utf8.len(s) > n then
+    return s:sub(1, utf8.offset(s, n) - 1) .. "…"
+  end
+  return s
+end
+
 --- The template environment, compiled templates cached for the life of the state.
 local env
 function M.env()
@@ -600,14 +610,7 @@ function M.env()
         local d, hm = tostring(iso or ""):match("^(%d+%-%d+%-%d+)T(%d+:%d+)")
         return d and (d .. " " .. hm) or ""
       end,
-      clip = function(s, n)
-        s = tostring(s or "")
-        n = n or 60
-        if utf8.len(s) and utf8.len(s) > n then
-          return s:sub(1, utf8.offset(s, n) - 1) .. "…"
-        end
-        return s
-      end,
+      clip = clip,
     },
   }
   return env
@@ -674,7 +677,8 @@ local row_memo, row_memo_n = {}, 0
 local function row_key(run)
   local cost = run.cost_usd
   return concat({ run.id, run.status, run.updated_at or "", run.completed_at or "", run.started_at or "",
-    cost and ("%.17g"):format(cost) or "", run.provider or "", run.title or "\0", run.concept or "" }, "\0")
+    cost and ("%.17g"):format(cost) or "", run.provider or "", run.title or "\0", run.concept or "", run.error or "" },
+    "\0")
 end
 
 --- list_item(run) plus html = its run_row.html (safe), remembered for finished runs;
@@ -700,6 +704,8 @@ function M.list_item(run)
     id = run.id, title = run.title, concept = run.concept, status = run.status,
     badge = M.badge_class(run.status), started_at = run.started_at, cost = run.cost_usd or 0,
     elapsed = M.elapsed(run), provider = run.provider, running = RUNNING[run.status] == true,
+    -- Why a failed run failed: the first line of its error.
+    failure = run.status == "failed" and run.error and clip(tostring(run.error):match("^[^\n]*"), 120) or nil,
     -- A running run's time ticks in the browser from its start (app.js).
     since = RUNNING[run.status] and parse_iso(run.started_at) and ("%.3f"):format(parse_iso(run.started_at)) or nil,
   }

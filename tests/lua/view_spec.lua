@@ -236,6 +236,20 @@ describe("view", function()
     assert.equals(expected(row), tostring(view.list_item_html(row).html))
   end)
 
+  it("gives a failed run's row its reason and a running run's row a live clock", function()
+    local id = conn:insert_run("a fox")
+    conn:update_run(id, { status = "failed", error = "compose_keyframe: HTTP 500 <boom>\nat line 2" })
+    local html = tostring(view.list_item_html(conn:list_runs { limit = 1 }[1]).html)
+    assert.truthy(html:find("✗</span> compose_keyframe: HTTP 500 &lt;boom&gt;</div>", 1, true))
+    assert.falsy(html:find("line 2", 1, true))
+    assert.truthy(html:find(' UTC">', 1, true)) -- the UTC time stays in the title
+    local run2 = conn:insert_run("going")
+    conn:update_run(run2, { status = "videos" })
+    html = tostring(view.list_item_html(conn:list_runs { limit = 1 }[1]).html)
+    assert.truthy(html:find('data-running="1"', 1, true))
+    assert.truthy(html:find('<span class="clock" data-since="', 1, true))
+  end)
+
   it("renders the run list with filters kept", function()
     seeded_run(conn, "first")
     local runs = conn:list_runs { limit = 10 }
