@@ -299,7 +299,22 @@ test("a new run appears on an open run list live, on top", { timeout: 300000 }, 
     // same provider) says how long is left.
     const runPage = await browser.newPage();
     const w2 = await watch(runPage);
+    // The tab is in the background, and the browser's notifications are
+    // recorded (a stand-in that grants permission when asked).
+    await runPage.addInitScript(() => {
+      window.__notes = [];
+      class Note {
+        constructor(title, opts) { window.__notes.push({ title, body: opts && opts.body }); }
+        static requestPermission() { Note.permission = "granted"; return Promise.resolve("granted"); }
+      }
+      Note.permission = "default";
+      window.Notification = Note;
+      Object.defineProperty(document, "hidden", { get: () => true });
+    });
     await runPage.goto(`${base}/run/${runId}`);
+    // Nothing is asked on load: only the button asks.
+    await runPage.locator("#notify:not([hidden])").click();
+    await runPage.locator("#notify", { hasText: "Notifying when done" }).waitFor({ timeout: 10000 });
     // The page opens as soon as the run exists: the estimate is on it from the start.
     const eta = runPage.locator("#run-now .eta");
     await eta.waitFor({ timeout: 60000 });
@@ -309,6 +324,11 @@ test("a new run appears on an open run list live, on top", { timeout: 300000 }, 
     await page.locator(`#run-row-${runId} .badge`, { hasText: "complete" }).waitFor({ timeout: 240000 });
     assert.equal(await page.locator(`#run-row-${runId}`).count(), 1);
     assert.equal(await page.locator("tr.run-row").count(), before + 1);
+    // The run ended while its tab was hidden: one notification says so.
+    await runPage.waitForFunction(() => window.__notes.length > 0, null, { timeout: 60000 });
+    const notes = await runPage.evaluate(() => window.__notes);
+    assert.equal(notes.length, 1);
+    assert.match(notes[0].title, new RegExp(`^✓ Run #${runId}`));
     assertClean(w);
     assertClean(w2);
     await runPage.close();
