@@ -47,7 +47,8 @@ end
 --- The spans of the run's last attempt: steps = { [key] = {start=, stop=} }
 --- (stop nil while open), assets = { [asset key] = {start=, stop=, attempts=} }
 --- keyed like the ledger ("character:Name", "scene:2:keyframe", "scene:2:clip"),
---- t0 (when the attempt began) and t_end (its end, nil while it runs).
+--- t0 (when the attempt began), t_end (its end, nil while it runs) and
+--- t_last (the newest event's time).
 ---
 --- An asset's bar runs from when it could start to when it was accepted:
 --- character sheets all start with their step; keyframes go one after another;
@@ -95,7 +96,11 @@ function M.spans(run)
       end
     end
   end
-  return { t0 = t0, t_end = t_end, steps = steps, assets = assets, last_keyframe = last_kf, keyframe_at = kf_done }
+  -- The newest event's time: a running run is drawn up to it (not to the
+  -- clock), so a live fragment and a page load after it give the same HTML.
+  local t_last = #tl >= first and parse_iso(tl[#tl].created_at) or t0
+  return { t0 = t0, t_end = t_end, t_last = t_last, steps = steps, assets = assets, last_keyframe = last_kf,
+    keyframe_at = kf_done }
 end
 
 local function median(list)

@@ -283,7 +283,7 @@ end
 local function timeline_rows(m, spans, now)
   local t0 = spans.t0
   if not t0 then return nil end
-  local t1 = spans.t_end or (m.running and now) or t0
+  local t1 = spans.t_end or (m.running and now) or spans.t_last or t0
   local span = math.max(t1 - t0, 0.001)
   local rows = {}
   local function bar(label, kind, state, start, stop, attempts)
@@ -485,7 +485,10 @@ function M.run_model(run)
     sc.video_panel = panel("scene:" .. sc.scene_id .. ":clip", sc.video, sc.video and sc.video.video_path, spans,
       ledger)
   end
-  local now = M.now()
+  -- "Now" for the timeline and the estimate is the newest event's time: the
+  -- page then renders the same HTML as the event's fragment did (the browser
+  -- ticks the estimate on from there).
+  local now = spans.t_last or M.now()
   local running = RUNNING[run.status] == true
   local clips_rendering = 0
   if running then

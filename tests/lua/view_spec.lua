@@ -212,6 +212,17 @@ describe("view", function()
     -- No step of this run has begun by its events: keyframes, script, videos, assembly all lie ahead.
     assert.are.equal(4 * 2 + 1 + 6.5 * 2 + 2, m.eta)
     assert.truthy(view.render("run.html", { m = m }):find('data-eta-at="', 1, true))
+    -- Measured from the newest event, not the clock: a page load later gives
+    -- the same header and timeline as the event's fragment.
+    -- (the event 2 s ago: the clock has moved on since)
+    local two_ago = math.floor(view.now()) - 2
+    conn:append_event { run_id = live, type = "status", data = { status = "keyframes" },
+      created_at = os.date("!%Y-%m-%dT%H:%M:%S.000Z", two_ago) }
+    run = conn:get_run(live, { timeline = true })
+    run.history = h
+    m = view.run_model(run)
+    -- The keyframes step began at the newest event: nothing of it has passed yet.
+    assert.are.equal(4 * 2 + 1 + 6.5 * 2 + 2, m.eta)
   end)
 
   it("list_item_html gives the partial's HTML and follows every change of a finished run", function()
