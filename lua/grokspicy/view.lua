@@ -515,11 +515,13 @@ function M.run_model(run)
   end
   local final_length = 0
   for _, v in ipairs(run.video_assets or {}) do final_length = final_length + (tonumber(v.duration) or 0) end
-  local failure_line
+  local failure_line, failure_more
   if stop and stop.kind == "failed" then
     local reason = tostring(stop.reason or run.error or "no reason recorded")
-    failure_line = ("Failed in %s%s: %s"):format(stop.step_label or "the run",
-      stop.target and (" (" .. stop.target .. ")") or "", reason:match("^[^\n]*"))
+    failure_more = reason:find("\n", 1, true) ~= nil
+    local at = clock(stop.at)
+    failure_line = ("Run failed%s%s%s: %s"):format(stop.step_label and (" in " .. stop.step_label) or "",
+      stop.target and (" (" .. stop.target .. ")") or "", at and (" at " .. at) or "", reason:match("^[^\n]*"))
   end
 
   return {
@@ -560,6 +562,7 @@ function M.run_model(run)
     icon = icon,
     final_length = final_length,
     failure_line = failure_line,
+    failure_more = failure_more,
     timeline = timeline_rows({ steps = steps, characters = characters, scenes = scenes, running = running }, spans,
       now),
   }

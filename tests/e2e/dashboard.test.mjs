@@ -427,8 +427,11 @@ test("a failed run opens on its failure, named by step and asset, and its tab sa
     assert.match(t.title, new RegExp(`^✗ Run #${runId}`));
     assert.equal(t.icon, "/static/icon-failed.png");
     const line = page.locator("#run-failure");
-    assert.equal(await line.innerText(),
-      "✗ Failed in Keyframes (scene 2 keyframe): compose_keyframe: the image service answered 500");
+    assert.match(await line.innerText(),
+      /^✗ Run failed in Keyframes \(scene 2 keyframe\) at \d\d:\d\d UTC: compose_keyframe: the image service answered 500$/);
+    // The whole message is one click away.
+    await page.locator("#run-stop details summary").click();
+    assert.match(await page.locator("#run-stop details pre").innerText(), /second line/);
     // On a phone, the failure is on the first screen.
     const box = await line.boundingBox();
     assert.ok(box && box.y + box.height <= 844, `the failure line is at ${box && box.y}px`);
