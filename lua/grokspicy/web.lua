@@ -5,6 +5,7 @@
 -- Routes (GET and HEAD, except the two POST actions; anything else is 405 with an Allow header):
 --   /                 run list: ?page=N (1..), ?status=S (one of view.STATUSES), ?q=text
 --   /run/{id}         one run page; 404 page when missing
+--   /run/{id}/script  the run's script.md rendered as a storyboard page (404 before it exists)
 --   /api              a page (HTML) that lists the JSON routes
 --   /api/runs         JSON array: ?limit= (default 50, max 500), ?offset=, ?status=
 --   /api/runs/{id}    JSON: the nested run of store get_run (plan_json an object), plus what its events say:
@@ -183,6 +184,24 @@ local function run_page(_, id)
     after = after }))
 end
 
+-- A run's script.md as a storyboard page: its images are the run's files
+-- under /output/ (the raw file's links are relative to the output folder).
+local function script_page(_, id)
+  local run = db:get_run(id)
+  if not run then return error_page(404, ("Run %d not found."):format(id)) end
+  local md = require "grokspicy.markdown"
+  local path = run.script_path
+  if type(path) ~= "string" or not md.run_file(path, id) then
+    return error_page(404, ("Run %d has no script yet."):format(id))
+  end
+  local f = io.open((conf.output_dir or "output") .. "/" .. path, "rb")
+  if not f then return error_page(404, ("The script of run %d is gone from its folder."):format(id)) end
+  local text = f:read("a") or ""
+  f:close()
+  return html(200, view.render("script.html", { id = id, path = path, body = md.render(text, id),
+    token = conf.token }))
+end
+
 local function api_runs(req)
   local limit, err = int_param(req, "limit", 50, 0, 500)
   if not limit then return fail(req, 400, err) end
@@ -311,7 +330,8 @@ end
 
 -- Routing: exact paths, then "/prefix/{id}" patterns.
 local EXACT = { ["/"] = index, ["/api"] = api_page, ["/api/runs"] = api_runs, ["/health"] = health }
-local WITH_ID = { { "^/run/([^/]+)$", run_page }, { "^/api/runs/([^/]+)$", api_run },
+local WITH_ID = { { "^/run/([^/]+)$", run_page }, { "^/run/([^/]+)/script$", script_page },
+  { "^/api/runs/([^/]+)$", api_run },
   { "^/api/runs/([^/]+)/cancel$", api_cancel, "POST" }, { "^/api/runs/([^/]+)/resume$", api_resume, "POST" } }
 
 --- The server calls handle(req) -> {status=, headers=, body=} for every route C does not own.
