@@ -172,6 +172,11 @@ test("a run fills in live, survives a reconnect, and escapes its concept", { tim
     assert.equal(running.icon, "/static/icon-running.png");
     assert.equal(await page.locator("#announce[aria-live=polite]").count(), 1);
     assert.equal(await page.locator("progress#run-progress").getAttribute("aria-label"), "Run progress");
+    // Mid-run, in both themes: the busy badge, the active step, the pulsing slots.
+    await assertAccessible(page, "a running run");
+    await page.emulateMedia({ colorScheme: "dark" });
+    await assertAccessible(page, "a running run, dark");
+    await page.emulateMedia({ colorScheme: "light" });
 
     // Restart the server mid-run: the browser reconnects on its own (retry hint,
     // Last-Event-ID) and replays what it missed without duplicating anything.
