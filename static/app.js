@@ -61,19 +61,22 @@
 
   // A browser notification when the run ends while its page is in the
   // background: asked for by the Notify button, never on load.
+  // The permission is read once and after the button asks: reading it may
+  // cost the browser a round trip, and this runs on every live update.
   var wasRunning = null;
+  var permission = "Notification" in window ? Notification.permission : "denied";
   function notifyOnEnd(head, title) {
     var running = /icon-running/.test(head.getAttribute("data-icon") || "");
     var btn = document.getElementById("notify");
-    var can = "Notification" in window && Notification.permission !== "denied";
     if (btn) {
-      btn.hidden = !can;
-      var on = can && Notification.permission === "granted";
-      btn.textContent = on ? "Notifying when done" : "Notify me";
-      btn.disabled = on;
+      var on = permission === "granted";
+      if (btn.hidden !== (permission === "denied")) btn.hidden = permission === "denied";
+      if (btn.disabled !== on) {
+        btn.textContent = on ? "Notifying when done" : "Notify me";
+        btn.disabled = on;
+      }
     }
-    if (wasRunning && !running && document.hidden && "Notification" in window &&
-        Notification.permission === "granted") {
+    if (wasRunning && !running && document.hidden && permission === "granted") {
       new Notification(title || "Run ended", { body: head.getAttribute("data-announce") || "",
         icon: head.getAttribute("data-icon") || undefined });
     }
@@ -82,7 +85,10 @@
   document.addEventListener("click", function (e) {
     var btn = e.target.closest && e.target.closest("#notify");
     if (!btn || !("Notification" in window)) return;
-    Notification.requestPermission().then(function () { showState(); });
+    Notification.requestPermission().then(function (p) {
+      permission = p || Notification.permission;
+      showState();
+    });
   });
 
   // Start times in the reader's own time zone; the title keeps the UTC one.
@@ -107,9 +113,10 @@
       v.pause();
     });
   }
+  // Once per live message (after all its swaps), per htmx request, and on load.
   function refresh() { showState(); holdClips(); localTimes(); }
+  document.addEventListener("htmx:sseMessage", refresh);
   document.addEventListener("htmx:afterSettle", refresh);
-  document.addEventListener("htmx:oobAfterSwap", refresh);
   document.addEventListener("DOMContentLoaded", refresh);
   if (still && still.addEventListener) still.addEventListener("change", holdClips);
   // A "run" event for a run the list does not show yet carries a row
