@@ -1,21 +1,124 @@
 // The little the dashboard needs beyond htmx: a larger view of an image on
-// click, new runs on top of the run list, and the elapsed time of a running
-// run ticking between events. Loaded from /static: the Content-Security-Policy
-// allows no inline script or handler.
+// click or Enter, new runs on top of the run list, the elapsed time and the
+// estimate of a running run ticking between events, the run's state on the
+// tab (title and icon) and read out to screen readers, and clips held still
+// for people who ask for less motion. Loaded from /static: the
+// Content-Security-Policy allows no inline script or handler.
 (function () {
   "use strict";
+  function zoom(img) {
+    var dlg = document.getElementById("zoom");
+    if (!dlg) return;
+    dlg.querySelector("img").src = img.src;
+    dlg.querySelector(".caption").textContent = img.alt || "";
+    dlg.showModal();
+  }
   document.addEventListener("click", function (e) {
     var img = e.target.closest && e.target.closest("img.zoomable");
     var dlg = document.getElementById("zoom");
     if (!dlg) return;
-    if (img) {
-      dlg.querySelector("img").src = img.src;
-      dlg.querySelector(".caption").textContent = img.alt || "";
-      dlg.showModal();
+    if (img && !img.closest("#zoom")) {
+      zoom(img);
     } else if (e.target.closest && e.target.closest("#zoom")) {
       dlg.close();
     }
   });
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Enter" && e.key !== " ") return;
+    var img = e.target.closest && e.target.closest("img.zoomable");
+    if (img && !img.closest("#zoom")) {
+      e.preventDefault();
+      zoom(img);
+    }
+  });
+
+  // The tab says how the run (or the list) stands: the header carries the
+  // title and icon it was rendered with; the list has a row per run.
+  var lastAnnounced = null;
+  function showState() {
+    var head = document.getElementById("run-header");
+    var title, icon, say;
+    if (head) {
+      title = head.getAttribute("data-tab-title");
+      icon = head.getAttribute("data-icon");
+      say = head.getAttribute("data-announce");
+    } else if (document.getElementById("run-rows")) {
+      var n = document.querySelectorAll("#run-rows tr.run-row[data-running]").length;
+      title = n > 0 ? n + " running — Runs — grok-spicy" : "Runs — grok-spicy";
+      icon = n > 0 ? "/static/icon-running.png" : "/favicon.ico";
+    }
+    if (head) notifyOnEnd(head, title);
+    if (title && document.title !== title) document.title = title;
+    var link = document.getElementById("favicon");
+    if (link && icon && link.getAttribute("href") !== icon) link.setAttribute("href", icon);
+    var live = document.getElementById("announce");
+    if (live && say && say !== lastAnnounced) {
+      // The first state is the page's own: only changes are read out.
+      if (lastAnnounced !== null) live.textContent = say;
+      lastAnnounced = say;
+    }
+  }
+
+  // A browser notification when the run ends while its page is in the
+  // background: asked for by the Notify button, never on load.
+  // The permission is read once and after the button asks: reading it may
+  // cost the browser a round trip, and this runs on every live update.
+  var wasRunning = null;
+  var permission = "Notification" in window ? Notification.permission : "denied";
+  function notifyOnEnd(head, title) {
+    var running = /icon-running/.test(head.getAttribute("data-icon") || "");
+    var btn = document.getElementById("notify");
+    if (btn) {
+      var on = permission === "granted";
+      if (btn.hidden !== (permission === "denied")) btn.hidden = permission === "denied";
+      if (btn.disabled !== on) {
+        btn.textContent = on ? "Notifying when done" : "Notify me";
+        btn.disabled = on;
+      }
+    }
+    if (wasRunning && !running && document.hidden && permission === "granted") {
+      new Notification(title || "Run ended", { body: head.getAttribute("data-announce") || "",
+        icon: head.getAttribute("data-icon") || undefined });
+    }
+    wasRunning = running;
+  }
+  document.addEventListener("click", function (e) {
+    var btn = e.target.closest && e.target.closest("#notify");
+    if (!btn || !("Notification" in window)) return;
+    Notification.requestPermission().then(function (p) {
+      permission = p || Notification.permission;
+      showState();
+    });
+  });
+
+  // Start times in the reader's own time zone; the title keeps the UTC one.
+  function localTimes() {
+    document.querySelectorAll("time[datetime]:not([data-local])").forEach(function (el) {
+      var d = new Date(el.getAttribute("datetime"));
+      if (isNaN(d)) return;
+      var p = function (n) { return String(n).padStart(2, "0"); };
+      el.textContent = d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + " " +
+        p(d.getHours()) + ":" + p(d.getMinutes());
+      el.setAttribute("data-local", "1");
+    });
+  }
+
+  // Clips loop on their own unless the system asks for less motion.
+  var still = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)");
+  function holdClips() {
+    if (!still || !still.matches) return;
+    document.querySelectorAll("video[autoplay]").forEach(function (v) {
+      v.removeAttribute("autoplay");
+      v.autoplay = false;
+      v.pause();
+    });
+  }
+  // Once per live message (after all its swaps), per htmx request, and on load.
+  function refresh() { showState(); holdClips(); localTimes(); }
+  document.addEventListener("htmx:sseMessage", refresh);
+  document.addEventListener("htmx:afterSettle", refresh);
+  document.addEventListener("DOMContentLoaded", refresh);
+  if (still && still.addEventListener) still.addEventListener("change", holdClips);
   // A "run" event for a run the list does not show yet carries a row
   // (hx-swap-oob) with no row to replace. Before htmx swaps, give it one: on
   // the unfiltered first page a new row on top, elsewhere a row in a hidden
@@ -63,11 +166,20 @@
   });
   // data-since: when the open span began (seconds since the epoch); data-base:
   // the seconds before it (the closed spans of a resumed run).
+  // data-eta-at: when the run should end (seconds since the epoch), from
+  // past runs; past it the estimate says so rather than count below zero.
   setInterval(function () {
+    var now = Date.now() / 1000;
     document.querySelectorAll("[data-since]").forEach(function (el) {
       var t0 = parseFloat(el.getAttribute("data-since"));
       var base = parseFloat(el.getAttribute("data-base")) || 0;
-      if (!isNaN(t0)) el.textContent = fmt(base + Date.now() / 1000 - t0);
+      if (!isNaN(t0)) el.textContent = fmt(base + now - t0);
+    });
+    document.querySelectorAll("[data-eta-at]").forEach(function (el) {
+      var left = parseFloat(el.getAttribute("data-eta-at")) - now;
+      if (isNaN(left)) return;
+      el.textContent = left >= 1 ? "about " + (left < 60 ? Math.round(left) + " s" : fmt(left)) + " left"
+        : "almost done";
     });
   }, 1000);
 })();

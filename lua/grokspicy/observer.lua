@@ -212,6 +212,15 @@ function WebObserver:_record(run_id, kind, key, data, writes)
   local row_html, html
   if self.render and run then
     run.timeline[#run.timeline + 1] = { type = kind, created_at = now, data = ev_data }
+    -- Past runs' step times, for the page's estimate of the time left: read
+    -- once per run (they do not change while it runs).
+    if not self.history_read then
+      self.history_read = true
+      self.history = self:_write(kind, function()
+        return require("grokspicy.timing").history(conn, run.provider, run_id)
+      end)
+    end
+    run.history = self.history
     row_html = self.view.run_row(run, true)
     html = self.view.run_fragment(run, kind, key)
   end
@@ -269,8 +278,21 @@ function WebObserver:on_plan(run_id, plan)
   end)
 end
 
+-- Every attempt the step kept on disk ({path, score, action}), for the run
+-- page's attempt panel; nil when the step said nothing of them.
+local function attempts_of(asset)
+  local list = {}
+  for _, a in ipairs(type(asset.attempts) == "table" and asset.attempts or {}) do
+    if type(a) == "table" and type(a.path) == "string" then
+      list[#list + 1] = { path = a.path, score = tonumber(a.score), action = a.action }
+    end
+  end
+  return #list > 0 and list or nil
+end
+
 function WebObserver:on_character(run_id, asset)
-  self:_record(run_id, "character", asset.name, { name = asset.name, score = asset.consistency_score },
+  self:_record(run_id, "character", asset.name, { name = asset.name, score = asset.consistency_score,
+    attempts = attempts_of(asset) },
     function(conn)
       asset_cost(asset)
       conn:upsert_character_asset(run_id, with_url(asset, "portrait_url"))
@@ -278,7 +300,8 @@ function WebObserver:on_character(run_id, asset)
 end
 
 function WebObserver:on_keyframe(run_id, asset)
-  self:_record(run_id, "keyframe", asset.scene_id, { scene_id = asset.scene_id, score = asset.consistency_score },
+  self:_record(run_id, "keyframe", asset.scene_id, { scene_id = asset.scene_id, score = asset.consistency_score,
+    attempts = attempts_of(asset) },
     function(conn)
       asset_cost(asset)
       conn:upsert_keyframe_asset(run_id, with_url(asset, "keyframe_url"))
@@ -292,7 +315,8 @@ function WebObserver:on_script(run_id, script_path)
 end
 
 function WebObserver:on_video(run_id, asset)
-  self:_record(run_id, "video", asset.scene_id, { scene_id = asset.scene_id, score = asset.consistency_score },
+  self:_record(run_id, "video", asset.scene_id, { scene_id = asset.scene_id, score = asset.consistency_score,
+    attempts = attempts_of(asset) },
     function(conn)
       asset_cost(asset)
       conn:upsert_video_asset(run_id, with_url(asset, "video_url"))

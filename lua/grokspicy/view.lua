@@ -24,6 +24,9 @@ M.STEPS = {
 M.STATUSES = vocab.statuses
 local RUNNING, TERMINAL, RESUMABLE = vocab.running, vocab.terminal, vocab.resumable
 
+-- Each step's share of the progress bar, in percent (a typical run's time).
+local WEIGHT = { ideation = 5, characters = 20, keyframes = 25, script = 2, videos = 40, assembly = 8 }
+
 local STEP_INDEX = {}
 for i, s in ipairs(M.STEPS) do STEP_INDEX[s.key] = i end
 
@@ -48,25 +51,8 @@ function M.slug(name)
   return s
 end
 
--- Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil).
-local function days_from_civil(y, m, d)
-  if m <= 2 then y = y - 1 end
-  local era = y // 400
-  local yoe = y - era * 400
-  local doy = (153 * (m + (m > 2 and -3 or 9)) + 2) // 5 + d - 1
-  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-  return era * 146097 + doe - 719468
-end
-
--- Seconds since the epoch of a stored UTC timestamp ("2026-11-26T23:31:02.120Z"), or nil.
--- Plain arithmetic: no os.time/os.date, which read the time zone on every call.
-local function parse_iso(s)
-  if type(s) ~= "string" then return nil end
-  local y, mo, d, h, mi, sec = s:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):([%d%.]+)")
-  if not y then return nil end
-  return days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400 + tonumber(h) * 3600
-    + tonumber(mi) * 60 + tonumber(sec)
-end
+local timing = require "grokspicy.timing"
+local parse_iso = timing.parse_iso
 M.parse_iso = parse_iso
 
 --- Now, in seconds since the epoch with milliseconds (os.time has whole seconds,
@@ -230,6 +216,129 @@ local function index_by(list, key)
   return t
 end
 
+-- The attempts of one asset for its panel: from its event (every attempt the
+-- step kept on disk, with its score) or, for a run recorded before events
+-- carried them, the accepted one alone. `path` is the accepted file.
+local function attempt_list(recorded, path, score)
+  local out = {}
+  if type(recorded) == "table" and #recorded > 0 then
+    for i, a in ipairs(recorded) do
+      local p = type(a) == "table" and a.path or nil
+      if type(p) == "string" and p ~= "" then
+        out[#out + 1] = { n = i, path = p, score = a.score, action = a.action, accepted = p == path,
+          video = p:match("%.mp4$") ~= nil }
+      end
+    end
+  elseif path and path ~= "" then
+    out[1] = { n = 1, path = path, score = score, accepted = true, video = path:match("%.mp4$") ~= nil }
+  end
+  return out
+end
+
+-- One asset's panel: its attempts, what the ledger says it cost, how long it took.
+local function panel(key, asset, path, spans, ledger)
+  if not asset then return nil end
+  local sp = spans.assets[key]
+  local spent = ledger[key]
+  return {
+    attempts = attempt_list(sp and sp.attempts, path, asset.consistency_score),
+    seconds = sp and sp.stop and (sp.stop - sp.start) or nil,
+    usd = spent and (spent.ticks or 0) / TICKS or nil,
+    requests = spent and spent.requests or 0,
+    failed_requests = spent and spent.failed_requests or 0,
+    note = asset.note,
+  }
+end
+
+-- What the run is doing right now, in words: parallel work said as parallel.
+local function doing_now(status, n)
+  if status == "pending" then return "Waiting to start" end
+  if status == "ideation" then return "Planning the story" end
+  local parts = {}
+  if status == "characters" then
+    parts[1] = ("Drawing character sheets: %d of %d done"):format(n.chars_done, n.chars)
+  elseif status == "keyframes" then
+    parts[1] = ("Drawing keyframe %d of %d"):format(math.min(n.kf_done + 1, n.scenes), n.scenes)
+  elseif status == "script" then
+    parts[1] = "Writing the script"
+  elseif status == "videos" then
+    parts[1] = "Waiting for the clips"
+  elseif status == "assembly" then
+    return "Joining the clips into the final video"
+  end
+  if status == "keyframes" or status == "script" or status == "videos" then
+    if n.clips_rendering > 0 then
+      parts[#parts + 1] = ("%d clip%s rendering"):format(n.clips_rendering, n.clips_rendering == 1 and "" or "s")
+    end
+    parts[#parts + 1] = ("%d of %d clips done"):format(n.clips_done, n.clips)
+  end
+  return concat(parts, " · ")
+end
+
+-- The timeline's rows: each step that began, and under it each asset, as a
+-- bar on one axis from the attempt's start to its end (or now). x and w are
+-- thousandths of the axis (the SVG's viewBox is 1000 wide).
+local function timeline_rows(m, spans, now)
+  local t0 = spans.t0
+  if not t0 then return nil end
+  local t1 = spans.t_end or (m.running and now) or spans.t_last or t0
+  local span = math.max(t1 - t0, 0.001)
+  local rows = {}
+  local function bar(label, kind, state, start, stop, attempts)
+    local open = stop == nil
+    stop = stop or t1
+    local x = math.max(0, math.min(1000, math.floor((start - t0) / span * 1000 + 0.5)))
+    local w = math.max(3, math.floor((stop - start) / span * 1000 + 0.5))
+    if x + w > 1000 then x = math.max(0, 1000 - w) end
+    rows[#rows + 1] = { label = label, row = kind, state = open and "open" or state, x = x, w = w,
+      seconds = math.max(0, stop - start), open = open, attempts = attempts }
+  end
+  local function asset_bar(label, key, start_if_open)
+    local sp = spans.assets[key]
+    if sp then
+      local n = type(sp.attempts) == "table" and #sp.attempts or nil
+      bar(label, "asset", "done", sp.start, sp.stop, n and n > 1 and n or nil)
+    elseif start_if_open and m.running then
+      bar(label, "asset", "open", start_if_open, nil)
+    end
+  end
+  for _, s in ipairs(m.steps) do
+    local sp = spans.steps[s.key]
+    if sp then
+      bar(s.label, "step", s.state, sp.start, sp.stop)
+    elseif s.key == "videos" then
+      -- Clips start as their keyframe is accepted, before their step begins:
+      -- a heading of their own, so the overlap with the keyframes shows.
+      for _, sc in ipairs(m.scenes) do
+        if spans.keyframe_at[sc.scene_id] or spans.assets["scene:" .. sc.scene_id .. ":clip"] then
+          rows[#rows + 1] = { label = "Clips", row = "heading" }
+          break
+        end
+      end
+    end
+    if s.key == "characters" and sp then
+      for _, c in ipairs(m.characters) do
+        asset_bar(c.name, "character:" .. c.name, s.state == "active" and not c.asset and sp.start)
+      end
+    elseif s.key == "keyframes" and sp then
+      local next_open = s.state == "active"
+      for _, sc in ipairs(m.scenes) do
+        local open_at
+        if next_open and not sc.keyframe then
+          open_at, next_open = spans.last_keyframe or sp.start, false
+        end
+        asset_bar(("Scene %s keyframe"):format(sc.scene_id), "scene:" .. sc.scene_id .. ":keyframe", open_at)
+      end
+    elseif s.key == "videos" then
+      for _, sc in ipairs(m.scenes) do
+        asset_bar(("Scene %s clip"):format(sc.scene_id), "scene:" .. sc.scene_id .. ":clip",
+          not sc.video and spans.keyframe_at[sc.scene_id])
+      end
+    end
+  end
+  return { rows = rows, span = span, half = span / 2 }
+end
+
 --- The view model of a run page, from get_run's table.
 function M.run_model(run)
   local char_assets = index_by(run.character_assets, "name")
@@ -285,7 +394,6 @@ function M.run_model(run)
   end
 
   -- Steps: from the timeline; without one, what the status alone tells.
-  local n_steps = #M.STEPS
   local idx = STEP_INDEX[run.status]
   local steps = {}
   for i, s in ipairs(M.STEPS) do
@@ -307,27 +415,45 @@ function M.run_model(run)
     end
   end
 
-  -- Progress: each step is a sixth; the asset step running advances per accepted asset.
+  -- What the plan asks for and what is accepted, per step with assets. A
+  -- skipped keyframe (empty path) has no clip to wait for.
+  local chars_done, kf_done, kf_skipped, clips_done = 0, 0, 0, 0
+  for _, c in ipairs(characters) do if c.asset then chars_done = chars_done + 1 end end
+  for _, s in ipairs(scenes) do
+    if s.keyframe then
+      kf_done = kf_done + 1
+      if s.keyframe.keyframe_path == "" then kf_skipped = kf_skipped + 1 end
+    end
+    if s.video then clips_done = clips_done + 1 end
+  end
+  local planned = #scenes > 0
+  local counts = planned and {
+    characters = { done = chars_done, total = #characters },
+    keyframes = { done = kf_done, total = #scenes },
+    videos = { done = clips_done, total = #scenes - kf_skipped },
+  } or {}
+  for _, s in ipairs(steps) do
+    local c = counts[s.key]
+    if c then s.count = ("%d/%d"):format(c.done, c.total) end
+  end
+
+  -- Progress: each step's share of a typical run, a step with assets filled
+  -- per accepted asset whatever the status says (clips are made while the
+  -- keyframes still are). Counts only grow, so the bar never jumps back.
   local fraction
   if run.status == "complete" then
     fraction = 1
-  elseif idx then
-    local within = 0
-    if run.status == "characters" and #characters > 0 then
-      within = #(run.character_assets or {}) / #characters
-    elseif run.status == "keyframes" and #scenes > 0 then
-      within = #(run.keyframe_assets or {}) / #scenes
-    elseif run.status == "videos" and #scenes > 0 then
-      within = #(run.video_assets or {}) / #scenes
-    end
-    fraction = (idx - 1 + math.min(within, 0.95)) / n_steps
   else
-    -- A stopped run keeps the bar at the steps it finished.
-    local done = 0
+    local sum = 0
     for _, s in ipairs(steps) do
-      if s.state == "done" or s.state == "skipped" then done = done + 1 end
+      local w, c = WEIGHT[s.key], counts[s.key]
+      if s.state == "done" or s.state == "skipped" then
+        sum = sum + w
+      elseif c and c.total > 0 then
+        sum = sum + w * math.min(c.done / c.total, 1)
+      end
     end
-    fraction = done / n_steps
+    fraction = math.min(sum / 100, 0.99)
   end
 
   local current
@@ -344,6 +470,58 @@ function M.run_model(run)
   local t_started = parse_iso(run.started_at)
   local since = RUNNING[run.status] and (facts and facts.open_since or (not facts and t_started))
 
+  -- The panels, the timeline, what runs now, the estimate, the tab's title and icon.
+  local spans = timing.spans(run)
+  local ledger = {}
+  for _, r in ipairs((run.costs or {}).assets or {}) do ledger[r.asset] = r end
+  for _, c in ipairs(characters) do
+    c.panel = panel("character:" .. c.name, c.asset, c.asset and c.asset.portrait_path, spans, ledger)
+  end
+  for _, sc in ipairs(scenes) do
+    sc.keyframe_panel = panel("scene:" .. sc.scene_id .. ":keyframe", sc.keyframe,
+      sc.keyframe and sc.keyframe.keyframe_path, spans, ledger)
+    sc.video_panel = panel("scene:" .. sc.scene_id .. ":clip", sc.video, sc.video and sc.video.video_path, spans,
+      ledger)
+  end
+  -- "Now" for the timeline and the estimate is the newest event's time: the
+  -- page then renders the same HTML as the event's fragment did (the browser
+  -- ticks the estimate on from there).
+  local now = spans.t_last or M.now()
+  local running = RUNNING[run.status] == true
+  local clips_rendering = 0
+  if running then
+    for _, sc in ipairs(scenes) do
+      if sc.keyframe and sc.keyframe.keyframe_path ~= "" and not sc.video then clips_rendering = clips_rendering + 1 end
+    end
+  end
+  local phase = run.status
+  if run.status == "keyframes" and clips_rendering > 0 then phase = "keyframes + videos" end
+  local eta
+  if running and run.history then
+    eta = timing.eta(run.history, steps, spans, #characters, #scenes, planned, now)
+  end
+  local pct = math.floor(fraction * 100 + 0.5 + 1e-9) -- 0.575 * 100 is 57.4999…
+  local tab_title, icon
+  if running then
+    tab_title, icon = ("%d%% · %s — Run #%d"):format(pct, phase, run.id), "running"
+  elseif run.status == "complete" then
+    tab_title, icon = ("✓ Run #%d — %s"):format(run.id, run.title or run.concept or ""), "complete"
+  elseif run.status == "failed" then
+    tab_title, icon = ("✗ Run #%d — %s"):format(run.id, run.title or run.concept or ""), "failed"
+  else
+    tab_title = ("■ Run #%d %s — %s"):format(run.id, run.status, run.title or run.concept or "")
+  end
+  local final_length = 0
+  for _, v in ipairs(run.video_assets or {}) do final_length = final_length + (tonumber(v.duration) or 0) end
+  local failure_line, failure_more
+  if stop and stop.kind == "failed" then
+    local reason = tostring(stop.reason or run.error or "no reason recorded")
+    failure_more = reason:find("\n", 1, true) ~= nil
+    local at = clock(stop.at)
+    failure_line = ("Run failed%s%s%s: %s"):format(stop.step_label and (" in " .. stop.step_label) or "",
+      stop.target and (" (" .. stop.target .. ")") or "", at and (" at " .. at) or "", reason:match("^[^\n]*"))
+  end
+
   return {
     run = run,
     id = run.id,
@@ -354,7 +532,7 @@ function M.run_model(run)
     terminal = TERMINAL[run.status] == true,
     resumable = RESUMABLE[run.status] == true,
     progress = fraction,
-    progress_pct = math.floor(fraction * 100 + 0.5),
+    progress_pct = pct,
     current_step = current,
     steps = steps,
     elapsed = wall,
@@ -371,7 +549,31 @@ function M.run_model(run)
     costs = M.cost_model(run),
     characters = characters,
     scenes = scenes,
+    counts = counts,
+    phase = phase,
+    doing = running and doing_now(run.status, { chars_done = chars_done, chars = #characters, kf_done = kf_done,
+      scenes = #scenes, clips_done = clips_done, clips = #scenes - kf_skipped, clips_rendering = clips_rendering })
+      or nil,
+    eta = eta,
+    eta_at = eta and ("%.3f"):format(now + eta) or nil,
+    tab_title = tab_title,
+    icon = icon,
+    final_length = final_length,
+    failure_line = failure_line,
+    failure_more = failure_more,
+    timeline = timeline_rows({ steps = steps, characters = characters, scenes = scenes, running = running }, spans,
+      now),
   }
+end
+
+-- s cut to n characters (default 60) with an ellipsis.
+local function clip(s, n)
+  s = tostring(s or "")
+  n = n or 60
+  if utf8.len(s) and utf8.len(s) > n then
+    return s:sub(1, utf8.offset(s, n) - 1) .. "…"
+  end
+  return s
 end
 
 --- The template environment, compiled templates cached for the life of the state.
@@ -412,14 +614,7 @@ function M.env()
         local d, hm = tostring(iso or ""):match("^(%d+%-%d+%-%d+)T(%d+:%d+)")
         return d and (d .. " " .. hm) or ""
       end,
-      clip = function(s, n)
-        s = tostring(s or "")
-        n = n or 60
-        if utf8.len(s) and utf8.len(s) > n then
-          return s:sub(1, utf8.offset(s, n) - 1) .. "…"
-        end
-        return s
-      end,
+      clip = clip,
     },
   }
   return env
@@ -450,13 +645,25 @@ function M.run_fragment(run, kind, key)
     end
   elseif kind == "cost" then
     parts[#parts + 1] = M.render("partials/run_costs.html", { m = model, oob = true })
-  elseif kind == "complete" or kind == "script" then
+  end
+  if kind == "complete" or kind == "script" or model.terminal then
     parts[#parts + 1] = M.render("partials/final_video.html", { m = model, oob = true })
   end
   if model.terminal and kind ~= "plan" then
-    -- The run ended: placeholders still waiting for an asset now say so.
-    parts[#parts + 1] = M.render("partials/storyboard.html", { m = model, oob = true })
+    -- The run ended: only the slots still waiting for an asset change (they
+    -- now say "not made"); accepted images and playing clips stay as they are.
+    for _, c in ipairs(model.characters) do
+      if not c.asset or c.failure then
+        parts[#parts + 1] = M.render("partials/character_card.html", { c = c, oob = true, ended = true })
+      end
+    end
+    for _, sc in ipairs(model.scenes) do
+      if not sc.keyframe or not sc.video or sc.failure then
+        parts[#parts + 1] = M.render("partials/scene_row.html", { s = sc, oob = true, ended = true })
+      end
+    end
   end
+  parts[#parts + 1] = M.render("partials/timeline.html", { m = model, oob = true })
   return table.concat(parts, "\n")
 end
 
@@ -474,7 +681,8 @@ local row_memo, row_memo_n = {}, 0
 local function row_key(run)
   local cost = run.cost_usd
   return concat({ run.id, run.status, run.updated_at or "", run.completed_at or "", run.started_at or "",
-    cost and ("%.17g"):format(cost) or "", run.provider or "", run.title or "\0", run.concept or "" }, "\0")
+    cost and ("%.17g"):format(cost) or "", run.provider or "", run.title or "\0", run.concept or "", run.error or "" },
+    "\0")
 end
 
 --- list_item(run) plus html = its run_row.html (safe), remembered for finished runs;
@@ -499,7 +707,11 @@ function M.list_item(run)
   return {
     id = run.id, title = run.title, concept = run.concept, status = run.status,
     badge = M.badge_class(run.status), started_at = run.started_at, cost = run.cost_usd or 0,
-    elapsed = M.elapsed(run), provider = run.provider,
+    elapsed = M.elapsed(run), provider = run.provider, running = RUNNING[run.status] == true,
+    -- Why a failed run failed: the first line of its error.
+    failure = run.status == "failed" and run.error and clip(tostring(run.error):match("^[^\n]*"), 120) or nil,
+    -- A running run's time ticks in the browser from its start (app.js).
+    since = RUNNING[run.status] and parse_iso(run.started_at) and ("%.3f"):format(parse_iso(run.started_at)) or nil,
   }
 end
 

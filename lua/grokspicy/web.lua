@@ -7,8 +7,10 @@
 -- Routes (GET and HEAD, except the two POST actions; anything else is 405 with an Allow header):
 --   /                 run list: ?page=N (1..), ?status=S (one of view.STATUSES), ?q=text
 --   /run/{id}         one run page; 404 page when missing
+--   /run/{id}/script  the run's script.md rendered as a storyboard page (404 before it exists)
+--   /api              a page (HTML) that lists the JSON routes
 --   /api/runs         JSON array: ?limit= (default 50, max 500), ?offset=, ?status=
---   /api/runs/{id}    JSON: the nested run of store get_run, plus what its events say:
+--   /api/runs/{id}    JSON: the nested run of store get_run (plan_json an object), plus what its events say:
 --                     active_seconds, wall_seconds, steps [{key, label, state}] and
 --                     stop {kind, at, reason, by, step, scene_id, character, asset}
 --                     for a run that stopped short; 404 {"error":"run 7 not found"}
@@ -178,6 +180,9 @@ local function run_page(_, id)
   local after = db:max_event_id(id)
   local run = db:get_run(id, { timeline = true })
   if not run then return error_page(404, ("Run %d not found."):format(id)) end
+  if view.is_running(run.status) then
+    run.history = require("grokspicy.timing").history(db, run.provider, run.id)
+  end
   local m = view.run_model(run)
   local body = view.render("run.html", { run = run, m = m, token = conf.token, live = not m.terminal,
     after = after })
@@ -187,6 +192,24 @@ local function run_page(_, id)
     page_memo[id], page_memo_bytes = { version = version, body = body }, page_memo_bytes + #body
   end
   return html(200, body)
+end
+
+-- A run's script.md as a storyboard page: its images are the run's files
+-- under /output/ (the raw file's links are relative to the output folder).
+local function script_page(_, id)
+  local run = db:get_run(id)
+  if not run then return error_page(404, ("Run %d not found."):format(id)) end
+  local md = require "grokspicy.markdown"
+  local path = run.script_path
+  if type(path) ~= "string" or not md.run_file(path, id) then
+    return error_page(404, ("Run %d has no script yet."):format(id))
+  end
+  local f = io.open((conf.output_dir or "output") .. "/" .. path, "rb")
+  if not f then return error_page(404, ("The script of run %d is gone from its folder."):format(id)) end
+  local text = f:read("a") or ""
+  f:close()
+  return html(200, view.render("script.html", { id = id, path = path, body = md.render(text, id),
+    token = conf.token }))
 end
 
 local function api_runs(req)
@@ -204,6 +227,11 @@ local function api_run(_, id)
   if not run then return json(404, { error = ("run %d not found"):format(id) }) end
   local m = view.run_model(run)
   run.timeline = nil
+  -- The plan as the object it is, not a string holding JSON.
+  if type(run.plan_json) == "string" then
+    local ok, plan = pcall(cjson.decode, run.plan_json)
+    if ok and type(plan) == "table" then run.plan_json = plan end
+  end
   run.active_seconds, run.wall_seconds = m.active, m.wall
   run.steps = {}
   for i, s in ipairs(m.steps) do run.steps[i] = { key = s.key, label = s.label, state = s.state } end
@@ -212,6 +240,10 @@ local function api_run(_, id)
       scene_id = m.stop.scene_id, character = m.stop.character, asset = m.stop.asset }
   end
   return json(200, run)
+end
+
+local function api_page()
+  return html(200, view.render("api.html", { statuses = view.STATUSES, token = conf.token }))
 end
 
 local function health()
@@ -306,8 +338,9 @@ local function api_resume(req, id)
 end
 
 -- Routing: exact paths, then "/prefix/{id}" patterns.
-local EXACT = { ["/"] = index, ["/api/runs"] = api_runs, ["/health"] = health }
-local WITH_ID = { { "^/run/([^/]+)$", run_page }, { "^/api/runs/([^/]+)$", api_run },
+local EXACT = { ["/"] = index, ["/api"] = api_page, ["/api/runs"] = api_runs, ["/health"] = health }
+local WITH_ID = { { "^/run/([^/]+)$", run_page }, { "^/run/([^/]+)/script$", script_page },
+  { "^/api/runs/([^/]+)$", api_run },
   { "^/api/runs/([^/]+)/cancel$", api_cancel, "POST" }, { "^/api/runs/([^/]+)/resume$", api_resume, "POST" } }
 
 --- The server calls handle(req) -> {status=, headers=, body=} for every route C does not own.

@@ -6,7 +6,8 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -21,6 +22,8 @@ const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
   "--disable-component-update", "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"];
 const HOSTILE = "<img src=x onerror=alert(1)> O'Brien & \"friends\" hunt a red fox";
+// axe-core from npm (tools/test installs it beside playwright-core).
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 mkdirSync(ARTIFACTS, { recursive: true });
 const out = mkdtempSync(join(tmpdir(), "gs-e2e-"));
@@ -99,6 +102,25 @@ async function watch(page) {
   return w;
 }
 
+// An axe-core scan of the page as it stands: no serious or critical
+// violation. axe runs through the DevTools protocol (page.evaluate), which the
+// page's CSP does not govern; the page itself still runs no inline script.
+async function assertAccessible(page, what) {
+  await page.evaluate(AXE);
+  const found = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { resultTypes: ["violations"] });
+    return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
+  });
+  assert.deepEqual(found, [], `axe on ${what}`);
+}
+
+// The tab: its title and its icon (the <link rel=icon> app.js keeps current).
+async function tab(page) {
+  return page.evaluate(() => ({ title: document.title, icon: document.getElementById("favicon").getAttribute("href") }));
+}
+
 function assertClean(w) {
   assert.deepEqual(w.violations, [], "no Content-Security-Policy violation");
   assert.deepEqual(w.errors, [], "no console error");
@@ -143,14 +165,26 @@ test("a run fills in live, survives a reconnect, and escapes its concept", { tim
 
     // The first character sheet arrives live.
     await page.locator("article.character img").first().waitFor({ timeout: 120000 });
+    // While it runs, the tab says how far and what runs, with the running icon;
+    // the status is read out from a live region outside the swapped header.
+    const running = await tab(page);
+    assert.match(running.title, new RegExp(`^\\d+% · [a-z +]+ — Run #${runId}$`));
+    assert.equal(running.icon, "/static/icon-running.png");
+    assert.equal(await page.locator("#announce[aria-live=polite]").count(), 1);
+    assert.equal(await page.locator("progress#run-progress").getAttribute("aria-label"), "Run progress");
+    // Mid-run, in both themes: the busy badge, the active step, the pulsing slots.
+    await assertAccessible(page, "a running run");
+    await page.emulateMedia({ colorScheme: "dark" });
+    await assertAccessible(page, "a running run, dark");
+    await page.emulateMedia({ colorScheme: "light" });
 
     // Restart the server mid-run: the browser reconnects on its own (retry hint,
     // Last-Event-ID) and replays what it missed without duplicating anything.
     w.quiet = true; // the stream's failed reconnects while the server is down
     await stop(web);
     web = await startWeb(port);
-    const seen = await page.locator("article.scene figure.kf img").count();
-    await page.waitForFunction((n) => document.querySelectorAll("article.scene figure.kf img").length > n ||
+    const seen = await page.locator("article.scene figure.kf > img").count();
+    await page.waitForFunction((n) => document.querySelectorAll("article.scene figure.kf > img").length > n ||
       /complete/.test(document.querySelector("#run-status").textContent), seen, { timeout: 90000 });
     w.quiet = false; // reconnected: an event arrived over the new stream
 
@@ -161,10 +195,10 @@ test("a run fills in live, survives a reconnect, and escapes its concept", { tim
     const run = await json(`${base}/api/runs/${runId}`);
     assert.equal(run.status, "complete");
     const cards = await page.locator("article.character").count();
-    const charImgs = await page.locator("article.character img").count();
+    const charImgs = await page.locator("article.character .media img").count();
     const scenes = await page.locator("article.scene").count();
-    const keyframes = await page.locator("article.scene figure.kf img").count();
-    const videos = await page.locator("article.scene video").count();
+    const keyframes = await page.locator("article.scene figure.kf > img").count();
+    const videos = await page.locator("article.scene figure.vid > video").count();
     assert.equal(cards, run.characters.length, "one card per character, no duplicates");
     assert.equal(charImgs, run.characters.length);
     assert.equal(scenes, run.scenes.length, "one row per scene, no duplicates");
@@ -182,9 +216,34 @@ test("a run fills in live, survives a reconnect, and escapes its concept", { tim
     // The progress bar is a <progress> (no inline style to refuse) and full.
     assert.equal(await page.locator("progress.progress").evaluate((el) => el.value), 100);
 
-    // A video autoplays muted and loops.
-    const v = page.locator("article.scene video").first();
-    assert.equal(await v.evaluate((el) => el.muted && el.loop && el.autoplay), true);
+    // A video autoplays muted and loops, with controls to pause it.
+    const v = page.locator("article.scene figure.vid > video").first();
+    assert.equal(await v.evaluate((el) => el.muted && el.loop && el.autoplay && el.controls), true);
+
+    // Finished: the tab says so, and the result comes first, not autoplaying.
+    const done = await tab(page);
+    assert.match(done.title, new RegExp(`^✓ Run #${runId}`));
+    assert.equal(done.icon, "/static/icon-complete.png");
+    const order = await page.evaluate(() => {
+      const f = document.getElementById("final"), b = document.getElementById("storyboard");
+      return Boolean(f.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING);
+    });
+    assert.ok(order, "the final video comes before the storyboard");
+    assert.equal(await page.locator("#final video").evaluate((el) => el.autoplay), false);
+    assert.equal(await page.locator("#final a[download]").count(), 1);
+    // Every attempt of an asset, in a panel: its image, its score, which was accepted.
+    const panel = page.locator("article.character details.attempts").first();
+    await panel.locator("summary").click();
+    await panel.locator("li.attempt.accepted img").waitFor({ timeout: 5000 });
+    assert.match(await panel.locator("summary").innerText(), /^\d+ attempts? · /);
+    // The timeline: one bar per step and asset on one axis.
+    assert.ok(await page.locator("#run-timeline .tl-row.tl-step").count() >= 5);
+    assert.equal(await page.locator("#run-timeline .tl-row.tl-asset").count(),
+      run.characters.length + 2 * run.scenes.length);
+    await assertAccessible(page, "a finished run");
+    await page.emulateMedia({ colorScheme: "dark" });
+    await assertAccessible(page, "a finished run, dark");
+    await page.emulateMedia({ colorScheme: "light" });
 
     await page.screenshot({ path: join(ARTIFACTS, "run-page.png"), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
@@ -194,10 +253,22 @@ test("a run fills in live, survives a reconnect, and escapes its concept", { tim
     await page.locator(`#run-row-${runId} .badge`, { hasText: "complete" }).waitFor();
     await page.setViewportSize({ width: 1280, height: 700 });
     await page.screenshot({ path: join(ARTIFACTS, "run-list.png") });
-    // The zoom dialog (app.js, no inline handler) opens on a click.
+    await assertAccessible(page, "the run list");
+    // The zoom dialog (app.js, no inline handler) opens on a click, and from the keyboard.
     await page.goto(`${base}/run/${runId}`);
     await page.locator("img.zoomable").first().click();
     await page.locator("dialog#zoom[open] img").waitFor({ timeout: 5000 });
+    await page.keyboard.press("Escape");
+    await page.locator("img.zoomable").first().focus();
+    await page.keyboard.press("Enter");
+    await page.locator("dialog#zoom[open] img").waitFor({ timeout: 5000 });
+    assertClean(w);
+    // The 404 page: laid out like the others; Chromium reports the page's own
+    // 404 on the console, and nothing else may appear there (no favicon 404).
+    const missing = await page.goto(`${base}/run/999999`);
+    assert.equal(missing.status(), 404);
+    await assertAccessible(page, "the 404 page");
+    w.errors = w.errors.filter((e) => !e.endsWith(`[${base}/run/999999]`));
     assertClean(w);
   } finally {
     await browser.close();
@@ -229,12 +300,43 @@ test("a new run appears on an open run list live, on top", { timeout: 300000 }, 
       else await new Promise((r) => setTimeout(r, 10));
     }
     assert.ok(runId, `no run appeared: ${flow.output}`);
+    // The run page of a run with a complete one before it (the first test's,
+    // same provider) says how long is left.
+    const runPage = await browser.newPage();
+    const w2 = await watch(runPage);
+    // The tab is in the background, and the browser's notifications are
+    // recorded (a stand-in that grants permission when asked).
+    await runPage.addInitScript(() => {
+      window.__notes = [];
+      class Note {
+        constructor(title, opts) { window.__notes.push({ title, body: opts && opts.body }); }
+        static requestPermission() { Note.permission = "granted"; return Promise.resolve("granted"); }
+      }
+      Note.permission = "default";
+      window.Notification = Note;
+      Object.defineProperty(document, "hidden", { get: () => true });
+    });
+    await runPage.goto(`${base}/run/${runId}`);
+    // Nothing is asked on load: only the button asks.
+    await runPage.locator("#notify:not([hidden])").click();
+    await runPage.locator("#notify", { hasText: "Notifying when done" }).waitFor({ timeout: 10000 });
+    // The page opens as soon as the run exists: the estimate is on it from the start.
+    const eta = runPage.locator("#run-now .eta");
+    await eta.waitFor({ timeout: 60000 });
+    assert.match(await eta.innerText(), /^(about .* left|almost done)$/);
     // No reload: the row arrives over SSE, goes on top, and follows the run to its end.
     await page.locator(`#run-rows tr.run-row:first-child#run-row-${runId}`).waitFor({ timeout: 120000 });
     await page.locator(`#run-row-${runId} .badge`, { hasText: "complete" }).waitFor({ timeout: 240000 });
     assert.equal(await page.locator(`#run-row-${runId}`).count(), 1);
     assert.equal(await page.locator("tr.run-row").count(), before + 1);
+    // The run ended while its tab was hidden: one notification says so.
+    await runPage.waitForFunction(() => window.__notes.length > 0, null, { timeout: 60000 });
+    const notes = await runPage.evaluate(() => window.__notes);
+    assert.equal(notes.length, 1);
+    assert.match(notes[0].title, new RegExp(`^✓ Run #${runId}`));
     assertClean(w);
+    assertClean(w2);
+    await runPage.close();
     const code = await new Promise((res) => (flow.exitCode !== null ? res(flow.exitCode) : flow.once("exit", res)));
     assert.equal(code, 0, flow.output);
   } finally {
@@ -286,6 +388,9 @@ test("a token of ; , quotes and spaces logs in and keeps the session; Cancel wor
     await cancel.waitFor({ timeout: 60000 });
     await cancel.click();
     await page.locator("#run-status", { hasText: "cancelled" }).waitFor({ timeout: 120000 });
+    const stopped = await tab(page);
+    assert.match(stopped.title, new RegExp(`^■ Run #${runId} cancelled`));
+    assert.equal(stopped.icon, "/favicon.ico");
     const code = await new Promise((res) => (flow.exitCode !== null ? res(flow.exitCode) : flow.once("exit", res)));
     assert.equal(code, 130, flow.output);
     // Without the cookie the server refuses.
@@ -295,6 +400,51 @@ test("a token of ; , quotes and spaces logs in and keeps the session; Cancel wor
   } finally {
     await browser.close();
     if (flow.exitCode === null) flow.kill("SIGINT");
+    await stop(web);
+  }
+});
+
+test("a failed run opens on its failure, named by step and asset, and its tab says so", { timeout: 120000 }, async () => {
+  // A failed run as the observer records it (the offline renderer does not fail on demand).
+  const make = start(["-e", `
+    local store = require "grokspicy.store"
+    local view = require "grokspicy.view"
+    local observer = require "grokspicy.observer"
+    local conn = assert(store.init_db(${JSON.stringify(join(out, "grok_spicy.db"))}))
+    local obs = observer.WebObserver(conn, nil, { provider = "local" })
+    local id = obs:on_run_start("a fox that fails")
+    obs:on_status(id, "keyframes")
+    obs:on_error(id, "compose_keyframe: the image service answered 500\\nsecond line", { step = "keyframes",
+      scene_id = 2, asset = "keyframe" })
+    print("run=" .. id)`], "failed-run");
+  const code = await new Promise((res) => (make.exitCode !== null ? res(make.exitCode) : make.once("exit", res)));
+  assert.equal(code, 0, make.output);
+  const runId = Number(make.output.match(/run=(\d+)/)[1]);
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const web = await startWeb(port);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  try {
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    const w = await watch(page);
+    assertCsp(await page.goto(`${base}/run/${runId}`));
+    const t = await tab(page);
+    assert.match(t.title, new RegExp(`^✗ Run #${runId}`));
+    assert.equal(t.icon, "/static/icon-failed.png");
+    const line = page.locator("#run-failure");
+    assert.match(await line.innerText(),
+      /^✗ Run failed in Keyframes \(scene 2 keyframe\) at \d\d:\d\d UTC: compose_keyframe: the image service answered 500$/);
+    // The whole message is one click away.
+    await page.locator("#run-stop details summary").click();
+    assert.match(await page.locator("#run-stop details pre").innerText(), /second line/);
+    // On a phone, the failure is on the first screen.
+    const box = await line.boundingBox();
+    assert.ok(box && box.y + box.height <= 844, `the failure line is at ${box && box.y}px`);
+    await page.screenshot({ path: join(ARTIFACTS, "run-failed-phone.png") });
+    await assertAccessible(page, "a failed run");
+    assertClean(w);
+  } finally {
+    await browser.close();
     await stop(web);
   }
 });

@@ -64,30 +64,165 @@ describe("view", function()
     assert.falsy(html:find("drawing…", 1, true))
     assert.falsy(html:find("video…", 1, true))
     local frag = view.run_fragment(conn:get_run(id), "error")
-    assert.truthy(frag:find('id="storyboard"', 1, true))
+    -- Only the slots still waiting change: scene 2 (nothing made) and the
+    -- owl's card; O'Brien's accepted sheet stays as it is.
+    assert.falsy(frag:find('id="storyboard"', 1, true))
+    assert.truthy(frag:find('id="scene-2"', 1, true))
+    assert.truthy(frag:find('id="char-owl"', 1, true))
+    assert.falsy(frag:find('id="char-o-brien"', 1, true))
     assert.truthy(frag:find("not made", 1, true))
   end)
 
   it("builds fragments that replace slots by id out of band", function()
     local id = seeded_run(conn, "c")
     local frag = view.run_fragment(conn:get_run(id), "keyframe", 1)
-    assert.truthy(frag:find('<section id="run-header" class="run-header" hx-swap-oob="true">', 1, true))
+    assert.truthy(frag:find('<section id="run%-header" class="run%-header" [^>]* hx%-swap%-oob="true">'))
     assert.truthy(frag:find('<article id="scene-1" class="scene" hx-swap-oob="true">', 1, true))
     assert.falsy(frag:find('id="scene-2"', 1, true))
     local plan = view.run_fragment(conn:get_run(id), "plan")
     assert.truthy(plan:find('id="storyboard"', 1, true))
     local row = view.run_row(conn:get_run(id), true)
-    assert.truthy(row:find('<tr id="run-row-' .. id .. '" class="run-row" hx-swap-oob="true">', 1, true))
+    assert.truthy(row:find('<tr id="run-row-' .. id .. '" class="run-row" data-running="1" hx-swap-oob="true">', 1,
+      true))
   end)
 
-  it("computes progress from the status and the accepted assets", function()
+  it("computes progress from each step's share and the accepted assets", function()
     local id = seeded_run(conn, "c")
     local m = view.run_model(conn:get_run(id))
-    -- keyframes is step 3 of 6 with 1 of 2 keyframes accepted: (2 + 0.5) / 6
-    assert.are.equal(math.floor(2.5 / 6 * 100 + 0.5), m.progress_pct)
+    -- story plan 5 + characters 20 (its step is over) + keyframes 25 * 1/2
+    assert.are.equal(38, m.progress_pct)
     assert.are.equal("Keyframes", m.current_step)
+    assert.are.equal("1/2", m.steps[3].count)
+    -- A clip accepted while the status still says keyframes counts at once,
+    -- and the badge says both are under way.
+    conn:upsert_video_asset(id, { scene_id = 1, video_url = "", video_path = "runs/1/videos/scene_1.mp4", duration = 8,
+      first_frame_path = "", last_frame_path = "", consistency_score = 0.9, correction_passes = 0 })
+    m = view.run_model(conn:get_run(id))
+    assert.are.equal(38 + 20, m.progress_pct)
+    assert.are.equal("1/2", m.steps[5].count)
+    assert.are.equal("58% · keyframes — Run #" .. id, m.tab_title)
+    assert.are.equal("running", m.icon)
     conn:update_run(id, { status = "complete" })
-    assert.are.equal(100, view.run_model(conn:get_run(id)).progress_pct)
+    m = view.run_model(conn:get_run(id))
+    assert.are.equal(100, m.progress_pct)
+    assert.are.equal("complete", m.icon)
+    assert.truthy(m.tab_title:find("^✓ Run #" .. id))
+    conn:update_run(id, { status = "failed" })
+    m = view.run_model(conn:get_run(id))
+    assert.are.equal("failed", m.icon)
+    assert.truthy(m.tab_title:find("^✗ Run #" .. id))
+  end)
+
+  -- A run's events as the observer writes them, `secs` after the run's start.
+  local function event(id, kind, secs, data)
+    local started = conn:get_run(id).started_at
+    local t = math.floor(view.parse_iso(started)) + secs
+    conn:append_event { run_id = id, type = kind, data = data,
+      created_at = os.date("!%Y-%m-%dT%H:%M:%S", t) .. started:match("%.%d+Z$") }
+  end
+  local function timed_run(id)
+    conn:update_run(id, { status = "complete", final_video_path = "runs/1/final.mp4" })
+    event(id, "status", 0, { status = "pending" })
+    event(id, "status", 1, { status = "ideation" })
+    event(id, "status", 3, { status = "characters" })
+    event(id, "character", 9, { name = "O'Brien", attempts = {
+      { path = "runs/1/characters/o_brien_attempt1.png", score = 0.4, action = "generate" },
+      { path = "runs/1/characters/o brien.png", score = 0.91, action = "regenerate" } } })
+    event(id, "status", 13, { status = "keyframes" })
+    event(id, "keyframe", 17, { scene_id = 1 })
+    event(id, "keyframe", 21, { scene_id = 2 })
+    event(id, "status", 21, { status = "script" })
+    event(id, "status", 22, { status = "videos" })
+    event(id, "video", 30, { scene_id = 1 })
+    event(id, "video", 35, { scene_id = 2 })
+    event(id, "status", 35, { status = "assembly" })
+    event(id, "complete", 37, { final_video_path = "runs/1/final.mp4" })
+  end
+
+  it("puts a finished run's result first and swaps only what changed on completion", function()
+    local id = seeded_run(conn, "c")
+    for _, sid in ipairs { 1, 2 } do
+      conn:upsert_keyframe_asset(id, { scene_id = sid, keyframe_url = "", keyframe_path = "runs/1/keyframes/k.png",
+        consistency_score = 0.9, generation_attempts = 1, edit_passes = 0, video_prompt = "p" })
+      conn:upsert_video_asset(id, { scene_id = sid, video_url = "", video_path = "runs/1/videos/v.mp4", duration = 8,
+        first_frame_path = "", last_frame_path = "", consistency_score = 0.9, correction_passes = 0 })
+    end
+    conn:upsert_character_asset(id, { name = "Owl", portrait_url = "", portrait_path = "runs/1/characters/owl.png",
+      visual_description = "a grey owl", consistency_score = 0.8, generation_attempts = 1 })
+    timed_run(id)
+    local run = conn:get_run(id, { timeline = true })
+    local html = view.render("run.html", { m = view.run_model(run) })
+    local final_at, board_at = html:find('id="final"', 1, true), html:find('id="storyboard"', 1, true)
+    assert.truthy(final_at and board_at and final_at < board_at, "the result comes before the storyboard")
+    assert.truthy(html:find("16.0s long", 1, true))
+    assert.truthy(html:find('href="/output/runs/1/final.mp4" download', 1, true))
+    assert.falsy(html:find('<video src="/output/runs/1/final.mp4"[^>]*autoplay'))
+    assert.truthy(html:find('<link rel="icon" id="favicon" href="/static/icon-complete.png">', 1, true))
+    -- Completion: header, result and timeline; no accepted image or clip is sent again.
+    local frag = view.run_fragment(run, "complete")
+    assert.truthy(frag:find('id="final"', 1, true))
+    assert.truthy(frag:find('id="run-timeline"', 1, true))
+    assert.falsy(frag:find('id="storyboard"', 1, true))
+    assert.falsy(frag:find('id="scene-', 1, true))
+    assert.falsy(frag:find('id="char-', 1, true))
+  end)
+
+  it("shows every attempt of an asset and draws the run on one time axis", function()
+    local id = seeded_run(conn, "c")
+    timed_run(id)
+    local m = view.run_model(conn:get_run(id, { timeline = true }))
+    local p = m.characters[1].panel
+    assert.are.equal(2, #p.attempts)
+    assert.falsy(p.attempts[1].accepted)
+    assert.truthy(p.attempts[2].accepted)
+    assert.are.equal(6, p.seconds) -- from its step's start (3 s) to its event (9 s)
+    local html = view.render("run.html", { m = m })
+    assert.truthy(html:find("2 attempts", 1, true))
+    assert.truthy(html:find('src="/output/runs/1/characters/o_brien_attempt1.png"', 1, true))
+    assert.truthy(html:find("✓ accepted", 1, true))
+    -- The timeline: scene 2's keyframe starts when scene 1's ended; clips start with their keyframe.
+    local rows = {}
+    for _, r in ipairs(m.timeline.rows) do rows[r.label] = r end
+    assert.are.equal(37, m.timeline.span)
+    assert.are.equal(math.floor(17 / 37 * 1000 + 0.5), rows["Scene 2 keyframe"].x)
+    assert.are.equal(math.floor(17 / 37 * 1000 + 0.5), rows["Scene 1 clip"].x)
+    assert.are.equal(13, rows["Scene 1 clip"].seconds)
+    assert.truthy(html:find('<rect class="tl-bar done" x="', 1, true))
+  end)
+
+  it("estimates the time left from past runs with the same provider, and not without them", function()
+    local timing = require "grokspicy.timing"
+    local live = seeded_run(conn, "now") -- provider local, status keyframes, 1 of 2 keyframes
+    assert.is_nil(timing.history(conn, "local", live))
+    local run = conn:get_run(live, { timeline = true })
+    run.history = timing.history(conn, "local", live)
+    local m = view.run_model(run)
+    assert.is_nil(m.eta)
+    assert.falsy(view.render("run.html", { m = m }):find("s left", 1, true))
+    local past = seeded_run(conn, "before")
+    timed_run(past)
+    assert.is_nil(timing.history(conn, "xai", live), "another provider's runs say nothing")
+    local h = timing.history(conn, "local", live)
+    assert.are.equal(1, h.runs)
+    assert.are.equal(4, h.per_unit.keyframes) -- 8 s for 2 scenes
+    assert.are.equal(6.5, h.per_unit.videos) -- 13 s for 2 scenes
+    run.history = h
+    m = view.run_model(run)
+    assert.truthy(m.eta and m.eta > 0)
+    -- No step of this run has begun by its events: keyframes, script, videos, assembly all lie ahead.
+    assert.are.equal(4 * 2 + 1 + 6.5 * 2 + 2, m.eta)
+    assert.truthy(view.render("run.html", { m = m }):find('data-eta-at="', 1, true))
+    -- Measured from the newest event, not the clock: a page load later gives
+    -- the same header and timeline as the event's fragment.
+    -- (the event 2 s ago: the clock has moved on since)
+    local two_ago = math.floor(view.now()) - 2
+    conn:append_event { run_id = live, type = "status", data = { status = "keyframes" },
+      created_at = os.date("!%Y-%m-%dT%H:%M:%S.000Z", two_ago) }
+    run = conn:get_run(live, { timeline = true })
+    run.history = h
+    m = view.run_model(run)
+    -- The keyframes step began at the newest event: nothing of it has passed yet.
+    assert.are.equal(4 * 2 + 1 + 6.5 * 2 + 2, m.eta)
   end)
 
   it("list_item_html gives the partial's HTML and follows every change of a finished run", function()
@@ -110,6 +245,20 @@ describe("view", function()
     conn:update_run(run2, { status = "videos" })
     row = fresh(run2)
     assert.equals(expected(row), tostring(view.list_item_html(row).html))
+  end)
+
+  it("gives a failed run's row its reason and a running run's row a live clock", function()
+    local id = conn:insert_run("a fox")
+    conn:update_run(id, { status = "failed", error = "compose_keyframe: HTTP 500 <boom>\nat line 2" })
+    local html = tostring(view.list_item_html(conn:list_runs { limit = 1 }[1]).html)
+    assert.truthy(html:find("✗</span> compose_keyframe: HTTP 500 &lt;boom&gt;</div>", 1, true))
+    assert.falsy(html:find("line 2", 1, true))
+    assert.truthy(html:find(' UTC">', 1, true)) -- the UTC time stays in the title
+    local run2 = conn:insert_run("going")
+    conn:update_run(run2, { status = "videos" })
+    html = tostring(view.list_item_html(conn:list_runs { limit = 1 }[1]).html)
+    assert.truthy(html:find('data-running="1"', 1, true))
+    assert.truthy(html:find('<span class="clock" data-since="', 1, true))
   end)
 
   it("renders the run list with filters kept", function()
