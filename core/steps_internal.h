@@ -146,7 +146,7 @@ int add_field(gs_step_result *r, const char *key, int type, const char *s, doubl
 void asset_of(const gs_step_args *a, char *buf, size_t len);
 void best_free(best *b);
 void best_offer(best *b, double score, char *path, const gs_score *s, double duration, char *first,
-                       char *last);
+                char *last);
 int cancelled(run *w);
 int cast_build(run *w, cast *k);
 char *cast_descriptions(const cast *k);

@@ -146,7 +146,7 @@ void best_free(best *b)
 
 /* Takes path, first, last (may be NULL); copies the score's texts. */
 void best_offer(best *b, double score, char *path, const gs_score *s, double duration, char *first,
-                       char *last)
+                char *last)
 {
     if (score <= b->score && b->path) {
         free(path);

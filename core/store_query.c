@@ -30,7 +30,7 @@ void bind_opt_text(sqlite3_stmt *st, int i, const char *s)
 
 /* created_at NULL: now. */
 int append_event_at(gs_db *db, int64_t run_id, const char *type, const char *data_json, const char *html,
-                           const char *created_at, int64_t *out_id, char *err, size_t n)
+                    const char *created_at, int64_t *out_id, char *err, size_t n)
 {
     const char *op = "append_event";
     if (!db || !type || !*type)
