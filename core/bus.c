@@ -27,6 +27,7 @@
 
 #include "grokspicy.h"
 #include "gs_internal.h"
+#include "gs_util.h"
 
 /* ---------------------------------------------------------------- events */
 
@@ -832,13 +833,6 @@ static int l_sub_close(lua_State *L)
 
 /* ---- helpers for tests and benchmarks only ---- */
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void sleep_s(double s)
 {
     if (s <= 0)
@@ -851,7 +845,7 @@ static void sleep_s(double s)
 /* bus.monotonic_ns() -> integer: CLOCK_MONOTONIC in nanoseconds. */
 static int l_monotonic_ns(lua_State *L)
 {
-    lua_pushinteger(L, (lua_Integer)now_ns());
+    lua_pushinteger(L, (lua_Integer)gs_monotonic_ns());
     return 1;
 }
 
@@ -867,7 +861,7 @@ static void *later_main(void *p)
     sleep_s(a->delay);
     for (lua_Integer i = 0; i < a->n; i++) {
         char buf[32];
-        int len = snprintf(buf, sizeof buf, "%lld", (long long)now_ns());
+        int len = snprintf(buf, sizeof buf, "%lld", (long long)gs_monotonic_ns());
         if (gs_bus_publish(a->bus, "bench", 0, (int64_t)i + 1, buf, (size_t)len, NULL, 0) == GS_BUS_CLOSED)
             break;
         sleep_s(a->interval);

@@ -1,10 +1,11 @@
 /*
- * gs_util.h — the few string and error helpers the C modules share; not installed.
+ * gs_util.h — the few string, error, clock and file helpers the C modules share; not installed.
  */
 #ifndef GS_UTIL_H
 #define GS_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* A growable string. Out of memory is sticky and checked once, at gs_sb_take. */
 typedef struct gs_sbuf {
@@ -24,6 +25,10 @@ void gs_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((fo
 
 /* Frees n strings and the array; NULL is fine. */
 void gs_free_strv(char **v, size_t n);
+
+/* The one monotonic clock (CLOCK_MONOTONIC): for elapsed times and deadlines. */
+int64_t gs_monotonic_ns(void);
+double gs_monotonic(void); /* seconds */
 
 /* mkdir -p (mode 0755): 0 when each folder of path was made or already there, -1 with errno. */
 int gs_mkdir_p(const char *path);

@@ -25,6 +25,7 @@
 #include <lualib.h>
 #include "grokspicy.h"
 #include "gs_internal.h"
+#include "gs_util.h"
 #include "http_internal.h"
 #include "http_parts.h"
 
@@ -260,7 +261,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         rq = calloc(1, sizeof *rq);
         if (!rq)
             return MHD_NO;
-        rq->t0 = gs_store_monotonic();
+        rq->t0 = gs_monotonic();
         *con_cls = rq;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > GS_HTTP_MAX_BODY) {
@@ -302,7 +303,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
                 inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, addr,
                           sizeof addr);
         }
-        fprintf(stderr, "%s %s %u %.1fms\n", addr, rq->line[0] ? rq->line : "-", rq->status, (gs_store_monotonic() - rq->t0) * 1e3);
+        fprintf(stderr, "%s %s %u %.1fms\n", addr, rq->line[0] ? rq->line : "-", rq->status, (gs_monotonic() - rq->t0) * 1e3);
     }
     gs_http_buf_free(&rq->body);
     free(rq);

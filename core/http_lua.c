@@ -20,6 +20,7 @@
 #include <lualib.h>
 #include "grokspicy.h"
 #include "gs_internal.h"
+#include "gs_util.h"
 #include "http_internal.h"
 #include "http_parts.h"
 
@@ -150,11 +151,11 @@ static int l_wait(lua_State *L)
 {
     gs_http_server *s = check_server(L, "server:wait");
     double timeout = luaL_optnumber(L, 2, -1);
-    double t0 = gs_store_monotonic();
+    double t0 = gs_monotonic();
     for (;;) {
         double slice = 0.1;
         if (timeout >= 0) {
-            double left = timeout - (gs_store_monotonic() - t0);
+            double left = timeout - (gs_monotonic() - t0);
             if (left <= 0) {
                 lua_pushboolean(L, gs_http_stopped(s));
                 return 1;

@@ -46,13 +46,6 @@ int gs_media_cancelled(void)
 }
 #define MAX_CAPTURE ((size_t)1 << 30)
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- child processes ---------------------------------------------------- */
 
 /* The tool's name for messages: "ffmpeg" for whatever $GS_FFMPEG names. */
@@ -197,7 +190,7 @@ int run_child(const char *const argv[], const void *in, size_t in_len, feed_fn f
     if (in && in_len == 0 && !feed)
         close_fd(&inp[0]);
 
-    double deadline = timeout_s > 0 ? now_s() + timeout_s : 0;
+    double deadline = timeout_s > 0 ? gs_monotonic() + timeout_s : 0;
     while (errp[0] >= 0 || outp[0] >= 0 || inp[0] >= 0) {
         struct pollfd pf[3];
         int np = 0, ie = -1, io = -1, ii = -1;
@@ -215,7 +208,7 @@ int run_child(const char *const argv[], const void *in, size_t in_len, feed_fn f
         }
         int ms = -1;
         if (deadline > 0) {
-            double left = deadline - now_s();
+            double left = deadline - gs_monotonic();
             if (left <= 0) {
                 timed_out = 1;
                 break;
@@ -299,7 +292,7 @@ int run_child(const char *const argv[], const void *in, size_t in_len, feed_fn f
                 pid = -1;
                 goto done;
             }
-            if (deadline > 0 && now_s() >= deadline) {
+            if (deadline > 0 && gs_monotonic() >= deadline) {
                 timed_out = 1;
                 break;
             }

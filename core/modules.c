@@ -230,9 +230,7 @@ static int l_sys_pid(lua_State *L)
 /* sys.monotonic() -> seconds from CLOCK_MONOTONIC, for elapsed times. */
 static int l_sys_monotonic(lua_State *L)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    lua_pushnumber(L, gs_monotonic());
     return 1;
 }
 

@@ -249,13 +249,6 @@ int add_field(gs_step_result *r, const char *key, int type, const char *s, doubl
 
 /* ---- context, futures, event ring ---- */
 
-static double now_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Waits on ctx->cv until deadline (< 0: for ever). 0 on timeout. */
 static int cv_wait_until(gs_steps_ctx *ctx, double deadline)
 {
@@ -272,7 +265,7 @@ static int cv_wait_until(gs_steps_ctx *ctx, double deadline)
 
 static double deadline_of(double timeout_s)
 {
-    return timeout_s < 0 ? -1 : now_mono() + timeout_s;
+    return timeout_s < 0 ? -1 : gs_monotonic() + timeout_s;
 }
 
 static void ctx_destroy(gs_steps_ctx *ctx)

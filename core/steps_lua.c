@@ -17,15 +17,9 @@
 
 #include "gs_internal.h"
 #include "gs_steps.h"
+#include "gs_util.h"
 
 int luaopen_grokspicy_steps(lua_State *L);
-
-static double now_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 #define CTX_MT "grokspicy.StepContext"
 #define FUTURE_MT "grokspicy.StepFuture"
@@ -464,7 +458,7 @@ static int l_wait_all(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     double t = opt_timeout(L, 2, "steps.wait_all: timeout must be >= 0");
-    double deadline = t < 0 ? -1 : now_mono() + t;
+    double deadline = t < 0 ? -1 : gs_monotonic() + t;
     lua_Integer n = luaL_len(L, 1);
     for (lua_Integer i = 1; i <= n; i++) { /* check every entry before waiting */
         lua_geti(L, 1, i);
@@ -477,7 +471,7 @@ static int l_wait_all(lua_State *L)
         lua_geti(L, 1, i);
         gs_future *f = ((lfuture *)lua_touserdata(L, -1))->f;
         lua_pop(L, 1);
-        double left = deadline < 0 ? -1 : fmax(0, deadline - now_mono());
+        double left = deadline < 0 ? -1 : fmax(0, deadline - gs_monotonic());
         if (!gs_future_wait(f, left)) {
             luaL_pushfail(L);
             lua_pushfstring(L, "steps.wait_all: timed out after %f s (step %d of %d, %s)", t, (int)i, (int)n,

@@ -34,6 +34,7 @@
 
 #include "gs_owner.h"
 #include "gs_store.h"
+#include "gs_util.h"
 #include "store_internal.h"
 
 /* ---------------------------------------------------------------- schema */
@@ -252,12 +253,7 @@ void iso_time(char *buf, size_t len, double seconds_ago)
 
 void gs_store_now_iso(char *buf, size_t len) { iso_time(buf, len, 0); }
 
-double gs_store_monotonic(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+double gs_store_monotonic(void) { return gs_monotonic(); }
 
 struct sqlite3 *gs_store_handle(gs_db *db) { return db ? db->h : NULL; }
 int gs_store_depth(gs_db *db) { return db ? db->depth : 0; }

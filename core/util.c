@@ -1,5 +1,5 @@
 /*
- * util.c — shared string and error helpers (gs_util.h). Owns no state.
+ * util.c — shared string, error, clock and file helpers (gs_util.h). Owns no state.
  */
 #include <errno.h>
 #include <limits.h>
@@ -9,8 +9,21 @@
 #include <string.h>
 
 #include <sys/stat.h>
+#include <time.h>
 
 #include "gs_util.h"
+
+int64_t gs_monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+double gs_monotonic(void)
+{
+    return (double)gs_monotonic_ns() / 1e9;
+}
 
 void gs_sb_addn(gs_sbuf *b, const char *s, size_t len)
 {

@@ -189,13 +189,6 @@ void sleep_ms(double ms)
     }
 }
 
-double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static double jitter(void)
 {
     static _Thread_local unsigned seed;

@@ -69,7 +69,6 @@ enum { CALL_OK = 0, CALL_FAILED = -1, CALL_UNSURE = -6 };
 #define http_call gs_xi_http_call
 #define jw_data_url gs_xi_jw_data_url
 #define new_client_id gs_xi_new_client_id
-#define now_s gs_xi_now_s
 #define post gs_xi_post
 #define resp_reset gs_xi_resp_reset
 #define server_message gs_xi_server_message
@@ -99,7 +98,6 @@ int http_call(const xai_cfg *c, const char *method, const char *url, const char 
               const char *cid, double timeout_s, xresp *r, const char *what, char *err, size_t errlen);
 int jw_data_url(jw *w, const char *path, char *err, size_t errlen);
 void new_client_id(char *out, size_t len);
-double now_s(void);
 int post(const xai_cfg *c, bill *b, const char *path, const char *body, int64_t guess, xresp *r, jv **j,
          char *err, size_t errlen);
 void resp_reset(xresp *r);

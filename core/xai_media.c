@@ -230,7 +230,7 @@ static int poll_job(xai_provider *x, const bill *b, int64_t prior, const char *o
     const xai_cfg *c = &x->cfg;
     char url[1024], last[400] = "";
     snprintf(url, sizeof url, "%s/videos/%s", c->base_url, b->id);
-    double deadline = now_s() + c->video_timeout_s;
+    double deadline = gs_monotonic() + c->video_timeout_s;
     for (;;) {
         if (gs_media_cancelled()) {
             snprintf(err, errlen, "xai video %s: cancelled while the job ran (it stays recorded at its list price; "
@@ -238,7 +238,7 @@ static int poll_job(xai_provider *x, const bill *b, int64_t prior, const char *o
             bill_charge(b, 1, -1, prior, -1, "abandoned", "cancelled while the job ran");
             return -1;
         }
-        if (now_s() > deadline) {
+        if (gs_monotonic() > deadline) {
             snprintf(err, errlen, "xai video %s: not done after %.0f s (video timeout)%s%s; it stays recorded at its "
                      "list price and a resumed run polls it", b->id, c->video_timeout_s, last[0] ? "; last poll: " : "",
                      last);
