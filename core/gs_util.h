@@ -30,7 +30,9 @@ void gs_free_strv(char **v, size_t n);
 int64_t gs_monotonic_ns(void);
 double gs_monotonic(void); /* seconds */
 
-/* mkdir -p (mode 0755): 0 when each folder of path was made or already there, -1 with errno. */
+/* mkdir -p (mode 0755): 0 when each folder of path was made or already there, -1 with errno
+   (ENOTDIR when a file stands where a folder should). The one mkdir -p: C calls it, Lua has
+   it as sys.mkdir_p. */
 int gs_mkdir_p(const char *path);
 
 /* The whole file, malloc'd and NUL-terminated (*len excludes the NUL), or

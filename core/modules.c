@@ -234,6 +234,20 @@ static int l_sys_monotonic(lua_State *L)
     return 1;
 }
 
+/* sys.mkdir_p(path) -> true | nil, reason, errno: mkdir -p (mode 0755), as io.open reports. */
+static int l_sys_mkdir_p(lua_State *L)
+{
+    if (gs_mkdir_p(luaL_checkstring(L, 1)) == 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    int e = errno;
+    luaL_pushfail(L);
+    lua_pushstring(L, strerror(e));
+    lua_pushinteger(L, e);
+    return 3;
+}
+
 static int l_sys_sleep(lua_State *L)
 {
     lua_Number s = luaL_checknumber(L, 1);
@@ -427,6 +441,7 @@ int luaopen_grokspicy_sys(lua_State *L)
         {"isatty", l_sys_isatty},
         {"pid", l_sys_pid},
         {"monotonic", l_sys_monotonic},
+        {"mkdir_p", l_sys_mkdir_p},
         {"sleep", l_sys_sleep},
         {"cpu_count", l_sys_cpu_count},
         {"exe_path", l_sys_exe_path},

@@ -435,24 +435,8 @@ static int make_parents(const char *path, char *err, size_t n)
     int rc = 0;
     if (slash && slash != dir) {
         *slash = '\0';
-        for (char *q = dir + 1;; q++) {
-            if (*q != '/' && *q != '\0')
-                continue;
-            char c = *q;
-            *q = '\0';
-            if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-                rc = fail(err, n, "open: cannot create folder '%s': %s", dir, strerror(errno));
-                break;
-            }
-            *q = c;
-            if (!c)
-                break;
-        }
-        struct stat sb;
-        if (rc == 0 && stat(dir, &sb) != 0)
+        if (gs_mkdir_p(dir) != 0)
             rc = fail(err, n, "open: cannot create folder '%s': %s", dir, strerror(errno));
-        else if (rc == 0 && !S_ISDIR(sb.st_mode))
-            rc = fail(err, n, "open: cannot create folder '%s': %s", dir, strerror(ENOTDIR));
     }
     free(dir);
     return rc;

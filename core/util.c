@@ -122,8 +122,14 @@ void gs_free_strv(char **v, size_t n)
 int gs_mkdir_p(const char *path)
 {
     char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+    if (!*path) {
+        errno = ENOENT;
         return -1;
+    }
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
     for (char *p = buf + 1; *p; p++)
         if (*p == '/') {
             *p = '\0';
@@ -131,7 +137,17 @@ int gs_mkdir_p(const char *path)
                 return -1;
             *p = '/';
         }
-    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return -1;
+    /* EEXIST is also what a file in the way says. */
+    struct stat st;
+    if (stat(buf, &st) != 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
 }
 
 char *gs_read_file(const char *path, size_t *len)
