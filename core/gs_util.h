@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* A growable string. Out of memory is sticky and checked once, at gs_sb_take. */
 typedef struct gs_sbuf {
@@ -29,6 +30,18 @@ void gs_free_strv(char **v, size_t n);
 /* The one monotonic clock (CLOCK_MONOTONIC): for elapsed times and deadlines. */
 int64_t gs_monotonic_ns(void);
 double gs_monotonic(void); /* seconds */
+
+/* How gs_spawn places the child: a new session (it outlives this terminal and
+   its Ctrl+C), or a process group of its own (a deadline kills the group). */
+enum { GS_SPAWN_SESSION = 1, GS_SPAWN_GROUP = 2 };
+
+/* The one posix_spawn setup: starts argv[0] (a path, or a name on PATH) with
+   envp, fds[0..2] as its stdin, stdout and stderr and, when pass >= 0, pass as
+   its fd 3 (pass must not be 0..3). Every other descriptor must be
+   close-on-exec. The child starts with no signal blocked and the signals a
+   host catches (INT, TERM, HUP, QUIT, PIPE, CHLD) at their defaults. 0 with
+   *pid set, or posix_spawnp's error number. */
+int gs_spawn(pid_t *pid, const char *const argv[], char *const envp[], const int fds[3], int pass, int how);
 
 /* mkdir -p (mode 0755): 0 when each folder of path was made or already there, -1 with errno
    (ENOTDIR when a file stands where a folder should). The one mkdir -p: C calls it, Lua has

@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -133,9 +132,7 @@ int run_child(const char *const argv[], const void *in, size_t in_len, feed_fn f
     size_t olen = 0, ocap = 0, in_off = 0;
     char tail[STDERR_KEEP];
     size_t tail_len = 0;
-    int timed_out = 0, spawned_fa = 0, spawned_attr = 0;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
+    int timed_out = 0;
     const char *prog = argv[0];
     const char *tool = tool_name(prog);
 
@@ -152,28 +149,11 @@ int run_child(const char *const argv[], const void *in, size_t in_len, feed_fn f
     /* Pipes are close-on-exec, so children spawned by other threads never
      * inherit them; dup2 onto 0/1/2 clears the flag for this child only.
      * stdin is a socket so that writing after the child exits gives EPIPE
-     * through MSG_NOSIGNAL instead of a process-wide SIGPIPE. */
-    posix_spawn_file_actions_init(&fa);
-    spawned_fa = 1;
-    posix_spawn_file_actions_adddup2(&fa, in || feed ? inp[1] : devnull, 0);
-    posix_spawn_file_actions_adddup2(&fa, out ? outp[1] : devnull, 1);
-    posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-    posix_spawnattr_init(&attr);
-    spawned_attr = 1;
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGPIPE);
-    sigaddset(&defaults, SIGINT);
-    sigaddset(&defaults, SIGTERM);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    /* Its own process group: Ctrl+C in the terminal reaches the host, which
-     * decides; a deadline kills the whole group. */
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-
-    int e = posix_spawnp(&pid, prog, &fa, &attr, (char *const *)argv, environ);
+     * through MSG_NOSIGNAL instead of a process-wide SIGPIPE. Its own process
+     * group: Ctrl+C in the terminal reaches the host, which decides; a
+     * deadline kills the whole group. */
+    int fds[3] = {in || feed ? inp[1] : devnull, out ? outp[1] : devnull, errp[1]};
+    int e = gs_spawn(&pid, argv, environ, fds, -1, GS_SPAWN_GROUP);
     if (e != 0) {
         pid = -1;
         if (e == ENOENT && (strcmp(tool, "ffmpeg") == 0 || strcmp(tool, "ffprobe") == 0))
@@ -337,10 +317,6 @@ kill_child:
         pid = -1;
     }
 done:
-    if (spawned_fa)
-        posix_spawn_file_actions_destroy(&fa);
-    if (spawned_attr)
-        posix_spawnattr_destroy(&attr);
     close_fd(&devnull);
     close_fd(&errp[0]);
     close_fd(&errp[1]);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -184,4 +186,36 @@ char *gs_read_file(const char *path, size_t *len)
     buf[n] = '\0';
     *len = n;
     return buf;
+}
+
+int gs_spawn(pid_t *pid, const char *const argv[], char *const envp[], const int fds[3], int pass, int how)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    for (int i = 0; i < 3; i++)
+        posix_spawn_file_actions_adddup2(&fa, fds[i], i);
+    if (pass >= 0)
+        posix_spawn_file_actions_adddup2(&fa, pass, 3);
+    posix_spawnattr_init(&attr);
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    static const int reset[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGCHLD};
+    for (size_t i = 0; i < sizeof reset / sizeof reset[0]; i++)
+        sigaddset(&defaults, reset[i]);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (how == GS_SPAWN_SESSION) {
+        flags |= POSIX_SPAWN_SETSID;
+    } else if (how == GS_SPAWN_GROUP) {
+        posix_spawnattr_setpgroup(&attr, 0);
+        flags |= POSIX_SPAWN_SETPGROUP;
+    }
+    posix_spawnattr_setflags(&attr, flags);
+    int e = posix_spawnp(pid, argv[0], &fa, &attr, (char *const *)argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    return e;
 }
