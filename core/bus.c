@@ -831,76 +831,13 @@ static int l_sub_close(lua_State *L)
     return 0;
 }
 
-/* ---- helpers for tests and benchmarks only ---- */
-
-static void sleep_s(double s)
-{
-    if (s <= 0)
-        return;
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
+/* ---- for tests and benchmarks (the thread that publishes from C is
+   tests/c/hooks.c, built only with the tests) ---- */
 
 /* bus.monotonic_ns() -> integer: CLOCK_MONOTONIC in nanoseconds. */
 static int l_monotonic_ns(lua_State *L)
 {
     lua_pushinteger(L, (lua_Integer)gs_monotonic_ns());
-    return 1;
-}
-
-struct later {
-    gs_bus *bus;
-    double delay, interval;
-    lua_Integer n;
-};
-
-static void *later_main(void *p)
-{
-    struct later *a = p;
-    sleep_s(a->delay);
-    for (lua_Integer i = 0; i < a->n; i++) {
-        char buf[32];
-        int len = snprintf(buf, sizeof buf, "%lld", (long long)gs_monotonic_ns());
-        if (gs_bus_publish(a->bus, "bench", 0, (int64_t)i + 1, buf, (size_t)len, NULL, 0) == GS_BUS_CLOSED)
-            break;
-        sleep_s(a->interval);
-    }
-    gs_bus_release(a->bus);
-    free(a);
-    return NULL;
-}
-
-/* bus._publish_later(b|nil, delay_s, n, interval_s) -> true | nil, err
- * FOR TESTS AND BENCHMARKS: a detached C thread publishes n "bench" events
- * (id 1..n, data = CLOCK_MONOTONIC ns at publish time, as a string). */
-static int l_publish_later(lua_State *L)
-{
-    gs_bus *bus = lua_isnoneornil(L, 1) ? gs_bus_default() : check_bus(L, 1, "bus._publish_later");
-    double delay = (double)luaL_checknumber(L, 2);
-    lua_Integer n = luaL_checkinteger(L, 3);
-    double interval = (double)luaL_optnumber(L, 4, 0);
-    struct later *a = malloc(sizeof *a);
-    if (!a)
-        return luaL_error(L, "bus._publish_later: out of memory");
-    a->bus = gs_bus_retain(bus);
-    a->delay = delay;
-    a->interval = interval;
-    a->n = n;
-    pthread_t th;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int e = pthread_create(&th, &attr, later_main, a);
-    pthread_attr_destroy(&attr);
-    if (e != 0) {
-        gs_bus_release(a->bus);
-        free(a);
-        luaL_pushfail(L);
-        lua_pushfstring(L, "bus._publish_later: %s", strerror(e));
-        return 2;
-    }
-    lua_pushboolean(L, 1);
     return 1;
 }
 
@@ -939,7 +876,6 @@ int luaopen_grokspicy_bus(lua_State *L)
         {"new", l_new},
         {"stats", l_stats},
         {"monotonic_ns", l_monotonic_ns},
-        {"_publish_later", l_publish_later},
         {NULL, NULL},
     };
     /* metatable.__index = methods, for each userdata type */
