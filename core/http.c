@@ -168,6 +168,30 @@ static enum MHD_Result count_arg(void *cls, enum MHD_ValueKind kind, const char 
     return MHD_YES;
 }
 
+/* /sse and /sse/{run_id}: the stream from Last-Event-ID (or ?after=). */
+static enum MHD_Result route_sse(gs_http_server *s, struct MHD_Connection *c, struct req *rq, const char *method,
+                                 const char *path, const char *ck)
+{
+    int64_t run_id = 0, after = 0;
+    if (!is_get(method))
+        return send_error(rq, c, 405, path, "method not allowed", "GET, HEAD");
+    if (path[4] == '/' && !gs_http_parse_id(path + 5, strlen(path + 5), &run_id))
+        return send_error(rq, c, 400, path, "bad run id", NULL);
+    int has = parse_after(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID"), &after);
+    if (has == 0)
+        has = parse_after(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after"), &after);
+    if (has < 0)
+        return send_error(rq, c, 400, path, "bad event id", NULL);
+    if (strcmp(method, "HEAD") == 0) {
+        struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        if (r)
+            MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
+        return queue(rq, c, 200, r);
+    }
+    rq->status = 200;
+    return gs_sse_serve(s, c, run_id, after, has > 0, ck);
+}
+
 static enum MHD_Result dispatch(gs_http_server *s, struct MHD_Connection *c, struct req *rq, const char *url,
                                 const char *method, const char *version)
 {
@@ -207,31 +231,7 @@ static enum MHD_Result dispatch(gs_http_server *s, struct MHD_Connection *c, str
         goto done;
     }
     if (strcmp(path, "/sse") == 0 || strncmp(path, "/sse/", 5) == 0) {
-        int64_t run_id = 0, after = 0;
-        if (!is_get(method)) {
-            ret = send_error(rq, c, 405, path, "method not allowed", "GET, HEAD");
-            goto done;
-        }
-        if (path[4] == '/' && !gs_http_parse_id(path + 5, strlen(path + 5), &run_id)) {
-            ret = send_error(rq, c, 400, path, "bad run id", NULL);
-            goto done;
-        }
-        int has = parse_after(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID"), &after);
-        if (has == 0)
-            has = parse_after(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after"), &after);
-        if (has < 0) {
-            ret = send_error(rq, c, 400, path, "bad event id", NULL);
-            goto done;
-        }
-        if (strcmp(method, "HEAD") == 0) {
-            struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-            if (r)
-                MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
-            ret = queue(rq, c, 200, r);
-            goto done;
-        }
-        rq->status = 200;
-        ret = gs_sse_serve(s, c, run_id, after, has > 0, ck);
+        ret = route_sse(s, c, rq, method, path, ck);
     } else if (strcmp(path, "/favicon.ico") == 0) { /* browsers ask for it on every page, error pages too */
         if (!is_get(method))
             ret = send_error(rq, c, 405, path, "method not allowed", "GET, HEAD");
@@ -427,19 +427,9 @@ static int resolve(gs_http_server *s, char *err, size_t errlen)
     return 0;
 }
 
-gs_http_server *gs_http_start(const gs_http_config *cfg, char *err, size_t errlen)
+/* The server's owned copy of cfg, with its defaults. */
+static int copy_config(gs_http_server *s, const gs_http_config *cfg, char *err, size_t errlen)
 {
-    gs_http_server *s = calloc(1, sizeof *s);
-    if (!s) {
-        snprintf(err, errlen, "http.serve: out of memory");
-        return NULL;
-    }
-    pthread_mutex_init(&s->pool_mu, NULL);
-    pthread_cond_init(&s->pool_cv, NULL);
-    pthread_mutex_init(&s->tail_mu, NULL);
-    s->tail_efd = s->tail_ifd = -1;
-    pthread_mutex_init(&s->stop_mu, NULL);
-    pthread_cond_init(&s->stop_cv, NULL);
     s->host = dup_or(cfg->host, "127.0.0.1");
     s->app = dup_or(cfg->app, "grokspicy.web");
     s->output_dir = dup_or(cfg->output_dir, "output");
@@ -458,49 +448,93 @@ gs_http_server *gs_http_start(const gs_http_config *cfg, char *err, size_t errle
     }
     if (!s->host || !s->app || !s->output_dir || !s->db_path || (cfg->token && *cfg->token && !s->token)) {
         snprintf(err, errlen, "http.serve: out of memory");
-        goto fail;
+        return -1;
     }
     if (s->token && strlen(s->token) > GS_HTTP_MAX_TOKEN) {
         snprintf(err, errlen, "http.serve: the token is too long (%zu bytes, at most %d)", strlen(s->token),
                  GS_HTTP_MAX_TOKEN);
-        goto fail;
+        return -1;
     }
     if (s->token && make_cookie(s)) {
         snprintf(err, errlen, "http.serve: out of memory");
-        goto fail;
+        return -1;
     }
-    if (resolve(s, err, errlen))
-        goto fail;
+    return 0;
+}
 
+/* Resolves s->host to the address MHD binds (*addr points into a4 or a6). */
+static int bind_address(gs_http_server *s, int port, struct sockaddr_in *a4, struct sockaddr_in6 *a6,
+                        const struct sockaddr **addr, unsigned *flags, char *err, size_t errlen)
+{
     char bind_addr[INET6_ADDRSTRLEN], rerr[1200];
     if (gs_http_resolve(s->host, bind_addr, sizeof bind_addr, rerr, sizeof rerr)) {
         snprintf(err, errlen, "http.serve: %s", rerr);
-        goto fail;
+        return -1;
     }
     if (!(s->bind_addr = strdup(bind_addr))) {
         snprintf(err, errlen, "http.serve: out of memory");
-        goto fail;
+        return -1;
     }
-    struct sockaddr_in6 a6;
-    struct sockaddr_in a4;
-    memset(&a6, 0, sizeof a6);
-    memset(&a4, 0, sizeof a4);
-    const struct sockaddr *addr;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
-    if (inet_pton(AF_INET, s->bind_addr, &a4.sin_addr) == 1) {
-        a4.sin_family = AF_INET;
-        a4.sin_port = htons((uint16_t)cfg->port);
-        addr = (const struct sockaddr *)&a4;
-    } else if (inet_pton(AF_INET6, s->bind_addr, &a6.sin6_addr) == 1) {
-        a6.sin6_family = AF_INET6;
-        a6.sin6_port = htons((uint16_t)cfg->port);
-        addr = (const struct sockaddr *)&a6;
-        flags |= MHD_USE_IPv6;
+    memset(a6, 0, sizeof *a6);
+    memset(a4, 0, sizeof *a4);
+    if (inet_pton(AF_INET, s->bind_addr, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        *addr = (const struct sockaddr *)a4;
+    } else if (inet_pton(AF_INET6, s->bind_addr, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        *addr = (const struct sockaddr *)a6;
+        *flags |= MHD_USE_IPv6;
     } else {
         snprintf(err, errlen, "http.serve: host '%s' resolved to '%s', which is not an address", s->host,
                  s->bind_addr);
-        goto fail;
+        return -1;
     }
+    return 0;
+}
+
+/* The URL printed for people: a wildcard bind is reached on loopback, the token rides along. */
+static int make_url(gs_http_server *s)
+{
+    const char *h = s->host;
+    int v6 = strchr(h, ':') != NULL;
+    if (strcmp(s->bind_addr, "0.0.0.0") == 0)
+        h = "127.0.0.1", v6 = 0;
+    else if (strcmp(s->bind_addr, "::") == 0)
+        h = "::1", v6 = 1;
+    size_t cap = strlen(h) + 40 + (s->token ? 3 * strlen(s->token) : 0);
+    if (!(s->url = malloc(cap)))
+        return -1;
+    int n = snprintf(s->url, cap, "http://%s%s%s:%d/", v6 ? "[" : "", h, v6 ? "]" : "", s->port);
+    if (s->token && n > 0) {
+        memcpy(s->url + n, "?token=", 8);
+        gs_http_pct_encode(s->token, s->url + n + 7);
+    }
+    return 0;
+}
+
+gs_http_server *gs_http_start(const gs_http_config *cfg, char *err, size_t errlen)
+{
+    gs_http_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "http.serve: out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&s->pool_mu, NULL);
+    pthread_cond_init(&s->pool_cv, NULL);
+    pthread_mutex_init(&s->tail_mu, NULL);
+    s->tail_efd = s->tail_ifd = -1;
+    pthread_mutex_init(&s->stop_mu, NULL);
+    pthread_cond_init(&s->stop_cv, NULL);
+    if (copy_config(s, cfg, err, errlen) || resolve(s, err, errlen))
+        goto fail;
+    struct sockaddr_in6 a6;
+    struct sockaddr_in a4;
+    const struct sockaddr *addr;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
+    if (bind_address(s, cfg->port, &a4, &a6, &addr, &flags, err, errlen))
+        goto fail;
 
     s->states = calloc((size_t)s->threads, sizeof *s->states);
     if (!s->states) {
@@ -537,21 +571,9 @@ gs_http_server *gs_http_start(const gs_http_config *cfg, char *err, size_t errle
         snprintf(err, errlen, "http.serve: out of memory");
         goto fail;
     }
-    const char *h = s->host;
-    int v6 = strchr(h, ':') != NULL;
-    if (strcmp(s->bind_addr, "0.0.0.0") == 0)
-        h = "127.0.0.1", v6 = 0;
-    else if (strcmp(s->bind_addr, "::") == 0)
-        h = "::1", v6 = 1;
-    size_t cap = strlen(h) + 40 + (s->token ? 3 * strlen(s->token) : 0);
-    if (!(s->url = malloc(cap))) {
+    if (make_url(s)) {
         snprintf(err, errlen, "http.serve: out of memory");
         goto fail;
-    }
-    int n = snprintf(s->url, cap, "http://%s%s%s:%d/", v6 ? "[" : "", h, v6 ? "]" : "", s->port);
-    if (s->token && n > 0) {
-        memcpy(s->url + n, "?token=", 8);
-        gs_http_pct_encode(s->token, s->url + n + 7);
     }
     return s;
 fail:

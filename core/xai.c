@@ -175,11 +175,9 @@ int answered_error(const bill *b, const xresp *r, const jv *j, const char *what,
 
 /* ---- chat with structured output ---- */
 
-/* Sends a system + user message (text and images as data URLs) and asks for
- * JSON matching schema; returns the parsed content. */
-jv *chat_json(const xai_cfg *c, gs_meter *meter, const char *model, const char *system, const char *text,
-              const char *const images[], size_t n_images, const char *schema_name, const char *schema,
-              char *err, size_t errlen)
+/* The request body of chat_json; NULL with err set (an image that cannot be read, out of memory). */
+static char *chat_body(const char *model, const char *system, const char *text, const char *const images[],
+                       size_t n_images, const char *schema_name, const char *schema, char *err, size_t errlen)
 {
     jw w = {0};
     jw_begin_obj(&w);
@@ -243,10 +241,20 @@ jv *chat_json(const xai_cfg *c, gs_meter *meter, const char *model, const char *
     }
     jw_end_obj(&w);
     char *body = jw_take(&w);
-    if (!body) {
+    if (!body)
         snprintf(err, errlen, "xai chat: out of memory");
+    return body;
+}
+
+/* Sends a system + user message (text and images as data URLs) and asks for
+ * JSON matching schema; returns the parsed content. */
+jv *chat_json(const xai_cfg *c, gs_meter *meter, const char *model, const char *system, const char *text,
+              const char *const images[], size_t n_images, const char *schema_name, const char *schema,
+              char *err, size_t errlen)
+{
+    char *body = chat_body(model, system, text, images, n_images, schema_name, schema, err, errlen);
+    if (!body)
         return NULL;
-    }
     xresp r = {.retry_after = -1};
     bill b = {.m = meter, .endpoint = "POST /chat/completions", .model = model};
     jv *j = NULL, *content = NULL;
