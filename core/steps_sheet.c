@@ -19,6 +19,29 @@
 #include "gs_util.h"
 #include "steps_internal.h"
 
+/* The step's result: the best portrait (none when moderation refused every try: note says why). */
+static int sheet_result(run *w, const best *b, const char *note)
+{
+    const gs_step_character *c = &w->a->chars[0];
+    const gs_steps_options *o = w->o;
+    char *rel = b->path ? rel_out(w->ctx, b->path) : strdup("");
+    gs_step_result *r = w->r;
+    if (note[0] && (add_field(r, "skipped", GS_FIELD_BOOL, NULL, 1) || add_field(r, "note", GS_FIELD_STR, note, 0))) {
+        free(rel);
+        return fail(w, "out of memory");
+    }
+    int rc = 0;
+    if (!rel || add_field(r, "name", GS_FIELD_STR, c->name, 0) || add_field(r, "role", GS_FIELD_STR, c->role, 0) ||
+        add_field(r, "visual_description", GS_FIELD_STR, c->visual_description, 0) ||
+        add_field(r, "portrait_path", GS_FIELD_STR, rel, 0) ||
+        add_field(r, "consistency_score", GS_FIELD_NUM, NULL, b->path ? b->score : 0) ||
+        add_field(r, "generation_attempts", GS_FIELD_INT, NULL, (double)r->n_attempts) ||
+        add_field(r, "accepted", GS_FIELD_BOOL, NULL, b->path && b->score >= o->character_threshold))
+        rc = fail(w, "out of memory");
+    free(rel);
+    return rc;
+}
+
 int step_character_sheet(run *w)
 {
     const gs_step_character *c = &w->a->chars[0];
@@ -85,23 +108,7 @@ int step_character_sheet(run *w)
         if (score >= o->character_threshold)
             break;
     }
-    char *rel = b.path ? rel_out(w->ctx, b.path) : strdup("");
-    gs_step_result *r = w->r;
-    if (note[0] && (add_field(r, "skipped", GS_FIELD_BOOL, NULL, 1) || add_field(r, "note", GS_FIELD_STR, note, 0))) {
-        free(rel);
-        fail(w, "out of memory");
-        goto done;
-    }
-    if (!rel || add_field(r, "name", GS_FIELD_STR, c->name, 0) || add_field(r, "role", GS_FIELD_STR, c->role, 0) ||
-        add_field(r, "visual_description", GS_FIELD_STR, c->visual_description, 0) ||
-        add_field(r, "portrait_path", GS_FIELD_STR, rel, 0) ||
-        add_field(r, "consistency_score", GS_FIELD_NUM, NULL, b.path ? b.score : 0) ||
-        add_field(r, "generation_attempts", GS_FIELD_INT, NULL, (double)r->n_attempts) ||
-        add_field(r, "accepted", GS_FIELD_BOOL, NULL, b.path && b.score >= o->character_threshold))
-        fail(w, "out of memory");
-    else
-        rc = 0;
-    free(rel);
+    rc = sheet_result(w, &b, note);
 done:
     free(base);
     best_free(&b);

@@ -94,6 +94,64 @@ fail:
     return rc;
 }
 
+/* Short clips: video edits of the best clip so far, until it passes or the
+ * corrections run out. 0, or -1 when the step fails. */
+static int correct_clip(run *w, const cast *k, best *b, int *n, double *score, int *corrections)
+{
+    const gs_steps_options *o = w->o;
+    while (b->score < o->video_threshold && *corrections < o->video_max_corrections) {
+        if (b->duration > o->video_max_edit_input) {
+            progress(w, *n - 1, b->score, "%.1f s clip is longer than the %.1f s edit limit: not corrected",
+                     b->duration, o->video_max_edit_input);
+            break;
+        }
+        tvar fv[2] = {{"fix_prompt", b->fix}, {"issues", b->issues}};
+        char *fix = render_tpl(o->tpl_video_correction, fv, 2);
+        char *input = xstrdup(b->path);
+        int arc = fix && input && !cancelled(w)
+                      ? video_attempt(w, k, (*n)++, "correct", fix, input, NULL, b, score)
+                      : (fix && input ? -1 : fail(w, "out of memory"));
+        free(fix);
+        free(input);
+        if (arc == GS_PROVIDER_MODERATED || arc == GS_PROVIDER_JOB_FAILED) { /* keep the best clip */
+            progress(w, *n - 1, b->score, "correction %s: keeping the best clip",
+                     arc == GS_PROVIDER_MODERATED ? "refused by moderation" : "job failed");
+            *corrections += arc == GS_PROVIDER_JOB_FAILED;
+            break;
+        }
+        if (arc != 0)
+            return -1;
+        (*corrections)++;
+    }
+    return 0;
+}
+
+/* The step's result: the best clip and its frames (none when skipped: note says why). */
+static int video_result(run *w, const best *b, const char *note, const char *prompt, int corrections, int regens)
+{
+    const gs_steps_options *o = w->o;
+    gs_step_result *r = w->r;
+    int rc = 0;
+    char *rel = b->path ? rel_out(w->ctx, b->path) : strdup("");
+    char *rf = b->first ? rel_out(w->ctx, b->first) : strdup(""), *rl = b->last ? rel_out(w->ctx, b->last) : strdup("");
+    if (!rel || !rf || !rl ||
+        (note[0] && (add_field(r, "skipped", GS_FIELD_BOOL, NULL, 1) || add_field(r, "note", GS_FIELD_STR, note, 0))) ||
+        add_field(r, "scene_id", GS_FIELD_INT, NULL, w->a->scene.scene_id) ||
+        add_field(r, "video_path", GS_FIELD_STR, rel, 0) || add_field(r, "duration", GS_FIELD_NUM, NULL, b->duration) ||
+        add_field(r, "first_frame_path", GS_FIELD_STR, rf, 0) ||
+        add_field(r, "last_frame_path", GS_FIELD_STR, rl, 0) ||
+        add_field(r, "consistency_score", GS_FIELD_NUM, NULL, b->path ? b->score : 0) ||
+        add_field(r, "correction_passes", GS_FIELD_INT, NULL, corrections) ||
+        add_field(r, "regenerations", GS_FIELD_INT, NULL, regens) ||
+        add_field(r, "video_prompt", GS_FIELD_STR, prompt, 0) ||
+        add_field(r, "accepted", GS_FIELD_BOOL, NULL, b->path && b->score >= o->video_threshold))
+        rc = fail(w, "out of memory");
+    free(rel);
+    free(rf);
+    free(rl);
+    return rc;
+}
+
 int step_scene_video(run *w)
 {
     const gs_step_args *a = w->a;
@@ -143,30 +201,8 @@ int step_scene_video(run *w)
         /* skipped: nothing to correct */
     } else if (a->scene.duration <= 8) {
         /* short clips: surgical video edits of the best clip so far */
-        while (b.score < o->video_threshold && corrections < o->video_max_corrections) {
-            if (b.duration > o->video_max_edit_input) {
-                progress(w, n - 1, b.score, "%.1f s clip is longer than the %.1f s edit limit: not corrected",
-                         b.duration, o->video_max_edit_input);
-                break;
-            }
-            tvar fv[2] = {{"fix_prompt", b.fix}, {"issues", b.issues}};
-            char *fix = render_tpl(o->tpl_video_correction, fv, 2);
-            char *input = xstrdup(b.path);
-            int arc = fix && input && !cancelled(w)
-                          ? video_attempt(w, &k, n++, "correct", fix, input, NULL, &b, &score)
-                          : (fix && input ? -1 : fail(w, "out of memory"));
-            free(fix);
-            free(input);
-            if (arc == GS_PROVIDER_MODERATED || arc == GS_PROVIDER_JOB_FAILED) { /* keep the best clip */
-                progress(w, n - 1, b.score, "correction %s: keeping the best clip",
-                         arc == GS_PROVIDER_MODERATED ? "refused by moderation" : "job failed");
-                corrections += arc == GS_PROVIDER_JOB_FAILED;
-                break;
-            }
-            if (arc != 0)
-                goto done;
-            corrections++;
-        }
+        if (correct_clip(w, &k, &b, &n, &score, &corrections) != 0)
+            goto done;
     } else if (b.score < o->long_clip_regen_threshold && regen_left > 0) {
         /* 9-15 s clips cannot be edited: one regeneration when clearly off */
         int vrc = cancelled(w) ? -1 : video_attempt(w, &k, n++, "regenerate", prompt, NULL, NULL, &b, &score);
@@ -176,26 +212,7 @@ int step_scene_video(run *w)
             goto done;
         regens += vrc == 0;
     }
-    gs_step_result *r = w->r;
-    char *rel = b.path ? rel_out(w->ctx, b.path) : strdup(""), *rf = b.first ? rel_out(w->ctx, b.first) : strdup(""),
-         *rl = b.last ? rel_out(w->ctx, b.last) : strdup("");
-    if (!rel || !rf || !rl ||
-        (note[0] && (add_field(r, "skipped", GS_FIELD_BOOL, NULL, 1) || add_field(r, "note", GS_FIELD_STR, note, 0))) ||
-        add_field(r, "scene_id", GS_FIELD_INT, NULL, a->scene.scene_id) ||
-        add_field(r, "video_path", GS_FIELD_STR, rel, 0) || add_field(r, "duration", GS_FIELD_NUM, NULL, b.duration) ||
-        add_field(r, "first_frame_path", GS_FIELD_STR, rf, 0) ||
-        add_field(r, "last_frame_path", GS_FIELD_STR, rl, 0) ||
-        add_field(r, "consistency_score", GS_FIELD_NUM, NULL, b.path ? b.score : 0) ||
-        add_field(r, "correction_passes", GS_FIELD_INT, NULL, corrections) ||
-        add_field(r, "regenerations", GS_FIELD_INT, NULL, regens) ||
-        add_field(r, "video_prompt", GS_FIELD_STR, prompt, 0) ||
-        add_field(r, "accepted", GS_FIELD_BOOL, NULL, b.path && b.score >= o->video_threshold))
-        fail(w, "out of memory");
-    else
-        rc = 0;
-    free(rel);
-    free(rf);
-    free(rl);
+    rc = video_result(w, &b, note, prompt, corrections, regens);
 done:
     free(prompt);
     free(w->kf);
