@@ -578,42 +578,19 @@ static lsub *check_sub(lua_State *L, const char *fname)
     return u;
 }
 
-/* Reads an optional string field; pushes it (or nil) and returns it. */
-static const char *opt_string_field(lua_State *L, int t, const char *field, size_t *len, const char *fname)
-{
-    int ty = lua_getfield(L, t, field);
-    if (ty == LUA_TNIL) {
-        *len = 0;
-        return NULL;
-    }
-    if (ty != LUA_TSTRING)
-        luaL_error(L, "%s: field '%s' must be a string, got %s", fname, field, luaL_typename(L, -1));
-    return lua_tolstring(L, -1, len);
-}
-
-static int64_t opt_int_field(lua_State *L, int t, const char *field, const char *fname)
-{
-    int isnum = 0;
-    int ty = lua_getfield(L, t, field);
-    lua_Integer v = lua_tointegerx(L, -1, &isnum);
-    if (ty != LUA_TNIL && (ty != LUA_TNUMBER || !isnum))
-        luaL_error(L, "%s: field '%s' must be an integer", fname, field);
-    lua_pop(L, 1);
-    return ty == LUA_TNIL ? 0 : (int64_t)v;
-}
-
 /* publish{type=, run_id=, id=, data=<JSON string | table>, html=} -> n | nil, err */
 static int publish_from(lua_State *L, gs_bus *bus, int t, const char *fname)
 {
     if (!lua_istable(L, t))
         return luaL_error(L, "%s: expected a table, got %s", fname, luaL_typename(L, t));
     size_t tl, dl, hl;
-    const char *type = opt_string_field(L, t, "type", &tl, fname);   /* stack: type */
+    const gs_opts o = {L, fname, "field '", "'"};
+    const char *type = gs_opt_str(&o, t, "type", 0, NULL, &tl); /* strings stay alive in the table */
     if (!type)
         return luaL_error(L, "%s: field 'type' must be a string", fname);
-    int64_t run_id = opt_int_field(L, t, "run_id", fname);
-    int64_t id = opt_int_field(L, t, "id", fname);
-    int ty = lua_getfield(L, t, "data");                               /* stack: type data */
+    int64_t run_id = gs_opt_int(&o, t, "run_id", 0, 0, LUA_MININTEGER, LUA_MAXINTEGER);
+    int64_t id = gs_opt_int(&o, t, "id", 0, 0, LUA_MININTEGER, LUA_MAXINTEGER);
+    int ty = lua_getfield(L, t, "data");                               /* stack: data */
     if (ty == LUA_TTABLE) {
         /* Encode through the cjson module, as Lua code would. */
         lua_getglobal(L, "require");
@@ -621,9 +598,9 @@ static int publish_from(lua_State *L, gs_bus *bus, int t, const char *fname)
         lua_call(L, 1, 1);
         lua_getfield(L, -1, "encode");
         lua_pushvalue(L, -3);
-        lua_call(L, 1, 1);                                             /* stack: type data cjson json */
+        lua_call(L, 1, 1);                                             /* stack: data cjson json */
         lua_replace(L, -3);
-        lua_pop(L, 1);                                                 /* stack: type json */
+        lua_pop(L, 1);                                                 /* stack: json */
     } else if (ty != LUA_TNIL && ty != LUA_TSTRING) {
         return luaL_error(L, "%s: field 'data' must be a string or a table, got %s", fname,
                           luaL_typename(L, -1));
@@ -631,8 +608,8 @@ static int publish_from(lua_State *L, gs_bus *bus, int t, const char *fname)
     const char *data = ty == LUA_TNIL ? NULL : lua_tolstring(L, -1, &dl);
     if (!data)
         dl = 0;
-    const char *html = opt_string_field(L, t, "html", &hl, fname);    /* stack: type data html */
-    /* No raising from here on: the strings stay anchored on the stack. */
+    const char *html = gs_opt_str(&o, t, "html", 0, NULL, &hl);
+    /* No raising from here on: the strings stay anchored (the table, and data on the stack). */
     int rc = gs_bus_publish(bus, type, run_id, id, data, dl, html, hl);
     if (rc >= 0) {
         lua_pushinteger(L, rc);

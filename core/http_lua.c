@@ -40,31 +40,6 @@ static gs_http_server *check_server(lua_State *L, const char *op)
     return u->s;
 }
 
-static const char *opt_string(lua_State *L, const char *k, const char *def)
-{
-    int t = lua_getfield(L, 1, k);
-    const char *v = def;
-    if (t == LUA_TSTRING)
-        v = lua_tostring(L, -1);
-    else if (t != LUA_TNIL)
-        luaL_error(L, "http.serve: opts.%s must be a string, got %s", k, luaL_typename(L, -1));
-    lua_pop(L, 1); /* the string stays alive in opts */
-    return v;
-}
-
-static lua_Integer opt_int(lua_State *L, const char *k, lua_Integer def, lua_Integer lo, lua_Integer hi)
-{
-    int t = lua_getfield(L, 1, k);
-    lua_Integer v = def;
-    if (t != LUA_TNIL) {
-        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < lo || lua_tointeger(L, -1) > hi)
-            luaL_error(L, "http.serve: opts.%s must be an integer in %d..%d", k, (int)lo, (int)hi);
-        v = lua_tointeger(L, -1);
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
 /* http.serve{host=, port=, app=, output_dir=, db=, token=, flow_script=, threads=, log=, timeout=} -> server | nil, err */
 static int l_serve(lua_State *L)
 {
@@ -75,16 +50,17 @@ static int l_serve(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     gs_http_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.host = opt_string(L, "host", "127.0.0.1");
-    cfg.port = (int)opt_int(L, "port", 8420, 0, 65535);
-    cfg.app = opt_string(L, "app", "grokspicy.web");
-    cfg.output_dir = opt_string(L, "output_dir", "output");
-    cfg.db_path = opt_string(L, "db", NULL);
-    cfg.token = opt_string(L, "token", NULL);
-    cfg.flow_script = opt_string(L, "flow_script", NULL);
-    cfg.threads = (int)opt_int(L, "threads", 2, 1, 64);
-    cfg.timeout_s = (int)opt_int(L, "timeout", 30, 1, 3600);
-    cfg.max_connections = (int)opt_int(L, "max_connections", 16384, 1, 1000000);
+    const gs_opts o = {L, "http.serve", "opts.", NULL};
+    cfg.host = gs_opt_str(&o, 1, "host", 0, "127.0.0.1", NULL);
+    cfg.port = (int)gs_opt_int(&o, 1, "port", 0, 8420, 0, 65535);
+    cfg.app = gs_opt_str(&o, 1, "app", 0, "grokspicy.web", NULL);
+    cfg.output_dir = gs_opt_str(&o, 1, "output_dir", 0, "output", NULL);
+    cfg.db_path = gs_opt_str(&o, 1, "db", 0, NULL, NULL);
+    cfg.token = gs_opt_str(&o, 1, "token", 0, NULL, NULL);
+    cfg.flow_script = gs_opt_str(&o, 1, "flow_script", 0, NULL, NULL);
+    cfg.threads = (int)gs_opt_int(&o, 1, "threads", 0, 2, 1, 64);
+    cfg.timeout_s = (int)gs_opt_int(&o, 1, "timeout", 0, 30, 1, 3600);
+    cfg.max_connections = (int)gs_opt_int(&o, 1, "max_connections", 0, 16384, 1, 1000000);
     lua_getfield(L, 1, "log");
     cfg.log = lua_toboolean(L, -1);
     lua_pop(L, 1);

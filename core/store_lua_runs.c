@@ -14,6 +14,7 @@
 #include <lua.h>
 #include <sqlite3.h>
 
+#include "gs_internal.h"
 #include "gs_owner.h"
 #include "store_internal.h"
 
@@ -24,11 +25,7 @@ int l_init_db(lua_State *L)
     lua_Integer cache_kb = 0;
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
-        if (lua_getfield(L, 2, "cache_kb") != LUA_TNIL) {
-            if (!lua_isinteger(L, -1) || (cache_kb = lua_tointeger(L, -1)) < 1 || cache_kb > 1048576)
-                return luaL_error(L, "init_db: opts.cache_kb must be an integer from 1 to 1048576");
-        }
-        lua_pop(L, 1);
+        cache_kb = gs_opt_int(&(const gs_opts){L, "init_db", "opts.", NULL}, 2, "cache_kb", 0, 0, 1, 1048576);
     }
     ldb *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->db = NULL;
@@ -301,16 +298,12 @@ static void check_list_opts(lua_State *L, const char *op, int with_paging)
         lua_newtable(L);
     }
     lua_settop(L, 2);
-    static const char *const names[] = {"status", "q", "limit", "offset"};
-    for (int i = 0; i < (with_paging ? 4 : 2); i++) {
-        int t = lua_getfield(L, 2, names[i]);
-        if (t != LUA_TNIL) {
-            if (i < 2 && t != LUA_TSTRING)
-                luaL_error(L, "%s: opts.%s must be a string, got %s", op, names[i], luaL_typename(L, -1));
-            if (i >= 2 && (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0))
-                luaL_error(L, "%s: opts.%s must be a non-negative integer", op, names[i]);
-        }
-        lua_pop(L, 1);
+    const gs_opts o = {L, op, "opts.", NULL};
+    gs_opt_str(&o, 2, "status", 0, NULL, NULL);
+    gs_opt_str(&o, 2, "q", 0, NULL, NULL);
+    if (with_paging) {
+        gs_opt_int(&o, 2, "limit", 0, 0, 0, LUA_MAXINTEGER);
+        gs_opt_int(&o, 2, "offset", 0, 0, 0, LUA_MAXINTEGER);
     }
 }
 
