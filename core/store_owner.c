@@ -42,29 +42,14 @@ void bind_self_start(sqlite3_stmt *st, int i)
         sqlite3_bind_null(st, i);
 }
 
-/* The status of run_id into buf ("" when there is no such run); 0 or -1. */
-static int run_status(gs_db *db, int64_t run_id, char *buf, size_t len, const char *op, char *err, size_t n)
+/* One text column of run_id's row (sql selects it, ?1 = run_id) into buf: ""
+ * when there is no such run or the column is NULL; 0 or -1. */
+static int run_text(gs_db *db, const char *sql, int64_t run_id, char *buf, size_t len, const char *op, char *err,
+                    size_t n)
 {
     sqlite3_stmt *st = NULL;
     buf[0] = '\0';
-    if (sqlite3_prepare_v2(db->h, "SELECT status FROM runs WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
-        return fail_db(db, err, n, op);
-    sqlite3_bind_int64(st, 1, run_id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        snprintf(buf, len, "%s", (const char *)sqlite3_column_text(st, 0));
-    else if (rc != SQLITE_DONE)
-        fail_db(db, err, n, op);
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* The recorded lock file of run_id into buf ("" when none); 0 or -1. */
-static int run_lock(gs_db *db, int64_t run_id, char *buf, size_t len, const char *op, char *err, size_t n)
-{
-    sqlite3_stmt *st = NULL;
-    buf[0] = '\0';
-    if (sqlite3_prepare_v2(db->h, "SELECT owner_lock FROM runs WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
         return fail_db(db, err, n, op);
     sqlite3_bind_int64(st, 1, run_id);
     int rc = sqlite3_step(st);
@@ -74,6 +59,18 @@ static int run_lock(gs_db *db, int64_t run_id, char *buf, size_t len, const char
         fail_db(db, err, n, op);
     sqlite3_finalize(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The status of run_id into buf ("" when there is no such run); 0 or -1. */
+static int run_status(gs_db *db, int64_t run_id, char *buf, size_t len, const char *op, char *err, size_t n)
+{
+    return run_text(db, "SELECT status FROM runs WHERE id = ?1", run_id, buf, len, op, err, n);
+}
+
+/* The recorded lock file of run_id into buf ("" when none); 0 or -1. */
+static int run_lock(gs_db *db, int64_t run_id, char *buf, size_t len, const char *op, char *err, size_t n)
+{
+    return run_text(db, "SELECT owner_lock FROM runs WHERE id = ?1", run_id, buf, len, op, err, n);
 }
 
 /* Why a run in status s cannot be claimed (0: it can). */
