@@ -12,6 +12,7 @@
 
 #include "fake_provider.h"
 #include "grokspicy.h"
+#include "gs_util.h"
 
 static fake the_fake;
 
@@ -24,9 +25,7 @@ static int fake_ctor(gs_provider **out, char *err, size_t errlen)
 
 static int l_now(lua_State *L)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    lua_pushnumber(L, (double)ts.tv_sec + ts.tv_nsec / 1e9);
+    lua_pushnumber(L, gs_monotonic());
     return 1;
 }
 

@@ -27,6 +27,7 @@
 
 #include "grokspicy.h"
 #include "gs_internal.h"
+#include "gs_util.h"
 
 /* ---------------------------------------------------------------- events */
 
@@ -577,42 +578,19 @@ static lsub *check_sub(lua_State *L, const char *fname)
     return u;
 }
 
-/* Reads an optional string field; pushes it (or nil) and returns it. */
-static const char *opt_string_field(lua_State *L, int t, const char *field, size_t *len, const char *fname)
-{
-    int ty = lua_getfield(L, t, field);
-    if (ty == LUA_TNIL) {
-        *len = 0;
-        return NULL;
-    }
-    if (ty != LUA_TSTRING)
-        luaL_error(L, "%s: field '%s' must be a string, got %s", fname, field, luaL_typename(L, -1));
-    return lua_tolstring(L, -1, len);
-}
-
-static int64_t opt_int_field(lua_State *L, int t, const char *field, const char *fname)
-{
-    int isnum = 0;
-    int ty = lua_getfield(L, t, field);
-    lua_Integer v = lua_tointegerx(L, -1, &isnum);
-    if (ty != LUA_TNIL && (ty != LUA_TNUMBER || !isnum))
-        luaL_error(L, "%s: field '%s' must be an integer", fname, field);
-    lua_pop(L, 1);
-    return ty == LUA_TNIL ? 0 : (int64_t)v;
-}
-
 /* publish{type=, run_id=, id=, data=<JSON string | table>, html=} -> n | nil, err */
 static int publish_from(lua_State *L, gs_bus *bus, int t, const char *fname)
 {
     if (!lua_istable(L, t))
         return luaL_error(L, "%s: expected a table, got %s", fname, luaL_typename(L, t));
     size_t tl, dl, hl;
-    const char *type = opt_string_field(L, t, "type", &tl, fname);   /* stack: type */
+    const gs_opts o = {L, fname, "field '", "'"};
+    const char *type = gs_opt_str(&o, t, "type", 0, NULL, &tl); /* strings stay alive in the table */
     if (!type)
         return luaL_error(L, "%s: field 'type' must be a string", fname);
-    int64_t run_id = opt_int_field(L, t, "run_id", fname);
-    int64_t id = opt_int_field(L, t, "id", fname);
-    int ty = lua_getfield(L, t, "data");                               /* stack: type data */
+    int64_t run_id = gs_opt_int(&o, t, "run_id", 0, 0, LUA_MININTEGER, LUA_MAXINTEGER);
+    int64_t id = gs_opt_int(&o, t, "id", 0, 0, LUA_MININTEGER, LUA_MAXINTEGER);
+    int ty = lua_getfield(L, t, "data");                               /* stack: data */
     if (ty == LUA_TTABLE) {
         /* Encode through the cjson module, as Lua code would. */
         lua_getglobal(L, "require");
@@ -620,9 +598,9 @@ static int publish_from(lua_State *L, gs_bus *bus, int t, const char *fname)
         lua_call(L, 1, 1);
         lua_getfield(L, -1, "encode");
         lua_pushvalue(L, -3);
-        lua_call(L, 1, 1);                                             /* stack: type data cjson json */
+        lua_call(L, 1, 1);                                             /* stack: data cjson json */
         lua_replace(L, -3);
-        lua_pop(L, 1);                                                 /* stack: type json */
+        lua_pop(L, 1);                                                 /* stack: json */
     } else if (ty != LUA_TNIL && ty != LUA_TSTRING) {
         return luaL_error(L, "%s: field 'data' must be a string or a table, got %s", fname,
                           luaL_typename(L, -1));
@@ -630,8 +608,8 @@ static int publish_from(lua_State *L, gs_bus *bus, int t, const char *fname)
     const char *data = ty == LUA_TNIL ? NULL : lua_tolstring(L, -1, &dl);
     if (!data)
         dl = 0;
-    const char *html = opt_string_field(L, t, "html", &hl, fname);    /* stack: type data html */
-    /* No raising from here on: the strings stay anchored on the stack. */
+    const char *html = gs_opt_str(&o, t, "html", 0, NULL, &hl);
+    /* No raising from here on: the strings stay anchored (the table, and data on the stack). */
     int rc = gs_bus_publish(bus, type, run_id, id, data, dl, html, hl);
     if (rc >= 0) {
         lua_pushinteger(L, rc);
@@ -830,83 +808,13 @@ static int l_sub_close(lua_State *L)
     return 0;
 }
 
-/* ---- helpers for tests and benchmarks only ---- */
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sleep_s(double s)
-{
-    if (s <= 0)
-        return;
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
+/* ---- for tests and benchmarks (the thread that publishes from C is
+   tests/c/hooks.c, built only with the tests) ---- */
 
 /* bus.monotonic_ns() -> integer: CLOCK_MONOTONIC in nanoseconds. */
 static int l_monotonic_ns(lua_State *L)
 {
-    lua_pushinteger(L, (lua_Integer)now_ns());
-    return 1;
-}
-
-struct later {
-    gs_bus *bus;
-    double delay, interval;
-    lua_Integer n;
-};
-
-static void *later_main(void *p)
-{
-    struct later *a = p;
-    sleep_s(a->delay);
-    for (lua_Integer i = 0; i < a->n; i++) {
-        char buf[32];
-        int len = snprintf(buf, sizeof buf, "%lld", (long long)now_ns());
-        if (gs_bus_publish(a->bus, "bench", 0, (int64_t)i + 1, buf, (size_t)len, NULL, 0) == GS_BUS_CLOSED)
-            break;
-        sleep_s(a->interval);
-    }
-    gs_bus_release(a->bus);
-    free(a);
-    return NULL;
-}
-
-/* bus._publish_later(b|nil, delay_s, n, interval_s) -> true | nil, err
- * FOR TESTS AND BENCHMARKS: a detached C thread publishes n "bench" events
- * (id 1..n, data = CLOCK_MONOTONIC ns at publish time, as a string). */
-static int l_publish_later(lua_State *L)
-{
-    gs_bus *bus = lua_isnoneornil(L, 1) ? gs_bus_default() : check_bus(L, 1, "bus._publish_later");
-    double delay = (double)luaL_checknumber(L, 2);
-    lua_Integer n = luaL_checkinteger(L, 3);
-    double interval = (double)luaL_optnumber(L, 4, 0);
-    struct later *a = malloc(sizeof *a);
-    if (!a)
-        return luaL_error(L, "bus._publish_later: out of memory");
-    a->bus = gs_bus_retain(bus);
-    a->delay = delay;
-    a->interval = interval;
-    a->n = n;
-    pthread_t th;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int e = pthread_create(&th, &attr, later_main, a);
-    pthread_attr_destroy(&attr);
-    if (e != 0) {
-        gs_bus_release(a->bus);
-        free(a);
-        luaL_pushfail(L);
-        lua_pushfstring(L, "bus._publish_later: %s", strerror(e));
-        return 2;
-    }
-    lua_pushboolean(L, 1);
+    lua_pushinteger(L, (lua_Integer)gs_monotonic_ns());
     return 1;
 }
 
@@ -945,7 +853,6 @@ int luaopen_grokspicy_bus(lua_State *L)
         {"new", l_new},
         {"stats", l_stats},
         {"monotonic_ns", l_monotonic_ns},
-        {"_publish_later", l_publish_later},
         {NULL, NULL},
     };
     /* metatable.__index = methods, for each userdata type */

@@ -54,4 +54,26 @@ void gs_provider_unborrow(lua_State *L, int idx);
 struct gs_charge;
 void gs_push_charge(lua_State *L, const struct gs_charge *c);
 
+/*
+ * Option tables (lua_opts.c), the one reader the Lua faces share. A key is
+ * named in messages as "<fn>: <where><key><after>" ("http.serve: opts.port",
+ * "bus.publish: field 'type'"); where and after may be NULL. Each raises on a
+ * value of the wrong type or range ("is required" when required and nil), and
+ * leaves the stack as it found it, but for gs_opt_table, which pushes the table.
+ */
+typedef struct gs_opts {
+    lua_State *L;
+    const char *fn, *where, *after;
+} gs_opts;
+
+/* A string field (nil: def); *len (may be NULL) its length. It stays alive in the table. */
+const char *gs_opt_str(const gs_opts *o, int t, const char *key, int required, const char *def, size_t *len);
+/* A number field in lo..hi (nil: def). */
+double gs_opt_num(const gs_opts *o, int t, const char *key, int required, double def, double lo, double hi);
+/* An integer field in lo..hi (nil: def); a float with an integer value counts. */
+lua_Integer gs_opt_int(const gs_opts *o, int t, const char *key, int required, lua_Integer def, lua_Integer lo,
+                       lua_Integer hi);
+/* Pushes a table field and returns its index; 0, nothing pushed, when nil and not required. */
+int gs_opt_table(const gs_opts *o, int t, const char *key, int required);
+
 #endif

@@ -10,7 +10,7 @@
  * process it spawns that way), and a second open() of the file in the same
  * process is a different holder (so a test can probe its own lock).
  *
- * The store (core/store.c) is the only caller that decides anything with these;
+ * The store (core/store*.c) is the only caller that decides anything with these;
  * this file never touches the database. Thread-safe: the table of held locks is
  * process-wide and guarded by a mutex.
  */

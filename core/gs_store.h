@@ -1,7 +1,7 @@
 /*
  * gs_store.h — the C API of the grok-spicy store (SQLite): the events log and the
  * bits a server or another host needs without a Lua state. The full run/asset API
- * is the Lua module grokspicy.store (core/store.c).
+ * is the Lua module grokspicy.store (core/store*.c).
  *
  * Threads: a gs_db is one SQLite connection; use it from one thread at a time
  * (open one per thread). Errors: functions returning int give 0 on success and -1

@@ -1,10 +1,12 @@
 /*
- * gs_util.h — the few string and error helpers the C modules share; not installed.
+ * gs_util.h — the few string, error, clock and file helpers the C modules share; not installed.
  */
 #ifndef GS_UTIL_H
 #define GS_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 /* A growable string. Out of memory is sticky and checked once, at gs_sb_take. */
 typedef struct gs_sbuf {
@@ -25,7 +27,25 @@ void gs_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((fo
 /* Frees n strings and the array; NULL is fine. */
 void gs_free_strv(char **v, size_t n);
 
-/* mkdir -p (mode 0755): 0 when each folder of path was made or already there, -1 with errno. */
+/* The one monotonic clock (CLOCK_MONOTONIC): for elapsed times and deadlines. */
+int64_t gs_monotonic_ns(void);
+double gs_monotonic(void); /* seconds */
+
+/* How gs_spawn places the child: a new session (it outlives this terminal and
+   its Ctrl+C), or a process group of its own (a deadline kills the group). */
+enum { GS_SPAWN_SESSION = 1, GS_SPAWN_GROUP = 2 };
+
+/* The one posix_spawn setup: starts argv[0] (a path, or a name on PATH) with
+   envp, fds[0..2] as its stdin, stdout and stderr and, when pass >= 0, pass as
+   its fd 3 (pass must not be 0..3). Every other descriptor must be
+   close-on-exec. The child starts with no signal blocked and the signals a
+   host catches (INT, TERM, HUP, QUIT, PIPE, CHLD) at their defaults. 0 with
+   *pid set, or posix_spawnp's error number. */
+int gs_spawn(pid_t *pid, const char *const argv[], char *const envp[], const int fds[3], int pass, int how);
+
+/* mkdir -p (mode 0755): 0 when each folder of path was made or already there, -1 with errno
+   (ENOTDIR when a file stands where a folder should). The one mkdir -p: C calls it, Lua has
+   it as sys.mkdir_p. */
 int gs_mkdir_p(const char *path);
 
 /* The whole file, malloc'd and NUL-terminated (*len excludes the NUL), or

@@ -1,10 +1,11 @@
 /*
  * http.c — the dashboard server (module grokspicy.http): a libmicrohttpd
- * daemon with a small worker pool. Owns the daemon, the routing, the token
- * check, the Host check (DNS rebinding), the headers every answer carries,
- * /output and /static files, and the Lua states that run the web app (one per
- * worker thread, created here, never the caller's). SSE streams and the tail
- * thread live in http_sse.c; pure helpers in http_util.c.
+ * daemon with a small worker pool. Owns the daemon (start, stop, wait), the
+ * routing, the token check, the Host check (DNS rebinding) and the headers
+ * every answer carries. Serving lives beside it: /output and /static files in
+ * http_files.c, the Lua states that run the web app in http_app.c, SSE streams
+ * and the tail thread in http_sse.c; the Lua module is http_lua.c and pure
+ * helpers are http_util.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,24 +25,11 @@
 #include <lualib.h>
 #include "grokspicy.h"
 #include "gs_internal.h"
+#include "gs_util.h"
 #include "http_internal.h"
+#include "http_parts.h"
 
-#define SERVER_MT "grokspicy.HttpServer"
 #define MEMORY_LIMIT (16 * 1024) /* per connection: headers; 10k idle streams at ~16 KB RSS each */
-
-struct lstate {
-    lua_State *L;
-    int handle_ref;     /* registry ref of app.handle */
-    int busy;
-};
-
-struct req {
-    double t0;
-    unsigned status;
-    int too_big;
-    gs_http_buf body;
-    char line[200];     /* "METHOD /path" for the log */
-};
 
 /* ---- small response helpers -------------------------------------------- */
 
@@ -64,7 +52,7 @@ void gs_http_secure_headers(struct MHD_Response *r)
             MHD_add_response_header(r, h[i][0], h[i][1]);
 }
 
-static enum MHD_Result queue(struct req *rq, struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
+enum MHD_Result queue(struct req *rq, struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
 {
     if (!r)
         return MHD_NO;
@@ -75,7 +63,7 @@ static enum MHD_Result queue(struct req *rq, struct MHD_Connection *c, unsigned 
     return ret;
 }
 
-static struct MHD_Response *text_response(const char *ctype, const char *body)
+struct MHD_Response *text_response(const char *ctype, const char *body)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -85,8 +73,8 @@ static struct MHD_Response *text_response(const char *ctype, const char *body)
 }
 
 /* A short error: JSON under /api/ and /sse, HTML elsewhere. */
-static enum MHD_Result send_error(struct req *rq, struct MHD_Connection *c, unsigned status, const char *path,
-                                  const char *msg, const char *allow)
+enum MHD_Result send_error(struct req *rq, struct MHD_Connection *c, unsigned status, const char *path,
+                           const char *msg, const char *allow)
 {
     char body[512];
     int json = strncmp(path, "/api/", 5) == 0 || strncmp(path, "/sse", 4) == 0;
@@ -153,408 +141,6 @@ static int host_allowed(gs_http_server *s, struct MHD_Connection *c)
     return 0;
 }
 
-/* ---- /output ------------------------------------------------------------- */
-
-static int same_file(const struct stat *st, const char *path)
-{
-    struct stat o;
-    return stat(path, &o) == 0 && o.st_dev == st->st_dev && o.st_ino == st->st_ino;
-}
-
-/* 1 for the database by identity, whatever it is named (a hard link, --db
- * out/state): the file the server found at start, and the database and its
- * -wal, -shm and -journal as they are now (a checkpoint or a new journal makes
- * new files). Decided by stat alone, before any open: closing a descriptor of
- * the database would drop every POSIX lock this process's SQLite holds on it. */
-static int is_database(gs_http_server *s, const struct stat *st)
-{
-    if (s->db_known && st->st_dev == s->db_dev && st->st_ino == s->db_ino)
-        return 1;
-    static const char *const sidecar[] = {"", "-wal", "-shm", "-journal"};
-    char p[PATH_MAX];
-    for (size_t i = 0; i < sizeof sidecar / sizeof sidecar[0]; i++)
-        if (snprintf(p, sizeof p, "%s%s", s->db_path, sidecar[i]) < (int)sizeof p && same_file(st, p))
-            return 1;
-    return 0;
-}
-
-/* 1 when an open file starts like a SQLite database, WAL or journal: copies and
- * backups (x.db.bak, x.db~, x.db.1) and other databases are never served. */
-static int sqlite_content(int fd)
-{
-    unsigned char head[16];
-    ssize_t n = pread(fd, head, sizeof head, 0);
-    return n > 0 && gs_http_sqlite_magic(head, (size_t)n);
-}
-
-static void http_date(time_t t, char *buf, size_t n)
-{
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, n, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-}
-
-static int etag_match(const char *inm, const char *etag)
-{
-    if (!inm)
-        return 0;
-    if (strcmp(inm, "*") == 0)
-        return 1;
-    return strstr(inm, etag) != NULL;
-}
-
-static enum MHD_Result serve_file(gs_http_server *s, struct MHD_Connection *c, struct req *rq, const char *path,
-                                  const char *rel, const char *cookie)
-{
-    if (!gs_http_safe_relpath(rel) || gs_http_forbidden_name(rel))
-        return send_error(rq, c, 404, path, "not found", NULL);
-    char full[PATH_MAX], real[PATH_MAX];
-    if (snprintf(full, sizeof full, "%s/%s", s->output_real, rel) >= (int)sizeof full || !realpath(full, real))
-        return send_error(rq, c, 404, path, "not found", NULL);
-    size_t rn = strlen(s->output_real);
-    if (strncmp(real, s->output_real, rn) != 0 || real[rn] != '/' || gs_http_forbidden_name(real))
-        return send_error(rq, c, 404, path, "not found", NULL);
-    struct stat st;
-    if (stat(real, &st) != 0 || !S_ISREG(st.st_mode) || is_database(s, &st))
-        return send_error(rq, c, 404, path, "not found", NULL);
-    int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    /* Checked again on what was opened: the name may have been swapped meanwhile. */
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || is_database(s, &st) || sqlite_content(fd)) {
-        if (fd >= 0)
-            close(fd);
-        return send_error(rq, c, 404, path, "not found", NULL);
-    }
-    char etag[64], lm[64];
-    snprintf(etag, sizeof etag, "\"%llx-%llx\"", (unsigned long long)st.st_size,
-             (unsigned long long)st.st_mtim.tv_sec * 1000000000ull + (unsigned long long)st.st_mtim.tv_nsec);
-    http_date(st.st_mtime, lm, sizeof lm);
-    uint64_t size = (uint64_t)st.st_size, start = 0, end = size ? size - 1 : 0;
-    unsigned status = MHD_HTTP_OK;
-    struct MHD_Response *r;
-    int range = 0;
-    if (etag_match(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match"), etag)) {
-        close(fd);
-        status = MHD_HTTP_NOT_MODIFIED;
-        r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-    } else {
-        const char *rh = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
-        range = gs_http_parse_range(rh, size, &start, &end);
-        if (range < 0) {
-            close(fd);
-            char cr[64];
-            snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)size);
-            r = text_response("text/plain; charset=utf-8", "range not satisfiable\n");
-            if (r)
-                MHD_add_response_header(r, "Content-Range", cr);
-            return queue(rq, c, MHD_HTTP_RANGE_NOT_SATISFIABLE, r);
-        }
-        if (size == 0) {
-            close(fd);
-            r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-        } else {
-            if (range == 0) {
-                start = 0;
-                end = size - 1;
-            }
-            r = MHD_create_response_from_fd_at_offset64(end - start + 1, fd, (int64_t)start);
-            if (!r)
-                close(fd);
-        }
-        if (range > 0)
-            status = MHD_HTTP_PARTIAL_CONTENT;
-    }
-    if (!r)
-        return MHD_NO;
-    if (status != MHD_HTTP_NOT_MODIFIED)
-        MHD_add_response_header(r, "Content-Type", gs_http_mime(real));
-    if (range > 0) {
-        char cr[96];
-        snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)start, (unsigned long long)end,
-                 (unsigned long long)size);
-        MHD_add_response_header(r, "Content-Range", cr);
-    }
-    MHD_add_response_header(r, "Accept-Ranges", "bytes");
-    MHD_add_response_header(r, "ETag", etag);
-    MHD_add_response_header(r, "Last-Modified", lm);
-    MHD_add_response_header(r, "Cache-Control", "no-cache");
-    if (cookie)
-        MHD_add_response_header(r, "Set-Cookie", cookie);
-    return queue(rq, c, status, r);
-}
-
-/* ---- /static ------------------------------------------------------------- */
-
-static enum MHD_Result serve_static(struct MHD_Connection *c, struct req *rq, const char *path, const char *name,
-                                    const char *cookie)
-{
-    char res[512];
-    if (!gs_http_safe_relpath(name) || snprintf(res, sizeof res, "static/%s", name) >= (int)sizeof res)
-        return send_error(rq, c, 404, path, "not found", NULL);
-    size_t len = 0;
-    const char *err = NULL;
-    char *data = gs_resource_read(res, &len, &err);
-    if (!data)
-        return send_error(rq, c, 404, path, "not found", NULL);
-    uint64_t h = 1469598103934665603ull; /* FNV-1a of the content */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)data[i]) * 1099511628211ull;
-    char etag[40];
-    snprintf(etag, sizeof etag, "\"%016llx\"", (unsigned long long)h);
-    struct MHD_Response *r;
-    unsigned status = MHD_HTTP_OK;
-    if (etag_match(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match"), etag)) {
-        free(data);
-        status = MHD_HTTP_NOT_MODIFIED;
-        r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-    } else {
-        r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-        if (!r) {
-            free(data);
-            return MHD_NO;
-        }
-        MHD_add_response_header(r, "Content-Type", gs_http_mime(name));
-    }
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, "ETag", etag);
-    MHD_add_response_header(r, "Cache-Control", "public, max-age=86400");
-    if (cookie)
-        MHD_add_response_header(r, "Set-Cookie", cookie);
-    return queue(rq, c, status, r);
-}
-
-/* ---- Lua states ------------------------------------------------------------ */
-
-static int lua_new_state(gs_http_server *s, struct lstate *ls, char *err, size_t errlen)
-{
-    lua_State *L = luaL_newstate();
-    if (!L) {
-        snprintf(err, errlen, "http.serve: out of memory");
-        return -1;
-    }
-    luaL_openlibs(L);
-    gs_openlibs(L);
-    ls->L = L;
-    /* local app = require(app); app.init{output_dir=, db=, token=}; keep app.handle */
-    lua_getglobal(L, "require");
-    lua_pushstring(L, s->app);
-    if (gs_pcall(L, 1, 1) != LUA_OK)
-        goto fail;
-    if (!lua_istable(L, -1)) {
-        lua_pushfstring(L, "module '%s' did not return a table", s->app);
-        goto fail;
-    }
-    if (lua_getfield(L, -1, "init") == LUA_TFUNCTION) {
-        lua_createtable(L, 0, 3);
-        lua_pushstring(L, s->output_dir);
-        lua_setfield(L, -2, "output_dir");
-        lua_pushstring(L, s->db_path);
-        lua_setfield(L, -2, "db");
-        if (s->token) {
-            lua_pushstring(L, s->token);
-            lua_setfield(L, -2, "token");
-        }
-        if (s->flow_script) {
-            lua_pushstring(L, s->flow_script);
-            lua_setfield(L, -2, "flow_script");
-        }
-        if (gs_pcall(L, 1, 0) != LUA_OK)
-            goto fail;
-    } else {
-        lua_pop(L, 1);
-    }
-    if (lua_getfield(L, -1, "handle") != LUA_TFUNCTION) {
-        lua_pushfstring(L, "module '%s' has no handle function", s->app);
-        goto fail;
-    }
-    ls->handle_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_settop(L, 0);
-    return 0;
-fail:
-    snprintf(err, errlen, "http.serve: %s: %s", s->app, lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
-    return -1;
-}
-
-static struct lstate *pool_take(gs_http_server *s)
-{
-    pthread_mutex_lock(&s->pool_mu);
-    for (;;) {
-        for (int i = 0; i < s->nstates; i++) {
-            if (!s->states[i].busy && s->states[i].L) {
-                s->states[i].busy = 1;
-                pthread_mutex_unlock(&s->pool_mu);
-                return &s->states[i];
-            }
-        }
-        pthread_cond_wait(&s->pool_cv, &s->pool_mu);
-    }
-}
-
-static void pool_give(gs_http_server *s, struct lstate *ls)
-{
-    pthread_mutex_lock(&s->pool_mu);
-    ls->busy = 0;
-    pthread_cond_signal(&s->pool_cv);
-    pthread_mutex_unlock(&s->pool_mu);
-}
-
-struct kv_ctx {
-    lua_State *L;
-    int lower, decode;
-};
-
-void gs_http_push_query_pair(lua_State *L, const char *key, const char *value)
-{
-    /* The scratch is a userdata on the stack: Lua frees it if a push below
-     * raises (out of memory), and it stays valid until it is popped. */
-    size_t kn = strlen(key), vn = strlen(value);
-    char *kb = lua_newuserdatauv(L, kn + vn + 2, 0);
-    char *vb = kb + kn + 1;
-    long kl = gs_http_decode(key, kn, kb, 1);
-    long vl = gs_http_decode(value, vn, vb, 1);
-    if (kl < 0)
-        lua_pushstring(L, key);
-    else
-        lua_pushlstring(L, kb, (size_t)kl);
-    if (vl < 0)
-        lua_pushstring(L, value);
-    else
-        lua_pushlstring(L, vb, (size_t)vl);
-    lua_rawset(L, -4); /* the table, the scratch, key, value */
-    lua_pop(L, 1);
-}
-
-static enum MHD_Result push_kv(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-    (void)kind;
-    struct kv_ctx *k = cls;
-    lua_State *L = k->L;
-    if (!key)
-        return MHD_YES;
-    if (!value)
-        value = "";
-    if (k->decode) { /* query: both halves percent-decoded; bad escapes stay raw */
-        gs_http_push_query_pair(L, key, value);
-        return MHD_YES;
-    } else if (k->lower) {
-        size_t n = strlen(key);
-        luaL_Buffer b;
-        char *p = luaL_buffinitsize(L, &b, n);
-        for (size_t i = 0; i < n; i++)
-            p[i] = (char)((key[i] >= 'A' && key[i] <= 'Z') ? key[i] + 32 : key[i]);
-        luaL_pushresultsize(&b, n);
-        lua_pushstring(L, value);
-    } else {
-        lua_pushstring(L, key);
-        lua_pushstring(L, value);
-    }
-    lua_rawset(L, -3);
-    return MHD_YES;
-}
-
-/* Builds req = {method, path, raw_path, query, headers, cookies, body} and calls app.handle. */
-static int call_handler(lua_State *L)
-{
-    struct MHD_Connection *c = lua_touserdata(L, 1);
-    struct req *rq = lua_touserdata(L, 2);
-    const char *method = lua_tostring(L, 3), *path = lua_tostring(L, 4), *raw = lua_tostring(L, 5);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, (lua_Integer)lua_tointeger(L, 6));
-    lua_createtable(L, 0, 7);
-    lua_pushstring(L, method);
-    lua_setfield(L, -2, "method");
-    lua_pushstring(L, path);
-    lua_setfield(L, -2, "path");
-    lua_pushstring(L, raw);
-    lua_setfield(L, -2, "raw_path");
-    struct kv_ctx k = {L, 0, 1};
-    lua_newtable(L);
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, push_kv, &k);
-    lua_setfield(L, -2, "query");
-    k.decode = 0;
-    k.lower = 1;
-    lua_newtable(L);
-    MHD_get_connection_values(c, MHD_HEADER_KIND, push_kv, &k);
-    lua_setfield(L, -2, "headers");
-    k.lower = 0;
-    lua_newtable(L);
-    MHD_get_connection_values(c, MHD_COOKIE_KIND, push_kv, &k);
-    lua_setfield(L, -2, "cookies");
-    if (rq->body.p) {
-        lua_pushlstring(L, rq->body.p, rq->body.len);
-        lua_setfield(L, -2, "body");
-    }
-    lua_call(L, 1, 1);
-    return 1;
-}
-
-static int add_header_ok(const char *k, const char *v)
-{
-    return !strpbrk(k, "\r\n:") && !strpbrk(v, "\r\n") && *k;
-}
-
-static enum MHD_Result serve_lua(gs_http_server *s, struct MHD_Connection *c, struct req *rq, const char *method,
-                                 const char *path, const char *raw, const char *cookie)
-{
-    struct lstate *ls = pool_take(s);
-    lua_State *L = ls->L;
-    lua_settop(L, 0);
-    lua_pushcfunction(L, call_handler);
-    lua_pushlightuserdata(L, c);
-    lua_pushlightuserdata(L, rq);
-    lua_pushstring(L, method);
-    lua_pushstring(L, path);
-    lua_pushstring(L, raw);
-    lua_pushinteger(L, ls->handle_ref);
-    struct MHD_Response *r = NULL;
-    unsigned status = 500;
-    const char *fail = NULL;
-    if (gs_pcall(L, 6, 1) != LUA_OK) {
-        fail = lua_tostring(L, -1);
-    } else if (!lua_istable(L, -1)) {
-        fail = "handler did not return a table";
-    } else {
-        lua_getfield(L, 1, "status");
-        lua_Integer st = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : lua_isnil(L, -1) ? 200 : 0;
-        lua_getfield(L, 1, "body");
-        size_t blen = 0;
-        const char *body = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &blen) : NULL;
-        if (st < 100 || st > 599)
-            fail = "handler returned an invalid status";
-        else if (!body && !lua_isnil(L, -1))
-            fail = "handler returned a non-string body";
-        else {
-            status = (unsigned)st;
-            r = MHD_create_response_from_buffer(blen, (void *)(body ? body : ""), MHD_RESPMEM_MUST_COPY);
-            if (r && lua_getfield(L, 1, "headers") == LUA_TTABLE) {
-                lua_pushnil(L);
-                while (lua_next(L, -2)) {
-                    if (lua_type(L, -2) == LUA_TSTRING && (lua_type(L, -1) == LUA_TSTRING || lua_isnumber(L, -1))) {
-                        const char *hk = lua_tostring(L, -2);
-                        const char *hv = lua_tostring(L, -1);
-                        if (add_header_ok(hk, hv))
-                            MHD_add_response_header(r, hk, hv);
-                    }
-                    lua_pop(L, 1);
-                }
-            }
-        }
-    }
-    if (fail) {
-        fprintf(stderr, "grok-spicy http: %s %s: %s\n", method, path, fail);
-        if (r)
-            MHD_destroy_response(r);
-        lua_settop(L, 0);
-        pool_give(s, ls);
-        return send_error(rq, c, 500, path, "Internal Server Error: the handler failed (see the server log)",
-                          NULL);
-    }
-    lua_settop(L, 0);
-    pool_give(s, ls);
-    if (r && cookie)
-        MHD_add_response_header(r, "Set-Cookie", cookie);
-    return queue(rq, c, status, r);
-}
-
 /* ---- routing ---------------------------------------------------------------- */
 
 static int is_get(const char *m)
@@ -580,6 +166,30 @@ static enum MHD_Result count_arg(void *cls, enum MHD_ValueKind kind, const char 
     (void)kind;
     *(size_t *)cls += 2 + (key ? strlen(key) : 0) + (value ? strlen(value) : 0);
     return MHD_YES;
+}
+
+/* /sse and /sse/{run_id}: the stream from Last-Event-ID (or ?after=). */
+static enum MHD_Result route_sse(gs_http_server *s, struct MHD_Connection *c, struct req *rq, const char *method,
+                                 const char *path, const char *ck)
+{
+    int64_t run_id = 0, after = 0;
+    if (!is_get(method))
+        return send_error(rq, c, 405, path, "method not allowed", "GET, HEAD");
+    if (path[4] == '/' && !gs_http_parse_id(path + 5, strlen(path + 5), &run_id))
+        return send_error(rq, c, 400, path, "bad run id", NULL);
+    int has = parse_after(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID"), &after);
+    if (has == 0)
+        has = parse_after(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after"), &after);
+    if (has < 0)
+        return send_error(rq, c, 400, path, "bad event id", NULL);
+    if (strcmp(method, "HEAD") == 0) {
+        struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        if (r)
+            MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
+        return queue(rq, c, 200, r);
+    }
+    rq->status = 200;
+    return gs_sse_serve(s, c, run_id, after, has > 0, ck);
 }
 
 static enum MHD_Result dispatch(gs_http_server *s, struct MHD_Connection *c, struct req *rq, const char *url,
@@ -621,31 +231,7 @@ static enum MHD_Result dispatch(gs_http_server *s, struct MHD_Connection *c, str
         goto done;
     }
     if (strcmp(path, "/sse") == 0 || strncmp(path, "/sse/", 5) == 0) {
-        int64_t run_id = 0, after = 0;
-        if (!is_get(method)) {
-            ret = send_error(rq, c, 405, path, "method not allowed", "GET, HEAD");
-            goto done;
-        }
-        if (path[4] == '/' && !gs_http_parse_id(path + 5, strlen(path + 5), &run_id)) {
-            ret = send_error(rq, c, 400, path, "bad run id", NULL);
-            goto done;
-        }
-        int has = parse_after(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID"), &after);
-        if (has == 0)
-            has = parse_after(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after"), &after);
-        if (has < 0) {
-            ret = send_error(rq, c, 400, path, "bad event id", NULL);
-            goto done;
-        }
-        if (strcmp(method, "HEAD") == 0) {
-            struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-            if (r)
-                MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
-            ret = queue(rq, c, 200, r);
-            goto done;
-        }
-        rq->status = 200;
-        ret = gs_sse_serve(s, c, run_id, after, has > 0, ck);
+        ret = route_sse(s, c, rq, method, path, ck);
     } else if (strcmp(path, "/favicon.ico") == 0) { /* browsers ask for it on every page, error pages too */
         if (!is_get(method))
             ret = send_error(rq, c, 405, path, "method not allowed", "GET, HEAD");
@@ -675,7 +261,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         rq = calloc(1, sizeof *rq);
         if (!rq)
             return MHD_NO;
-        rq->t0 = gs_store_monotonic();
+        rq->t0 = gs_monotonic();
         *con_cls = rq;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > GS_HTTP_MAX_BODY) {
@@ -717,7 +303,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
                 inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, addr,
                           sizeof addr);
         }
-        fprintf(stderr, "%s %s %u %.1fms\n", addr, rq->line[0] ? rq->line : "-", rq->status, (gs_store_monotonic() - rq->t0) * 1e3);
+        fprintf(stderr, "%s %s %u %.1fms\n", addr, rq->line[0] ? rq->line : "-", rq->status, (gs_monotonic() - rq->t0) * 1e3);
     }
     gs_http_buf_free(&rq->body);
     free(rq);
@@ -841,19 +427,9 @@ static int resolve(gs_http_server *s, char *err, size_t errlen)
     return 0;
 }
 
-gs_http_server *gs_http_start(const gs_http_config *cfg, char *err, size_t errlen)
+/* The server's owned copy of cfg, with its defaults. */
+static int copy_config(gs_http_server *s, const gs_http_config *cfg, char *err, size_t errlen)
 {
-    gs_http_server *s = calloc(1, sizeof *s);
-    if (!s) {
-        snprintf(err, errlen, "http.serve: out of memory");
-        return NULL;
-    }
-    pthread_mutex_init(&s->pool_mu, NULL);
-    pthread_cond_init(&s->pool_cv, NULL);
-    pthread_mutex_init(&s->tail_mu, NULL);
-    s->tail_efd = s->tail_ifd = -1;
-    pthread_mutex_init(&s->stop_mu, NULL);
-    pthread_cond_init(&s->stop_cv, NULL);
     s->host = dup_or(cfg->host, "127.0.0.1");
     s->app = dup_or(cfg->app, "grokspicy.web");
     s->output_dir = dup_or(cfg->output_dir, "output");
@@ -872,49 +448,93 @@ gs_http_server *gs_http_start(const gs_http_config *cfg, char *err, size_t errle
     }
     if (!s->host || !s->app || !s->output_dir || !s->db_path || (cfg->token && *cfg->token && !s->token)) {
         snprintf(err, errlen, "http.serve: out of memory");
-        goto fail;
+        return -1;
     }
     if (s->token && strlen(s->token) > GS_HTTP_MAX_TOKEN) {
         snprintf(err, errlen, "http.serve: the token is too long (%zu bytes, at most %d)", strlen(s->token),
                  GS_HTTP_MAX_TOKEN);
-        goto fail;
+        return -1;
     }
     if (s->token && make_cookie(s)) {
         snprintf(err, errlen, "http.serve: out of memory");
-        goto fail;
+        return -1;
     }
-    if (resolve(s, err, errlen))
-        goto fail;
+    return 0;
+}
 
+/* Resolves s->host to the address MHD binds (*addr points into a4 or a6). */
+static int bind_address(gs_http_server *s, int port, struct sockaddr_in *a4, struct sockaddr_in6 *a6,
+                        const struct sockaddr **addr, unsigned *flags, char *err, size_t errlen)
+{
     char bind_addr[INET6_ADDRSTRLEN], rerr[1200];
     if (gs_http_resolve(s->host, bind_addr, sizeof bind_addr, rerr, sizeof rerr)) {
         snprintf(err, errlen, "http.serve: %s", rerr);
-        goto fail;
+        return -1;
     }
     if (!(s->bind_addr = strdup(bind_addr))) {
         snprintf(err, errlen, "http.serve: out of memory");
-        goto fail;
+        return -1;
     }
-    struct sockaddr_in6 a6;
-    struct sockaddr_in a4;
-    memset(&a6, 0, sizeof a6);
-    memset(&a4, 0, sizeof a4);
-    const struct sockaddr *addr;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
-    if (inet_pton(AF_INET, s->bind_addr, &a4.sin_addr) == 1) {
-        a4.sin_family = AF_INET;
-        a4.sin_port = htons((uint16_t)cfg->port);
-        addr = (const struct sockaddr *)&a4;
-    } else if (inet_pton(AF_INET6, s->bind_addr, &a6.sin6_addr) == 1) {
-        a6.sin6_family = AF_INET6;
-        a6.sin6_port = htons((uint16_t)cfg->port);
-        addr = (const struct sockaddr *)&a6;
-        flags |= MHD_USE_IPv6;
+    memset(a6, 0, sizeof *a6);
+    memset(a4, 0, sizeof *a4);
+    if (inet_pton(AF_INET, s->bind_addr, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        *addr = (const struct sockaddr *)a4;
+    } else if (inet_pton(AF_INET6, s->bind_addr, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        *addr = (const struct sockaddr *)a6;
+        *flags |= MHD_USE_IPv6;
     } else {
         snprintf(err, errlen, "http.serve: host '%s' resolved to '%s', which is not an address", s->host,
                  s->bind_addr);
-        goto fail;
+        return -1;
     }
+    return 0;
+}
+
+/* The URL printed for people: a wildcard bind is reached on loopback, the token rides along. */
+static int make_url(gs_http_server *s)
+{
+    const char *h = s->host;
+    int v6 = strchr(h, ':') != NULL;
+    if (strcmp(s->bind_addr, "0.0.0.0") == 0)
+        h = "127.0.0.1", v6 = 0;
+    else if (strcmp(s->bind_addr, "::") == 0)
+        h = "::1", v6 = 1;
+    size_t cap = strlen(h) + 40 + (s->token ? 3 * strlen(s->token) : 0);
+    if (!(s->url = malloc(cap)))
+        return -1;
+    int n = snprintf(s->url, cap, "http://%s%s%s:%d/", v6 ? "[" : "", h, v6 ? "]" : "", s->port);
+    if (s->token && n > 0) {
+        memcpy(s->url + n, "?token=", 8);
+        gs_http_pct_encode(s->token, s->url + n + 7);
+    }
+    return 0;
+}
+
+gs_http_server *gs_http_start(const gs_http_config *cfg, char *err, size_t errlen)
+{
+    gs_http_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "http.serve: out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&s->pool_mu, NULL);
+    pthread_cond_init(&s->pool_cv, NULL);
+    pthread_mutex_init(&s->tail_mu, NULL);
+    s->tail_efd = s->tail_ifd = -1;
+    pthread_mutex_init(&s->stop_mu, NULL);
+    pthread_cond_init(&s->stop_cv, NULL);
+    if (copy_config(s, cfg, err, errlen) || resolve(s, err, errlen))
+        goto fail;
+    struct sockaddr_in6 a6;
+    struct sockaddr_in a4;
+    const struct sockaddr *addr;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
+    if (bind_address(s, cfg->port, &a4, &a6, &addr, &flags, err, errlen))
+        goto fail;
 
     s->states = calloc((size_t)s->threads, sizeof *s->states);
     if (!s->states) {
@@ -951,21 +571,9 @@ gs_http_server *gs_http_start(const gs_http_config *cfg, char *err, size_t errle
         snprintf(err, errlen, "http.serve: out of memory");
         goto fail;
     }
-    const char *h = s->host;
-    int v6 = strchr(h, ':') != NULL;
-    if (strcmp(s->bind_addr, "0.0.0.0") == 0)
-        h = "127.0.0.1", v6 = 0;
-    else if (strcmp(s->bind_addr, "::") == 0)
-        h = "::1", v6 = 1;
-    size_t cap = strlen(h) + 40 + (s->token ? 3 * strlen(s->token) : 0);
-    if (!(s->url = malloc(cap))) {
+    if (make_url(s)) {
         snprintf(err, errlen, "http.serve: out of memory");
         goto fail;
-    }
-    int n = snprintf(s->url, cap, "http://%s%s%s:%d/", v6 ? "[" : "", h, v6 ? "]" : "", s->port);
-    if (s->token && n > 0) {
-        memcpy(s->url + n, "?token=", 8);
-        gs_http_pct_encode(s->token, s->url + n + 7);
     }
     return s;
 fail:
@@ -1073,214 +681,4 @@ void gs_http_free(gs_http_server *s)
     pthread_mutex_destroy(&s->stop_mu);
     pthread_cond_destroy(&s->stop_cv);
     free(s);
-}
-
-/* ---- the Lua module ------------------------------------------------------------ */
-
-typedef struct {
-    gs_http_server *s;
-} lserver;
-
-static gs_http_server *check_server(lua_State *L, const char *op)
-{
-    lserver *u = luaL_checkudata(L, 1, SERVER_MT);
-    if (!u->s)
-        luaL_error(L, "%s: server is closed", op);
-    return u->s;
-}
-
-static const char *opt_string(lua_State *L, const char *k, const char *def)
-{
-    int t = lua_getfield(L, 1, k);
-    const char *v = def;
-    if (t == LUA_TSTRING)
-        v = lua_tostring(L, -1);
-    else if (t != LUA_TNIL)
-        luaL_error(L, "http.serve: opts.%s must be a string, got %s", k, luaL_typename(L, -1));
-    lua_pop(L, 1); /* the string stays alive in opts */
-    return v;
-}
-
-static lua_Integer opt_int(lua_State *L, const char *k, lua_Integer def, lua_Integer lo, lua_Integer hi)
-{
-    int t = lua_getfield(L, 1, k);
-    lua_Integer v = def;
-    if (t != LUA_TNIL) {
-        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < lo || lua_tointeger(L, -1) > hi)
-            luaL_error(L, "http.serve: opts.%s must be an integer in %d..%d", k, (int)lo, (int)hi);
-        v = lua_tointeger(L, -1);
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-/* http.serve{host=, port=, app=, output_dir=, db=, token=, flow_script=, threads=, log=, timeout=} -> server | nil, err */
-static int l_serve(lua_State *L)
-{
-    if (lua_isnoneornil(L, 1)) {
-        lua_settop(L, 0);
-        lua_newtable(L);
-    }
-    luaL_checktype(L, 1, LUA_TTABLE);
-    gs_http_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.host = opt_string(L, "host", "127.0.0.1");
-    cfg.port = (int)opt_int(L, "port", 8420, 0, 65535);
-    cfg.app = opt_string(L, "app", "grokspicy.web");
-    cfg.output_dir = opt_string(L, "output_dir", "output");
-    cfg.db_path = opt_string(L, "db", NULL);
-    cfg.token = opt_string(L, "token", NULL);
-    cfg.flow_script = opt_string(L, "flow_script", NULL);
-    cfg.threads = (int)opt_int(L, "threads", 2, 1, 64);
-    cfg.timeout_s = (int)opt_int(L, "timeout", 30, 1, 3600);
-    cfg.max_connections = (int)opt_int(L, "max_connections", 16384, 1, 1000000);
-    lua_getfield(L, 1, "log");
-    cfg.log = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    lserver *u = lua_newuserdatauv(L, sizeof *u, 0);
-    u->s = NULL;
-    luaL_setmetatable(L, SERVER_MT); /* born closed */
-    char err[1024];
-    u->s = gs_http_start(&cfg, err, sizeof err);
-    if (!u->s) {
-        luaL_pushfail(L);
-        lua_pushstring(L, err);
-        return 2;
-    }
-    return 1;
-}
-
-/* http.resolve(host) -> the numeric address the server would bind | nil, err */
-static int l_resolve(lua_State *L)
-{
-    char addr[INET6_ADDRSTRLEN], err[1200];
-    if (gs_http_resolve(luaL_checkstring(L, 1), addr, sizeof addr, err, sizeof err)) {
-        luaL_pushfail(L);
-        lua_pushstring(L, err);
-        return 2;
-    }
-    lua_pushstring(L, addr);
-    return 1;
-}
-
-static int l_port(lua_State *L)
-{
-    lua_pushinteger(L, gs_http_port(check_server(L, "server:port")));
-    return 1;
-}
-
-static int l_url(lua_State *L)
-{
-    lua_pushstring(L, gs_http_url(check_server(L, "server:url")));
-    return 1;
-}
-
-static int l_stop(lua_State *L)
-{
-    gs_http_stop(check_server(L, "server:stop"));
-    return 0;
-}
-
-static int l_stopped(lua_State *L)
-{
-    lserver *u = luaL_checkudata(L, 1, SERVER_MT);
-    lua_pushboolean(L, !u->s || gs_http_stopped(u->s));
-    return 1;
-}
-
-static int l_noop(lua_State *L)
-{
-    (void)L;
-    return 0;
-}
-
-/* server:wait([timeout]) -> true when stopped, false on timeout. Waits in 100 ms
- * slices and calls into Lua between them, so the host's Ctrl+C hook can raise. */
-static int l_wait(lua_State *L)
-{
-    gs_http_server *s = check_server(L, "server:wait");
-    double timeout = luaL_optnumber(L, 2, -1);
-    double t0 = gs_store_monotonic();
-    for (;;) {
-        double slice = 0.1;
-        if (timeout >= 0) {
-            double left = timeout - (gs_store_monotonic() - t0);
-            if (left <= 0) {
-                lua_pushboolean(L, gs_http_stopped(s));
-                return 1;
-            }
-            if (left < slice)
-                slice = left;
-        }
-        if (gs_http_wait(s, slice)) {
-            lua_pushboolean(L, 1);
-            return 1;
-        }
-        lua_pushcfunction(L, l_noop); /* a call: a pending interrupt hook fires here */
-        lua_call(L, 0, 0);
-    }
-}
-
-static int l_stats(lua_State *L)
-{
-    gs_http_stats st;
-    gs_http_get_stats(check_server(L, "server:stats"), &st);
-    lua_createtable(L, 0, 6);
-    lua_pushinteger(L, (lua_Integer)st.requests);
-    lua_setfield(L, -2, "requests");
-    lua_pushinteger(L, (lua_Integer)st.streams_open);
-    lua_setfield(L, -2, "streams_open");
-    lua_pushinteger(L, (lua_Integer)st.streams_parked);
-    lua_setfield(L, -2, "streams_parked");
-    lua_pushinteger(L, (lua_Integer)st.events_sent);
-    lua_setfield(L, -2, "events_sent");
-    lua_pushinteger(L, (lua_Integer)st.resyncs);
-    lua_setfield(L, -2, "resyncs");
-    lua_pushinteger(L, (lua_Integer)st.tail_events);
-    lua_setfield(L, -2, "tail_events");
-    return 1;
-}
-
-static int l_close(lua_State *L)
-{
-    lserver *u = luaL_checkudata(L, 1, SERVER_MT);
-    gs_http_server *s = u->s;
-    u->s = NULL;
-    gs_http_free(s);
-    return 0;
-}
-
-static int l_tostring(lua_State *L)
-{
-    lserver *u = luaL_checkudata(L, 1, SERVER_MT);
-    if (u->s)
-        lua_pushfstring(L, "grokspicy.http server (%s)", gs_http_url(u->s));
-    else
-        lua_pushliteral(L, "grokspicy.http server (closed)");
-    return 1;
-}
-
-int luaopen_grokspicy_http(lua_State *L)
-{
-    static const luaL_Reg methods[] = {
-        {"port", l_port},   {"url", l_url},     {"stop", l_stop},   {"wait", l_wait},
-        {"stopped", l_stopped}, {"stats", l_stats}, {"close", l_close}, {NULL, NULL},
-    };
-    static const luaL_Reg meta[] = {
-        {"__gc", l_close}, {"__close", l_close}, {"__tostring", l_tostring}, {NULL, NULL},
-    };
-    static const luaL_Reg fns[] = {
-        {"serve", l_serve},
-        {"resolve", l_resolve},
-        {NULL, NULL},
-    };
-    luaL_newmetatable(L, SERVER_MT);
-    luaL_setfuncs(L, meta, 0);
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
-    luaL_newlib(L, fns);
-    lua_pushinteger(L, GS_HTTP_MAX_URL); /* path and query as sent: longer gets 414 */
-    lua_setfield(L, -2, "MAX_URL");
-    return 1;
 }

@@ -1,6 +1,7 @@
 /*
  * json.h — a small JSON reader (a DOM of jv values) and writer (jw) in plain C,
- * for the xAI provider's wire format and its test fake. Owns no I/O and no
+ * for the xAI provider's wire format and its test fake, and the buffer under
+ * grokspicy.sorted_json: the one JSON writer in C. Owns no I/O and no
  * Lua; provider code on worker threads uses it where cjson (Lua) cannot run.
  */
 #ifndef GS_JSON_H

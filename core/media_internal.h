@@ -1,5 +1,5 @@
 /*
- * media_internal.h — shared by media.c, media_clip.c and media_png.c only; not installed.
+ * media_internal.h — shared by media.c, media_child.c, media_clip.c and media_png.c only; not installed.
  * Argument vectors for ffmpeg, child processes fed from a stream, and the
  * temp-name-then-rename discipline for outputs.
  */
@@ -19,6 +19,7 @@
 #define tmp_name gs_mi_tmp_name
 #define commit_tmp gs_mi_commit_tmp
 #define check_input gs_mi_check_input
+#define tool_name gs_mi_tool_name
 
 #define AV_MAX 96
 
@@ -56,5 +57,7 @@ int tmp_name(const char *final, char *buf, size_t len);
 /* Renames tmp to final when ok, else removes it (saying first why the folder refused). */
 int commit_tmp(const char *tmp, const char *final, int ok, char *err, size_t errlen);
 int check_input(const char *path, char *err, size_t errlen);
+/* The tool's name for messages: "ffmpeg" for whatever $GS_FFMPEG names. */
+const char *tool_name(const char *prog);
 
 #endif

@@ -8,7 +8,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,10 +229,22 @@ static int l_sys_pid(lua_State *L)
 /* sys.monotonic() -> seconds from CLOCK_MONOTONIC, for elapsed times. */
 static int l_sys_monotonic(lua_State *L)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    lua_pushnumber(L, gs_monotonic());
     return 1;
+}
+
+/* sys.mkdir_p(path) -> true | nil, reason, errno: mkdir -p (mode 0755), as io.open reports. */
+static int l_sys_mkdir_p(lua_State *L)
+{
+    if (gs_mkdir_p(luaL_checkstring(L, 1)) == 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    int e = errno;
+    luaL_pushfail(L);
+    lua_pushstring(L, strerror(e));
+    lua_pushinteger(L, e);
+    return 3;
 }
 
 static int l_sys_sleep(lua_State *L)
@@ -379,28 +390,8 @@ static int l_sys_spawn_detached(lua_State *L)
         lua_pushfstring(L, "spawn_detached: %s: %s", log ? log : "/dev/null", strerror(e));
         return 2;
     }
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in, 0);
-    posix_spawn_file_actions_adddup2(&fa, out, 1);
-    posix_spawn_file_actions_adddup2(&fa, out, 2);
-    if (passed >= 0)
-        posix_spawn_file_actions_adddup2(&fa, passed, 3);
-    posix_spawnattr_init(&attr);
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    static const int reset[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGCHLD};
-    for (size_t i = 0; i < sizeof reset / sizeof reset[0]; i++)
-        sigaddset(&defaults, reset[i]);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     pid_t pid;
-    int e = posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    int e = gs_spawn(&pid, argv, envp, (const int[3]){in, out, out}, passed, GS_SPAWN_SESSION);
     close(in);
     close(out);
     if (passed >= 0)
@@ -429,6 +420,7 @@ int luaopen_grokspicy_sys(lua_State *L)
         {"isatty", l_sys_isatty},
         {"pid", l_sys_pid},
         {"monotonic", l_sys_monotonic},
+        {"mkdir_p", l_sys_mkdir_p},
         {"sleep", l_sys_sleep},
         {"cpu_count", l_sys_cpu_count},
         {"exe_path", l_sys_exe_path},

@@ -6,6 +6,7 @@
  * numbers (%.14g), booleans and nil are written here; anything else (strings
  * with characters cjson escapes, NaN, cjson.null, functions) goes through the
  * scalar encoder the caller passes. Tables are read raw (no __len, __pairs).
+ * The output grows in json.c's writer (jw), the one JSON writer in C.
  * Owns no state; never touches the store or the server.
  */
 #include <math.h>
@@ -15,40 +16,24 @@
 #include <lauxlib.h>
 #include "grokspicy.h"
 #include "gs_internal.h"
+#include "json.h"
 
 #define BUF_MT "grokspicy.SortedJsonBuffer"
 #define MAX_DEPTH 1000
 
-/* The output: a userdata born empty, its memory freed by __gc, so nothing
-   leaks when the scalar encoder raises. */
-struct jbuf {
-    char *p;
-    size_t len, cap;
-};
-
+/* The output: a jw in a userdata born empty, its memory freed by __gc, so
+   nothing leaks when the scalar encoder raises. */
 static int jbuf_gc(lua_State *L)
 {
-    struct jbuf *b = luaL_checkudata(L, 1, BUF_MT);
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
+    jw_reset(luaL_checkudata(L, 1, BUF_MT));
     return 0;
 }
 
-static void put(lua_State *L, struct jbuf *b, const char *s, size_t n)
+static void put(lua_State *L, jw *b, const char *s, size_t n)
 {
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            luaL_error(L, "json.encode: out of memory");
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
+    jw_append(b, s, n);
+    if (b->oom)
+        luaL_error(L, "json.encode: out of memory");
 }
 
 /* 1 when cjson.encode writes the string as is between quotes. */
@@ -64,7 +49,7 @@ static int plain(const char *s, size_t n)
 
 struct enc {
     lua_State *L;
-    struct jbuf *b;
+    jw *b;
     int array_keys; /* stack index of {key = true}: empty tables under these keys are [] */
     int scalar;     /* stack index of the fallback scalar encoder (cjson.encode) */
 };
@@ -223,16 +208,14 @@ static int l_encode_sorted(lua_State *L)
     luaL_checktype(L, 3, LUA_TTABLE);
     luaL_checktype(L, 4, LUA_TFUNCTION);
     lua_settop(L, 4);
-    struct jbuf *b = lua_newuserdatauv(L, sizeof *b, 0); /* 5 */
+    jw *b = lua_newuserdatauv(L, sizeof *b, 0); /* 5 */
     memset(b, 0, sizeof *b);
     luaL_setmetatable(L, BUF_MT);
     struct enc e = {L, b, 3, 4};
     lua_pushvalue(L, 1);
     encode(&e, as_array, 0);
     lua_pushlstring(L, b->p ? b->p : "", b->len);
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
+    jw_reset(b);
     return 1;
 }
 

@@ -1,7 +1,10 @@
 /*
  * steps.c — grokspicy.steps: the pipeline steps over a provider, run on the
  * worker pool (pool.c), with refcounted futures and one bounded event queue
- * per context. The Lua face (grokspicy.steps) is steps_lua.c.
+ * per context. The Lua face (grokspicy.steps) is steps_lua.c; what a running
+ * step shares is steps_run.c, each step kind has its file (steps_sheet.c,
+ * steps_keyframe.c, steps_video.c, steps_assemble.c), and the default prompt
+ * templates are steps_prompts.c.
  *
  * Owns: step contexts, futures, step arguments and results, the queue of what
  * the steps' provider calls were charged (the ledger's source), the files a
@@ -31,49 +34,15 @@
 #include "gs_media.h"
 #include "gs_steps.h"
 #include "gs_util.h"
+#include "steps_internal.h"
 
 /* ---- small helpers ---- */
 
-static char *xstrdup(const char *s)
+char *xstrdup(const char *s)
 {
     return s ? strdup(s) : NULL;
 }
 
-typedef struct tvar {
-    const char *key, *value;
-} tvar;
-
-/* Replaces {key} with its value; unknown placeholders stay as written. */
-static char *render_tpl(const char *tpl, const tvar *vars, size_t n)
-{
-    gs_sbuf b = {0};
-    const char *s = tpl;
-    while (*s) {
-        const char *open = strchr(s, '{');
-        if (!open) {
-            gs_sb_add(&b, s);
-            break;
-        }
-        gs_sb_addn(&b, s, (size_t)(open - s));
-        const char *close = strchr(open + 1, '}');
-        const char *val = NULL;
-        if (close)
-            for (size_t i = 0; i < n && !val; i++)
-                if (strlen(vars[i].key) == (size_t)(close - open - 1) &&
-                    !strncmp(vars[i].key, open + 1, (size_t)(close - open - 1)))
-                    val = vars[i].value ? vars[i].value : "";
-        if (val) {
-            gs_sb_add(&b, val);
-            s = close + 1;
-        } else {
-            gs_sb_addn(&b, open, 1);
-            s = open + 1;
-        }
-    }
-    return gs_sb_take(&b);
-}
-
-/* Lower-case ASCII letters and digits, runs of anything else as one '_'. */
 void gs_steps_slug(const char *name, char *out, size_t len)
 {
     size_t n = 0;
@@ -95,27 +64,6 @@ void gs_steps_slug(const char *name, char *out, size_t len)
 }
 
 /* ---- options ---- */
-
-static const struct {
-    const char *name, *text;
-} default_templates[] = {
-    {"portrait", "{style}. Character reference sheet of {name}: one full-body figure, front view, centred, "
-                 "plain light background, even lighting. {description}"},
-    {"keyframe", "{style}. {ref_bindings}Scene: {setting}. Action: {action}. Camera: {camera}. Mood: {mood}. "
-                 "Characters: {description}"},
-    {"fix", "Edit the current keyframe in reference image 1 and change only this: {fix_prompt} "
-            "Issues: {issues}. Keep everything else identical. Characters: {description}"},
-    {"video_motion", "{camera}. {action}. Mood: {mood}. {style}."},
-    {"video_correction", "{fix_prompt} Issues: {issues}. Keep the camera motion, timing and framing."},
-};
-
-const char *gs_steps_default_template(const char *name)
-{
-    for (size_t i = 0; i < sizeof default_templates / sizeof default_templates[0]; i++)
-        if (!strcmp(default_templates[i].name, name))
-            return default_templates[i].text;
-    return NULL;
-}
 
 int gs_steps_options_default(gs_steps_options *o)
 {
@@ -284,7 +232,7 @@ double gs_step_result_num(const gs_step_result *r, const char *key)
     return f && f->type != GS_FIELD_STR ? f->n : NAN;
 }
 
-static int add_field(gs_step_result *r, const char *key, int type, const char *s, double n)
+int add_field(gs_step_result *r, const char *key, int type, const char *s, double n)
 {
     if (r->n_fields == GS_STEP_MAX_FIELDS)
         return -1;
@@ -300,55 +248,6 @@ static int add_field(gs_step_result *r, const char *key, int type, const char *s
 }
 
 /* ---- context, futures, event ring ---- */
-
-typedef struct qev {
-    gs_step_event ev;
-    gs_future *f;               /* done events hold a reference */
-} qev;
-
-struct gs_steps_ctx {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;          /* the doorbell: events, completions */
-    int refs;                   /* the handle + one per live future */
-    int closed;
-    atomic_int closing;
-    gs_provider *provider;
-    int own_provider;
-    gs_pool *pool;
-    int workers;
-    char *out_dir, *run_dir;    /* canonical absolute paths */
-    gs_steps_options opt;
-    gs_steps_media media;
-    qev *ring;
-    size_t cap, head, count;
-    size_t reserved;            /* slots promised to the "done" of pending steps */
-    size_t dropped;             /* progress events lost to a full queue */
-    size_t pending;
-    int next_id;
-    gs_step_charge *charges;    /* billed requests not yet taken, oldest first */
-    size_t n_charges, cap_charges;
-    unsigned charge_seq;        /* bumped per charge: wakes next_event once */
-    size_t lost_charges;        /* could not be queued (out of memory) */
-};
-
-struct gs_future {
-    gs_steps_ctx *ctx;
-    int id;
-    int refs;                   /* under ctx->mu */
-    int done;                   /* under ctx->mu */
-    int collected;              /* owner thread */
-    atomic_int cancel;
-    gs_step_args args;
-    gs_step_result res;
-    struct gs_future *next_free;
-};
-
-static double now_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* Waits on ctx->cv until deadline (< 0: for ever). 0 on timeout. */
 static int cv_wait_until(gs_steps_ctx *ctx, double deadline)
@@ -366,7 +265,7 @@ static int cv_wait_until(gs_steps_ctx *ctx, double deadline)
 
 static double deadline_of(double timeout_s)
 {
-    return timeout_s < 0 ? -1 : now_mono() + timeout_s;
+    return timeout_s < 0 ? -1 : gs_monotonic() + timeout_s;
 }
 
 static void ctx_destroy(gs_steps_ctx *ctx)
@@ -414,7 +313,7 @@ void gs_future_release(gs_future *f)
 }
 
 /* Under ctx->mu. Progress only when a free, unreserved slot remains. */
-static void push_event_locked(gs_steps_ctx *ctx, const gs_step_event *ev, gs_future *done_f)
+void push_event_locked(gs_steps_ctx *ctx, const gs_step_event *ev, gs_future *done_f)
 {
     if (!done_f && ctx->count + ctx->reserved >= ctx->cap) {
         ctx->dropped++;
@@ -427,7 +326,7 @@ static void push_event_locked(gs_steps_ctx *ctx, const gs_step_event *ev, gs_fut
     pthread_cond_broadcast(&ctx->cv);
 }
 
-static void fill_event(gs_step_event *ev, int kind, const gs_future *f, const char *asset)
+void fill_event(gs_step_event *ev, int kind, const gs_future *f, const char *asset)
 {
     memset(ev, 0, sizeof *ev);
     ev->kind = kind;
@@ -438,7 +337,7 @@ static void fill_event(gs_step_event *ev, int kind, const gs_future *f, const ch
 }
 
 /* A worker (or discard) finished f: publish the result and the done event. */
-static void future_finish(gs_future *f, const char *asset)
+void future_finish(gs_future *f, const char *asset)
 {
     gs_steps_ctx *ctx = f->ctx;
     gs_step_event ev;
@@ -465,7 +364,7 @@ static void future_finish(gs_future *f, const char *asset)
         ctx_destroy(ctx);
 }
 
-static void asset_of(const gs_step_args *a, char *buf, size_t len)
+void asset_of(const gs_step_args *a, char *buf, size_t len)
 {
     switch (a->kind) {
     case GS_STEP_CHARACTER_SHEET:
@@ -482,7 +381,7 @@ static void asset_of(const gs_step_args *a, char *buf, size_t len)
 }
 
 /* The ledger's name of what a step pays for. */
-static void ledger_asset_of(const gs_step_args *a, char *buf, size_t len)
+void ledger_asset_of(const gs_step_args *a, char *buf, size_t len)
 {
     switch (a->kind) {
     case GS_STEP_CHARACTER_SHEET:
@@ -513,7 +412,7 @@ static void discard_job(void *arg)
 /* ---- paths ---- */
 
 /* Absolute paths stay; relative ones are under output_dir. Malloc'd. */
-static char *resolve_in(const gs_steps_ctx *ctx, const char *p)
+char *resolve_in(const gs_steps_ctx *ctx, const char *p)
 {
     if (!p)
         return NULL;
@@ -528,7 +427,7 @@ static char *resolve_in(const gs_steps_ctx *ctx, const char *p)
 
 /* What a result reports: relative to output_dir when the file lies under it.
  * Both sides are canonical (realpath of the directories, our own file names). */
-static char *rel_out(const gs_steps_ctx *ctx, const char *abs)
+char *rel_out(const gs_steps_ctx *ctx, const char *abs)
 {
     size_t n = strlen(ctx->out_dir);
     if (n == 1 && ctx->out_dir[0] == '/')
@@ -536,853 +435,6 @@ static char *rel_out(const gs_steps_ctx *ctx, const char *abs)
     if (!strncmp(abs, ctx->out_dir, n) && abs[n] == '/')
         return strdup(abs + n + 1);
     return strdup(abs);
-}
-
-/* ---- step runner ---- */
-
-typedef struct run {
-    gs_steps_ctx *ctx;
-    gs_future *f;
-    const gs_step_args *a;
-    gs_step_result *r;
-    const gs_steps_options *o;
-    char *kf;                   /* video: the keyframe, resolved */
-    char asset[64];
-    char ledger_asset[96];      /* what the ledger charges: "scene:2:clip" */
-    gs_meter meter;             /* every provider call of the step: charges go to the queue */
-    char err[1024];
-    char *why;                  /* the issues of the first check that fell short */
-} run;
-
-/* The step's meter: a charge is queued the moment the provider reports it. */
-static void queue_charge(void *ud, const gs_charge *c)
-{
-    run *w = ud;
-    gs_steps_ctx *ctx = w->ctx;
-    pthread_mutex_lock(&ctx->mu);
-    while (ctx->n_charges >= GS_STEPS_MAX_CHARGES && !atomic_load(&ctx->closing))
-        pthread_cond_wait(&ctx->cv, &ctx->mu);
-    if (ctx->n_charges == ctx->cap_charges) {
-        size_t nc = ctx->cap_charges ? ctx->cap_charges * 2 : 16;
-        gs_step_charge *nv = realloc(ctx->charges, nc * sizeof *nv);
-        if (nv) {
-            ctx->charges = nv;
-            ctx->cap_charges = nc;
-        }
-    }
-    if (ctx->n_charges < ctx->cap_charges) {
-        gs_step_charge *q = &ctx->charges[ctx->n_charges++];
-        snprintf(q->step, sizeof q->step, "%s", gs_step_kind_name(w->a->kind));
-        snprintf(q->asset, sizeof q->asset, "%s", w->ledger_asset);
-        q->c = *c;
-    } else {
-        ctx->lost_charges++;
-    }
-    ctx->charge_seq++;
-    pthread_cond_broadcast(&ctx->cv);
-    pthread_mutex_unlock(&ctx->mu);
-}
-
-static int fail(run *w, const char *fmt, ...)
-{
-    char msg[900];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    w->r->ok = 0;
-    snprintf(w->r->err, sizeof w->r->err, "%s(%s): %s", gs_step_kind_name(w->a->kind), w->asset, msg);
-    return -1;
-}
-
-static int cancelled(run *w)
-{
-    if (atomic_load(&w->f->cancel) || atomic_load(&w->ctx->closing))
-        return fail(w, "cancelled");
-    return 0;
-}
-
-static void progress(run *w, int attempt, double score, const char *fmt, ...)
-{
-    gs_step_event ev;
-    fill_event(&ev, GS_EVENT_PROGRESS, w->f, w->asset);
-    ev.attempt = attempt;
-    ev.score = score;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ev.message, sizeof ev.message, fmt, ap);
-    va_end(ap);
-    pthread_mutex_lock(&w->ctx->mu);
-    push_event_locked(w->ctx, &ev, NULL);
-    pthread_mutex_unlock(&w->ctx->mu);
-}
-
-static char *join_issues(const gs_score *s);
-
-/* Keeps what the vision check said the first time it sent the step round
- * again: the run page shows it beside the accepted asset. */
-static void note_retry(run *w, double score, double threshold, const gs_score *s)
-{
-    if (score < threshold && !w->why && s && s->n_issues > 0)
-        w->why = join_issues(s);
-}
-
-static int add_attempt(run *w, const char *abs, double score, const char *action)
-{
-    gs_step_result *r = w->r;
-    gs_step_attempt *v = realloc(r->attempts, (r->n_attempts + 1) * sizeof *v);
-    if (!v)
-        return fail(w, "out of memory");
-    r->attempts = v;
-    if (!(v[r->n_attempts].path = rel_out(w->ctx, abs)))
-        return fail(w, "out of memory");
-    v[r->n_attempts].score = score;
-    v[r->n_attempts].action = action;
-    r->n_attempts++;
-    return 0;
-}
-
-static char *run_path(run *w, const char *sub, const char *fmt, ...)
-{
-    char name[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    gs_sbuf b = {0};
-    gs_sb_printf(&b, "%s/%s/", w->ctx->run_dir, sub);
-    gs_sb_add(&b, name);
-    return gs_sb_take(&b);
-}
-
-static char *join_issues(const gs_score *s)
-{
-    gs_sbuf b = {0};
-    for (size_t i = 0; i < s->n_issues; i++) {
-        if (i)
-            gs_sb_add(&b, "; ");
-        gs_sb_add(&b, s->issues[i]);
-    }
-    return gs_sb_take(&b);
-}
-
-/* The best attempt so far, with what its score asked to fix. */
-typedef struct best {
-    double score;
-    char *path;                 /* absolute */
-    char *fix, *issues;
-    double duration;            /* videos */
-    char *first, *last;
-} best;
-
-static void best_free(best *b)
-{
-    free(b->path);
-    free(b->fix);
-    free(b->issues);
-    free(b->first);
-    free(b->last);
-    memset(b, 0, sizeof *b);
-    b->score = -1;
-}
-
-/* Takes path, first, last (may be NULL); copies the score's texts. */
-static void best_offer(best *b, double score, char *path, const gs_score *s, double duration, char *first,
-                       char *last)
-{
-    if (score <= b->score && b->path) {
-        free(path);
-        free(first);
-        free(last);
-        return;
-    }
-    best_free(b);
-    b->score = score;
-    b->path = path;
-    b->first = first;
-    b->last = last;
-    b->duration = duration;
-    b->fix = xstrdup(s && s->fix_prompt ? s->fix_prompt : "");
-    b->issues = s ? join_issues(s) : strdup("");
-}
-
-/* Cast of a keyframe or video: the scene's characters_present that have an
- * asset (all given characters when the scene names none), those with a sheet
- * first so refs[i] is character i's sheet for score_consistency. */
-#define MAX_CAST 8
-
-typedef struct cast {
-    const gs_step_character *c[MAX_CAST];
-    size_t n, n_sheets;
-    char *sheets[MAX_CAST];     /* absolute, n_sheets of them */
-    const char *names[MAX_CAST], *descs[MAX_CAST];
-} cast;
-
-static void cast_free(cast *k)
-{
-    for (size_t i = 0; i < k->n_sheets; i++)
-        free(k->sheets[i]);
-}
-
-static int cast_build(run *w, cast *k)
-{
-    const gs_step_args *a = w->a;
-    const gs_step_character *pick[MAX_CAST];
-    size_t n = 0;
-    memset(k, 0, sizeof *k);
-    if (a->scene.n_present) {
-        for (size_t i = 0; i < a->scene.n_present && n < MAX_CAST; i++)
-            for (size_t j = 0; j < a->n_chars; j++)
-                if (!strcmp(a->scene.present[i], a->chars[j].name)) {
-                    pick[n++] = &a->chars[j];
-                    break;
-                }
-    } else {
-        for (size_t j = 0; j < a->n_chars && n < MAX_CAST; j++)
-            pick[n++] = &a->chars[j];
-    }
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < n; i++)
-            if ((pick[i]->portrait_path != NULL) == (pass == 0)) {
-                k->c[k->n] = pick[i];
-                k->names[k->n] = pick[i]->name;
-                k->descs[k->n] = pick[i]->visual_description ? pick[i]->visual_description : "";
-                if (pass == 0 && !(k->sheets[k->n_sheets++] = resolve_in(w->ctx, pick[i]->portrait_path)))
-                    return fail(w, "out of memory");
-                k->n++;
-            }
-    return 0;
-}
-
-/* "Fox (hero): <description> Owl: <description>" */
-static char *cast_descriptions(const cast *k)
-{
-    gs_sbuf b = {0};
-    for (size_t i = 0; i < k->n; i++) {
-        if (i)
-            gs_sb_add(&b, " ");
-        gs_sb_add(&b, k->c[i]->name);
-        if (k->c[i]->role && *k->c[i]->role) {
-            gs_sb_add(&b, " (");
-            gs_sb_add(&b, k->c[i]->role);
-            gs_sb_add(&b, ")");
-        }
-        gs_sb_add(&b, ": ");
-        gs_sb_add(&b, k->descs[i]);
-    }
-    return gs_sb_take(&b);
-}
-
-/* Scores image against the cast. With no cast there is nothing to check: 1. */
-static int score_cast(run *w, const cast *k, const char *image, double *score, gs_score *s)
-{
-    memset(s, 0, sizeof *s);
-    if (k->n == 0) {
-        *score = 1.0;
-        return 0;
-    }
-    if (gs_provider_score_consistency(w->ctx->provider, image, (const char *const *)k->sheets, k->n_sheets,
-                                      k->descs, k->names, k->n, s, &w->meter, w->err, sizeof w->err) != 0)
-        return fail(w, "%s", w->err);
-    *score = s->overall_score;
-    return 0;
-}
-
-/* ---- moderation: reword up to twice, then the caller skips the asset ---- */
-
-#define MAX_REWORDS 2
-
-typedef int (*render_fn)(run *w, const char *prompt, const void *ud);
-
-/* Renders with prompt; on a moderation refusal asks the provider for a gentler
- * prompt and tries again, at most MAX_REWORDS times. Returns 0, -1 (w->err),
- * or GS_PROVIDER_MODERATED with the last reason in w->err. */
-static int render_moderated(run *w, const char *prompt, render_fn fn, const void *ud)
-{
-    char *cur = NULL;
-    const char *p = prompt;
-    int rc;
-    for (int tries = 0;; tries++) {
-        rc = fn(w, p, ud);
-        if (rc != GS_PROVIDER_MODERATED || tries >= MAX_REWORDS || cancelled(w))
-            break;
-        char reason[512];
-        snprintf(reason, sizeof reason, "%.500s", w->err);
-        progress(w, 0, -1, "moderation refused the prompt (%s): rewording, try %d of %d", reason, tries + 1,
-                 MAX_REWORDS);
-        char *next = gs_provider_reword(w->ctx->provider, p, reason, &w->meter, w->err, sizeof w->err);
-        if (!next) {
-            snprintf(w->err, sizeof w->err, "%s (rewording failed)", reason);
-            break;
-        }
-        free(cur);
-        p = cur = next;
-    }
-    free(cur);
-    return rc;
-}
-
-/* The note of a skipped asset. */
-static void skip_note(run *w, char *note, size_t len)
-{
-    snprintf(note, len, "content moderation refused it after %d rewordings: %.600s", MAX_REWORDS, w->err);
-}
-
-typedef struct image_job {
-    const char *aspect, *path;
-    const char *const *refs;
-    size_t n_refs;
-} image_job;
-
-static int render_image(run *w, const char *prompt, const void *ud)
-{
-    const image_job *j = ud;
-    if (j->n_refs == 0)
-        return gs_provider_generate_image(w->ctx->provider, prompt, j->aspect, j->path, &w->meter, w->err,
-                                          sizeof w->err);
-    return gs_provider_edit_image(w->ctx->provider, prompt, j->refs, j->n_refs, j->path, &w->meter, w->err,
-                                  sizeof w->err);
-}
-
-static int step_character_sheet(run *w)
-{
-    const gs_step_character *c = &w->a->chars[0];
-    const gs_steps_options *o = w->o;
-    char slug[GS_STEPS_SLUG_LEN];
-    gs_steps_slug(c->name, slug, sizeof slug);
-    tvar vars[] = {{"style", w->a->style}, {"name", c->name}, {"description", c->visual_description}};
-    char *base = render_tpl(o->tpl_portrait, vars, 3);
-    if (!base)
-        return fail(w, "out of memory");
-    best b = {.score = -1};
-    int rc = -1;
-    char note[768] = "";
-    for (int n = 1; n <= o->character_max_attempts; n++) {
-        if (cancelled(w))
-            goto done;
-        char *path = run_path(w, "characters", "%s_attempt%d.png", slug, n);
-        gs_sbuf pb = {0};
-        gs_sb_add(&pb, base);
-        if (b.fix && *b.fix) { /* ask the retry for what the last check missed */
-            gs_sb_add(&pb, " ");
-            gs_sb_add(&pb, b.fix);
-        }
-        char *prompt = gs_sb_take(&pb);
-        if (!path || !prompt) {
-            free(path);
-            free(prompt);
-            fail(w, "out of memory");
-            goto done;
-        }
-        image_job job = {.aspect = w->a->aspect, .path = path};
-        int grc = render_moderated(w, prompt, render_image, &job);
-        free(prompt);
-        if (grc == GS_PROVIDER_MODERATED) {
-            free(path);
-            if (b.path) /* keep the best attempt so far */
-                break;
-            skip_note(w, note, sizeof note);
-            break;
-        }
-        if (grc != 0) {
-            free(path);
-            fail(w, "%s", w->err);
-            goto done;
-        }
-        gs_score s;
-        const char *desc = c->visual_description, *name = c->name;
-        if (gs_provider_score_consistency(w->ctx->provider, path, NULL, 0, &desc, &name, 1, &s, &w->meter, w->err,
-                                          sizeof w->err) != 0) {
-            free(path);
-            fail(w, "%s", w->err);
-            goto done;
-        }
-        double score = s.overall_score;
-        if (add_attempt(w, path, score, "generate") != 0) {
-            free(path);
-            gs_score_free(&s);
-            goto done;
-        }
-        progress(w, n, score, "portrait attempt %d scored %.2f", n, score);
-        note_retry(w, score, o->character_threshold, &s);
-        best_offer(&b, score, path, &s, 0, NULL, NULL);
-        gs_score_free(&s);
-        if (score >= o->character_threshold)
-            break;
-    }
-    char *rel = b.path ? rel_out(w->ctx, b.path) : strdup("");
-    gs_step_result *r = w->r;
-    if (note[0] && (add_field(r, "skipped", GS_FIELD_BOOL, NULL, 1) || add_field(r, "note", GS_FIELD_STR, note, 0))) {
-        free(rel);
-        fail(w, "out of memory");
-        goto done;
-    }
-    if (!rel || add_field(r, "name", GS_FIELD_STR, c->name, 0) || add_field(r, "role", GS_FIELD_STR, c->role, 0) ||
-        add_field(r, "visual_description", GS_FIELD_STR, c->visual_description, 0) ||
-        add_field(r, "portrait_path", GS_FIELD_STR, rel, 0) ||
-        add_field(r, "consistency_score", GS_FIELD_NUM, NULL, b.path ? b.score : 0) ||
-        add_field(r, "generation_attempts", GS_FIELD_INT, NULL, (double)r->n_attempts) ||
-        add_field(r, "accepted", GS_FIELD_BOOL, NULL, b.path && b.score >= o->character_threshold))
-        fail(w, "out of memory");
-    else
-        rc = 0;
-    free(rel);
-done:
-    free(base);
-    best_free(&b);
-    return rc;
-}
-
-static void scene_vars(run *w, tvar *v, const char *description, const char *names)
-{
-    const gs_step_scene *s = &w->a->scene;
-    v[0] = (tvar){"style", w->a->style};
-    v[1] = (tvar){"setting", s->setting};
-    v[2] = (tvar){"mood", s->mood};
-    v[3] = (tvar){"action", s->action};
-    v[4] = (tvar){"camera", s->camera};
-    v[5] = (tvar){"description", description};
-    v[6] = (tvar){"name", names};
-}
-
-static char *cast_names(const cast *k)
-{
-    gs_sbuf b = {0};
-    for (size_t i = 0; i < k->n; i++) {
-        if (i)
-            gs_sb_add(&b, ", ");
-        gs_sb_add(&b, k->names[i]);
-    }
-    return gs_sb_take(&b);
-}
-
-static int step_compose_keyframe(run *w)
-{
-    const gs_step_args *a = w->a;
-    const gs_steps_options *o = w->o;
-    const int id = a->scene.scene_id;
-    cast k;
-    best b = {.score = -1};
-    char *refs[3] = {NULL, NULL, NULL};
-    size_t n_refs = 0, n_sheet_refs = 0;
-    char *descs = NULL, *names = NULL, *prompt = NULL, *video_prompt = NULL;
-    gs_sbuf bind = {0};
-    int rc = -1, fixes = 0;
-    char note[768] = "";
-    if (cast_build(w, &k) != 0)
-        goto done;
-    /* the 3-image budget: sheets first (max 2), then the previous keyframe */
-    for (size_t i = 0; i < k.n_sheets && n_refs < 2; i++)
-        refs[n_refs++] = xstrdup(k.sheets[i]);
-    n_sheet_refs = n_refs;
-    if (a->previous_keyframe && n_refs < 3)
-        refs[n_refs++] = resolve_in(w->ctx, a->previous_keyframe);
-    for (size_t i = 0; i < n_refs; i++)
-        if (!refs[i]) {
-            fail(w, "out of memory");
-            goto done;
-        }
-    /* The previous keyframe's binding goes first, so no character binding sits
-     * next to words like "previous" or "scene". */
-    if (n_refs > n_sheet_refs)
-        gs_sb_printf(&bind, "Continue from the previous scene keyframe in reference image %zu: keep its setting, "
-                         "lighting and composition. ", n_refs);
-    for (size_t i = 0; i < k.n; i++) {
-        if (i < n_sheet_refs)
-            gs_sb_printf(&bind, "Draw %s from reference image %zu, exactly as on that character sheet. ", k.names[i],
-                      i + 1);
-        else
-            gs_sb_printf(&bind, "Draw %s from the description below. ", k.names[i]);
-    }
-    char *bindings = gs_sb_take(&bind);
-    bind.p = NULL;
-    descs = cast_descriptions(&k);
-    names = cast_names(&k);
-    if (!bindings || !descs || !names) {
-        free(bindings);
-        fail(w, "out of memory");
-        goto done;
-    }
-    tvar vars[8];
-    scene_vars(w, vars, descs, names);
-    vars[7] = (tvar){"ref_bindings", bindings};
-    prompt = render_tpl(o->tpl_keyframe, vars, 8);
-    video_prompt = render_tpl(o->tpl_video_motion, vars, 7);
-    free(bindings);
-    if (!prompt || !video_prompt) {
-        fail(w, "out of memory");
-        goto done;
-    }
-    for (int n = 1; n == 1 || (b.score < o->keyframe_threshold && fixes < o->keyframe_max_fix_edits); n++) {
-        if (cancelled(w))
-            goto done;
-        char *path = run_path(w, "keyframes", "scene_%d_attempt%d.png", id, n);
-        if (!path) {
-            fail(w, "out of memory");
-            goto done;
-        }
-        int grc;
-        if (n == 1) {
-            image_job job = {.aspect = a->aspect, .path = path, .refs = (const char *const *)refs, .n_refs = n_refs};
-            grc = render_moderated(w, prompt, render_image, &job);
-            if (grc == GS_PROVIDER_MODERATED) {
-                free(path);
-                skip_note(w, note, sizeof note);
-                break;
-            }
-        } else { /* surgical fix: only the best keyframe so far, and what to change */
-            tvar fv[4] = {{"fix_prompt", b.fix}, {"issues", b.issues}, {"description", descs}, {"name", names}};
-            char *fix = render_tpl(o->tpl_fix, fv, 4);
-            const char *one[1] = {b.path};
-            grc = fix ? gs_provider_edit_image(w->ctx->provider, fix, one, 1, path, &w->meter, w->err, sizeof w->err)
-                      : (snprintf(w->err, sizeof w->err, "out of memory"), -1);
-            free(fix);
-            fixes++;
-        }
-        if (grc == GS_PROVIDER_MODERATED) { /* a fix edit refused: keep the best keyframe */
-            free(path);
-            progress(w, n, b.score, "fix edit refused by moderation: keeping the best keyframe");
-            break;
-        }
-        if (grc != 0) {
-            free(path);
-            fail(w, "%s", w->err);
-            goto done;
-        }
-        gs_score s;
-        double score = 0;
-        if (score_cast(w, &k, path, &score, &s) != 0) {
-            free(path);
-            goto done;
-        }
-        if (add_attempt(w, path, score, n == 1 ? "generate" : "fix") != 0) {
-            free(path);
-            gs_score_free(&s);
-            goto done;
-        }
-        progress(w, n, score, n == 1 ? "keyframe scored %.2f" : "fix edit scored %.2f", score);
-        note_retry(w, score, o->keyframe_threshold, &s);
-        best_offer(&b, score, path, &s, 0, NULL, NULL);
-        gs_score_free(&s);
-    }
-    gs_step_result *r = w->r;
-    char *rel = b.path ? rel_out(w->ctx, b.path) : strdup("");
-    if (note[0] && (add_field(r, "skipped", GS_FIELD_BOOL, NULL, 1) || add_field(r, "note", GS_FIELD_STR, note, 0))) {
-        free(rel);
-        goto oom;
-    }
-    if (!(r->refs = calloc(n_refs ? n_refs : 1, sizeof(char *)))) {
-        free(rel);
-        goto oom;
-    }
-    for (size_t i = 0; i < n_refs; i++)
-        if (!(r->refs[r->n_refs++] = rel_out(w->ctx, refs[i])))
-            goto oom;
-    if (!rel || add_field(r, "scene_id", GS_FIELD_INT, NULL, id) ||
-        add_field(r, "keyframe_path", GS_FIELD_STR, rel, 0) ||
-        add_field(r, "consistency_score", GS_FIELD_NUM, NULL, b.path ? b.score : 0) ||
-        add_field(r, "generation_attempts", GS_FIELD_INT, NULL, (double)r->n_attempts) ||
-        add_field(r, "edit_passes", GS_FIELD_INT, NULL, fixes) ||
-        add_field(r, "video_prompt", GS_FIELD_STR, video_prompt, 0) ||
-        add_field(r, "prompt", GS_FIELD_STR, prompt, 0) ||
-        add_field(r, "accepted", GS_FIELD_BOOL, NULL, b.path && b.score >= o->keyframe_threshold)) {
-        free(rel);
-        goto oom;
-    }
-    free(rel);
-    rc = 0;
-    goto done;
-oom:
-    fail(w, "out of memory");
-done:
-    free(bind.p);
-    for (size_t i = 0; i < 3; i++)
-        free(refs[i]);
-    free(descs);
-    free(names);
-    free(prompt);
-    free(video_prompt);
-    best_free(&b);
-    cast_free(&k);
-    return rc;
-}
-
-static int render_video(run *w, const char *prompt, const void *ud)
-{
-    const gs_step_args *a = w->a;
-    return gs_provider_generate_video(w->ctx->provider, prompt, w->kf, a->scene.duration, a->aspect,
-                                      w->o->resolution, (const char *)ud, &w->meter, w->err, sizeof w->err);
-}
-
-/* A generation: the job an earlier process paid for when there is one (polled,
- * not created again), else a new one, reworded past moderation. */
-static int generate_clip(run *w, const char *prompt, const char *path, const char *adopt)
-{
-    if (adopt && *adopt) {
-        int rc = gs_provider_resume_video(w->ctx->provider, adopt, path, &w->meter, w->err, sizeof w->err);
-        if (rc != GS_PROVIDER_LOST && rc != GS_PROVIDER_MODERATED)
-            return rc;
-        progress(w, 0, -1, "the video job paid for before (%s) brought no clip (%.120s): generating a new one", adopt,
-                 w->err);
-    }
-    return render_moderated(w, prompt, render_video, path);
-}
-
-/* One video attempt: render (generate, or edit input), probe, frames,
- * last-frame check. GS_PROVIDER_MODERATED when moderation refused it (after
- * rewording, for a generation), GS_PROVIDER_JOB_FAILED when the job ended
- * failed or expired: the step is not failed then, the reason is in w->err. */
-static int video_attempt(run *w, const cast *k, int n, const char *action, const char *prompt, const char *input,
-                         const char *adopt, best *b, double *score_out)
-{
-    const gs_step_args *a = w->a;
-    const int id = a->scene.scene_id;
-    gs_steps_media *m = &w->ctx->media;
-    char *path = run_path(w, "videos", "scene_%d_attempt%d.mp4", id, n);
-    char *first = run_path(w, "frames", "scene_%d_attempt%d_first.png", id, n);
-    char *last = run_path(w, "frames", "scene_%d_attempt%d_last.png", id, n);
-    gs_score s;
-    int rc = -1;
-    memset(&s, 0, sizeof s);
-    if (!path || !first || !last) {
-        fail(w, "out of memory");
-        goto fail;
-    }
-    double dur = 0, score = 0;
-    int grc;
-    if (input)
-        grc = gs_provider_edit_video(w->ctx->provider, prompt, input, path, &w->meter, w->err, sizeof w->err);
-    else
-        grc = generate_clip(w, prompt, path, adopt);
-    if (grc == GS_PROVIDER_MODERATED || grc == GS_PROVIDER_JOB_FAILED) {
-        rc = grc;
-        goto fail;
-    }
-    if (grc != 0 || m->probe_duration(m->ud, path, &dur, w->err, sizeof w->err) != 0 ||
-        m->extract_frame(m->ud, path, first, 0, w->err, sizeof w->err) != 0 ||
-        m->extract_frame(m->ud, path, last, 1, w->err, sizeof w->err) != 0) {
-        fail(w, "%s", w->err);
-        goto fail;
-    }
-    if (score_cast(w, k, last, &score, &s) != 0)
-        goto fail;
-    if (add_attempt(w, path, score, action) != 0)
-        goto fail;
-    progress(w, n, score, "%s: %.1f s clip, last frame scored %.2f", action, dur, score);
-    note_retry(w, score, w->o->video_threshold, &s);
-    *score_out = score;
-    best_offer(b, score, path, &s, dur, first, last);
-    gs_score_free(&s);
-    return 0;
-fail:
-    gs_score_free(&s);
-    free(path);
-    free(first);
-    free(last);
-    return rc;
-}
-
-static int step_scene_video(run *w)
-{
-    const gs_step_args *a = w->a;
-    const gs_steps_options *o = w->o;
-    cast k;
-    best b = {.score = -1};
-    char *prompt = NULL;
-    int rc = -1, corrections = 0, regens = 0, n = 1;
-    double score = 0;
-    if (cast_build(w, &k) != 0)
-        goto done;
-    if (!(w->kf = resolve_in(w->ctx, a->keyframe_path))) {
-        fail(w, "out of memory");
-        goto done;
-    }
-    if (a->video_prompt && *a->video_prompt) {
-        prompt = strdup(a->video_prompt);
-    } else {
-        tvar vars[7];
-        scene_vars(w, vars, "", "");
-        prompt = render_tpl(o->tpl_video_motion, vars, 7);
-    }
-    if (!prompt) {
-        fail(w, "out of memory");
-        goto done;
-    }
-    char note[768] = "";
-    /* One regeneration per scene at most, whichever asks first: a job that
-     * ended failed or expired, or a long clip that scored clearly off. */
-    int regen_left = 1;
-    int grc = cancelled(w) ? -1 : video_attempt(w, &k, n++, "generate", prompt, NULL, a->pending_video, &b, &score);
-    if (grc == GS_PROVIDER_JOB_FAILED && !cancelled(w)) {
-        progress(w, n - 1, -1, "%.200s: generating it again (once)", w->err);
-        regen_left--;
-        grc = video_attempt(w, &k, n++, "regenerate", prompt, NULL, NULL, &b, &score);
-        regens += grc == 0;
-        if (grc == GS_PROVIDER_JOB_FAILED) {
-            fail(w, "%s (the job was generated again once and failed again: the scene has no clip)", w->err);
-            goto done;
-        }
-    }
-    if (grc == GS_PROVIDER_MODERATED)
-        skip_note(w, note, sizeof note);
-    else if (grc != 0)
-        goto done;
-    if (note[0]) {
-        /* skipped: nothing to correct */
-    } else if (a->scene.duration <= 8) {
-        /* short clips: surgical video edits of the best clip so far */
-        while (b.score < o->video_threshold && corrections < o->video_max_corrections) {
-            if (b.duration > o->video_max_edit_input) {
-                progress(w, n - 1, b.score, "%.1f s clip is longer than the %.1f s edit limit: not corrected",
-                         b.duration, o->video_max_edit_input);
-                break;
-            }
-            tvar fv[2] = {{"fix_prompt", b.fix}, {"issues", b.issues}};
-            char *fix = render_tpl(o->tpl_video_correction, fv, 2);
-            char *input = xstrdup(b.path);
-            int arc = fix && input && !cancelled(w)
-                          ? video_attempt(w, &k, n++, "correct", fix, input, NULL, &b, &score)
-                          : (fix && input ? -1 : fail(w, "out of memory"));
-            free(fix);
-            free(input);
-            if (arc == GS_PROVIDER_MODERATED || arc == GS_PROVIDER_JOB_FAILED) { /* keep the best clip */
-                progress(w, n - 1, b.score, "correction %s: keeping the best clip",
-                         arc == GS_PROVIDER_MODERATED ? "refused by moderation" : "job failed");
-                corrections += arc == GS_PROVIDER_JOB_FAILED;
-                break;
-            }
-            if (arc != 0)
-                goto done;
-            corrections++;
-        }
-    } else if (b.score < o->long_clip_regen_threshold && regen_left > 0) {
-        /* 9-15 s clips cannot be edited: one regeneration when clearly off */
-        int vrc = cancelled(w) ? -1 : video_attempt(w, &k, n++, "regenerate", prompt, NULL, NULL, &b, &score);
-        if (vrc == GS_PROVIDER_JOB_FAILED)
-            progress(w, n - 1, b.score, "%.200s: keeping the first clip", w->err);
-        else if (vrc != 0 && vrc != GS_PROVIDER_MODERATED)
-            goto done;
-        regens += vrc == 0;
-    }
-    gs_step_result *r = w->r;
-    char *rel = b.path ? rel_out(w->ctx, b.path) : strdup(""), *rf = b.first ? rel_out(w->ctx, b.first) : strdup(""),
-         *rl = b.last ? rel_out(w->ctx, b.last) : strdup("");
-    if (!rel || !rf || !rl ||
-        (note[0] && (add_field(r, "skipped", GS_FIELD_BOOL, NULL, 1) || add_field(r, "note", GS_FIELD_STR, note, 0))) ||
-        add_field(r, "scene_id", GS_FIELD_INT, NULL, a->scene.scene_id) ||
-        add_field(r, "video_path", GS_FIELD_STR, rel, 0) || add_field(r, "duration", GS_FIELD_NUM, NULL, b.duration) ||
-        add_field(r, "first_frame_path", GS_FIELD_STR, rf, 0) ||
-        add_field(r, "last_frame_path", GS_FIELD_STR, rl, 0) ||
-        add_field(r, "consistency_score", GS_FIELD_NUM, NULL, b.path ? b.score : 0) ||
-        add_field(r, "correction_passes", GS_FIELD_INT, NULL, corrections) ||
-        add_field(r, "regenerations", GS_FIELD_INT, NULL, regens) ||
-        add_field(r, "video_prompt", GS_FIELD_STR, prompt, 0) ||
-        add_field(r, "accepted", GS_FIELD_BOOL, NULL, b.path && b.score >= o->video_threshold))
-        fail(w, "out of memory");
-    else
-        rc = 0;
-    free(rel);
-    free(rf);
-    free(rl);
-done:
-    free(prompt);
-    free(w->kf);
-    best_free(&b);
-    cast_free(&k);
-    return rc;
-}
-
-static int step_assemble(run *w)
-{
-    const gs_step_args *a = w->a;
-    gs_steps_media *m = &w->ctx->media;
-    char **norm = calloc(a->n_clips, sizeof(char *));
-    char *out = NULL, *rel = NULL;
-    int rc = -1;
-    if (!norm) {
-        fail(w, "out of memory");
-        return -1;
-    }
-    if (a->out) {
-        out = resolve_in(w->ctx, a->out);
-    } else {
-        gs_sbuf b = {0};
-        gs_sb_printf(&b, "%s/final.mp4", w->ctx->run_dir);
-        out = gs_sb_take(&b);
-    }
-    char *slash = out ? strrchr(out, '/') : NULL;
-    if (slash && slash != out) { /* the folder of out may be new */
-        *slash = '\0';
-        int mrc = gs_mkdir_p(out);
-        *slash = '/';
-        if (mrc != 0) {
-            fail(w, "%s: %s", out, strerror(errno));
-            goto done;
-        }
-    }
-    for (size_t i = 0; i < a->n_clips; i++) {
-        if (cancelled(w))
-            goto done;
-        if (!out || !(norm[i] = run_path(w, "videos", "clip_%02zu_normalized.mp4", i + 1))) {
-            fail(w, "out of memory");
-            goto done;
-        }
-        char *clip = resolve_in(w->ctx, a->clips[i]);
-        int nrc = clip ? m->normalize(m->ud, clip, norm[i], w->err, sizeof w->err)
-                       : (snprintf(w->err, sizeof w->err, "out of memory"), -1);
-        free(clip);
-        if (nrc != 0) {
-            fail(w, "clip %zu: %s", i + 1, w->err);
-            goto done;
-        }
-        progress(w, (int)i + 1, -1, "normalised clip %zu of %zu", i + 1, a->n_clips);
-    }
-    double dur = 0;
-    if (m->concat(m->ud, (const char *const *)norm, a->n_clips, out, w->err, sizeof w->err) != 0 ||
-        m->probe_duration(m->ud, out, &dur, w->err, sizeof w->err) != 0) {
-        fail(w, "%s", w->err);
-        goto done;
-    }
-    if (!(rel = rel_out(w->ctx, out)) || add_field(w->r, "path", GS_FIELD_STR, rel, 0) ||
-        add_field(w->r, "duration", GS_FIELD_NUM, NULL, dur) ||
-        add_field(w->r, "clips", GS_FIELD_INT, NULL, (double)a->n_clips))
-        fail(w, "out of memory");
-    else
-        rc = 0;
-done:
-    gs_free_strv(norm, a->n_clips);
-    free(out);
-    free(rel);
-    return rc;
-}
-
-static void run_job(void *arg)
-{
-    gs_future *f = arg;
-    run w = {.ctx = f->ctx, .f = f, .a = &f->args, .r = &f->res, .o = &f->ctx->opt};
-    asset_of(&f->args, w.asset, sizeof w.asset);
-    ledger_asset_of(&f->args, w.ledger_asset, sizeof w.ledger_asset);
-    w.meter = (gs_meter){queue_charge, &w, 0};
-    int rc = -1;
-    gs_media_set_cancel(&f->cancel, &f->ctx->closing); /* ffmpeg children die with the step */
-    if (!cancelled(&w)) {
-        switch (f->args.kind) {
-        case GS_STEP_CHARACTER_SHEET: rc = step_character_sheet(&w); break;
-        case GS_STEP_COMPOSE_KEYFRAME: rc = step_compose_keyframe(&w); break;
-        case GS_STEP_SCENE_VIDEO: rc = step_scene_video(&w); break;
-        case GS_STEP_ASSEMBLE: rc = step_assemble(&w); break;
-        }
-    }
-    if (rc == 0 && w.why && *w.why && f->args.kind != GS_STEP_ASSEMBLE && !gs_step_result_str(&f->res, "note") &&
-        add_field(&f->res, "note", GS_FIELD_STR, w.why, 0) != 0)
-        rc = fail(&w, "out of memory");
-    free(w.why);
-    gs_media_set_cancel(NULL, NULL);
-    f->res.cost = (double)w.meter.ticks / (double)GS_TICKS_PER_USD;
-    f->res.ok = rc == 0;
-    if (f->res.ok)
-        f->res.err[0] = '\0';
-    future_finish(f, w.asset);
 }
 
 /* ---- context API ---- */

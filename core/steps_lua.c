@@ -17,15 +17,9 @@
 
 #include "gs_internal.h"
 #include "gs_steps.h"
+#include "gs_util.h"
 
 int luaopen_grokspicy_steps(lua_State *L);
-
-static double now_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 #define CTX_MT "grokspicy.StepContext"
 #define FUTURE_MT "grokspicy.StepFuture"
@@ -115,42 +109,21 @@ static char *p_str(parser *p, int t, const char *where, const char *key, int req
     return take_str(p, where, key, required, def);
 }
 
+/* A number (integer: an integer) field in lo..hi, through the shared option reader. */
 static double p_num(parser *p, int t, const char *where, const char *key, int required, double def, double lo,
                     double hi, int integer)
 {
-    lua_State *L = p->L;
-    lua_getfield(L, t, key);
-    double v = def;
-    if (lua_isnil(L, -1)) {
-        if (required)
-            luaL_error(L, "%s: %s%s is required", p->fn, where, key);
-    } else if (integer ? !lua_isinteger(L, -1) : lua_type(L, -1) != LUA_TNUMBER) {
-        luaL_error(L, "%s: %s%s must be %s", p->fn, where, key, integer ? "an integer" : "a number");
-    } else {
-        v = lua_tonumber(L, -1);
-        if (!(v >= lo && v <= hi)) {
-            char range[128]; /* lua_pushfstring has no %g */
-            snprintf(range, sizeof range, "%g..%g, got %g", lo, hi, v);
-            luaL_error(L, "%s: %s%s must be in %s", p->fn, where, key, range);
-        }
-    }
-    lua_pop(L, 1);
-    return v;
+    const gs_opts o = {p->L, p->fn, where, NULL};
+    if (integer)
+        return (double)gs_opt_int(&o, t, key, required, (lua_Integer)def, (lua_Integer)lo, (lua_Integer)hi);
+    return gs_opt_num(&o, t, key, required, def, lo, hi);
 }
 
 /* Pushes field key of t when it is a table and returns its index; 0 (nothing
  * pushed) when nil and optional. */
 static int p_table(parser *p, int t, const char *where, const char *key, int required)
 {
-    lua_State *L = p->L;
-    int ty = lua_getfield(L, t, key);
-    if (ty == LUA_TNIL && !required) {
-        lua_pop(L, 1);
-        return 0;
-    }
-    if (ty != LUA_TTABLE)
-        luaL_error(L, "%s: %s%s must be a table, got %s", p->fn, where, key, lua_typename(L, ty));
-    return lua_gettop(L);
+    return gs_opt_table(&(const gs_opts){p->L, p->fn, where, NULL}, t, key, required);
 }
 
 /* Array of strings at field key into *v, *n. */
@@ -464,7 +437,7 @@ static int l_wait_all(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     double t = opt_timeout(L, 2, "steps.wait_all: timeout must be >= 0");
-    double deadline = t < 0 ? -1 : now_mono() + t;
+    double deadline = t < 0 ? -1 : gs_monotonic() + t;
     lua_Integer n = luaL_len(L, 1);
     for (lua_Integer i = 1; i <= n; i++) { /* check every entry before waiting */
         lua_geti(L, 1, i);
@@ -477,7 +450,7 @@ static int l_wait_all(lua_State *L)
         lua_geti(L, 1, i);
         gs_future *f = ((lfuture *)lua_touserdata(L, -1))->f;
         lua_pop(L, 1);
-        double left = deadline < 0 ? -1 : fmax(0, deadline - now_mono());
+        double left = deadline < 0 ? -1 : fmax(0, deadline - gs_monotonic());
         if (!gs_future_wait(f, left)) {
             luaL_pushfail(L);
             lua_pushfstring(L, "steps.wait_all: timed out after %f s (step %d of %d, %s)", t, (int)i, (int)n,

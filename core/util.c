@@ -1,5 +1,5 @@
 /*
- * util.c — shared string and error helpers (gs_util.h). Owns no state.
+ * util.c — shared string, error, clock and file helpers (gs_util.h). Owns no state.
  */
 #include <errno.h>
 #include <limits.h>
@@ -8,9 +8,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "gs_util.h"
+
+int64_t gs_monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+double gs_monotonic(void)
+{
+    return (double)gs_monotonic_ns() / 1e9;
+}
 
 void gs_sb_addn(gs_sbuf *b, const char *s, size_t len)
 {
@@ -109,8 +124,14 @@ void gs_free_strv(char **v, size_t n)
 int gs_mkdir_p(const char *path)
 {
     char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+    if (!*path) {
+        errno = ENOENT;
         return -1;
+    }
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
     for (char *p = buf + 1; *p; p++)
         if (*p == '/') {
             *p = '\0';
@@ -118,7 +139,17 @@ int gs_mkdir_p(const char *path)
                 return -1;
             *p = '/';
         }
-    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return -1;
+    /* EEXIST is also what a file in the way says. */
+    struct stat st;
+    if (stat(buf, &st) != 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
 }
 
 char *gs_read_file(const char *path, size_t *len)
@@ -155,4 +186,36 @@ char *gs_read_file(const char *path, size_t *len)
     buf[n] = '\0';
     *len = n;
     return buf;
+}
+
+int gs_spawn(pid_t *pid, const char *const argv[], char *const envp[], const int fds[3], int pass, int how)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    for (int i = 0; i < 3; i++)
+        posix_spawn_file_actions_adddup2(&fa, fds[i], i);
+    if (pass >= 0)
+        posix_spawn_file_actions_adddup2(&fa, pass, 3);
+    posix_spawnattr_init(&attr);
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    static const int reset[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGCHLD};
+    for (size_t i = 0; i < sizeof reset / sizeof reset[0]; i++)
+        sigaddset(&defaults, reset[i]);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (how == GS_SPAWN_SESSION) {
+        flags |= POSIX_SPAWN_SETSID;
+    } else if (how == GS_SPAWN_GROUP) {
+        posix_spawnattr_setpgroup(&attr, 0);
+        flags |= POSIX_SPAWN_SETPGROUP;
+    }
+    posix_spawnattr_setflags(&attr, flags);
+    int e = posix_spawnp(pid, argv[0], &fa, &attr, (char *const *)argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    return e;
 }

@@ -55,6 +55,7 @@
 
 #include <microhttpd.h>
 
+#include "gs_util.h"
 #include "json.h"
 
 typedef struct fault {
@@ -116,13 +117,6 @@ static struct {
     int quit;
     long counter;
 } S = {.mu = PTHREAD_MUTEX_INITIALIZER, .poll_pending = 1, .score = 0.9};
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void sleep_ms(int ms)
 {
@@ -235,7 +229,7 @@ static long long job_billed_locked(const job *j)
     int end = j->outcome != JOB_DONE ? j->outcome : j->fate;
     if (end == JOB_FAILED || end == JOB_EXPIRED)
         return 0;
-    return j->outcome != JOB_DONE || now_s() >= j->ready_at ? j->ticks : 0;
+    return j->outcome != JOB_DONE || gs_monotonic() >= j->ready_at ? j->ticks : 0;
 }
 
 static void log_request(const char *method, const char *path, int status, const char *fault_desc, const char *prompt)
@@ -243,7 +237,7 @@ static void log_request(const char *method, const char *path, int status, const 
     jw w = {0};
     jw_begin_obj(&w);
     jw_key(&w, "t");
-    jw_num(&w, now_s());
+    jw_num(&w, gs_monotonic());
     jw_key(&w, "method");
     jw_str(&w, method);
     jw_key(&w, "path");
@@ -268,7 +262,7 @@ static void log_request(const char *method, const char *path, int status, const 
     jw_end_obj(&w);
     char *line = jw_take(&w);
     pthread_mutex_lock(&S.mu);
-    S.last_request = now_s();
+    S.last_request = gs_monotonic();
     if (S.log && line) {
         fprintf(S.log, "%s\n", line);
         fflush(S.log);
@@ -312,7 +306,7 @@ static char *billing_json(void)
         jw_key(&w, "ticks");
         jw_int(&w, t);
         jw_key(&w, "finished");
-        jw_bool(&w, S.jobs[i].outcome != JOB_DONE || now_s() >= S.jobs[i].ready_at);
+        jw_bool(&w, S.jobs[i].outcome != JOB_DONE || gs_monotonic() >= S.jobs[i].ready_at);
         jw_end_obj(&w);
         total += t;
     }
@@ -686,7 +680,7 @@ static char *route_video_create(const jv *req, int edit, const fault *f, int *st
     snprintf(j->id, sizeof j->id, "vid-%04d-%ld", S.n_jobs, ++S.counter);
     snprintf(j->client_id, sizeof j->client_id, "%s", cur_cid);
     snprintf(j->endpoint, sizeof j->endpoint, "POST /v1/videos/%s", edit ? "edits" : "generations");
-    j->ready_at = now_s() + S.lat_video / 1000.0;
+    j->ready_at = gs_monotonic() + S.lat_video / 1000.0;
     j->duration = dur;
     j->outcome = JOB_DONE;
     j->fate = fault_outcome(f);
@@ -707,7 +701,7 @@ static enum MHD_Result route_video_poll(struct MHD_Connection *c, const char *id
     for (int i = 0; i < S.n_jobs; i++)
         if (!strcmp(S.jobs[i].id, id))
             j = &S.jobs[i];
-    int pending = j && (now_s() < j->ready_at || j->polls < S.poll_pending);
+    int pending = j && (gs_monotonic() < j->ready_at || j->polls < S.poll_pending);
     if (j)
         j->polls++;
     int dur = j ? j->duration : 0;
@@ -768,7 +762,7 @@ static int job_pending(const char *id)
     pthread_mutex_lock(&S.mu);
     for (int i = 0; i < S.n_jobs; i++)
         if (!strcmp(S.jobs[i].id, id))
-            pending = now_s() < S.jobs[i].ready_at || S.jobs[i].polls < S.poll_pending;
+            pending = gs_monotonic() < S.jobs[i].ready_at || S.jobs[i].polls < S.poll_pending;
     pthread_mutex_unlock(&S.mu);
     return pending;
 }
@@ -780,7 +774,7 @@ static void wait_for_hangup(struct MHD_Connection *c)
     if (!ci)
         return;
     int fd = ci->connect_fd;
-    for (double t0 = now_s(); now_s() - t0 < 120;) {
+    for (double t0 = gs_monotonic(); gs_monotonic() - t0 < 120;) {
         struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
         if (poll(&p, 1, 100) > 0) {
             char b;
@@ -1015,13 +1009,13 @@ int main(int argc, char **argv)
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     S.port = info ? info->port : 0;
-    S.last_request = now_s();
+    S.last_request = gs_monotonic();
     printf("PORT %u\n", S.port);
     fflush(stdout);
     for (;;) {
         sleep_ms(50);
         pthread_mutex_lock(&S.mu);
-        int stop = S.quit || now_s() - S.last_request > idle;
+        int stop = S.quit || gs_monotonic() - S.last_request > idle;
         pthread_mutex_unlock(&S.mu);
         if (stop)
             break;

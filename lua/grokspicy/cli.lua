@@ -327,8 +327,8 @@ end
 
 -- Folders the run writes must exist and be writable before anything starts.
 local function ensure_dir(path)
-  local ok = os.execute("mkdir -p '" .. path:gsub("'", "'\\''") .. "' 2>/dev/null")
-  if not ok then return nil, "cannot create the output folder " .. path end
+  local made, reason = require("grokspicy.sys").mkdir_p(path)
+  if not made then return nil, ("cannot create the output folder %s (%s)"):format(path, reason) end
   local probe = path .. "/.grok-spicy-write-test"
   local f, why = io.open(probe, "w")
   if not f then

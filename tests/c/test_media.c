@@ -11,17 +11,11 @@
 #include <time.h>
 
 #include "grokspicy.h"
+#include "gs_util.h"
 #include "testutil.h"
 
 static const char *dir;
 static char red_blue[1024], noaudio[1024], tone[1024];
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static const char *path(const char *name)
 {
@@ -147,9 +141,9 @@ static void test_normalize(void)
 {
     char err[4096];
     gs_media_info info;
-    double t0 = now_s();
+    double t0 = gs_monotonic();
     REQUIRE(gs_media_normalize(noaudio, path("norm_a.mp4"), err, sizeof err) == 0);
-    printf("  normalise 1.5 s 640x480 -> 720p: %.2f s\n", now_s() - t0);
+    printf("  normalise 1.5 s 640x480 -> 720p: %.2f s\n", gs_monotonic() - t0);
     REQUIRE(gs_media_probe(path("norm_a.mp4"), &info, err, sizeof err) == 0);
     CHECK(info.width == 1280 && info.height == 720);
     CHECK(fabs(info.fps - 24) < 0.01);
@@ -203,9 +197,9 @@ static void test_timeout_kills(void)
 {
     const char *argv[] = {"sleep", "10", NULL};
     char err[4096];
-    double t0 = now_s();
+    double t0 = gs_monotonic();
     CHECK(gs_media_run(argv, NULL, 0, 0.3, NULL, NULL, err, sizeof err) == -1);
-    double took = now_s() - t0;
+    double took = gs_monotonic() - t0;
     CHECK(took < 5.0); /* killed at 0.3 s, not after the child's 10 s; room for a loaded machine */
     CHECK(strstr(err, "timeout") != NULL);
     printf("  hung child killed after %.2f s: %s\n", took, err);

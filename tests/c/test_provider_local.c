@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "grokspicy.h"
+#include "gs_util.h"
 #include "testutil.h"
 
 #define CONCEPT "a red fox with amber eyes and a grey owl solve a mystery in an autumn forest"
@@ -16,13 +17,6 @@ static const char *dir;
 static gs_provider *prov;
 static gs_plan *plan;
 static char sheet[3][1024], key1[1024], blue_sheet[1024];
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static const char *path(const char *name)
 {
@@ -131,11 +125,11 @@ static void test_portrait(void)
     for (size_t i = 0; i < plan->n_characters; i++) {
         snprintf(sheet[i], sizeof sheet[i], "%s/sheet_%zu.png", dir, i);
         snprintf(prompt, sizeof prompt, "%s. %s", plan->style, plan->characters[i].visual_description);
-        double t0 = now_s();
+        double t0 = gs_monotonic();
         gs_meter meter = {NULL, NULL, 0};
         REQUIRE(gs_provider_generate_image(prov, prompt, "16:9", sheet[i], &meter, err, sizeof err) == 0);
         if (i == 0)
-            printf("  portrait: %.2f s\n", now_s() - t0);
+            printf("  portrait: %.2f s\n", gs_monotonic() - t0);
         CHECK(meter.ticks == 0); /* the local renderer bills nothing */
     }
     gs_media_info info;
@@ -200,17 +194,17 @@ static void test_keyframe_and_scores(void)
     snprintf(prompt, sizeof prompt, "%s. %s from reference image 1 on the left, %s from reference image 2 on the right. %s",
              plan->scenes[0].setting, plan->characters[0].name, plan->characters[1].name, plan->scenes[0].action);
     const char *refs[] = {sheet[0], sheet[1]};
-    double t0 = now_s();
+    double t0 = gs_monotonic();
     REQUIRE(gs_provider_edit_image(prov, prompt, refs, 2, key1, NULL, err, sizeof err) == 0);
-    printf("  keyframe: %.2f s\n", now_s() - t0);
+    printf("  keyframe: %.2f s\n", gs_monotonic() - t0);
 
     const char *names[] = {plan->characters[0].name, plan->characters[1].name};
     const char *descs[] = {plan->characters[0].visual_description, plan->characters[1].visual_description};
     gs_score s;
-    t0 = now_s();
+    t0 = gs_monotonic();
     REQUIRE(gs_provider_score_consistency(prov, key1, refs, 2, descs, names, 2, &s, NULL, err, sizeof err) == 0);
     printf("  score vs own sheets: %.3f (%s %.3f, %s %.3f) in %.2f s\n", s.overall_score, s.names[0], s.scores[0],
-           s.names[1], s.scores[1], now_s() - t0);
+           s.names[1], s.scores[1], gs_monotonic() - t0);
     CHECK(s.overall_score > 0.8);
     CHECK(s.n == 2 && s.n_issues == 0 && strcmp(s.fix_prompt, "") == 0);
     gs_score_free(&s);
@@ -257,10 +251,10 @@ static void test_keyframe_and_scores(void)
 static void test_clip(void)
 {
     char err[2048];
-    double t0 = now_s();
+    double t0 = gs_monotonic();
     REQUIRE(gs_provider_generate_video(prov, "slow push-in on the two friends, curious mood", key1, 8, "16:9", "720p",
                                        path("clip1.mp4"), NULL, err, sizeof err) == 0);
-    printf("  8 s clip: %.2f s\n", now_s() - t0);
+    printf("  8 s clip: %.2f s\n", gs_monotonic() - t0);
     gs_media_info info;
     REQUIRE(gs_media_probe(path("clip1.mp4"), &info, err, sizeof err) == 0);
     CHECK(fabs(info.duration - 8) <= 0.1);
@@ -281,16 +275,16 @@ static void test_clip(void)
     gs_score_free(&s);
     /* pan and edit */
     REQUIRE(gs_provider_generate_video(prov, "pan left", key1, 3, "16:9", "720p", path("pan.mp4"), NULL, err, sizeof err) == 0);
-    t0 = now_s();
+    t0 = gs_monotonic();
     REQUIRE(gs_provider_edit_video(prov, "make the light warmer, golden", path("pan.mp4"), path("pan_edit.mp4"), NULL, err, sizeof err) == 0);
-    printf("  edit of a 3 s clip: %.2f s\n", now_s() - t0);
+    printf("  edit of a 3 s clip: %.2f s\n", gs_monotonic() - t0);
     REQUIRE(gs_media_probe(path("pan_edit.mp4"), &info, err, sizeof err) == 0);
     CHECK(fabs(info.duration - 3) < 0.15);
     CHECK(!same_bytes(path("pan.mp4"), path("pan_edit.mp4")));
     CHECK(gs_provider_generate_video(prov, "x", key1, 30, "16:9", "720p", path("long.mp4"), NULL, err, sizeof err) == -1);
-    t0 = now_s();
+    t0 = gs_monotonic();
     REQUIRE(gs_media_normalize(path("clip1.mp4"), path("clip1_norm.mp4"), err, sizeof err) == 0);
-    printf("  normalise an 8 s clip: %.2f s\n", now_s() - t0);
+    printf("  normalise an 8 s clip: %.2f s\n", gs_monotonic() - t0);
 }
 
 static void test_open(void)

@@ -10,17 +10,11 @@
 #include <time.h>
 
 #include "fake_provider.h"
+#include "gs_util.h"
 #include "testutil.h"
 
 static const char *tmp;
 static int run_no;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* A context over f writing under <tmp>/out/runs/<n>. */
 static gs_steps_ctx *open_ctx(fake *f, gs_steps_media *m, int workers, int queue, const gs_steps_options *o)
@@ -496,7 +490,7 @@ static void test_parallel_characters(void)
     const char *names[] = {"Fox", "Owl", "Bear"};
     gs_future *fu[3];
     char err[256];
-    double t0 = now_s();
+    double t0 = gs_monotonic();
     for (int i = 0; i < 3; i++) {
         gs_step_args a;
         sheet_args(&a, names[i]);
@@ -505,7 +499,7 @@ static void test_parallel_characters(void)
     }
     for (int i = 0; i < 3; i++)
         gs_future_wait(fu[i], -1);
-    double dt = now_s() - t0;
+    double dt = gs_monotonic() - t0;
     printf("# 3 x 200 ms character sheets on 3 workers: %.0f ms\n", dt * 1000);
     /* In parallel: the provider saw all three at once (a count, not a race
        against the clock, which a loaded machine can lose). */

@@ -271,8 +271,9 @@ describe("grokspicy.store", function()
     assert.equal(1, c:count_runs())
     c:close()
     assert.has_error(function() store.init_db(fresh_path(), { cache_kb = 0 }) end,
-      "init_db: opts.cache_kb must be an integer from 1 to 1048576")
-    assert.has_error(function() store.init_db(fresh_path(), { cache_kb = "big" }) end)
+      "init_db: opts.cache_kb must be in 1..1048576, got 0")
+    assert.has_error(function() store.init_db(fresh_path(), { cache_kb = "big" }) end,
+      "init_db: opts.cache_kb must be an integer")
   end)
 
   it("count_runs stays exact across writes by this and other connections", function()

@@ -1,0 +1,52 @@
+/*
+ * http_parts.h — shared by http.c (routing, daemon), http_files.c, http_app.c
+ * and http_lua.c only; not installed. A request's state, a worker's Lua state,
+ * and the helpers one part lends another. Short names are macros for gs_hp_*
+ * symbols.
+ */
+#ifndef GS_HTTP_PARTS_H
+#define GS_HTTP_PARTS_H
+
+#include <time.h>
+#include <lua.h>
+#include <microhttpd.h>
+#include "gs_internal.h"
+#include "http_internal.h"
+
+/* A worker's Lua state, handed out by pool_take (http_app.c). */
+struct lstate {
+    lua_State *L;
+    int handle_ref;     /* registry ref of app.handle */
+    int busy;
+};
+
+/* One request, from its first callback to on_completed (http.c). */
+struct req {
+    double t0;
+    unsigned status;
+    int too_big;
+    gs_http_buf body;
+    char line[200];     /* "METHOD /path" for the log */
+};
+
+#define lua_new_state gs_hp_lua_new_state
+#define queue gs_hp_queue
+#define send_error gs_hp_send_error
+#define serve_file gs_hp_serve_file
+#define serve_lua gs_hp_serve_lua
+#define serve_static gs_hp_serve_static
+#define text_response gs_hp_text_response
+
+int lua_new_state(gs_http_server *s, struct lstate *ls, char *err, size_t errlen);
+enum MHD_Result queue(struct req *rq, struct MHD_Connection *c, unsigned status, struct MHD_Response *r);
+enum MHD_Result send_error(struct req *rq, struct MHD_Connection *c, unsigned status, const char *path,
+                           const char *msg, const char *allow);
+enum MHD_Result serve_file(gs_http_server *s, struct MHD_Connection *c, struct req *rq, const char *path,
+                           const char *rel, const char *cookie);
+enum MHD_Result serve_lua(gs_http_server *s, struct MHD_Connection *c, struct req *rq, const char *method,
+                          const char *path, const char *raw, const char *cookie);
+enum MHD_Result serve_static(struct MHD_Connection *c, struct req *rq, const char *path, const char *name,
+                             const char *cookie);
+struct MHD_Response *text_response(const char *ctype, const char *body);
+
+#endif
