@@ -620,11 +620,14 @@ static int publish_from(lua_State *L, gs_bus *bus, int t, const char *fname)
     return 2;
 }
 
+/* bus.publish{type=, run_id=, id=, data=, html=} -> subscribers reached | nil, err: on the default
+ * bus. */
 static int l_publish(lua_State *L)
 {
     return publish_from(L, gs_bus_default(), 1, "bus.publish");
 }
 
+/* b:publish{type=, run_id=, id=, data=, html=} -> subscribers reached | nil, err */
 static int l_bus_publish(lua_State *L)
 {
     return publish_from(L, check_bus(L, 1, "Bus:publish"), 2, "Bus:publish");
@@ -653,11 +656,13 @@ static int subscribe_to(lua_State *L, gs_bus *bus, int bus_idx, int cap_idx, con
     return 1;
 }
 
+/* bus.subscribe([capacity = DEFAULT_CAPACITY]) -> sub: a bounded queue on the default bus. */
 static int l_subscribe(lua_State *L)
 {
     return subscribe_to(L, gs_bus_default(), 0, 1, "bus.subscribe");
 }
 
+/* b:subscribe([capacity = DEFAULT_CAPACITY]) -> sub */
 static int l_bus_subscribe(lua_State *L)
 {
     gs_bus *bus = check_bus(L, 1, "Bus:subscribe");
@@ -685,6 +690,7 @@ static int l_stats(lua_State *L)
     return 1;
 }
 
+/* bus.new() -> b: a bus of its own (the module functions use the process-wide default bus). */
 static int l_new(lua_State *L)
 {
     lbus *u = lua_newuserdatauv(L, sizeof *u, 0);   /* born closed */
@@ -786,6 +792,7 @@ static int l_sub_lagged(lua_State *L)
     return 2;
 }
 
+/* sub:pending() -> events queued and not yet taken by next */
 static int l_sub_pending(lua_State *L)
 {
     lsub *u = check_sub(L, "BusSub:pending");

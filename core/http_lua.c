@@ -40,7 +40,8 @@ static gs_http_server *check_server(lua_State *L, const char *op)
     return u->s;
 }
 
-/* http.serve{host=, port=, app=, output_dir=, db=, token=, flow_script=, threads=, log=, timeout=} -> server | nil, err */
+/* http.serve{host=, port=, app=, output_dir=, db=, token=, flow_script=, threads=, log=, timeout=}
+ * -> server | nil, err */
 static int l_serve(lua_State *L)
 {
     if (lua_isnoneornil(L, 1)) {
@@ -90,24 +91,28 @@ static int l_resolve(lua_State *L)
     return 1;
 }
 
+/* server:port() -> the port it listens on (the one the system picked for port = 0) */
 static int l_port(lua_State *L)
 {
     lua_pushinteger(L, gs_http_port(check_server(L, "server:port")));
     return 1;
 }
 
+/* server:url() -> "http://host:port/", with "?token=T" when a token is set */
 static int l_url(lua_State *L)
 {
     lua_pushstring(L, gs_http_url(check_server(L, "server:url")));
     return 1;
 }
 
+/* server:stop(): ends every stream and stops serving. Idempotent; about 2 s at most. */
 static int l_stop(lua_State *L)
 {
     gs_http_stop(check_server(L, "server:stop"));
     return 0;
 }
 
+/* server:stopped() -> true once stopped (or closed) */
 static int l_stopped(lua_State *L)
 {
     lserver *u = luaL_checkudata(L, 1, SERVER_MT);
@@ -148,6 +153,7 @@ static int l_wait(lua_State *L)
     }
 }
 
+/* server:stats() -> {requests, streams_open, streams_parked, events_sent, resyncs, tail_events} */
 static int l_stats(lua_State *L)
 {
     gs_http_stats st;
@@ -168,6 +174,7 @@ static int l_stats(lua_State *L)
     return 1;
 }
 
+/* server:close(), __close, __gc: stops the server and frees it. Idempotent. */
 static int l_close(lua_State *L)
 {
     lserver *u = luaL_checkudata(L, 1, SERVER_MT);

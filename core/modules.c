@@ -220,6 +220,7 @@ static int l_sys_isatty(lua_State *L)
     return 1;
 }
 
+/* sys.pid() -> this process's id */
 static int l_sys_pid(lua_State *L)
 {
     lua_pushinteger(L, (lua_Integer)getpid());
@@ -247,6 +248,7 @@ static int l_sys_mkdir_p(lua_State *L)
     return 3;
 }
 
+/* sys.sleep(seconds): sleeps that long (fractions too), resuming after signals */
 static int l_sys_sleep(lua_State *L)
 {
     lua_Number s = luaL_checknumber(L, 1);
@@ -258,6 +260,7 @@ static int l_sys_sleep(lua_State *L)
     return 0;
 }
 
+/* sys.cpu_count() -> processors online, at least 1 */
 static int l_sys_cpu_count(lua_State *L)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

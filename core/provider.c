@@ -713,12 +713,15 @@ static int l_charges(lua_State *L)
     return 1;
 }
 
+/* p:name() -> "local" | "xai" */
 static int l_name(lua_State *L)
 {
     lua_pushstring(L, gs_provider_name(check_open(L, "name")));
     return 1;
 }
 
+/* p:max_concurrency() -> how many calls the provider takes at once (a steps context caps its
+ * workers by it) */
 static int l_max_concurrency(lua_State *L)
 {
     lua_pushinteger(L, gs_provider_max_concurrency(check_open(L, "max_concurrency")));

@@ -395,18 +395,22 @@ static int l_fwait(lua_State *L)
     return push_outcome(L, f);
 }
 
+/* future:id() -> the number of its submission in the context */
 static int l_fid(lua_State *L)
 {
     lua_pushinteger(L, gs_future_id(check_future(L, 1, "future:id")));
     return 1;
 }
 
+/* future:done() -> true once the step has finished (its event is queued) */
 static int l_fdone(lua_State *L)
 {
     lua_pushboolean(L, gs_future_done(check_future(L, 1, "future:done")));
     return 1;
 }
 
+/* future:cancel(): the step stops at its next check (its ffmpeg children with it) and fails with
+ * "cancelled". */
 static int l_fcancel(lua_State *L)
 {
     gs_future_cancel(check_future(L, 1, "future:cancel"));
@@ -508,6 +512,7 @@ static int l_next_event(lua_State *L)
     return 1;
 }
 
+/* ctx:stats() -> {queued, capacity, dropped, pending, workers, output_dir, run_dir} */
 static int l_stats(lua_State *L)
 {
     lctx *u = check_ctx(L, "ctx:stats");
@@ -687,7 +692,8 @@ static void parse_options(parser *p, int t, gs_steps_options *o)
     }
 }
 
-/* steps.context{provider=, seed=, output_dir=, run_dir=, workers=, queue_size=, options=} -> ctx | nil, err */
+/* steps.context{provider=, seed=, output_dir=, run_dir=, workers=, queue_size=, options=} -> ctx |
+ * nil, err */
 static int l_context(lua_State *L)
 {
     parser p = {L, "steps.context", 1, 0};

@@ -321,10 +321,21 @@ static int write_rows_body(lua_State *L, const struct rowspec *rs, int single)
         check_rows(L, &spec, single);                                                     \
         return guarded(L, fname##_body);                                                  \
     }
+/* store.insert_characters(conn, run_id, {rows}) -> true: a plan's characters (name, role,
+ * visual_description, personality_cues), in one transaction */
 ROW_WRITER(insert_characters, spec_chars, 0)
+/* store.insert_scenes(conn, run_id, {rows}) -> true: a plan's scenes (scene_id, title,
+ * description, characters_present, setting, camera, mood, action, duration_seconds, transition) */
 ROW_WRITER(insert_scenes, spec_scenes, 0)
+/* store.upsert_character_asset(conn, run_id, {name, portrait_url, portrait_path,
+ * visual_description, consistency_score, generation_attempts, cost_usd, note}) -> true */
 ROW_WRITER(upsert_character_asset, spec_casset, 1)
+/* store.upsert_keyframe_asset(conn, run_id, {scene_id, keyframe_url, keyframe_path,
+ * consistency_score, generation_attempts, edit_passes, video_prompt, cost_usd, note}) -> true */
 ROW_WRITER(upsert_keyframe_asset, spec_kasset, 1)
+/* store.upsert_video_asset(conn, run_id, {scene_id, video_url, video_path, duration,
+ * first_frame_path, last_frame_path, consistency_score, correction_passes, cost_usd, note}) ->
+ * true */
 ROW_WRITER(upsert_video_asset, spec_vasset, 1)
 
 /* Shared by the module table and the connection methods: both call styles work. */

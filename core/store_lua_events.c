@@ -116,6 +116,7 @@ int l_events_since(lua_State *L)
     return guarded(L, events_since_body);
 }
 
+/* store.max_event_id(conn [, run_id]) -> the newest event id (of that run), 0 when none */
 int l_max_event_id(lua_State *L)
 {
     gs_db *db = check_open(L, 1);
@@ -128,6 +129,8 @@ int l_max_event_id(lua_State *L)
     return 1;
 }
 
+/* store.data_version(conn) -> SQLite's PRAGMA data_version: changes whenever another connection
+ * commits */
 int l_data_version(lua_State *L)
 {
     gs_db *db = check_open(L, 1);
@@ -425,6 +428,7 @@ int l_transaction(lua_State *L)
     return lua_gettop(L) - 2;
 }
 
+/* store.now() -> the time now as the store writes it (ISO 8601 UTC, milliseconds) */
 int l_now(lua_State *L)
 {
     char buf[32];
@@ -433,6 +437,7 @@ int l_now(lua_State *L)
     return 1;
 }
 
+/* store.monotonic() -> seconds on the monotonic clock, for elapsed times */
 int l_monotonic(lua_State *L)
 {
     lua_pushnumber(L, gs_store_monotonic());

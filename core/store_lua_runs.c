@@ -44,6 +44,7 @@ int l_init_db(lua_State *L)
     return 1;
 }
 
+/* store.close(conn), conn:close(), __close, __gc: idempotent -> true */
 int l_close(lua_State *L)
 {
     ldb *u = luaL_checkudata(L, 1, DB_MT);
