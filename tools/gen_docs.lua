@@ -326,12 +326,24 @@ local function render_module(m)
   end
   for _, tname in ipairs(sorted_keys(m.types or {})) do
     w()
+    -- Methods that are the module's functions called on a handle are named, not repeated.
+    local same, names = true, {}
+    for _, it in ipairs(m.types[tname]) do
+      same = same and m.documented and m.documented[it.name] == it.doc
+      names[#names + 1] = code(":" .. it.name)
+    end
+    if same then
+      w(("Methods of %s: each function above taking the handle first is also its method"):format(code(tname)))
+      w(("(`f(conn, ...)` is `conn:f(...)`): %s."):format(table.concat(names, ", ")))
+      goto next_type
+    end
     w(("Methods of %s:"):format(code(tname)))
     w()
     for _, it in ipairs(m.types[tname]) do
       local head = "- " .. code(":" .. it.name)
       w(it.doc ~= "" and (head .. ": " .. it.doc) or head)
     end
+    ::next_type::
   end
   w()
 end
