@@ -57,7 +57,8 @@ local function preview(v)
   -- A value taken from the environment of this run, not from the code.
   if v == src then return "the `GROK_SPICY_SOURCE_DIR` path, or false" end
   if ty == "string" then
-    if #v > 60 or v:find("\n") then return ("string, %d bytes"):format(#v) end
+    -- Long text is named, not measured: its size changes with every edit of it.
+    if #v > 60 or v:find("\n") then return "a string" end
     return ("%q"):format(v)
   elseif ty == "number" or ty == "boolean" then
     return tostring(v)
