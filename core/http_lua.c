@@ -40,8 +40,7 @@ static gs_http_server *check_server(lua_State *L, const char *op)
     return u->s;
 }
 
-/* http.serve{host=, port=, app=, output_dir=, db=, token=, flow_script=, threads=, log=, timeout=}
- * -> server | nil, err */
+/* http.serve{host=, port=, app=, output_dir=, db=, token=, flow_script=, threads=, log=, timeout=} -> server | nil, err */
 static int l_serve(lua_State *L)
 {
     if (lua_isnoneornil(L, 1)) {

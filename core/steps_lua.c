@@ -692,8 +692,7 @@ static void parse_options(parser *p, int t, gs_steps_options *o)
     }
 }
 
-/* steps.context{provider=, seed=, output_dir=, run_dir=, workers=, queue_size=, options=} -> ctx |
- * nil, err */
+/* steps.context{provider=, seed=, output_dir=, run_dir=, workers=, queue_size=, options=} -> ctx | nil, err */
 static int l_context(lua_State *L)
 {
     parser p = {L, "steps.context", 1, 0};
