@@ -131,6 +131,9 @@ typedef struct gs_provider gs_provider;
 #define GS_PROVIDER_JOB_FAILED (-4)
 /* resume_video: the service does not know that job (any more). */
 #define GS_PROVIDER_LOST (-5)
+/* The run's budget (--budget) does not cover the request's list price: it was
+ * not sent; err says "budget reached: $X of $Y". */
+#define GS_PROVIDER_BUDGET (-6)
 
 /* ---- billing ---- */
 
@@ -162,15 +165,33 @@ typedef struct gs_charge {
     int update;                 /* settles or amends the charge recorded under request_id */
 } gs_charge;
 
+/* A run's spending limit, shared by every meter of its provider (core/budget.c). */
+typedef struct gs_budget gs_budget;
+
 typedef struct gs_meter {
     /* Called on the provider's thread, once per charge; may be NULL. */
     void (*on_charge)(void *ud, const gs_charge *c);
     void *ud;
     int64_t ticks;              /* the sum this meter saw (updates count their difference) */
+    gs_budget *budget;          /* NULL: no limit */
+    int64_t held;               /* the list price this meter holds on budget for its request in flight */
 } gs_meter;
 
-/* Adds c to m's sum and hands it on. m may be NULL. */
+/* Adds c to m's sum (and its budget's) and hands it on. m may be NULL. */
 void gs_meter_charge(gs_meter *m, const gs_charge *c);
+
+/* limit and spent in ticks; spent: what the run was charged before. */
+gs_budget *gs_budget_new(int64_t limit, int64_t spent);
+void gs_budget_free(gs_budget *b);
+/* Before a billed request is sent: 0 when what the run spent, what requests
+ * in flight hold and price (the request's list price) stay within the budget
+ * (price is then held until the request's charge comes), else
+ * GS_PROVIDER_BUDGET with "budget reached: $X of $Y" in err. No budget: 0. */
+int gs_meter_permit(gs_meter *m, int64_t price, char *err, size_t errlen);
+/* Lets go of what m holds (its call is over, charged or not). */
+void gs_meter_release(gs_meter *m);
+/* gs_meter_charge's part: a charge moves m's hold to spent. */
+void gs_budget_count(gs_meter *m, const gs_charge *c);
 
 typedef struct gs_provider_ops {
     const char *name;
@@ -216,6 +237,7 @@ struct gs_provider {
     const gs_provider_ops *ops;
     uint64_t seed;              /* render seed: same inputs + seed -> same bytes */
     int no_voice;               /* the local preview: clips without the spoken narration (--no-voice) */
+    gs_budget *budget;          /* the run's limit (provider.open{budget=}); NULL: none; freed with p */
 };
 
 /* Calls through the vtable; meter may be NULL. */

@@ -104,6 +104,7 @@ typedef struct gs_step_args {
     char *previous_keyframe;        /* keyframe */
     char *keyframe_path, *video_prompt; /* video */
     char *pending_video;            /* video: a job an earlier process paid for, polled before creating one */
+    char *reference;                /* sheet: an image of the character (--ref) to draw it from; NULL: none */
     char **clips;                   /* assemble */
     size_t n_clips;
     char *out;                      /* NULL: run_dir/final.mp4 */

@@ -4,6 +4,7 @@
  * userdata). Owns no rendering and no wire format: those live in each
  * provider's own file (provider_local.c, later the xAI provider).
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -72,6 +73,7 @@ void gs_meter_charge(gs_meter *m, const gs_charge *c)
         m->ticks += c->ticks;
     else if (c->ticks >= 0)
         m->ticks += c->ticks - c->prior;
+    gs_budget_count(m, c);
     if (m->on_charge)
         m->on_charge(m->ud, c);
 }
@@ -308,8 +310,11 @@ int gs_provider_max_concurrency(gs_provider *p)
 
 void gs_provider_destroy(gs_provider *p)
 {
-    if (p)
+    if (p) {
+        gs_budget_free(p->budget);
+        p->budget = NULL;
         p->ops->destroy(p);
+    }
 }
 
 /* ---- registry ---- */
@@ -380,7 +385,7 @@ static void face_charge(void *ud, const gs_charge *c)
     u->charges[u->n_charges++] = *c;
 }
 
-#define FACE_METER(u) {face_charge, (u), 0}
+#define FACE_METER(u, p) {face_charge, (u), 0, (p)->budget, 0}
 
 static void set_str(lua_State *L, const char *k, const char *v);
 
@@ -426,12 +431,14 @@ static int push_ok_cost(lua_State *L, const gs_meter *m)
 
 static lprovider *face(lua_State *L) { return lua_touserdata(L, 1); }
 
-/* provider.open(name, {seed=, voice=}) -> p | nil, err; voice = false: silent local clips */
+/* provider.open(name, {seed=, voice=, budget=, spent=}) -> p | nil, err; voice = false: silent local clips;
+ * budget: USD the run may spend, spent: USD it spent before (its ledger) */
 static int l_open(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1);
     lua_Integer seed = 0;
     int no_voice = 0;
+    int64_t budget = -1, spent = 0; /* budget -1: no limit */
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
         lua_getfield(L, 2, "seed");
@@ -445,6 +452,14 @@ static int l_open(lua_State *L)
             return luaL_argerror(L, 2, "provider.open: voice must be a boolean");
         no_voice = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
         lua_pop(L, 2);
+        /* budget: USD the run may spend in all; spent: USD it spent before (a resume) */
+        gs_opts op = {L, "provider.open", NULL, NULL};
+        double b = gs_opt_num(&op, 2, "budget", 0, -1, 0, 1e6);
+        double sp = gs_opt_num(&op, 2, "spent", 0, 0, 0, 1e9);
+        if (b >= 0) {
+            budget = llround(b * (double)GS_TICKS_PER_USD);
+            spent = llround(sp * (double)GS_TICKS_PER_USD);
+        }
     }
     lprovider *u = lua_newuserdatauv(L, sizeof *u, 0);
     memset(u, 0, sizeof *u);
@@ -454,6 +469,8 @@ static int l_open(lua_State *L)
         return push_fail(L, err);
     u->p->seed = (uint64_t)seed;
     u->p->no_voice = no_voice;
+    if (budget >= 0 && !(u->p->budget = gs_budget_new(budget, spent)))
+        return luaL_error(L, "provider.open: out of memory");
     return 1;
 }
 
@@ -550,8 +567,9 @@ static int l_plan_story(lua_State *L)
         return 2;
     }
     char err[1024];
-    gs_meter m = FACE_METER(face(L));
+    gs_meter m = FACE_METER(face(L), p);
     gs_plan *plan = gs_provider_plan_story(p, concept, (int)scenes, (uint64_t)seed, &m, err, sizeof err);
+    gs_meter_release(&m);
     if (!plan)
         return push_fail(L, err);
     lua_pushcfunction(L, push_plan);
@@ -571,8 +589,10 @@ static int l_generate_image(lua_State *L)
     const char *aspect = luaL_optstring(L, 3, "16:9");
     const char *out = luaL_checkstring(L, 4);
     char err[2048];
-    gs_meter m = FACE_METER(face(L));
-    if (gs_provider_generate_image(p, prompt, aspect, out, &m, err, sizeof err) != 0)
+    gs_meter m = FACE_METER(face(L), p);
+    int rc = gs_provider_generate_image(p, prompt, aspect, out, &m, err, sizeof err);
+    gs_meter_release(&m);
+    if (rc != 0)
         return push_fail(L, err);
     return push_ok_cost(L, &m);
 }
@@ -606,8 +626,10 @@ static int l_edit_image(lua_State *L)
     const char *out = luaL_checkstring(L, 4);
     luaL_argcheck(L, n >= 1, 3, "edit_image: at least one reference image");
     char err[2048];
-    gs_meter m = FACE_METER(face(L));
-    if (gs_provider_edit_image(p, prompt, refs, n, out, &m, err, sizeof err) != 0)
+    gs_meter m = FACE_METER(face(L), p);
+    int rc = gs_provider_edit_image(p, prompt, refs, n, out, &m, err, sizeof err);
+    gs_meter_release(&m);
+    if (rc != 0)
         return push_fail(L, err);
     return push_ok_cost(L, &m);
 }
@@ -624,8 +646,10 @@ static int l_generate_video(lua_State *L)
     const char *out = luaL_checkstring(L, 7);
     luaL_argcheck(L, dur >= 1 && dur <= 15, 4, "generate_video: duration must be 1..15 s");
     char err[2048];
-    gs_meter m = FACE_METER(face(L));
-    if (gs_provider_generate_video(p, prompt, image, dur, aspect, res, out, &m, err, sizeof err) != 0)
+    gs_meter m = FACE_METER(face(L), p);
+    int rc = gs_provider_generate_video(p, prompt, image, dur, aspect, res, out, &m, err, sizeof err);
+    gs_meter_release(&m);
+    if (rc != 0)
         return push_fail(L, err);
     return push_ok_cost(L, &m);
 }
@@ -638,8 +662,10 @@ static int l_edit_video(lua_State *L)
     const char *video = luaL_checkstring(L, 3);
     const char *out = luaL_checkstring(L, 4);
     char err[2048];
-    gs_meter m = FACE_METER(face(L));
-    if (gs_provider_edit_video(p, prompt, video, out, &m, err, sizeof err) != 0)
+    gs_meter m = FACE_METER(face(L), p);
+    int rc = gs_provider_edit_video(p, prompt, video, out, &m, err, sizeof err);
+    gs_meter_release(&m);
+    if (rc != 0)
         return push_fail(L, err);
     return push_ok_cost(L, &m);
 }
@@ -681,8 +707,10 @@ static int l_score_consistency(lua_State *L)
         descs[i] = "";
     char err[2048];
     gs_score score;
-    gs_meter m = FACE_METER(face(L));
-    if (gs_provider_score_consistency(p, image, refs, n_refs, descs, names, n, &score, &m, err, sizeof err) != 0)
+    gs_meter m = FACE_METER(face(L), p);
+    int rc = gs_provider_score_consistency(p, image, refs, n_refs, descs, names, n, &score, &m, err, sizeof err);
+    gs_meter_release(&m);
+    if (rc != 0)
         return push_fail(L, err);
     lua_pushcfunction(L, push_score);
     lua_pushlightuserdata(L, &score);

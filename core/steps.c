@@ -177,6 +177,7 @@ void gs_step_args_free(gs_step_args *a)
         return;
     free(a->style);
     free(a->aspect);
+    free(a->reference);
     for (size_t i = 0; i < a->n_chars; i++) {
         free(a->chars[i].name);
         free(a->chars[i].role);

@@ -218,6 +218,7 @@ static void parse_step(parser *p, gs_step_kind kind, int t, gs_step_args *a)
     switch (kind) {
     case GS_STEP_CHARACTER_SHEET: {
         a->style = p_str(p, t, "", "style", 0, "");
+        a->reference = p_str(p, t, "", "reference", 0, NULL);
         int ct = p_table(p, t, "", "character", 1);
         if (!p->dry && !p->oom) {
             if ((a->chars = calloc(1, sizeof *a->chars)))

@@ -286,7 +286,7 @@ void run_job(void *arg)
     run w = {.ctx = f->ctx, .f = f, .a = &f->args, .r = &f->res, .o = &f->ctx->opt};
     asset_of(&f->args, w.asset, sizeof w.asset);
     ledger_asset_of(&f->args, w.ledger_asset, sizeof w.ledger_asset);
-    w.meter = (gs_meter){queue_charge, &w, 0};
+    w.meter = (gs_meter){queue_charge, &w, 0, f->ctx->provider->budget, 0};
     int rc = -1;
     gs_media_set_cancel(&f->cancel, &f->ctx->closing); /* ffmpeg children die with the step */
     if (!cancelled(&w)) {
@@ -302,6 +302,7 @@ void run_job(void *arg)
         rc = fail(&w, "out of memory");
     free(w.why);
     gs_media_set_cancel(NULL, NULL);
+    gs_meter_release(&w.meter);
     f->res.cost = (double)w.meter.ticks / (double)GS_TICKS_PER_USD;
     f->res.ok = rc == 0;
     if (f->res.ok)

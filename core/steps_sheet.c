@@ -42,6 +42,24 @@ static int sheet_result(run *w, const best *b, const char *note)
     return rc;
 }
 
+/* A reference (--ref) is drawn from by an image edit: *base gets the edit's
+ * lead and *ref the reference's path. The local preview renderer's edits
+ * compose keyframes from its own sheets: it draws the character from the
+ * description, as without a reference (*ref stays NULL). */
+static int sheet_reference(run *w, char **base, char **ref)
+{
+    *ref = NULL;
+    if (!w->a->reference || strcmp(gs_provider_name(w->ctx->provider), "local") == 0)
+        return 0;
+    gs_sbuf rb = {0};
+    gs_sb_add(&rb, "Draw this character as in reference image 1 (same face, hair, build, clothes and colours). ");
+    gs_sb_add(&rb, *base);
+    free(*base);
+    if (!(*base = gs_sb_take(&rb)) || !(*ref = resolve_in(w->ctx, w->a->reference)))
+        return -1;
+    return 0;
+}
+
 int step_character_sheet(run *w)
 {
     const gs_step_character *c = &w->a->chars[0];
@@ -50,8 +68,11 @@ int step_character_sheet(run *w)
     gs_steps_slug(c->name, slug, sizeof slug);
     tvar vars[] = {{"style", w->a->style}, {"name", c->name}, {"description", c->visual_description}};
     char *base = render_tpl(o->tpl_portrait, vars, 3);
-    if (!base)
+    char *ref = NULL;
+    if (!base || sheet_reference(w, &base, &ref) != 0) {
+        free(base);
         return fail(w, "out of memory");
+    }
     best b = {.score = -1};
     int rc = -1;
     char note[768] = "";
@@ -73,6 +94,10 @@ int step_character_sheet(run *w)
             goto done;
         }
         image_job job = {.aspect = w->a->aspect, .path = path};
+        if (ref) { /* an image edit from the character's reference */
+            job.refs = (const char *const *)&ref;
+            job.n_refs = 1;
+        }
         int grc = render_moderated(w, prompt, render_image, &job);
         free(prompt);
         if (grc == GS_PROVIDER_MODERATED) {
@@ -111,6 +136,7 @@ int step_character_sheet(run *w)
     rc = sheet_result(w, &b, note);
 done:
     free(base);
+    free(ref);
     best_free(&b);
     return rc;
 }

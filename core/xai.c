@@ -144,6 +144,8 @@ int post(const xai_cfg *c, bill *b, const char *path, const char *body, int64_t 
     snprintf(url, sizeof url, "%s%s", c->base_url, path);
     new_client_id(b->id, sizeof b->id);
     *j = NULL;
+    if (gs_meter_permit(b->m, guess, err, errlen) != 0) /* the run's budget: not sent */
+        return CALL_FAILED;
     int rc = http_call(c, "POST", url, body, 1, b->id, c->timeout_s, r, path + 1, err, errlen);
     if (rc == CALL_UNSURE)
         bill_charge(b, 0, guess, 0, 1, "no answer", err);

@@ -30,6 +30,10 @@ options:
   --output-dir DIR     where runs are written (default: output)
   --db PATH            the run database (default: <output-dir>/grok_spicy.db)
   --seed N             seed of the local preview renderer (default: 1)
+  --budget USD         stop the run (failed, resumable) before a request whose
+                       list price would take its spending past USD
+  --ref NAME=PATH      a reference image (PNG, JPEG or WebP, at most 10 MiB) of
+                       the character NAME: its sheet is drawn from it (repeatable)
   --no-voice           local preview: captions only, no spoken narration
   --scenes N           scenes to plan (default: 3; at most 12, or
                        GROK_SPICY_MAX_SCENES)
@@ -66,9 +70,10 @@ local VALUE_OPTS = {
   ["--plan"] = "plan", ["--provider"] = "provider", ["--output-dir"] = "output_dir", ["--db"] = "db",
   ["--seed"] = "seed", ["--scenes"] = "scenes", ["--workers"] = "workers", ["--port"] = "port",
   ["--host"] = "host", ["--token"] = "token", ["--resume"] = "resume", ["--config"] = "config",
+  ["--budget"] = "budget",
 }
 -- Options that may be given several times: every value is kept, in order.
-local LIST_OPTS = { ["--set"] = "set" }
+local LIST_OPTS = { ["--set"] = "set", ["--ref"] = "ref" }
 local FLAG_OPTS = {
   ["--serve"] = "serve", ["--no-wait"] = "no_wait", ["-q"] = "quiet", ["--quiet"] = "quiet",
   ["-v"] = "verbose", ["--verbose"] = "verbose", ["--web"] = "web", ["--no-voice"] = "no_voice",
@@ -132,6 +137,18 @@ function M.parse(args)
       end
       o[key] = n
     end
+  end
+  if o.budget ~= nil then
+    local ok, berr = M.check_budget(o.budget)
+    if not ok then return usage_error("--budget " .. berr) end
+    o.budget = ok
+  end
+  if o.ref then
+    if o.resume then return usage_error("--resume keeps the run's reference images: give no --ref") end
+    local _, max_characters = require("grokspicy.plan").max_counts()
+    local refs, rerr = require("grokspicy.refs").from_args(o.ref, max_characters)
+    if not refs then return usage_error(rerr) end
+    o.refs = refs
   end
   if not ({ auto = true, ["local"] = true, xai = true })[o.provider] then
     return usage_error("--provider must be auto, local or xai, got '" .. tostring(o.provider) .. "'")
@@ -311,6 +328,17 @@ function M.step_options(config_path, sets)
   return options
 end
 
+M.MAX_BUDGET_USD = 1000000
+
+--- A budget in USD as given (text or number): the number, or nil and why.
+function M.check_budget(v)
+  local n = tonumber(v)
+  if not n or n ~= n or n <= 0 or n > M.MAX_BUDGET_USD then
+    return nil, ("must be an amount in USD above 0 and at most %d, got '%s'"):format(M.MAX_BUDGET_USD, tostring(v))
+  end
+  return n
+end
+
 --- The provider name a run will use, and why (the run prints it).
 function M.pick_provider(name)
   if name ~= "auto" then return name end
@@ -477,6 +505,11 @@ function M.main(args, pipeline, script)
       fail(perr)
       return 2
     end
+    local stray = o.refs and require("grokspicy.refs").unmatched(o.refs, plan) or {}
+    if #stray > 0 then
+      fail(("--ref %s: the plan has no character of that name"):format(table.concat(stray, ", ")))
+      return 2
+    end
   end
   local conn, cerr = open_store(o)
   if not conn then
@@ -574,6 +607,7 @@ function M.main(args, pipeline, script)
   local ok, result = pcall(pipeline, concept, observer, {
     provider = provider, seed = o.seed, output_dir = o.output_dir, scenes = o.scenes, workers = o.workers,
     voice = not o.no_voice, plan = plan, step_options = o.step_options, resume = resumed, progress = progress,
+    refs = o.refs, budget = o.budget, spent = resumed and (conn:get_run(o.resume) or {}).cost_usd or 0,
     on_run = function(run_id)
       current_run = run_id
       if server then progress:always(("Run %d: %s"):format(run_id, run_url(server, run_id))) end

@@ -11,6 +11,7 @@ local provider_lib = require "grokspicy.provider"
 local planlib = require "grokspicy.plan"
 local script_lib = require "grokspicy.script"
 local observer_lib = require "grokspicy.observer"
+local refs_lib = require "grokspicy.refs"
 
 local M = {}
 
@@ -167,6 +168,11 @@ function Run:plan()
     if not plan then error("the provider's story plan was rejected: " .. err, 0) end
   end
   self.observer:on_plan(self.run_id, plan)
+  local named = {}
+  for name in pairs(self.references or {}) do named[#named + 1] = { name = name } end
+  for _, name in ipairs(refs_lib.unmatched(named, plan)) do
+    self.progress:warn(("reference image of %s not used: the plan has no character of that name"):format(name))
+  end
   self.progress:info(("Plan: %q — %d character%s, %d scene%s"):format(plan.title, #plan.characters,
     #plan.characters == 1 and "" or "s", #plan.scenes, #plan.scenes == 1 and "" or "s"))
   return plan
@@ -192,6 +198,7 @@ function Run:character_sheets(plan)
     else
       futures[#futures + 1] = self:submit("generate_character_sheet", {
         character = character, style = plan.style, aspect = plan.aspect_ratio,
+        reference = (self.references or {})[character.name],
       }, function(asset)
         observer:on_character(run_id, asset)
         if asset.skipped then
@@ -327,10 +334,24 @@ local function headline(err)
   return text:match("^(.-)\nstack traceback:") or text
 end
 
+--- A run's reference images, {name = path relative to output_dir}: refs
+--- (from --ref or the dashboard) are copied into the run's folder first; without
+--- them, the ones the run stored before (a resume, a queued run). Raises why
+--- they could not be stored.
+function M.references(output_dir, run_dir, refs)
+  if refs and #refs > 0 then
+    local saved, err = refs_lib.save(output_dir, run_dir, refs)
+    if not saved then error(err, 0) end
+    return saved
+  end
+  return refs_lib.load(output_dir, run_dir)
+end
+
 --- Runs story(run) as one recorded run and returns what it returns (the final
 --- video's path). concept, observer and opts are what a pipeline function gets
 --- (see grokspicy.cli): opts.provider, seed, voice, output_dir, scenes, workers,
---- step_options, plan, resume (from grokspicy.resume: its plan and every
+--- step_options, plan, budget (USD; spent: what a resumed run spent before),
+--- refs (reference images from grokspicy.refs), resume (from grokspicy.resume: its plan and every
 --- accepted asset whose files are whole are kept), progress, on_run(run_id).
 --- A failure is recorded (on_error) and raised as its message; a stop is
 --- recorded (on_cancelled) and raised as a Cancel. What was paid for goes to the
@@ -354,7 +375,10 @@ function M.run(concept, observer, opts, story)
   run.run_dir = ("runs/%d"):format(run.run_id)
 
   local ok, result = xpcall(function()
-    run.provider = provider_lib.open(opts.provider or "local", { seed = opts.seed, voice = opts.voice ~= false })
+    -- opts.budget: what the run may spend in all; opts.spent: what it spent before (a resume).
+    run.provider = provider_lib.open(opts.provider or "local", { seed = opts.seed, voice = opts.voice ~= false,
+      budget = opts.budget, spent = opts.budget and opts.spent or nil })
+    run.references = M.references(run.output_dir, run.run_dir, opts.refs)
     local ctx <close> = steps.context {
       -- The local renderer keeps the cores busy, so its pool follows the cores; a
       -- remote provider mostly waits on the network, so its pool follows what

@@ -126,7 +126,7 @@ static void test_portrait(void)
         snprintf(sheet[i], sizeof sheet[i], "%s/sheet_%zu.png", dir, i);
         snprintf(prompt, sizeof prompt, "%s. %s", plan->style, plan->characters[i].visual_description);
         double t0 = gs_monotonic();
-        gs_meter meter = {NULL, NULL, 0};
+        gs_meter meter = {NULL, NULL, 0, NULL, 0};
         REQUIRE(gs_provider_generate_image(prov, prompt, "16:9", sheet[i], &meter, err, sizeof err) == 0);
         if (i == 0)
             printf("  portrait: %.2f s\n", gs_monotonic() - t0);
