@@ -21,6 +21,9 @@ extern "C" {
 #endif
 
 #define GS_HTTP_MAX_BODY (64 * 1024)    /* larger POST bodies get 413 */
+/* POST /api/runs, a new run with its plan and reference images (grokspicy.newrun
+ * and grokspicy.refs bound each part): larger gets 413. */
+#define GS_HTTP_MAX_RUN_BODY (24 * 1024 * 1024)
 /* The request target as sent (path and query, still percent-encoded): longer gets
  * 414. It keeps room for the headers in the per-connection memory (16 KB). */
 #define GS_HTTP_MAX_URL (12 * 1024)

@@ -29,17 +29,23 @@
 #define GS_ST_FAILED failed
 #define GS_ST_INTERRUPTED interrupted
 #define GS_ST_CANCELLED cancelled
+#define GS_ST_QUEUED queued
 
 /* A run in one of these has a process working on it (or had, until the store
    finds it dead), in the order a run passes them. */
 #define GS_STATUSES_RUNNING(X, SEP)                                                                          \
     X(GS_ST_PENDING) SEP X(GS_ST_IDEATION) SEP X(GS_ST_CHARACTERS) SEP X(GS_ST_KEYFRAMES) SEP X(GS_ST_SCRIPT) \
     SEP X(GS_ST_VIDEOS) SEP X(GS_ST_ASSEMBLY)
+/* Waiting for its turn (started from the dashboard): no process works on it
+   yet; the server that queued it starts it (a claim, as a resume's). */
+#define GS_STATUSES_WAITING(X, SEP) X(GS_ST_QUEUED)
+/* What a claim may take over: a run waiting for its turn, or one that ended short. */
+#define GS_STATUSES_CLAIMABLE(X, SEP) GS_STATUSES_WAITING(X, SEP) SEP GS_STATUSES_RESUMABLE(X, SEP)
 /* Ended short: a resume may go on with the run. */
 #define GS_STATUSES_RESUMABLE(X, SEP) X(GS_ST_FAILED) SEP X(GS_ST_INTERRUPTED) SEP X(GS_ST_CANCELLED)
 /* Ended: no process works on the run. */
 #define GS_STATUSES_TERMINAL(X, SEP) X(GS_ST_COMPLETE) SEP GS_STATUSES_RESUMABLE(X, SEP)
-#define GS_STATUSES(X, SEP) GS_STATUSES_RUNNING(X, SEP) SEP GS_STATUSES_TERMINAL(X, SEP)
+#define GS_STATUSES(X, SEP) GS_STATUSES_RUNNING(X, SEP) SEP GS_STATUSES_WAITING(X, SEP) SEP GS_STATUSES_TERMINAL(X, SEP)
 
 /* ---------------------------------------------------------------- events */
 
@@ -83,6 +89,7 @@
 int gs_status_known(const char *s);
 int gs_status_running(const char *s);
 int gs_status_resumable(const char *s);
+int gs_status_waiting(const char *s);
 int gs_status_terminal(const char *s);
 /* NULL-terminated, in order. */
 extern const char *const gs_statuses[];

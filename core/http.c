@@ -93,7 +93,7 @@ enum MHD_Result send_error(struct req *rq, struct MHD_Connection *c, unsigned st
 /* ---- token ---------------------------------------------------------------- */
 
 /* 1 if the request may proceed; *set_cookie is 1 when ?token= was valid. */
-static int check_token(gs_http_server *s, struct MHD_Connection *c, int *set_cookie)
+int check_token(gs_http_server *s, struct MHD_Connection *c, int *set_cookie)
 {
     *set_cookie = 0;
     if (!s->token)
@@ -263,15 +263,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         rq->t0 = gs_monotonic();
         *con_cls = rq;
+        unsigned refuse;
+        const char *why = NULL;
+        rq->max_body = body_limit(s, c, method, url, &refuse, &why);
+        if (refuse) { /* before its body is read (http_admit.c); a body that comes anyway is dropped */
+            rq->max_body = 0;
+            return send_error(rq, c, refuse, url, why, NULL);
+        }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > GS_HTTP_MAX_BODY) {
+        if (cl && strtoull(cl, NULL, 10) > rq->max_body) {
             rq->too_big = 1;
             return send_error(rq, c, 413, url, "request body too large", NULL);
         }
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!rq->too_big && rq->body.len + *upload_size <= GS_HTTP_MAX_BODY) {
+        if (!rq->too_big && rq->body.len + *upload_size <= rq->max_body) {
             if (gs_http_buf_add(&rq->body, upload, *upload_size))
                 return MHD_NO;
         } else {

@@ -1,6 +1,6 @@
 /*
- * http_parts.h — shared by http.c (routing, daemon), http_files.c, http_app.c
- * and http_lua.c only; not installed. A request's state, a worker's Lua state,
+ * http_parts.h — shared by http.c (routing, daemon), http_files.c, http_app.c,
+ * http_lua.c and http_admit.c only; not installed. A request's state, a worker's Lua state,
  * and the helpers one part lends another. Short names are macros for gs_hp_*
  * symbols.
  */
@@ -25,10 +25,13 @@ struct req {
     double t0;
     unsigned status;
     int too_big;
+    size_t max_body;    /* body_limit's answer: GS_HTTP_MAX_BODY, or GS_HTTP_MAX_RUN_BODY for a new run */
     gs_http_buf body;
     char line[200];     /* "METHOD /path" for the log */
 };
 
+#define body_limit gs_hp_body_limit
+#define check_token gs_hp_check_token
 #define lua_new_state gs_hp_lua_new_state
 #define queue gs_hp_queue
 #define send_error gs_hp_send_error
@@ -48,5 +51,13 @@ enum MHD_Result serve_lua(gs_http_server *s, struct MHD_Connection *c, struct re
 enum MHD_Result serve_static(struct MHD_Connection *c, struct req *rq, const char *path, const char *name,
                              const char *cookie);
 struct MHD_Response *text_response(const char *ctype, const char *body);
+/* 1 if the request carries the token (or the server has none); *set_cookie is 1
+ * when it came as ?token= (http.c). */
+int check_token(gs_http_server *s, struct MHD_Connection *c, int *set_cookie);
+/* The most a request's body may be, from its headers alone (http_admit.c);
+ * *refuse is 401 or 403 (why says which) when POST /api/runs comes without the
+ * token or from another origin, else 0. */
+size_t body_limit(gs_http_server *s, struct MHD_Connection *c, const char *method, const char *url,
+                  unsigned *refuse, const char **why);
 
 #endif

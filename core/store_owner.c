@@ -80,7 +80,7 @@ static int refusal_of(const char *s)
         return GS_CLAIM_MISSING;
     if (strcmp(s, GS_VOCAB_STR(GS_ST_COMPLETE)) == 0)
         return GS_CLAIM_COMPLETE;
-    if (gs_status_resumable(s))
+    if (gs_status_resumable(s) || gs_status_waiting(s))
         return 0;
     return valid_status(s) ? GS_CLAIM_RUNNING : GS_CLAIM_NOT_RESUMABLE;
 }
@@ -94,7 +94,7 @@ static int set_owner(gs_db *db, int64_t run_id, const char *lock, int claim, con
     const char *sql = claim ? "UPDATE runs SET status = " PENDING ", owner_pid = ?3, owner_start = ?4, owner_lock = ?5,"
                               " heartbeat_at = ?2, updated_at = ?2, cancel_requested = 0, error = NULL,"
                               " completed_at = NULL, final_video_path = NULL"
-                              " WHERE id = ?1 AND status IN " GS_VOCAB_SQL_LIST(GS_STATUSES_RESUMABLE)
+                              " WHERE id = ?1 AND status IN " GS_VOCAB_SQL_LIST(GS_STATUSES_CLAIMABLE)
                             : "UPDATE runs SET owner_pid = ?3, owner_start = ?4, owner_lock = coalesce(?5, owner_lock),"
                               " heartbeat_at = ?2 WHERE id = ?1 AND status IN " RUNNING_STATUSES;
     char now[32];

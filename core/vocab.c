@@ -3,7 +3,7 @@
  * C predicates and as Lua tables. Owns no state; every list here is expanded
  * from gs_vocab.h, so nothing in this file names a status or an event.
  *
- * Lua: vocab.statuses (array, in order), vocab.running, vocab.resumable,
+ * Lua: vocab.statuses (array, in order), vocab.running, vocab.waiting, vocab.resumable,
  * vocab.terminal (sets: name -> true), vocab.events (array of types, in order),
  * vocab.event[type] = {wire=, terminal=, page=}, vocab.wire(type) -> the name
  * it goes out with on the SSE stream.
@@ -22,6 +22,7 @@ int luaopen_grokspicy_vocab(lua_State *L);
 const char *const gs_statuses[] = {GS_STATUSES(CSTR, ) NULL};
 static const char *const running[] = {GS_STATUSES_RUNNING(CSTR, ) NULL};
 static const char *const resumable[] = {GS_STATUSES_RESUMABLE(CSTR, ) NULL};
+static const char *const waiting[] = {GS_STATUSES_WAITING(CSTR, ) NULL};
 static const char *const terminal[] = {GS_STATUSES_TERMINAL(CSTR, ) NULL};
 
 struct event_def {
@@ -46,6 +47,7 @@ static int in(const char *const *list, const char *s)
 int gs_status_known(const char *s) { return in(gs_statuses, s); }
 int gs_status_running(const char *s) { return in(running, s); }
 int gs_status_resumable(const char *s) { return in(resumable, s); }
+int gs_status_waiting(const char *s) { return in(waiting, s); }
 int gs_status_terminal(const char *s) { return in(terminal, s); }
 
 const char *gs_event_wire(const char *type)
@@ -97,6 +99,8 @@ int luaopen_grokspicy_vocab(lua_State *L)
     lua_setfield(L, -2, "running");
     push_set(L, resumable);
     lua_setfield(L, -2, "resumable");
+    push_set(L, waiting);
+    lua_setfield(L, -2, "waiting");
     push_set(L, terminal);
     lua_setfield(L, -2, "terminal");
     lua_newtable(L); /* events */

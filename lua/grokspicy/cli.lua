@@ -50,6 +50,8 @@ options:
                        other than loopback needs a token)
   --token T            dashboard access token (or GROK_SPICY_TOKEN)
   --no-wait            with --serve: exit when the run ends instead of serving on
+  --max-runs N         runs started from the dashboard that may run at once
+                       (default: 2); the others wait in the queue
   -q, --quiet          only errors and the final line
   -v, --verbose        every attempt and score
   -h, --help           this help
@@ -70,7 +72,7 @@ local VALUE_OPTS = {
   ["--plan"] = "plan", ["--provider"] = "provider", ["--output-dir"] = "output_dir", ["--db"] = "db",
   ["--seed"] = "seed", ["--scenes"] = "scenes", ["--workers"] = "workers", ["--port"] = "port",
   ["--host"] = "host", ["--token"] = "token", ["--resume"] = "resume", ["--config"] = "config",
-  ["--budget"] = "budget",
+  ["--budget"] = "budget", ["--max-runs"] = "max_runs",
 }
 -- Options that may be given several times: every value is kept, in order.
 local LIST_OPTS = { ["--set"] = "set", ["--ref"] = "ref" }
@@ -80,12 +82,12 @@ local FLAG_OPTS = {
 }
 -- --scenes goes up to what a plan may hold (grokspicy.plan's maximum).
 local INTEGER_OPTS = { seed = { 0, math.maxinteger }, scenes = { 1, "max_scenes" }, workers = { 1, 64 },
-  port = { 0, 65535 }, resume = { 1, math.maxinteger } }
+  port = { 0, 65535 }, resume = { 1, math.maxinteger }, max_runs = { 1, 64 } }
 
 --- Parses flow options. Returns opts, or nil and a usage message.
 function M.parse(args)
   local o = { provider = "auto", output_dir = M.DEFAULT_OUTPUT, seed = 1, scenes = 3, port = M.DEFAULT_PORT,
-    host = "127.0.0.1" }
+    host = "127.0.0.1", max_runs = 2 }
   local positional = {}
   local i = 1
   while i <= #args do
@@ -451,8 +453,9 @@ function M.start_server(o)
   return server
 end
 
-local function serve_until_interrupted(server)
-  local ok, err = pcall(server.wait, server)
+-- Serving also starts the runs the dashboard queued (grokspicy.queue).
+local function serve_until_interrupted(server, o)
+  local ok, err = pcall(require("grokspicy.queue").serve, server, o, fail)
   if not ok and not require("grokspicy.flowkit").is_interrupt(err) then
     fail(tostring(err))
   end
@@ -477,7 +480,7 @@ function M.web_main(...)
   print(("Dashboard: %s  (runs in %s%s) — Ctrl+C to stop"):format(server:url(), o.db,
     n > 0 and (", " .. n .. " interrupted run" .. (n == 1 and "" or "s") .. " marked") or ""))
   io.stdout:flush()
-  serve_until_interrupted(server)
+  serve_until_interrupted(server, o)
   return 0
 end
 
@@ -634,7 +637,7 @@ function M.main(args, pipeline, script)
     if o.no_wait or cancelled then -- after Ctrl+C the user wants the terminal back
       server:stop()
     else
-      serve_until_interrupted(server)
+      serve_until_interrupted(server, o)
     end
   end
   conn:close()

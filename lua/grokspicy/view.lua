@@ -40,7 +40,7 @@ function M.badge_class(status)
   if status == "failed" then return "bad" end
   if status == "cancelled" then return "muted" end
   if status == "interrupted" then return "warn" end
-  if status == "pending" then return "idle" end
+  if status == "pending" or status == "queued" then return "idle" end
   return "busy"
 end
 
@@ -496,6 +496,9 @@ function M.run_model(run)
   end
   local phase = run.status
   if run.status == "keyframes" and clips_rendering > 0 then phase = "keyframes + videos" end
+  if vocab.waiting[run.status] and run.queue_place then
+    phase = ("%s · #%d in the queue"):format(run.status, run.queue_place)
+  end
   local eta
   if running and run.history then
     eta = timing.eta(run.history, steps, spans, #characters, #scenes, planned, now)
@@ -531,6 +534,7 @@ function M.run_model(run)
     running = RUNNING[run.status] == true,
     terminal = TERMINAL[run.status] == true,
     resumable = RESUMABLE[run.status] == true,
+    queued = vocab.waiting[run.status] == true, queue_place = run.queue_place, -- set by web.lua
     progress = fraction,
     progress_pct = pct,
     current_step = current,
@@ -689,7 +693,7 @@ end
 --- index.html writes r.html when present instead of including the partial.
 function M.list_item_html(run)
   local item = M.list_item(run)
-  local key = not RUNNING[run.status] and row_key(run)
+  local key = not RUNNING[run.status] and not run.queue_place and row_key(run) -- a place in the queue moves
   local html = key and row_memo[key]
   if not html then
     html = template.safe(M.render("partials/run_row.html", { r = item }))
@@ -708,6 +712,7 @@ function M.list_item(run)
     id = run.id, title = run.title, concept = run.concept, status = run.status,
     badge = M.badge_class(run.status), started_at = run.started_at, cost = run.cost_usd or 0,
     elapsed = M.elapsed(run), provider = run.provider, running = RUNNING[run.status] == true,
+    place = run.queue_place, -- its place in the queue (web.lua sets it)
     -- Why a failed run failed: the first line of its error.
     failure = run.status == "failed" and run.error and clip(tostring(run.error):match("^[^\n]*"), 120) or nil,
     -- A running run's time ticks in the browser from its start (app.js).

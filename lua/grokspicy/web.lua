@@ -15,13 +15,17 @@
 --                     stop {kind, at, reason, by, step, scene_id, character, asset}
 --                     for a run that stopped short; 404 {"error":"run 7 not found"}
 --   /health           {"status":"ok"}
+--   /new              the form that starts a run (grokspicy.newrun)
+--   POST /api/runs    queues a run (grokspicy.newrun checks it, grokspicy.queue keeps it):
+--                     202 {"id", "url"}, 400 {"error", "errors": {field: message}}
 --   POST /api/runs/{id}/cancel  asks a running run to stop (runs.cancel_requested; its
---                     process stops at the next safe point): 202, 404, 409 not running
+--                     process stops at the next safe point), or cancels a queued one at
+--                     once: 202, 404, 409 not running
 --   POST /api/runs/{id}/resume  claims the run (atomically: one of many simultaneous
 --                     requests wins), then starts `grok-spicy FLOW --resume id` detached,
 --                     handing it the claim: 202, 404, 409 (complete, still running,
 --                     already resumed), 410 (its folder was deleted), 501 (no flow script)
---   Both answer JSON, or for htmx (HX-Request) the fragment the button swaps in, and
+--   Cancel and resume answer JSON, or for htmx (HX-Request) the fragment the button swaps in, and
 --   refuse cross-site requests with 403: they need HX-Request: true, or a same-origin
 --   Origin / Sec-Fetch-Site (a cross-site form cannot set either). The token, when
 --   the server has one, is checked in C before any route.
@@ -166,7 +170,11 @@ local function index(req)
   page = math.min(page, pages) -- past the end shows the last page, not "no runs yet"
   filter.limit, filter.offset = PAGE_SIZE, (page - 1) * PAGE_SIZE
   local runs = {}
-  for i, row in ipairs(db:list_runs(filter)) do runs[i] = view.list_item_html(row) end
+  local places = require("grokspicy.queue").places(db)
+  for i, row in ipairs(db:list_runs(filter)) do
+    row.queue_place = places[row.id]
+    runs[i] = view.list_item_html(row)
+  end
   return html(200, view.render("index.html", { runs = runs, page = page, pages = pages, total = total,
     status = status or "", q = q, statuses = view.STATUSES, token = conf.token }))
 end
@@ -183,6 +191,7 @@ local function run_page(_, id)
   if view.is_running(run.status) then
     run.history = require("grokspicy.timing").history(db, run.provider, run.id)
   end
+  if run.status == "queued" then run.queue_place = require("grokspicy.queue").places(db)[id] end
   local m = view.run_model(run)
   local body = view.render("run.html", { run = run, m = m, token = conf.token, live = not m.terminal,
     after = after })
@@ -277,6 +286,12 @@ local function api_cancel(req, id)
   forget_pages() -- this connection writes: data_version does not see its own commits
   local run = db:get_run(id)
   if not run then return json(404, { error = ("run %d not found"):format(id) }) end
+  -- A queued run has no process to ask: it is cancelled here, unless it just started.
+  if require("grokspicy.queue").cancel(db, id) then
+    run = db:get_run(id)
+    if is_htmx(req) then return html(202, actions_fragment(run)) end
+    return json(202, { run_id = id, status = run.status })
+  end
   local ok = db:request_cancel(id)
   if not ok then
     run = db:get_run(id) or run -- as the store left it (a dead run's status is interrupted now)
@@ -337,8 +352,27 @@ local function api_resume(req, id)
   return json(202, { run_id = id, pid = pid, status = "resuming" })
 end
 
+-- A run asked for from the dashboard (grokspicy.newrun): 202 and the queued
+-- run's id and page, or 400 with every problem under its field's name.
+local function new_page()
+  return html(200, view.render("new.html", { token = conf.token, p = require("grokspicy.newrun").provider_note(),
+    max_scenes = (require("grokspicy.plan").max_counts()), max_refs = select(2, require("grokspicy.plan").max_counts()),
+    max_ref_mib = require("grokspicy.refs").MAX_BYTES // (1024 * 1024) }))
+end
+
+local function api_create_run(req)
+  forget_pages() -- this connection writes: data_version does not see its own commits
+  local newrun = require "grokspicy.newrun"
+  local run_req, errors = newrun.check(req)
+  if not run_req then return json(400, { error = newrun.summary(errors), errors = errors }) end
+  local id, err = require("grokspicy.queue").enqueue(db, conf.output_dir or "output", run_req)
+  if not id then return json(500, { error = err }) end
+  return json(202, { id = id, url = "/run/" .. id })
+end
+
 -- Routing: exact paths, then "/prefix/{id}" patterns.
-local EXACT = { ["/"] = index, ["/api"] = api_page, ["/api/runs"] = api_runs, ["/health"] = health }
+local EXACT = { ["/"] = index, ["/api"] = api_page, ["/api/runs"] = api_runs, ["/health"] = health,
+  ["/new"] = new_page }
 local WITH_ID = { { "^/run/([^/]+)$", run_page }, { "^/run/([^/]+)/script$", script_page },
   { "^/api/runs/([^/]+)$", api_run },
   { "^/api/runs/([^/]+)/cancel$", api_cancel, "POST" }, { "^/api/runs/([^/]+)/resume$", api_resume, "POST" } }
@@ -347,6 +381,7 @@ local WITH_ID = { { "^/run/([^/]+)$", run_page }, { "^/run/([^/]+)/script$", scr
 function M.handle(req)
   local fn, id, method
   fn = EXACT[req.path]
+  if req.path == "/api/runs" and req.method == "POST" then fn, method = api_create_run, "POST" end
   if not fn then
     for _, r in ipairs(WITH_ID) do
       local raw = req.path:match(r[1])

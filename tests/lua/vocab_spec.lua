@@ -70,12 +70,13 @@ local function is_status_or_event(s) return STATUS[s] or EVENT[s] end
 local function is_wire(s) return WIRE[s] == true end
 
 describe("the vocabulary (core/gs_vocab.h)", function()
-  it("splits the statuses into running and terminal, resumable among the terminal", function()
+  it("splits the statuses into running, waiting and terminal, resumable among the terminal", function()
     local seen = {}
     for _, s in ipairs(vocab.statuses) do
       assert.is_nil(seen[s], "status listed twice: " .. s)
       seen[s] = true
-      assert.is_true((vocab.running[s] == true) ~= (vocab.terminal[s] == true), s)
+      local kinds = (vocab.running[s] and 1 or 0) + (vocab.waiting[s] and 1 or 0) + (vocab.terminal[s] and 1 or 0)
+      assert.equal(1, kinds, s)
     end
     for s in pairs(vocab.resumable) do assert.is_true(vocab.terminal[s], s) end
     for s in pairs(vocab.running) do assert.is_true(STATUS[s], s) end
