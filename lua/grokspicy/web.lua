@@ -334,6 +334,12 @@ local function api_resume(req, id)
     argv[#argv + 1] = "--db"
     argv[#argv + 1] = conf.db
   end
+  -- A run queued from the dashboard keeps the budget it was given.
+  local budget = require("grokspicy.queue").request_of(out_dir, id).budget
+  if type(budget) == "number" then
+    argv[#argv + 1] = "--budget"
+    argv[#argv + 1] = ("%.10g"):format(budget)
+  end
   -- Its output goes to a log beside the run's files (.log is never served).
   local pid, err = sys.spawn_detached(argv, ("%s/runs/%d/resume.log"):format(out_dir, id),
     { fd = store_lib.owner_fd(id), env = { [resume.OWNER_FD_ENV] = "3" } })
@@ -407,7 +413,7 @@ function M.handle(req)
   end
   if req.method ~= "GET" and req.method ~= "HEAD" then
     local res = fail(req, 405, "method not allowed")
-    res.headers.Allow = "GET, HEAD"
+    res.headers.Allow = req.path == "/api/runs" and "GET, HEAD, POST" or "GET, HEAD"
     return res
   end
   return fn(req, id)

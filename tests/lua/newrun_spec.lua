@@ -175,6 +175,17 @@ describe("POST /api/runs refuses a bad request and queues nothing", function()
     assert.equal(403, status)
     assert.same({}, runs(dir))
   end)
+
+  it("takes a body up to 24 MiB there (64 KB elsewhere), and refuses a larger one with 413", function()
+    local plan = write(dir .. "/big-plan.json", ("x"):rep(2 * 1024 * 1024))
+    local status, body = post_form(s, { { "plan", "@" .. plan } })
+    assert.equal(400, status, body) -- read whole, then refused for what it says
+    assert.matches("too large", cjson.decode(body).errors.plan, 1, true)
+    local huge = write(dir .. "/huge.png", PNG .. ("\0"):rep(25 * 1024 * 1024))
+    status = post_form(s, { { "concept", "a fox" }, { "ref_name_1", "Fox" }, { "ref_image_1", "@" .. huge } })
+    assert.equal(413, status)
+    assert.same({}, runs(dir))
+  end)
 end)
 
 describe("the queue", function()
