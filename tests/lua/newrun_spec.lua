@@ -243,6 +243,36 @@ describe("the queue", function()
     assert.equal(PNG, read(dir .. "/out/runs/" .. ids[2] .. "/refs/fox.png"))
   end)
 
+  it("runs a posted plan as given, with a reference image for one of its characters", function()
+    local dir = TMP .. "/plan"
+    os.execute("mkdir -p " .. q(dir))
+    local s = start_server(dir, "server", 2)
+    finally(function() stop_server(s) end)
+    local planner = assert(require("grokspicy.provider").open("local"))
+    local plan = assert(planner:plan_story("a fox and an owl", { scenes = 1 }))
+    planner:close()
+    plan.title = "A plan from the form"
+    local name = plan.characters[1].name
+    local unknown_status, unknown = post_form(s, { { "plan", cjson.encode(plan) }, { "ref_name_1", "Nobody" },
+      { "ref_image_1", "@" .. write(dir .. "/ref.png", PNG) } })
+    assert.equal(400, unknown_status)
+    assert.matches("the plan has no character named 'Nobody'", cjson.decode(unknown).errors.ref_name_1, 1, true)
+    local status, body = post_form(s, { { "plan", cjson.encode(plan) }, { "provider", "local" }, { "seed", "7" },
+      { "ref_name_1", name }, { "ref_image_1", "@" .. dir .. "/ref.png" } })
+    assert.equal(202, status, body)
+    local id = math.tointeger(cjson.decode(body).id)
+    local run = wait_for("the plan's run to complete", function()
+      local r = runs(dir)[1]
+      assert.is_true(r.status ~= "failed" and r.status ~= "interrupted", tostring(r.error))
+      return r.status == "complete" and r
+    end, 300)
+    assert.equal("A plan from the form", run.title)
+    assert.equal(id, run.id)
+    local refs = cjson.decode(read(dir .. "/out/runs/" .. id .. "/refs/refs.json"))
+    assert.equal(name, refs[1].name)
+    assert.equal(7, cjson.decode(read(dir .. "/out/runs/" .. id .. "/request.json")).seed)
+  end)
+
   it("loses nothing when the server is killed mid-queue: the rest start when it comes back", function()
     local dir = TMP .. "/restart"
     os.execute("mkdir -p " .. q(dir))
