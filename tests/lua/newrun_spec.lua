@@ -37,11 +37,12 @@ local function wait_for(what, fn, limit)
 end
 
 -- Starts `grok-spicy --web` on a free port over dir; returns {url=, pid=, dir=}.
-local function start_server(dir, name, max_runs, env)
+local function start_server(dir, name, max_runs, env, extra)
   local e = { GROK_SPICY_FLOW = FLOW, XAI_API_KEY = "", GROK_API_KEY = "" }
   for k, v in pairs(env or {}) do e[k] = v end
-  local h = support.start_flow(BIN, "--web", dir .. "/" .. name, { "--port", "0", "--output-dir", dir .. "/out",
-    "--max-runs", tostring(max_runs or 2) }, e)
+  local args = { "--port", "0", "--output-dir", dir .. "/out", "--max-runs", tostring(max_runs or 2) }
+  for _, a in ipairs(extra or {}) do args[#args + 1] = a end
+  local h = support.start_flow(BIN, "--web", dir .. "/" .. name, args, e)
   local url = wait_for("the server's address", function()
     return (h.log() or ""):match("Dashboard: (http://127%.0%.0%.1:%d+)/")
   end, 60)
@@ -184,6 +185,45 @@ describe("POST /api/runs refuses a bad request and queues nothing", function()
     local huge = write(dir .. "/huge.png", PNG .. ("\0"):rep(25 * 1024 * 1024))
     status = post_form(s, { { "concept", "a fox" }, { "ref_name_1", "Fox" }, { "ref_image_1", "@" .. huge } })
     assert.equal(413, status)
+    assert.same({}, runs(dir))
+  end)
+end)
+
+describe("POST /api/runs is judged by its headers before its body is read", function()
+  local s
+  local dir = TMP .. "/admit"
+  local BIG = 8 * 1024 * 1024
+  setup(function()
+    os.execute("mkdir -p " .. q(dir))
+    write(dir .. "/big.json", ("x"):rep(BIG))
+    s = start_server(dir, "server", 1, nil, { "--token", "sesame" })
+  end)
+  teardown(function() if s then stop_server(s) end end)
+
+  -- Posts 8 MiB asking first (Expect: 100-continue, as browsers' big uploads
+  -- and curl do): a server that answers from the headers gets none of the
+  -- body. Returns the status and how many bytes curl sent.
+  local function post_big(headers, query)
+    local p = io.popen(("curl -s -o /dev/null -m 60 -w '%%{http_code} %%{size_upload}' -H 'Expect: 100-continue' "
+      .. "-H 'Content-Type: application/json' %s --data-binary @%s %s"):format(headers, q(dir .. "/big.json"),
+      q(s.url .. "/api/runs" .. (query or ""))))
+    local out = p:read("a")
+    p:close()
+    local status, sent = out:match("^(%d+) (%d+)")
+    return tonumber(status), tonumber(sent)
+  end
+
+  it("answers 401 without the token and 403 cross-site at once, and an admitted request sends its body", function()
+    local origin = "-H " .. q("Origin: " .. s.url)
+    local status, sent = post_big(origin)
+    assert.equal(401, status)
+    assert.is_true(sent < BIG, ("sent %d bytes to a request refused for its token"):format(sent))
+    status, sent = post_big("-H 'Sec-Fetch-Site: cross-site' " .. origin, "?token=sesame")
+    assert.equal(403, status)
+    assert.is_true(sent < BIG, ("sent %d bytes to a cross-site request"):format(sent))
+    status, sent = post_big(origin, "?token=sesame")
+    assert.equal(400, status) -- read whole, then refused: 8 MiB of x is no JSON object
+    assert.equal(BIG, sent)
     assert.same({}, runs(dir))
   end)
 end)
