@@ -261,6 +261,27 @@ describe("view", function()
     assert.truthy(html:find('<span class="clock" data-since="', 1, true))
   end)
 
+  it("shows a queued run's place in the queue on its page and its row, with Cancel and a live stream", function()
+    local id = conn:insert_run("a fox in line")
+    conn:update_run(id, { status = "queued", provider = "local" })
+    local run = conn:get_run(id)
+    run.queue_place = 2
+    local m = view.run_model(run)
+    assert.is_true(m.queued)
+    assert.is_false(m.terminal)
+    local html = view.render("run.html", { m = m, live = not m.terminal })
+    assert.truthy(html:find('<span class="badge idle" id="run-status">queued · #2 in the queue</span>', 1, true))
+    assert.truthy(html:find('hx-post="/api/runs/' .. id .. '/cancel"', 1, true))
+    assert.truthy(html:find('sse-connect="/sse/' .. id .. '"', 1, true))
+    local row = conn:list_runs { limit = 1 }[1]
+    row.queue_place = 2
+    html = tostring(view.list_item_html(row).html)
+    assert.truthy(html:find('<span class="badge idle">queued · #2</span>', 1, true))
+    row.queue_place = 1 -- the place moves as runs ahead start: never a remembered row
+    html = tostring(view.list_item_html(row).html)
+    assert.truthy(html:find('<span class="badge idle">queued · #1</span>', 1, true))
+  end)
+
   it("renders the run list with filters kept", function()
     seeded_run(conn, "first")
     local runs = conn:list_runs { limit = 10 }
