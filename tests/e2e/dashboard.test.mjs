@@ -6,7 +6,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -448,3 +448,65 @@ test("a failed run opens on its failure, named by step and asset, and its tab sa
     await stop(web);
   }
 });
+
+test("a run started from /new with a reference image: a bad upload is named beside its field, a good one runs",
+  { timeout: 400000 }, async () => {
+    // A one-scene plan from examples/plan.json, and a 1x1 PNG as its character's reference.
+    const plan = JSON.parse(readFileSync(join(ROOT, "examples/plan.json"), "utf8"));
+    plan.scenes = plan.scenes.slice(0, 1);
+    const name = plan.characters[0].name;
+    const png = join(out, "ref.png");
+    writeFileSync(png, Buffer.from("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154"
+      + "78da6364f8cf500f00038601805a347d6b0000000049454e44ae426082", "hex"));
+    const text = join(out, "notes.png");
+    writeFileSync(text, "not an image at all");
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const web = await startWeb(port, ["--max-runs", "1"]);
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const w = await watch(page);
+      await page.goto(base);
+      await page.locator("header.topbar nav a", { hasText: "New run" }).click();
+      await page.waitForURL(`${base}/new`);
+      assertCsp(await page.reload());
+      await assertAccessible(page, "the New run form");
+
+      const before = (await json(`${base}/api/runs`)).length;
+      await page.locator("#f-plan").fill(JSON.stringify(plan));
+      await page.locator("#f-provider").selectOption("local");
+      await page.locator('input[name="ref_name_1"]').fill(name);
+      await page.locator('input[name="ref_image_1"]').setInputFiles(text);
+      await page.locator('#new-run button[type="submit"]').click();
+      const err = page.locator('[data-error-for="ref_image_1"]');
+      await err.waitFor({ state: "visible", timeout: 30000 });
+      assert.match(await err.innerText(), /not a PNG, JPEG or WebP image/);
+      await page.screenshot({ path: join(ARTIFACTS, "new-run-refused.png"), fullPage: true });
+      assert.equal((await json(`${base}/api/runs`)).length, before, "a refused form creates no run");
+      assert.match(page.url(), /\/new$/);
+      // Chromium logs the refused request itself as a console error: that one, once, is expected.
+      const isRefusal = (e) => /status of 400 .*\/api\/runs/.test(e);
+      for (const deadline = Date.now() + 10000; !w.errors.some(isRefusal) && Date.now() < deadline;) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const refused = w.errors.filter(isRefusal);
+      assert.equal(refused.length, 1, w.errors.join("\n"));
+      w.errors = w.errors.filter((e) => !refused.includes(e));
+
+      await page.locator('input[name="ref_image_1"]').setInputFiles(png);
+      await page.locator('#new-run button[type="submit"]').click();
+      await page.waitForURL(/\/run\/\d+$/, { timeout: 30000 });
+      const runId = Number(page.url().match(/\/run\/(\d+)$/)[1]);
+      await page.locator("#run-status", { hasText: "complete" }).waitFor({ timeout: 300000 });
+      const run = await json(`${base}/api/runs/${runId}`);
+      assert.equal(run.status, "complete");
+      assert.equal(run.title, plan.title);
+      assert.deepEqual(readFileSync(join(out, `runs/${runId}/refs/${name.toLowerCase()}.png`)), readFileSync(png));
+      await page.screenshot({ path: join(ARTIFACTS, "new-run-complete.png") });
+      assertClean(w);
+    } finally {
+      await browser.close();
+      await stop(web);
+    }
+  });
