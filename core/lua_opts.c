@@ -1,6 +1,6 @@
 /*
  * lua_opts.c — the one reader of option tables for the C modules' Lua faces
- * (bus, http, steps, store): a field of a table read as a string, a number, an
+ * (bus, http, provider, steps, store): a field of a table read as a string, a number, an
  * integer or a table, with the same messages everywhere:
  * "<fn>: <where><key><after> must be ...". Raises on a wrong value; owns no state.
  */
