@@ -28,6 +28,18 @@ function M.read(path)
 end
 local read = M.read
 
+-- A 1x1 PNG, for specs that need a real image.
+M.PNG = ("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da6364f8cf500f"
+  .. "00038601805a347d6b0000000049454e44ae426082"):gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end)
+
+-- Writes bytes to path (binary); returns path.
+function M.write(path, bytes)
+  local f = assert(io.open(path, "wb"))
+  f:write(bytes)
+  f:close()
+  return path
+end
+
 --- Starts `bin flow args...` in the background with env added; its pid, exit
 --- code and output go to files in dir. Returns {pid=, wait=function(timeout)
 --- -> code|nil, output}.

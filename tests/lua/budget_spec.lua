@@ -17,16 +17,7 @@ local MEDIA = TMP .. "/media"
 local FLOW = support.abs("scripts/flow.lua")
 local TICKS = 10000000000 -- per USD
 
--- A 1x1 PNG.
-local PNG = ("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da6364f8cf500f"
-  .. "00038601805a347d6b0000000049454e44ae426082"):gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end)
-
-local function write(path, bytes)
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-  return path
-end
+local PNG, write = support.PNG, support.write
 
 local function parse_err(args)
   local o, err = cli.parse(args)

@@ -15,16 +15,7 @@ local BIN = os.getenv("GS_BINARY")
 local TMP = (os.getenv("GS_TEST_TMP") or "/tmp") .. "/newrun-spec-" .. sys.pid()
 local FLOW = support.abs("scripts/flow.lua")
 
--- A 1x1 PNG.
-local PNG = ("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da6364f8cf500f"
-  .. "00038601805a347d6b0000000049454e44ae426082"):gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end)
-
-local function write(path, bytes)
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-  return path
-end
+local PNG, write = support.PNG, support.write
 
 local function wait_for(what, fn, limit)
   local t0 = sys.monotonic()
