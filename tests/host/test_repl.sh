@@ -44,7 +44,9 @@ type_at() { # n, prompt, text: waits (60 s at most) for the nth prompt, then typ
     printf '\003'
     type_at 10 'grok> ' 'print("alive")\n'
     type_at 11 'grok> ' '\004'
-) | HOME=$TMP timeout 120 script -qefc "$BIN" /dev/null >"$TMP/tty.out" 2>&1
+# `exec`: script runs the command through $SHELL, and a shell left waiting
+# (dash, as when SHELL is unset) takes the Ctrl+C too and dies of it.
+) | HOME=$TMP timeout 120 script -qefc "exec '$BIN'" /dev/null >"$TMP/tty.out" 2>&1
 rc=$?
 sed 's/\x1b\[[?0-9;]*[a-zA-Z]//g' "$TMP/tty.out" | tr -d '\r' >"$TMP/out"
 check "banner" "grok-spicy" "$TMP/out"
