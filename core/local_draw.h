@@ -197,6 +197,8 @@ void read_motion(const char *prompt, int *motion, int *camera);
 void place_defaults(int place, uint64_t *landmarks, int *default_time);
 /* The narration a clip speaks and captions (malloc'd; "" when the prompt is only a camera move). */
 char *narration_of(const char *prompt);
+/* The prompt before its "Characters:" part, malloc'd (NULL when out of memory). */
+char *scene_words(const char *text);
 
 /* ---- poses and motion ---- */
 

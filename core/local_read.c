@@ -40,8 +40,9 @@ static char *segment(const char *text, const char *label)
     return out;
 }
 
-/* The text without its "Characters:" part (descriptions say "dark eyes", not night). */
-static char *without_characters(const char *text)
+/* The text without its "Characters:" part: the scene's own words (descriptions
+ * say "dark eyes", not night). */
+char *scene_words(const char *text)
 {
     const char *cut = strstr(text, "Characters:");
     size_t n = cut ? (size_t)(cut - text) : strlen(text);
@@ -154,7 +155,7 @@ void read_scene(const char *prompt, scene *s)
     s->place = PL_MEADOW;
     s->when = TIME_DAY;
     char *setting = segment(prompt, "Scene:"), *action = segment(prompt, "Action:");
-    char *camera = segment(prompt, "Camera:"), *rest = without_characters(prompt);
+    char *camera = segment(prompt, "Camera:"), *rest = scene_words(prompt);
     if (!read_setting_words(setting, s) || !s->place_named)
         read_setting_words(rest, s);
     s->motion = motion_of(action ? action : rest);

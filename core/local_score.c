@@ -25,9 +25,10 @@ typedef struct hist {
     double total;
 } hist;
 
-static void hist_add(hist *h, const unsigned char *p, double wgt)
+/* The soft-bin share of one pixel: 8 bins and weights. */
+static void soft_bins(const unsigned char *p, int bins[8], double w[8])
 {
-    int i0[3], i1[3];
+    int i0[3];
     double t[3];
     for (int k = 0; k < 3; k++) {
         double f = p[k] * (HL - 1) / 255.0;
@@ -35,13 +36,21 @@ static void hist_add(hist *h, const unsigned char *p, double wgt)
         if (i0[k] > HL - 2)
             i0[k] = HL - 2;
         t[k] = f - i0[k];
-        i1[k] = i0[k] + 1;
     }
     for (int c = 0; c < 8; c++) {
-        int r = c & 1 ? i1[0] : i0[0], g = c & 2 ? i1[1] : i0[1], b = c & 4 ? i1[2] : i0[2];
-        double w = (c & 1 ? t[0] : 1 - t[0]) * (c & 2 ? t[1] : 1 - t[1]) * (c & 4 ? t[2] : 1 - t[2]);
-        h->b[(r * HL + g) * HL + b] += w * wgt;
+        int r = i0[0] + (c & 1), g = i0[1] + ((c >> 1) & 1), b = i0[2] + ((c >> 2) & 1);
+        bins[c] = (r * HL + g) * HL + b;
+        w[c] = (c & 1 ? t[0] : 1 - t[0]) * (c & 2 ? t[1] : 1 - t[1]) * (c & 4 ? t[2] : 1 - t[2]);
     }
+}
+
+static void hist_add(hist *h, const unsigned char *p, double wgt)
+{
+    int bins[8];
+    double w[8];
+    soft_bins(p, bins, w);
+    for (int c = 0; c < 8; c++)
+        h->b[bins[c]] += w[c] * wgt;
     int hb = ((int)(p[0] * HL / 256) * HL + (int)(p[1] * HL / 256)) * HL + (int)(p[2] * HL / 256);
     h->hard[hb] += wgt;
     for (int k = 0; k < 3; k++)
@@ -175,25 +184,6 @@ static int reference_hist(const char *ref, const char *desc, double s, hist *out
         return -1;
     }
     return 0;
-}
-
-/* The soft-bin share of one pixel: 8 bins and weights. */
-static void soft_bins(const unsigned char *p, int bins[8], double w[8])
-{
-    int i0[3];
-    double t[3];
-    for (int k = 0; k < 3; k++) {
-        double f = p[k] * (HL - 1) / 255.0;
-        i0[k] = (int)f;
-        if (i0[k] > HL - 2)
-            i0[k] = HL - 2;
-        t[k] = f - i0[k];
-    }
-    for (int c = 0; c < 8; c++) {
-        int r = i0[0] + (c & 1), g = i0[1] + ((c >> 1) & 1), b = i0[2] + ((c >> 2) & 1);
-        bins[c] = (r * HL + g) * HL + b;
-        w[c] = (c & 1 ? t[0] : 1 - t[0]) * (c & 2 ? t[1] : 1 - t[1]) * (c & 4 ? t[2] : 1 - t[2]);
-    }
 }
 
 /*

@@ -115,19 +115,6 @@ static size_t classify_refs(const char *prompt, size_t n_refs, int order[3], int
     return n_fig;
 }
 
-/* The prompt up to its "Characters:" part: the scene's own words. */
-static char *scene_part(const char *prompt)
-{
-    const char *end = strstr(prompt, "Characters:");
-    size_t n = end ? (size_t)(end - prompt) : strlen(prompt);
-    char *out = malloc(n + 1);
-    if (out) {
-        memcpy(out, prompt, n);
-        out[n] = '\0';
-    }
-    return out;
-}
-
 /*
  * The palette carried from the previous keyframe: only into the same place at
  * the same time of day (a night scene must not grey the next morning). A
@@ -227,7 +214,7 @@ static int local_edit_image(gs_provider *p, const char *prompt, const char *cons
     int rc = -1, whole = 1;
     /* The setting follows the scene's words only: a character described with
      * "dark eyes" must not turn a morning clearing into night. */
-    if (!(r.scene_text = scene_part(prompt)) || canvas_init(&c, w, h) != 0) {
+    if (!(r.scene_text = scene_words(prompt)) || canvas_init(&c, w, h) != 0) {
         gs_seterr(err, errlen, "edit_image: out of memory");
         goto done;
     }

@@ -27,22 +27,30 @@ double gs_monotonic(void)
     return (double)gs_monotonic_ns() / 1e9;
 }
 
-void gs_sb_addn(gs_sbuf *b, const char *s, size_t len)
+/* Room for len more bytes and the NUL; 0, or -1 with b->oom set. */
+static int sb_reserve(gs_sbuf *b, size_t len)
 {
     if (b->oom)
-        return;
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + len + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
+        return -1;
+    if (b->n + len + 1 <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->n + len + 1)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = 1;
+        return -1;
     }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+void gs_sb_addn(gs_sbuf *b, const char *s, size_t len)
+{
+    if (sb_reserve(b, len) != 0)
+        return;
     memcpy(b->p + b->n, s, len);
     b->n += len;
     b->p[b->n] = '\0';
@@ -67,21 +75,8 @@ void gs_sb_printf(gs_sbuf *b, const char *fmt, ...)
         return;
     }
     /* Grow once to fit, then format in place: no length limit. */
-    gs_sb_addn(b, "", 0);
-    if (b->oom)
+    if (sb_reserve(b, (size_t)need) != 0)
         return;
-    if (b->n + (size_t)need + 1 > b->cap) {
-        size_t cap = b->cap;
-        while (cap < b->n + (size_t)need + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
     va_start(ap, fmt);
     vsnprintf(b->p + b->n, (size_t)need + 1, fmt, ap);
     va_end(ap);

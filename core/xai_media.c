@@ -103,28 +103,62 @@ static int image_call(xai_provider *x, const char *path, const char *model, cons
     return rc == DL_EXPIRED ? -1 : rc;
 }
 
+/* What every generation and edit body opens with: the model and the prompt. */
+static void body_begin(jw *w, const char *model, const char *prompt)
+{
+    jw_begin_obj(w);
+    jw_key(w, "model");
+    jw_str(w, model);
+    jw_key(w, "prompt");
+    jw_str(w, prompt);
+}
+
+/* An image body's opening: one image of model from prompt. */
+static void image_body_begin(jw *w, const char *model, const char *prompt)
+{
+    body_begin(w, model, prompt);
+    jw_key(w, "n");
+    jw_int(w, 1);
+}
+
+/* "key": {"url": <path as a data URL>}; -1 with err (the body reset) when the
+ * file cannot be read. */
+static int media_url(jw *w, const char *key, const char *path, char *err, size_t errlen)
+{
+    if (key)
+        jw_key(w, key);
+    jw_begin_obj(w);
+    jw_key(w, "url");
+    if (jw_data_url(w, path, err, errlen) != 0) {
+        jw_reset(w);
+        return -1;
+    }
+    return 0;
+}
+
+/* The body written so far, NULL with err when memory ran out. */
+static char *body_take(jw *w, char *err, size_t errlen)
+{
+    char *body = jw_take(w);
+    if (!body)
+        snprintf(err, errlen, "xai: out of memory");
+    return body;
+}
+
 int xai_generate_image(gs_provider *pp, const char *prompt, const char *aspect, const char *out_path,
                        gs_meter *meter, char *err, size_t errlen)
 {
     xai_provider *x = (xai_provider *)pp;
     jw w = {0};
-    jw_begin_obj(&w);
-    jw_key(&w, "model");
-    jw_str(&w, x->cfg.image_model);
-    jw_key(&w, "prompt");
-    jw_str(&w, prompt);
-    jw_key(&w, "n");
-    jw_int(&w, 1);
+    image_body_begin(&w, x->cfg.image_model, prompt);
     jw_key(&w, "aspect_ratio");
     jw_str(&w, aspect && *aspect ? aspect : "16:9");
     jw_key(&w, "response_format");
     jw_str(&w, "url");
     jw_end_obj(&w);
-    char *body = jw_take(&w);
-    if (!body) {
-        snprintf(err, errlen, "xai: out of memory");
+    char *body = body_take(&w, err, errlen);
+    if (!body)
         return -1;
-    }
     int rc = image_call(x, "/images/generations", x->cfg.image_model, body, TICKS_IMAGE, out_path, meter, err,
                         errlen);
     free(body);
@@ -140,13 +174,7 @@ int xai_edit_image(gs_provider *pp, const char *prompt, const char *const refs[]
         return -1;
     }
     jw w = {0};
-    jw_begin_obj(&w);
-    jw_key(&w, "model");
-    jw_str(&w, x->cfg.edit_model);
-    jw_key(&w, "prompt");
-    jw_str(&w, prompt);
-    jw_key(&w, "n");
-    jw_int(&w, 1);
+    image_body_begin(&w, x->cfg.edit_model, prompt);
     jw_key(&w, "response_format");
     jw_str(&w, "url");
     /* one source: "image"; several: "images" (xai-api.md §2; the two never mix) */
@@ -154,12 +182,8 @@ int xai_edit_image(gs_provider *pp, const char *prompt, const char *const refs[]
     if (n_refs > 1)
         jw_begin_arr(&w);
     for (size_t i = 0; i < n_refs; i++) {
-        jw_begin_obj(&w);
-        jw_key(&w, "url");
-        if (jw_data_url(&w, refs[i], err, errlen) != 0) {
-            jw_reset(&w);
+        if (media_url(&w, NULL, refs[i], err, errlen) != 0)
             return -1;
-        }
         jw_key(&w, "type");
         jw_str(&w, "image_url");
         jw_end_obj(&w);
@@ -167,11 +191,9 @@ int xai_edit_image(gs_provider *pp, const char *prompt, const char *const refs[]
     if (n_refs > 1)
         jw_end_arr(&w);
     jw_end_obj(&w);
-    char *body = jw_take(&w);
-    if (!body) {
-        snprintf(err, errlen, "xai: out of memory");
+    char *body = body_take(&w, err, errlen);
+    if (!body)
         return -1;
-    }
     /* an edit is billed for its input images and its output (xai-api.md §2) */
     int rc = image_call(x, "/images/edits", x->cfg.edit_model, body, TICKS_IMAGE * (int64_t)(n_refs + 1), out_path,
                         meter, err, errlen);
@@ -329,19 +351,10 @@ int xai_generate_video(gs_provider *pp, const char *prompt, const char *image_pa
 {
     xai_provider *x = (xai_provider *)pp;
     jw w = {0};
-    jw_begin_obj(&w);
-    jw_key(&w, "model");
-    jw_str(&w, x->cfg.video_model);
-    jw_key(&w, "prompt");
-    jw_str(&w, prompt);
+    body_begin(&w, x->cfg.video_model, prompt);
     if (image_path) {
-        jw_key(&w, "image");
-        jw_begin_obj(&w);
-        jw_key(&w, "url");
-        if (jw_data_url(&w, image_path, err, errlen) != 0) {
-            jw_reset(&w);
+        if (media_url(&w, "image", image_path, err, errlen) != 0)
             return -1;
-        }
         jw_end_obj(&w);
     }
     jw_key(&w, "duration");
@@ -351,11 +364,9 @@ int xai_generate_video(gs_provider *pp, const char *prompt, const char *image_pa
     jw_key(&w, "resolution");
     jw_str(&w, resolution && *resolution ? resolution : "720p");
     jw_end_obj(&w);
-    char *body = jw_take(&w);
-    if (!body) {
-        snprintf(err, errlen, "xai: out of memory");
+    char *body = body_take(&w, err, errlen);
+    if (!body)
         return -1;
-    }
     int64_t estimate = video_list_ticks(duration_s, resolution && !strcmp(resolution, "480p"), image_path != NULL);
     int rc = video_job(x, "/videos/generations", body, estimate, out_path, meter, err, errlen);
     free(body);
@@ -371,25 +382,14 @@ int xai_edit_video(gs_provider *pp, const char *prompt, const char *video_path, 
     char perr[200];
     double dur = gs_media_probe(video_path, &info, perr, sizeof perr) == 0 && info.duration > 0 ? info.duration : 8;
     jw w = {0};
-    jw_begin_obj(&w);
-    jw_key(&w, "model");
-    jw_str(&w, x->cfg.video_model);
-    jw_key(&w, "prompt");
-    jw_str(&w, prompt);
-    jw_key(&w, "video");
-    jw_begin_obj(&w);
-    jw_key(&w, "url");
-    if (jw_data_url(&w, video_path, err, errlen) != 0) {
-        jw_reset(&w);
+    body_begin(&w, x->cfg.video_model, prompt);
+    if (media_url(&w, "video", video_path, err, errlen) != 0)
         return -1;
-    }
     jw_end_obj(&w);
     jw_end_obj(&w);
-    char *body = jw_take(&w);
-    if (!body) {
-        snprintf(err, errlen, "xai: out of memory");
+    char *body = body_take(&w, err, errlen);
+    if (!body)
         return -1;
-    }
     int rc = video_job(x, "/videos/edits", body, video_list_ticks(dur, 0, 0), out_path, meter, err, errlen);
     free(body);
     return rc;
