@@ -333,10 +333,16 @@ end
 M.MAX_BUDGET_USD = 1000000
 
 --- A budget in USD as given (text or number): the number, or nil and why.
+--- A value as a message quotes it: a whole number read from JSON (a float
+--- there) without its ".0", so "got '99'" says what was sent.
+function M.shown(v)
+  return tostring(type(v) == "number" and math.tointeger(v) or v)
+end
+
 function M.check_budget(v)
   local n = tonumber(v)
   if not n or n ~= n or n <= 0 or n > M.MAX_BUDGET_USD then
-    return nil, ("must be an amount in USD above 0 and at most %d, got '%s'"):format(M.MAX_BUDGET_USD, tostring(v))
+    return nil, ("must be an amount in USD above 0 and at most %d, got '%s'"):format(M.MAX_BUDGET_USD, M.shown(v))
   end
   return n
 end

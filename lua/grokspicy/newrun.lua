@@ -96,12 +96,12 @@ local function read_fields(req)
   return fields
 end
 
-local function text_of(f) return f and (type(f.value) == "number" and tostring(f.value) or f.value) end
+local function text_of(f) return f and (type(f.value) == "number" and cli.shown(f.value) or f.value) end
 
 local function integer(field, v, lo, hi)
   local n = type(v) == "number" and math.tointeger(v) or (type(v) == "string" and math.tointeger(tonumber(v)))
   if not n or n < lo or n > hi then
-    return nil, ("%s must be a whole number %d..%d, got '%s'"):format(field, lo, hi, tostring(v))
+    return nil, ("%s must be a whole number %d..%d, got '%s'"):format(field, lo, hi, cli.shown(v))
   end
   return n
 end
@@ -173,7 +173,7 @@ function M.check(req)
   if not errors.provider then
     local name = fields.provider and text_of(fields.provider) or "auto"
     if not ({ auto = true, ["local"] = true, xai = true })[name] then
-      errors.provider = ("provider must be auto, local or xai, got '%s'"):format(tostring(name))
+      errors.provider = ("provider must be auto, local or xai, got '%s'"):format(cli.shown(name))
     else
       local picked = cli.pick_provider(name)
       if picked == "xai" and not M.key_set() then
