@@ -99,6 +99,7 @@ end
 -- Entries of a Lua module: { name, kind = "function"|"value"|"method", args, doc, class }.
 local function parse_lua(lines)
   local entries, by_name, classes = {}, {}, {}
+  local locals = {} -- local function name -> { args, doc }: what `M.x = name` exports
   local pending = {}
   local function add(e)
     e.doc = flatten(pending)
@@ -119,13 +120,18 @@ local function parse_lua(lines)
       local name, args = l:match("^function M%.([%w_]+)%s*(%b())")
       local cls, sep, meth, margs = l:match("^function ([%w_]+)([.:])([%w_]+)%s*(%b())")
       local vname, rhs = l:match("^M%.([%w_]+)%s*=%s*(.-)%s*$")
+      local lname, largs = l:match("^local function ([%w_]+)%s*(%b())")
+      if lname then locals[lname] = { args = largs, doc = flatten(pending) } end
       if name then
         add { key = name, name = name, kind = "function", args = args }
       elseif cls and cls ~= "M" then
         add { key = cls .. sep .. meth, name = meth, kind = "method", class = cls, sep = sep, args = margs }
       elseif vname then
         if rhs:match("^[%a_][%w_]*$") then classes[rhs] = vname end
-        add { key = vname, name = vname, kind = "value" }
+        local fargs = rhs:match("^function%s*(%b())")
+        local fn = locals[rhs]
+        if fn and #pending == 0 then pending = { fn.doc } end
+        add { key = vname, name = vname, kind = "value", args = fargs or (fn and fn.args) }
       end
       pending = {}
     end
@@ -566,7 +572,17 @@ render_options()
 render_plan()
 
 local text = table.concat(out, "\n"):gsub("\n\n+$", "\n")
+-- Every public function is described: a name alone tells a user nothing.
+local bare = {}
+for line in text:gmatch("[^\n]+") do
+  if line:match("^%- `[^`]+`$") then bare[#bare + 1] = line:sub(3) end
+end
 if check then
+  if #bare > 0 then
+    io.stderr:write(("%d public entries have no doc comment (a `---` comment above the function): %s\n")
+      :format(#bare, table.concat(bare, ", ")))
+    os.exit(1)
+  end
   local f = io.open(out_path, "rb")
   local old = f and f:read("a")
   if f then f:close() end

@@ -332,13 +332,13 @@ end
 
 M.MAX_BUDGET_USD = 1000000
 
---- A budget in USD as given (text or number): the number, or nil and why.
 --- A value as a message quotes it: a whole number read from JSON (a float
 --- there) without its ".0", so "got '99'" says what was sent.
 function M.shown(v)
   return tostring(type(v) == "number" and math.tointeger(v) or v)
 end
 
+--- A budget in USD as given (text or number): the number, or nil and why.
 function M.check_budget(v)
   local n = tonumber(v)
   if not n or n ~= n or n <= 0 or n > M.MAX_BUDGET_USD then
@@ -355,13 +355,15 @@ function M.pick_provider(name)
   return "local", "no XAI_API_KEY or GROK_API_KEY set"
 end
 
+--- How a provider is named to a person ("xAI API", "local preview renderer ...").
 function M.provider_label(name)
   if name == "local" then return "local preview renderer (offline, ffmpeg)" end
   if name == "xai" then return "xAI API" end
   return name
 end
 
--- Folders the run writes must exist and be writable before anything starts.
+--- ensure_dir(path) -> true | nil, why: folders the run writes must exist and be
+--- writable before anything starts (made when missing, probed with a write).
 local function ensure_dir(path)
   local made, reason = require("grokspicy.sys").mkdir_p(path)
   if not made then return nil, ("cannot create the output folder %s (%s)"):format(path, reason) end

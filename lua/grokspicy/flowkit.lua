@@ -24,6 +24,7 @@ Cancel.__index = Cancel
 Cancel.__tostring = function(c) return c.message end
 M.Cancel = Cancel
 
+--- The error a cancelled run raises: message, and by (who asked: "dashboard" or "terminal").
 function M.cancelled(message, by)
   return setmetatable({ cancelled = true, message = message, by = by }, Cancel)
 end
@@ -148,6 +149,7 @@ function Run:submit(step, args, on_done, where) return self.work.submit(step, ar
 --- Waits for a list of futures (see tracker.wait).
 function Run:wait(futures) return self.work.wait(futures) end
 
+--- Hands the provider's charges since the last call to the observer, as step's for asset.
 function Run:record_provider_charges(step, asset)
   for _, charge in ipairs(self.provider:charges()) do
     charge.step, charge.asset = step, asset

@@ -36,23 +36,33 @@ local PipelineObserver = {}
 PipelineObserver.__index = PipelineObserver
 M.PipelineObserver = PipelineObserver
 
+--- A new run for concept begins: returns its run id (0 when nothing records runs).
 function PipelineObserver.on_run_start(_, _concept) return 0 end
+--- An earlier run_id goes on (--resume): its record is reused, not made again.
 function PipelineObserver.on_resume(_, _run_id) end
+--- The run enters a step: status is one of the store's statuses ("characters", "keyframes", ...).
 function PipelineObserver.on_status(_, _run_id, _status) end
+--- The story plan is ready (planned, or given with --plan): a table in the plan format.
 function PipelineObserver.on_plan(_, _run_id, _plan) end
+--- A character sheet was accepted: asset = {name, path, score, attempts, ...}.
 function PipelineObserver.on_character(_, _run_id, _asset) end
+--- A scene's keyframe was accepted: asset = {scene_id, path, score, attempts, ...}.
 function PipelineObserver.on_keyframe(_, _run_id, _asset) end
+--- The storyboard (script.md) was written at script_path.
 function PipelineObserver.on_script(_, _run_id, _script_path) end
+--- A scene's clip was accepted: asset = {scene_id, path, score, attempts, ...}.
 function PipelineObserver.on_video(_, _run_id, _asset) end
 --- One billed request (or the settling of one), the moment its answer came:
 --- {step, asset, endpoint, model, request_id, ticks, estimated, outcome,
 --- detail, update}; 1 USD = 10^10 ticks.
 function PipelineObserver.on_charge(_, _run_id, _charge) end
+--- The run ended well: final_path is its final.mp4.
 function PipelineObserver.on_complete(_, _run_id, _final_path) end
 --- where (optional): what failed, {step=, scene_id=, character=, asset=} (see flow.lua).
 function PipelineObserver.on_error(_, _run_id, _error, _where) end
 --- by (optional): who asked, "dashboard" or "terminal".
 function PipelineObserver.on_cancelled(_, _run_id, _reason, _by) end
+--- Called while the run waits on work, at most every few seconds: the run is alive.
 function PipelineObserver.heartbeat(_, _run_id) end
 --- true when someone (the dashboard, another process) asked the run to stop.
 function PipelineObserver.cancel_requested(_, _run_id) return false end
@@ -235,6 +245,7 @@ function WebObserver:_record(run_id, kind, key, data, writes)
   return id
 end
 
+--- Inserts the run (status pending) and returns its id.
 function WebObserver:on_run_start(concept)
   local run_id = self:_write("the new run", function() return self.conn:insert_run(concept) end)
   if self.output_dir then
@@ -263,12 +274,14 @@ function WebObserver:on_resume(run_id)
   end)
 end
 
+--- Records the step the run entered; the page's badge and steps follow it.
 function WebObserver:on_status(run_id, status)
   self:_record(run_id, "status", nil, { status = status }, function(conn)
     conn:update_run(run_id, { status = status })
   end)
 end
 
+--- Stores the plan (title, characters, scenes) and the page's storyboard skeleton.
 function WebObserver:on_plan(run_id, plan)
   self:_record(run_id, "plan", nil, { title = plan.title }, function(conn)
     conn:update_run(run_id, { title = plan.title, style = plan.style, aspect_ratio = plan.aspect_ratio,
@@ -290,6 +303,7 @@ local function attempts_of(asset)
   return #list > 0 and list or nil
 end
 
+--- Records an accepted character sheet and swaps its card into the page.
 function WebObserver:on_character(run_id, asset)
   self:_record(run_id, "character", asset.name, { name = asset.name, score = asset.consistency_score,
     attempts = attempts_of(asset) },
@@ -299,6 +313,7 @@ function WebObserver:on_character(run_id, asset)
     end)
 end
 
+--- Records an accepted keyframe and swaps its scene row's image.
 function WebObserver:on_keyframe(run_id, asset)
   self:_record(run_id, "keyframe", asset.scene_id, { scene_id = asset.scene_id, score = asset.consistency_score,
     attempts = attempts_of(asset) },
@@ -308,12 +323,14 @@ function WebObserver:on_keyframe(run_id, asset)
     end)
 end
 
+--- Records where script.md is; the page links it.
 function WebObserver:on_script(run_id, script_path)
   self:_record(run_id, "script", nil, { script_path = script_path }, function(conn)
     conn:update_run(run_id, { script_path = script_path })
   end)
 end
 
+--- Records an accepted clip and swaps its scene row's video.
 function WebObserver:on_video(run_id, asset)
   self:_record(run_id, "video", asset.scene_id, { scene_id = asset.scene_id, score = asset.consistency_score,
     attempts = attempts_of(asset) },
@@ -340,6 +357,7 @@ function WebObserver:on_charge(run_id, charge)
   end)
 end
 
+--- Marks the run complete with its final video and its end time.
 function WebObserver:on_complete(run_id, final_path)
   ending(run_id, function()
     self:_record(run_id, "complete", nil, { final_video_path = final_path }, function(conn)

@@ -18,6 +18,8 @@ M.RESUMABLE = vocab.resumable
 -- (its claim's lock, as fd 3): see web.lua's api_resume.
 M.OWNER_FD_ENV = "GROK_SPICY_OWNER_FD"
 
+--- whole(output_dir, rel) -> is the file a row names (relative to output_dir) there and not
+--- empty, and its path.
 local function whole(output_dir, rel)
   if type(rel) ~= "string" or rel == "" then return false end
   local path = rel:sub(1, 1) == "/" and rel or (output_dir .. "/" .. rel)

@@ -11,6 +11,8 @@ local M = {}
 local STATE_ARRAYS = { characters = true, scenes = true, keyframes = true, personality_cues = true,
   characters_present = true, issues = true, attempts = true, refs = true, clips = true }
 
+--- Writes text to path through path.tmp and a rename: a reader sees the old file or the
+--- new one, never a part. true, or nil and the cause (a full disk shows at close).
 local function write_atomic(path, text)
   local tmp = path .. ".tmp"
   local f, err = io.open(tmp, "wb")

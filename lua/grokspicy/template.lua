@@ -24,6 +24,7 @@ local getinfo = debug and debug.getinfo
 local Safe = {}
 Safe.__tostring = function(s) return s[1] end
 Safe.__concat = function(a, b) return tostring(a) .. tostring(b) end
+--- safe(s): s marked as vouched-for HTML, emitted by {{ }} unescaped.
 local function safe(s) return setmetatable({ s }, Safe) end
 
 -- The per-value output path, as defined (the reference): grokspicy.html does the
@@ -659,6 +660,8 @@ end
 local Env = {}
 Env.__index = Env
 
+--- new{loader=, filters=, globals=} -> an environment: env:get(name), env:render(name, ctx),
+--- env:render_string(src, ctx), env:clear_cache(). loader(name) -> source | nil, err.
 function M.new(opts)
   opts = opts or {}
   if opts.loader ~= nil and type(opts.loader) ~= "function" then
@@ -684,6 +687,7 @@ end
 
 function Env:clear_cache() self.cache = {} end
 
+--- A loader over a table name -> template source (tests, embedded templates).
 function M.table_loader(tbl)
   return function(name)
     if tbl[name] == nil then return nil, "no template named '" .. name .. "'" end
@@ -691,6 +695,7 @@ function M.table_loader(tbl)
   end
 end
 
+--- A loader reading root/name, refusing names with "..", a leading slash or NUL.
 function M.dir_loader(root)
   return function(name)
     if name == "" or find(name, "..", 1, true) or find(name, "^[/\\]") or find(name, "[\0\\]") then
@@ -707,6 +712,7 @@ end
 M.safe = safe
 M.reference = ref -- the Lua definitions grokspicy.html must match (for tests)
 M.native = has_c -- whether the output path is grokspicy.html's
+--- escape(v): v as text, HTML-escaped (& < > " ').
 M.escape = function(v) return escape(tostr(v)) end
 
 return M

@@ -111,6 +111,7 @@ function M.spans(run)
     keyframe_at = kf_done }
 end
 
+--- The median of a list of numbers (sorted in place), nil when empty.
 local function median(list)
   if #list == 0 then return nil end
   table.sort(list)

@@ -30,7 +30,9 @@ local WEIGHT = { ideation = 5, characters = 20, keyframes = 25, script = 2, vide
 local STEP_INDEX = {}
 for i, s in ipairs(M.STEPS) do STEP_INDEX[s.key] = i end
 
+--- Whether a run with this status is still working (grokspicy.vocab.running).
 function M.is_running(status) return RUNNING[status] == true end
+--- Whether a run with this status has ended (grokspicy.vocab.terminal).
 function M.is_terminal(status) return TERMINAL[status] == true end
 
 --- The CSS class of a status badge: one colour per kind of state. A cancel
@@ -53,6 +55,7 @@ end
 
 local timing = require "grokspicy.timing"
 local parse_iso = timing.parse_iso
+--- grokspicy.timing.parse_iso: seconds since the epoch of a stored timestamp.
 M.parse_iso = parse_iso
 
 --- Now, in seconds since the epoch with milliseconds (os.time has whole seconds,
@@ -202,6 +205,8 @@ local function cost_lines(rows, label)
   return out
 end
 
+--- The run page's cost lines: {assets = {...}, steps = {...}}, each with label, USD and
+--- whether an estimate is in it.
 function M.cost_model(run)
   local costs = run.costs or {}
   return {
@@ -580,8 +585,8 @@ local function clip(s, n)
   return s
 end
 
---- The template environment, compiled templates cached for the life of the state.
 local env
+--- The template environment, compiled templates cached for the life of the state.
 function M.env()
   if env then return env end
   env = template.new {
@@ -624,6 +629,7 @@ function M.env()
   return env
 end
 
+--- The HTML of template name with ctx, through env().
 function M.render(name, ctx)
   return M.env():render(name, ctx)
 end
