@@ -505,13 +505,7 @@ gs_steps_ctx *gs_steps_open(const gs_steps_config *cfg, char *err, size_t errlen
 oom:
     snprintf(err, errlen, "steps: out of memory");
 fail:
-    gs_steps_options_free(&ctx->opt);
-    free(ctx->ring);
-    free(ctx->out_dir);
-    free(ctx->run_dir);
-    pthread_mutex_destroy(&ctx->mu);
-    pthread_cond_destroy(&ctx->cv);
-    free(ctx);
+    ctx_destroy(ctx);
 fail_provider:
     if (cfg->own_provider)
         gs_provider_destroy(cfg->provider);

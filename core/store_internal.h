@@ -81,6 +81,7 @@ static inline gs_db *arg_db(lua_State *L) { return ((ldb *)lua_touserdata(L, 1))
 #define raise_msg gs_si_raise_msg
 #define raise_db gs_si_raise_db
 #define push_rows gs_si_push_rows
+#define push_run_found gs_si_push_run_found
 #define op_end gs_si_op_end
 #define op_begin gs_si_op_begin
 #define guarded gs_si_guarded
@@ -145,6 +146,8 @@ int tx_begin(gs_db *db, int immediate, const char *op, char *err, size_t n);
 int raise_msg(lua_State *L, gs_db *db, int depth, const char *msg);
 int raise_db(lua_State *L, gs_db *db, int depth, const char *op);
 int push_rows(lua_State *L, sqlite3_stmt *st);
+/* true, or nil, "run N not found", "notfound" when found is 0: what a run's writers answer. */
+int push_run_found(lua_State *L, int found, lua_Integer run_id);
 int op_end(gs_db *db, int opened, int ok, const char *op, char *err, size_t n);
 int op_begin(gs_db *db, int multi, const char *op, char *err, size_t n);
 int guarded(lua_State *L, lua_CFunction body);

@@ -63,6 +63,18 @@ int raise_msg(lua_State *L, gs_db *db, int depth, const char *msg)
     return lua_error(L);
 }
 
+int push_run_found(lua_State *L, int found, lua_Integer run_id)
+{
+    if (!found) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "run %I not found", run_id);
+        lua_pushliteral(L, "notfound");
+        return 3;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* Pushes the JSON text for the value at idx (string kept, table encoded). */
 const char *push_json(lua_State *L, int idx, int as_array, const char *op, const char *what)
 {
@@ -254,6 +266,19 @@ static void row_label(char *buf, size_t n, const struct rowspec *rs, int single,
         snprintf(buf, n, "%s[%lld]", rs->what, (long long)i);
 }
 
+/* Pushes row i of argument 3 (argument 3 itself for a single row), names it in
+ * buf for error messages, and returns its stack index. */
+static int push_arg_row(lua_State *L, char *buf, size_t n, const struct rowspec *rs, int single,
+                        lua_Integer i)
+{
+    row_label(buf, n, rs, single, i);
+    if (single)
+        lua_pushvalue(L, 3);
+    else
+        lua_geti(L, 3, i);
+    return lua_gettop(L);
+}
+
 /* Validates (conn, run_id, row-or-array): everything before any SQL. */
 static lua_Integer check_rows(lua_State *L, const struct rowspec *rs, int single)
 {
@@ -264,11 +289,7 @@ static lua_Integer check_rows(lua_State *L, const struct rowspec *rs, int single
     lua_Integer n = single ? 1 : luaL_len(L, 3);
     char label[64];
     for (lua_Integer i = 1; i <= n; i++) {
-        row_label(label, sizeof label, rs, single, i);
-        if (single)
-            lua_pushvalue(L, 3);
-        else
-            lua_geti(L, 3, i);
+        push_arg_row(L, label, sizeof label, rs, single, i);
         check_row(L, 4, rs, label);
         lua_pop(L, 1);
     }
@@ -292,12 +313,7 @@ static int write_rows_body(lua_State *L, const struct rowspec *rs, int single)
     char label[64];
     luaL_checkstack(L, rs->nf + 8, NULL);
     for (lua_Integer i = 1; i <= n; i++) {
-        row_label(label, sizeof label, rs, single, i);
-        if (single)
-            lua_pushvalue(L, 3);
-        else
-            lua_geti(L, 3, i);
-        int row = lua_gettop(L);
+        int row = push_arg_row(L, label, sizeof label, rs, single, i);
         sqlite3_bind_int64(st, 1, run_id);
         for (int k = 0; k < rs->nf; k++) {
             push_field(L, row, &rs->f[k], rs->op, label); /* pushes one value, nil when absent */

@@ -151,14 +151,7 @@ int l_heartbeat(lua_State *L)
     int rc = gs_store_heartbeat(db, run_id, err, sizeof err);
     if (rc < 0)
         return raise_msg(L, db, db->depth, err);
-    if (rc == 0) {
-        luaL_pushfail(L);
-        lua_pushfstring(L, "run %I not found", run_id);
-        lua_pushliteral(L, "notfound");
-        return 3;
-    }
-    lua_pushboolean(L, 1);
-    return 1;
+    return push_run_found(L, rc != 0, run_id);
 }
 
 /* store.mark_interrupted(conn [, stale_seconds=60]) -> number of runs marked */

@@ -168,14 +168,7 @@ static int update_run_body(lua_State *L)
     sqlite3_finalize(db->tmp);
     db->tmp = NULL;
     lua_settop(L, base);
-    if (!changed) {
-        luaL_pushfail(L);
-        lua_pushfstring(L, "run %I not found", run_id);
-        lua_pushliteral(L, "notfound");
-        return 3;
-    }
-    lua_pushboolean(L, 1);
-    return 1;
+    return push_run_found(L, changed, run_id);
 }
 
 /* store.update_run(conn, run_id, fields) -> true | nil, "run N not found", "notfound" */
