@@ -825,7 +825,7 @@ static int l_monotonic_ns(lua_State *L)
     return 1;
 }
 
-int luaopen_grokspicy_bus(lua_State *L)
+int luaopen_grokspicy_core_bus(lua_State *L)
 {
     static const luaL_Reg bus_methods[] = {
         {"publish", l_bus_publish},

@@ -139,7 +139,7 @@ void gs_bus_close(gs_bus *bus);
 
 /* The Lua module grokspicy.bus (preloaded by gs_openlibs). */
 struct lua_State;
-int luaopen_grokspicy_bus(struct lua_State *L);
+int luaopen_grokspicy_core_bus(struct lua_State *L);
 
 #ifdef __cplusplus
 }

@@ -162,7 +162,7 @@ int gs_http_sse_frame(gs_http_buf *b, int64_t id, const char *type, const char *
 int gs_http_sse_terminal(const char *type);
 
 /* The Lua module grokspicy.http. */
-int luaopen_grokspicy_http(struct lua_State *L);
+int luaopen_grokspicy_core_http(struct lua_State *L);
 
 #ifdef __cplusplus
 }

@@ -37,7 +37,7 @@ int gs_pcall(lua_State *L, int nargs, int nresults);
 
 int luaopen_grokspicy_resources(lua_State *L);
 int luaopen_grokspicy_sys(lua_State *L);
-int luaopen_grokspicy_sorted_json(lua_State *L); /* sorted_json.c */
+int luaopen_grokspicy_core_sorted_json(lua_State *L); /* sorted_json.c */
 
 /*
  * The provider of the grokspicy.Provider userdata at idx, counted as borrowed

@@ -147,8 +147,8 @@ static int l_new(lua_State *L)
     return 1;
 }
 
-int luaopen_grokspicy_html(lua_State *L);
-int luaopen_grokspicy_html(lua_State *L)
+int luaopen_grokspicy_core_html(lua_State *L);
+int luaopen_grokspicy_core_html(lua_State *L)
 {
     static const luaL_Reg fns[] = {{"new", l_new}, {NULL, NULL}};
     luaL_newlib(L, fns);

@@ -193,7 +193,7 @@ static int l_tostring(lua_State *L)
     return 1;
 }
 
-int luaopen_grokspicy_http(lua_State *L)
+int luaopen_grokspicy_core_http(lua_State *L)
 {
     static const luaL_Reg methods[] = {
         {"port", l_port},   {"url", l_url},     {"stop", l_stop},   {"wait", l_wait},

@@ -779,8 +779,8 @@ static int l_ffmpeg_version(lua_State *L)
     return 1;
 }
 
-int luaopen_grokspicy_media(lua_State *L);
-int luaopen_grokspicy_media(lua_State *L)
+int luaopen_grokspicy_core_media(lua_State *L);
+int luaopen_grokspicy_core_media(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         {"probe", l_probe},

@@ -27,13 +27,16 @@ int luaopen_cjson(lua_State *L);
 
 extern char **environ;
 
-/* gs_modules.h is generated from GS_C_MODULES in CMakeLists.txt. */
-#define GS_MODULE(name) int luaopen_grokspicy_##name(lua_State *L);
+/* gs_modules.h is generated from GS_C_MODULES in CMakeLists.txt. Each C module is
+ * preloaded as grokspicy.core.<name>, its raw primitives; the grokspicy.<name> that
+ * scripts require is lua/grokspicy/<name>.lua, the face that adds defaults, checks and
+ * conveniences over them (as mpv keeps defaults.lua over its C). */
+#define GS_MODULE(name) int luaopen_grokspicy_core_##name(lua_State *L);
 #include "gs_modules.h"
 #undef GS_MODULE
 
 static const luaL_Reg preloads[] = {
-#define GS_MODULE(name) {"grokspicy." #name, luaopen_grokspicy_##name},
+#define GS_MODULE(name) {"grokspicy.core." #name, luaopen_grokspicy_core_##name},
 #include "gs_modules.h"
 #undef GS_MODULE
     {"grokspicy.resources", luaopen_grokspicy_resources},

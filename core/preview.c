@@ -197,8 +197,8 @@ static int l_read_figure(lua_State *L)
     return 1;
 }
 
-int luaopen_grokspicy_preview(lua_State *L);
-int luaopen_grokspicy_preview(lua_State *L)
+int luaopen_grokspicy_core_preview(lua_State *L);
+int luaopen_grokspicy_core_preview(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         {"vocabulary", l_vocabulary}, {"word_tag", l_word_tag},     {"kind_info", l_kind_info},

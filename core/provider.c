@@ -809,8 +809,8 @@ static int l_tostring(lua_State *L)
     return 1;
 }
 
-int luaopen_grokspicy_provider(lua_State *L);
-int luaopen_grokspicy_provider(lua_State *L)
+int luaopen_grokspicy_core_provider(lua_State *L);
+int luaopen_grokspicy_core_provider(lua_State *L)
 {
     static const luaL_Reg methods[] = {
         {"plan_story", l_plan_story},

@@ -219,7 +219,7 @@ static int l_encode_sorted(lua_State *L)
     return 1;
 }
 
-int luaopen_grokspicy_sorted_json(lua_State *L)
+int luaopen_grokspicy_core_sorted_json(lua_State *L)
 {
     static const luaL_Reg buf_meta[] = {{"__gc", jbuf_gc}, {"__close", jbuf_gc}, {NULL, NULL}};
     static const luaL_Reg funcs[] = {{"encode_sorted", l_encode_sorted}, {NULL, NULL}};

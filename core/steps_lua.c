@@ -19,7 +19,7 @@
 #include "gs_steps.h"
 #include "gs_util.h"
 
-int luaopen_grokspicy_steps(lua_State *L);
+int luaopen_grokspicy_core_steps(lua_State *L);
 
 #define CTX_MT "grokspicy.StepContext"
 #define FUTURE_MT "grokspicy.StepFuture"
@@ -808,7 +808,7 @@ static int l_slug(lua_State *L)
     return 1;
 }
 
-int luaopen_grokspicy_steps(lua_State *L)
+int luaopen_grokspicy_core_steps(lua_State *L)
 {
     static const luaL_Reg ctx_methods[] = {
         {"submit", l_submit},

@@ -4,7 +4,7 @@
  * close, transactions and savepoints). The rest of the store lives beside it:
  * store_query.c (events, heartbeats, dead runs, cancel requests), store_owner.c
  * (who owns a run), store_ledger.c (the money ledger), and the Lua binding in
- * store_lua.c (the "grokspicy.Db" userdata, luaopen_grokspicy_store),
+ * store_lua.c (the "grokspicy.Db" userdata, luaopen_grokspicy_core_store),
  * store_lua_runs.c and store_lua_events.c. None of them touches files other
  * than the database and the run lock files (through gs_owner.h: a run's owner
  * is decided in store_query.c's dead_runs and nowhere else), and none talks

@@ -184,7 +184,7 @@ extern const char *const statuses[];
 #define INTERRUPTED GS_VOCAB_SQL(GS_ST_INTERRUPTED)
 #define EV_INTERRUPTED GS_VOCAB_SQL(GS_EV_INTERRUPTED)
 
-int luaopen_grokspicy_store(lua_State *L);
+int luaopen_grokspicy_core_store(lua_State *L);
 int l_adopt_run(lua_State *L);
 int l_append_event(lua_State *L);
 int l_busy_timeout(lua_State *L);

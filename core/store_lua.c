@@ -1,7 +1,7 @@
 /*
  * store_lua.c — grokspicy.store, Lua binding: the "grokspicy.Db" userdata, the
  * guarded() error discipline, rows to and from Lua tables, the row writers,
- * and luaopen_grokspicy_store (the method tables).
+ * and luaopen_grokspicy_core_store (the method tables).
  */
 #include <errno.h>
 #include <limits.h>
@@ -396,7 +396,7 @@ static const luaL_Reg module_only[] = {
     {NULL, NULL},
 };
 
-int luaopen_grokspicy_store(lua_State *L)
+int luaopen_grokspicy_core_store(lua_State *L)
 {
     /* A private cjson instance, so another module's cjson settings do not change ours. */
     lua_getglobal(L, "require");

@@ -15,7 +15,7 @@
 
 #include "gs_vocab.h"
 
-int luaopen_grokspicy_vocab(lua_State *L);
+int luaopen_grokspicy_core_vocab(lua_State *L);
 
 #define CSTR(x) GS_VOCAB_STR(x),
 
@@ -90,7 +90,7 @@ static int l_wire(lua_State *L)
     return 1;
 }
 
-int luaopen_grokspicy_vocab(lua_State *L)
+int luaopen_grokspicy_core_vocab(lua_State *L)
 {
     lua_newtable(L);
     push_array(L, gs_statuses);

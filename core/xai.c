@@ -399,8 +399,8 @@ static int l_config(lua_State *L)
     return 1;
 }
 
-int luaopen_grokspicy_xai(lua_State *L);
-int luaopen_grokspicy_xai(lua_State *L)
+int luaopen_grokspicy_core_xai(lua_State *L);
+int luaopen_grokspicy_core_xai(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         {"check", l_check},

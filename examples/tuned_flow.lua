@@ -8,6 +8,7 @@
 -- The keys and the {placeholders} a template may use are those of
 -- require("grokspicy.steps").defaults() (`grok-spicy -e` prints it).
 local flowkit = require "grokspicy.flowkit"
+local steps = require "grokspicy.steps"
 
 local TUNED = {
   character_threshold = 0.85,
@@ -23,7 +24,7 @@ local TUNED = {
 
 local function tuned_pipeline(concept, observer, opts)
   opts = opts or {}
-  opts.step_options = flowkit.merge_options(TUNED, opts.step_options)
+  opts.step_options = steps.merge_options(TUNED, opts.step_options)
   return flowkit.run(concept, observer, opts, function(run)
     local plan = run:plan()
     local sheets = run:character_sheets(plan)

@@ -145,6 +145,15 @@ local function lua_module(modname, path)
   local mod = require(modname)
   local m = { name = modname, file = path:sub(#src + 2), about = lua_header(lines), items = {} }
   local seen = {}
+  -- A face over a C module: what it takes from the raw module as it is is listed there, once.
+  local rawname = "grokspicy.core." .. modname:gsub("^grokspicy%.", "")
+  local raw = package.loaded[rawname]
+  if type(raw) == "table" then
+    m.raw = rawname
+    for k, v in pairs(raw) do
+      if rawequal(mod[k], v) then seen[k] = true end
+    end
+  end
   local function push(key, e, value)
     seen[key] = true
     m.items[#m.items + 1] = { name = key, kind = type(value) == "function" and "function" or "value",
@@ -256,7 +265,8 @@ local function c_modules()
   for _, file in ipairs(core_files) do
     local text = core_text[file]
     for short, body in text:gmatch("\nint luaopen_grokspicy_([%w_]+)%(lua_State %*L%)%s*\n(%b{})") do
-      local modname = "grokspicy." .. short
+      -- luaopen_grokspicy_core_store is grokspicy.core.store, the raw half of grokspicy.store.
+      local modname = "grokspicy." .. (short:gsub("^core_", "core."))
       local local_tables = reg_tables(body)
       local file_tables = reg_tables(text)
       local m = { name = modname, file = "core/" .. file, about = c_header(text), items = {}, types = {} }
@@ -322,6 +332,11 @@ local function render_module(m)
   w()
   w(("%s (`%s`)"):format(m.about ~= "" and m.about or "", m.file))
   w()
+  if m.raw then
+    w(("Every entry of [%s](#%s) is here too, the same function or value%s"):format(m.raw,
+      m.raw:gsub("%.", ""):lower(), #m.items > 0 and "; this face adds:" or "."))
+    if #m.items > 0 then w() end
+  end
   for _, it in ipairs(m.items) do
     local head
     if it.kind == "value" then

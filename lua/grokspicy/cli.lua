@@ -9,6 +9,7 @@
 -- in grokspicy.flowkit. This module never decides what the steps do; it checks
 -- the step options a user passes (--set, --config) against steps.defaults().
 local M = {}
+local providers = require "grokspicy.provider"
 
 M.DEFAULT_PORT = 8420
 M.DEFAULT_OUTPUT = "output"
@@ -191,7 +192,7 @@ function M.parse(args)
     return usage_error("--set and --config change a flow's steps: give them to a flow script, not --web")
   end
   if o.set or o.config then
-    local step_options, serr = M.step_options(o.config, o.set)
+    local step_options, serr = require("grokspicy.steps").options_from(o.config, o.set)
     if not step_options then return usage_error(serr) end
     o.step_options = step_options
   end
@@ -200,135 +201,6 @@ function M.parse(args)
 end
 
 -- Step options ------------------------------------------------------------------
-
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = tostring(k) end
-  table.sort(keys)
-  return keys
-end
-
-local function kind_of(default)
-  if math.type(default) == "integer" then return "a whole number" end
-  if type(default) == "number" then return "a number" end
-  if type(default) == "table" then return "a table" end
-  return "a " .. type(default)
-end
-
--- A value for the option whose default is `default`, converted from --set's
--- text, or nil and what was expected.
-local function from_text(default, text)
-  if math.type(default) == "integer" then
-    return math.tointeger(tonumber(text)), "a whole number"
-  elseif type(default) == "number" then
-    return tonumber(text), "a number"
-  elseif type(default) == "boolean" then
-    if text == "true" then return true end
-    if text == "false" then return false end
-    return nil, "true or false"
-  elseif type(default) == "string" then
-    return text
-  end
-  return nil, kind_of(default)
-end
-
---- Checks a table of step options against steps.defaults(): every key must be
---- one of its keys (nested tables too: templates) and every value of the same
---- type. Returns the table, or nil and a message naming the key. `where` is the
---- prefix of names in messages.
-function M.check_step_options(t, where, defaults)
-  defaults = defaults or require("grokspicy.steps").defaults()
-  where = where or ""
-  if type(t) ~= "table" then return nil, ("%sstep options must be a table, got %s"):format(where, type(t)) end
-  for key, value in pairs(t) do
-    local default = type(key) == "string" and defaults[key] or nil
-    if default == nil then
-      return nil, ("unknown step option '%s%s' (known: %s)"):format(where, tostring(key),
-        table.concat(sorted_keys(defaults), ", "))
-    end
-    if type(default) == "table" then
-      local ok, err = M.check_step_options(value, where .. key .. ".", default)
-      if not ok then return nil, err end
-    elseif type(value) ~= type(default) or (math.type(default) == "integer" and not math.tointeger(value)) then
-      return nil, ("step option '%s%s' must be %s, got %s"):format(where, key, kind_of(default),
-        type(value) == "string" and ("'" .. value .. "'") or type(value))
-    end
-  end
-  return t
-end
-
--- Where NAME (a dotted path) points in defaults: the table holding it and the
--- key. "keyframe.threshold" also names the flat key keyframe_threshold.
-local function resolve(defaults, name)
-  local parts = {}
-  for part in (name .. "."):gmatch("([^.]*)%.") do parts[#parts + 1] = part end
-  local holder, path = defaults, {}
-  local i = 1
-  while i <= #parts do
-    local key = parts[i]
-    -- the longest run of parts joined by "_" that is a key here
-    local found
-    for j = #parts, i, -1 do
-      local joined = table.concat(parts, "_", i, j)
-      if holder[joined] ~= nil then
-        found = j
-        key = joined
-        break
-      end
-    end
-    if not found then return nil end
-    path[#path + 1] = key
-    i = found + 1
-    if i <= #parts then
-      if type(holder[key]) ~= "table" then return nil end
-      holder = holder[key]
-    end
-  end
-  return path, holder[path[#path]]
-end
-
---- The step options from a --config file (a Lua file returning a table) and
---- --set NAME=VALUE texts (applied after it, in order), checked against
---- steps.defaults(). Returns the options table, or nil and a message.
-function M.step_options(config_path, sets)
-  local defaults = require("grokspicy.steps").defaults()
-  local options = {}
-  if config_path then
-    local chunk, lerr = loadfile(config_path, "t")
-    if not chunk then return nil, "--config: " .. tostring(lerr) end
-    local ok, t = pcall(chunk)
-    if not ok then return nil, ("--config %s: %s"):format(config_path, tostring(t)) end
-    if type(t) ~= "table" then
-      return nil, ("--config %s must return a table of step options, got %s"):format(config_path, type(t))
-    end
-    local valid, verr = M.check_step_options(t, "", defaults)
-    if not valid then return nil, ("--config %s: %s"):format(config_path, verr) end
-    options = t
-  end
-  for _, text in ipairs(sets or {}) do
-    local name, value = text:match("^([^=]+)=(.*)$")
-    if not name then return nil, ("--set expects NAME=VALUE, got '%s'"):format(text) end
-    local path, default = resolve(defaults, name)
-    if not path then
-      return nil, ("--set: unknown step option '%s' (known: %s)"):format(name,
-        table.concat(sorted_keys(defaults), ", "))
-    end
-    if type(default) == "table" then
-      return nil, ("--set %s: name one of its keys (%s)"):format(name, table.concat(sorted_keys(default), ", "))
-    end
-    local converted, expected = from_text(default, value)
-    if converted == nil then
-      return nil, ("--set %s: must be %s, got '%s'"):format(name, expected, value)
-    end
-    local holder = options
-    for k = 1, #path - 1 do
-      holder[path[k]] = type(holder[path[k]]) == "table" and holder[path[k]] or {}
-      holder = holder[path[k]]
-    end
-    holder[path[#path]] = converted
-  end
-  return options
-end
 
 M.MAX_BUDGET_USD = 1000000
 
@@ -345,21 +217,6 @@ function M.check_budget(v)
     return nil, ("must be an amount in USD above 0 and at most %d, got '%s'"):format(M.MAX_BUDGET_USD, M.shown(v))
   end
   return n
-end
-
---- The provider name a run will use, and why (the run prints it).
-function M.pick_provider(name)
-  if name ~= "auto" then return name end
-  local key = os.getenv("XAI_API_KEY") or os.getenv("GROK_API_KEY")
-  if key and key ~= "" then return "xai", "an xAI API key is set" end
-  return "local", "no XAI_API_KEY or GROK_API_KEY set"
-end
-
---- How a provider is named to a person ("xAI API", "local preview renderer ...").
-function M.provider_label(name)
-  if name == "local" then return "local preview renderer (offline, ffmpeg)" end
-  if name == "xai" then return "xAI API" end
-  return name
 end
 
 --- ensure_dir(path) -> true | nil, why: folders the run writes must exist and be
@@ -549,7 +406,7 @@ function M.main(args, pipeline, script)
     local before = conn:get_run(o.resume)
     provider_name = before and before.provider or provider_name
   end
-  local provider, why = M.pick_provider(provider_name)
+  local provider, why = providers.pick(provider_name)
   if provider == "xai" then
     local okkey, kerr = require("grokspicy.xai").check()
     if not okkey then
@@ -608,7 +465,7 @@ function M.main(args, pipeline, script)
     busy_wait = tonumber(os.getenv("GS_DB_BUSY_WAIT") or ""),
     output_dir = o.output_dir,
   })
-  progress:info(("Provider: %s%s"):format(M.provider_label(provider), why and (" — " .. why) or ""))
+  progress:info(("Provider: %s%s"):format(providers.label(provider), why and (" — " .. why) or ""))
   if server then
     progress:always("Dashboard: " .. server:url())
   end
@@ -631,7 +488,7 @@ function M.main(args, pipeline, script)
     progress:always("Dashboard still running at " .. server:url() .. " — Ctrl+C to stop")
   end
   local run = current_run and conn:get_run(current_run)
-  if run then progress:always(("Cost: $%.4f (%s)"):format(run.cost_usd or 0, M.provider_label(provider))) end
+  if run then progress:always(("Cost: $%.4f (%s)"):format(run.cost_usd or 0, providers.label(provider))) end
   -- "Done: <final.mp4>" is the last line, for people and for scripts.
   if code == 0 then
     progress:always("Done: " .. result)

@@ -108,25 +108,6 @@ function M.tracker(ctx, progress, observer, run_id)
   return t
 end
 
---- Step options a flow chooses (a table shaped like steps.defaults()) under
---- the ones the command line gave (--config, --set; `given`, may be nil): the
---- command line wins, key by key, templates too. Returns a new table.
-function M.merge_options(chosen, given)
-  local merged = {}
-  for _, layer in ipairs { chosen or {}, given or {} } do
-    for key, value in pairs(layer) do
-      if type(value) == "table" then
-        local inner = type(merged[key]) == "table" and merged[key] or {}
-        for k, v in pairs(value) do inner[k] = v end
-        merged[key] = inner
-      else
-        merged[key] = value
-      end
-    end
-  end
-  return merged
-end
-
 -- The run ---------------------------------------------------------------------
 
 local Run = {}

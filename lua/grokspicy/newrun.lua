@@ -175,7 +175,7 @@ function M.check(req)
     if not ({ auto = true, ["local"] = true, xai = true })[name] then
       errors.provider = ("provider must be auto, local or xai, got '%s'"):format(cli.shown(name))
     else
-      local picked = cli.pick_provider(name)
+      local picked = require("grokspicy.provider").pick(name)
       if picked == "xai" and not M.key_set() then
         errors.provider = "provider xai needs XAI_API_KEY (or GROK_API_KEY) set where the server runs"
       end
@@ -237,8 +237,8 @@ end
 
 --- What the form says about the provider: which one auto picks, and why.
 function M.provider_note()
-  local picked, why = cli.pick_provider("auto")
-  return { auto = picked, auto_label = cli.provider_label(picked), why = why, key_set = M.key_set() }
+  local picked, why = require("grokspicy.provider").pick("auto")
+  return { auto = picked, auto_label = require("grokspicy.provider").label(picked), why = why, key_set = M.key_set() }
 end
 
 --- The first problem as one sentence (the JSON's "error").

@@ -150,10 +150,10 @@ describe("cli.parse", function()
   end)
 
   it("picks the provider from the environment", function()
-    local name = cli.pick_provider("local")
+    local name = require("grokspicy.provider").pick("local")
     assert.are.equal("local", name)
     if not (os.getenv("XAI_API_KEY") or os.getenv("GROK_API_KEY")) then
-      local auto, why = cli.pick_provider("auto")
+      local auto, why = require("grokspicy.provider").pick("auto")
       assert.are.equal("local", auto)
       assert.matches("no XAI_API_KEY", why, 1, true)
     end

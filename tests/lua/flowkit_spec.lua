@@ -84,10 +84,10 @@ describe("flowkit", function()
   end)
 
   it("merges a flow's step options under the command line's, key by key", function()
-    local merged = flowkit.merge_options(
+    local merged = require("grokspicy.steps").merge_options(
       { keyframe_threshold = 0.9, templates = { keyframe = "flow", fix = "flow fix" } },
       { keyframe_threshold = 0.7, templates = { keyframe = "cli" } })
     assert.are.same({ keyframe_threshold = 0.7, templates = { keyframe = "cli", fix = "flow fix" } }, merged)
-    assert.are.same({ video_threshold = 0.5 }, flowkit.merge_options({ video_threshold = 0.5 }, nil))
+    assert.are.same({ video_threshold = 0.5 }, require("grokspicy.steps").merge_options({ video_threshold = 0.5 }, nil))
   end)
 end)
