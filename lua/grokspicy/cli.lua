@@ -88,7 +88,7 @@ local INTEGER_OPTS = { seed = { 0, math.maxinteger }, scenes = { 1, "max_scenes"
 --- Parses flow options. Returns opts, or nil and a usage message.
 function M.parse(args)
   local o = { provider = "auto", output_dir = M.DEFAULT_OUTPUT, seed = 1, scenes = 3, port = M.DEFAULT_PORT,
-    host = "127.0.0.1", max_runs = 2 }
+    host = "127.0.0.1", max_runs = 2, given = {} }
   local positional = {}
   local i = 1
   while i <= #args do
@@ -105,6 +105,7 @@ function M.parse(args)
       end
       if v == nil then return usage_error(key .. " needs a value") end
       o[VALUE_OPTS[key]] = v
+      o.given[VALUE_OPTS[key]] = true
     elseif LIST_OPTS[key] then
       local v = inline
       if not v then
@@ -117,6 +118,7 @@ function M.parse(args)
       o[LIST_OPTS[key]] = list
     elseif FLAG_OPTS[key] and not inline then
       o[FLAG_OPTS[key]] = true
+      o.given[FLAG_OPTS[key]] = true
     elseif a == "--" then
       for j = i + 1, #args do positional[#positional + 1] = args[j] end
       break
@@ -201,6 +203,26 @@ function M.parse(args)
 end
 
 -- Step options ------------------------------------------------------------------
+
+--- A resumed run's options: what its first start recorded (`kept`, from
+--- runs/N/request.json) where the command line gives nothing, and its step
+--- options under the ones given now, key by key. Returns o, and a warning when
+--- the recorded step options no longer check (they are then left out).
+function M.with_kept(o, kept)
+  for _, key in ipairs { "seed", "workers", "budget" } do
+    if not o.given[key] and type(kept[key]) == "number" then
+      o[key] = key == "budget" and kept[key] or math.tointeger(kept[key]) or o[key]
+    end
+  end
+  if not o.given.no_voice and kept.no_voice == true then o.no_voice = true end
+  if type(kept.step_options) == "table" then
+    local steps = require "grokspicy.steps"
+    local valid, verr = steps.check_options(kept.step_options)
+    if not valid then return o, "the run's recorded step options are left out: " .. verr end
+    o.step_options = steps.merge_options(kept.step_options, o.step_options)
+  end
+  return o
+end
 
 M.MAX_BUDGET_USD = 1000000
 
@@ -450,6 +472,9 @@ function M.main(args, pipeline, script)
     progress:info(("Resuming run %d: keeping %d character sheet%s, %d keyframe%s, %d clip%s"):format(o.resume,
       resumed.counts.sheets, resumed.counts.sheets == 1 and "" or "s", resumed.counts.keyframes,
       resumed.counts.keyframes == 1 and "" or "s", resumed.counts.videos, resumed.counts.videos == 1 and "" or "s"))
+    local kwarn
+    o, kwarn = M.with_kept(o, require("grokspicy.queue").request_of(o.output_dir, o.resume))
+    if kwarn then progress:warn(kwarn) end
     local jobs = resumed.counts.pending_videos or 0
     if jobs > 0 then
       progress:info(("%d video job%s paid for before will be polled, not created again"):format(jobs,
@@ -478,6 +503,13 @@ function M.main(args, pipeline, script)
     refs = o.refs, budget = o.budget, spent = resumed and (conn:get_run(o.resume) or {}).cost_usd or 0,
     on_run = function(run_id)
       current_run = run_id
+      -- A new run records its settings, so a resume (here or from the dashboard) keeps them.
+      if not resumed then
+        local okrec, rerr = require("grokspicy.queue").record_request(o.output_dir, run_id, {
+          provider = provider, seed = o.seed, scenes = o.scenes, budget = o.budget, workers = o.workers,
+          no_voice = o.no_voice or nil, step_options = o.step_options })
+        if not okrec then progress:warn("cannot record the run's settings: " .. tostring(rerr)) end
+      end
       if server then progress:always(("Run %d: %s"):format(run_id, run_url(server, run_id))) end
     end,
   })

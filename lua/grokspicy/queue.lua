@@ -2,7 +2,8 @@
 -- (status `queued`, in id order) and the serving process starts them, each as
 -- its own `grok-spicy FLOW --resume N` process, at most max_runs at once.
 -- A queued run is a row and a folder: runs/N/request.json (what was asked:
--- provider, seed, scenes, budget), runs/N/refs (its reference images) and,
+-- provider, seed, scenes, budget; a run started from the command line records
+-- its settings there too, for its resumes), runs/N/refs (its reference images) and,
 -- for a given plan, the run's plan_json. Starting it is a claim, as the
 -- dashboard's Resume makes one (atomic: two servers never start one run
 -- twice); the claim's lock is handed to the new process as its fd 3.
@@ -65,6 +66,22 @@ function M.enqueue(db, output_dir, req)
   })
   if not wok then return undo("cannot write the run's request: " .. tostring(werr)) end
   return id
+end
+
+--- Records what a run was started with (runs/N/request.json: provider, seed,
+--- scenes, budget, workers, no_voice, step_options), written whole or not at
+--- all, so a later --resume or Resume button goes on with the same settings.
+--- Returns true, or nil and a message.
+function M.record_request(output_dir, id, req)
+  local made, merr = require("grokspicy.sys").mkdir_p(run_dir(output_dir, id))
+  if not made then return nil, merr end
+  local path = run_dir(output_dir, id) .. "/" .. M.REQUEST_FILE
+  local ok, why = write_file(path .. ".part", cjson.encode(req))
+  if not ok then
+    os.remove(path .. ".part")
+    return nil, why
+  end
+  return os.rename(path .. ".part", path)
 end
 
 --- What a queued run asked for ({} when the file is gone or unreadable).

@@ -159,3 +159,29 @@ describe("cli.parse", function()
     end
   end)
 end)
+
+describe("cli.with_kept", function()
+  it("gives a resumed run the settings it was started with, where the command line gives none", function()
+    local kept = { seed = 7, workers = 3, budget = 2.5, no_voice = true,
+      step_options = { keyframe_threshold = 0.6, templates = { fix = "kept {issues}" } } }
+    local o = cli.with_kept(assert(cli.parse { "--resume", "4" }), kept)
+    assert.are.equal(7, o.seed)
+    assert.are.equal("integer", math.type(o.seed))
+    assert.are.equal(3, o.workers)
+    assert.are.equal(2.5, o.budget)
+    assert.is_true(o.no_voice)
+    assert.are.same(kept.step_options, o.step_options)
+    o = cli.with_kept(assert(cli.parse { "--resume", "4", "--seed", "9", "--budget", "5",
+      "--set", "templates.fix=now {issues}" }), kept)
+    assert.are.equal(9, o.seed)
+    assert.are.equal(5, o.budget)
+    assert.are.same({ keyframe_threshold = 0.6, templates = { fix = "now {issues}" } }, o.step_options)
+  end)
+
+  it("leaves out recorded step options that no longer check, and says so", function()
+    local o, warn = cli.with_kept(assert(cli.parse { "--resume", "4" }), { step_options = { gone_option = 1 } })
+    assert.is_nil(o.step_options)
+    assert.matches("unknown step option 'gone_option'", warn, 1, true)
+    assert.are.equal(1, (cli.with_kept(assert(cli.parse { "--resume", "4" }), { seed = "x" })).seed)
+  end)
+end)

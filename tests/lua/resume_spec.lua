@@ -77,7 +77,9 @@ describe("cancel and resume", function()
   it("Ctrl+C cancels within 2 s (exit 130, ffmpeg killed, assets kept); --resume completes the same run", function()
     local out = TMP .. "/sigint"
     local db = out .. "/grok_spicy.db"
-    local h = start_flow(out, { "a fox and an owl", "--provider", "local", "--output-dir", out, "--scenes", "3" })
+    -- Step options given at the start are recorded with the run and kept by its resume.
+    local h = start_flow(out, { "a fox and an owl", "--provider", "local", "--output-dir", out, "--scenes", "3",
+      "--set", "templates.video_motion=KEPT {action}" })
     wait_for(db, function(r) return #r.keyframe_assets >= 1 end)
     local t0 = sys.monotonic()
     os.execute("kill -INT " .. h.pid)
@@ -103,6 +105,9 @@ describe("cancel and resume", function()
     assert.are.equal("complete", after.status)
     assert.is_nil(after.error)
     assert.are.equal(#after.scenes, #after.video_assets)
+    for _, k in ipairs(after.keyframe_assets) do
+      assert.matches("^KEPT ", k.video_prompt, nil, false, "scene " .. tostring(k.scene_id) .. "'s motion prompt")
+    end
     for path, st in pairs(before) do assert.are.equal(st, stamp(out .. "/" .. path), path .. " was made again") end
     assert.is_true(#events2 > nevents)
     assert.are.equal("complete", events2[#events2].type)
