@@ -73,7 +73,10 @@ function M.tracker(ctx, progress, observer, run_id)
     t.record_charges()
     if ev and ev.kind == "progress" then
       progress:event(ev)
-    elseif ev and ev.kind == "done" and pending[ev.future] then
+    elseif progress.tick then
+      progress:tick() -- the terminal's clock goes on while nothing reports
+    end
+    if ev and ev.kind == "done" and pending[ev.future] then
       local entry = pending[ev.future]
       pending[ev.future] = nil
       local result, err = entry.future:wait()
