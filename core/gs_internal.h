@@ -35,6 +35,10 @@ char *gs_resource_read(const char *name, size_t *len, const char **err);
  */
 int gs_pcall(lua_State *L, int nargs, int nresults);
 
+/* archive_loader.c: NULL once libarchive is loaded (loading it if need be), else
+ * why it could not be ("the run bundle needs libarchive, which ..."). */
+const char *gs_archive_load_error(void);
+
 int luaopen_grokspicy_resources(lua_State *L);
 int luaopen_grokspicy_sys(lua_State *L);
 int luaopen_grokspicy_core_sorted_json(lua_State *L); /* sorted_json.c */

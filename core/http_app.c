@@ -203,8 +203,10 @@ enum MHD_Result serve_lua(gs_http_server *s, struct MHD_Connection *c, struct re
     lua_pushstring(L, raw);
     lua_pushinteger(L, ls->handle_ref);
     struct MHD_Response *r = NULL;
-    unsigned status = 500;
+    unsigned status = 500, zip_status = 500;
     const char *fail = NULL;
+    char zip_err[600];
+    int zip_failed = 0;
     if (gs_pcall(L, 6, 1) != LUA_OK) {
         fail = lua_tostring(L, -1);
     } else if (!lua_istable(L, -1)) {
@@ -219,10 +221,20 @@ enum MHD_Result serve_lua(gs_http_server *s, struct MHD_Connection *c, struct re
             fail = "handler returned an invalid status";
         else if (!body && !lua_isnil(L, -1))
             fail = "handler returned a non-string body";
-        else {
+        else if (lua_getfield(L, 1, "zip") == LUA_TTABLE) { /* a run's files, streamed (http_bundle.c) */
+            struct gs_bundle *b = gs_bundle_from_lua(s, L, -1, &zip_status, zip_err, sizeof zip_err);
+            if (b)
+                r = gs_bundle_response(b, zip_err, sizeof zip_err);
+            if (r)
+                status = (unsigned)st;
+            else
+                zip_failed = 1;
+        } else {
             status = (unsigned)st;
             r = MHD_create_response_from_buffer(blen, (void *)(body ? body : ""), MHD_RESPMEM_MUST_COPY);
-            if (r && lua_getfield(L, 1, "headers") == LUA_TTABLE) {
+        }
+        if (r) {
+            if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
                 lua_pushnil(L);
                 while (lua_next(L, -2)) {
                     if (lua_type(L, -2) == LUA_TSTRING && (lua_type(L, -1) == LUA_TSTRING || lua_isnumber(L, -1))) {
@@ -247,6 +259,10 @@ enum MHD_Result serve_lua(gs_http_server *s, struct MHD_Connection *c, struct re
     }
     lua_settop(L, 0);
     pool_give(s, ls);
+    if (zip_failed) {
+        fprintf(stderr, "grok-spicy http: %s %s: %s\n", method, path, zip_err);
+        return send_error(rq, c, zip_status, path, zip_err, NULL);
+    }
     if (r && cookie)
         MHD_add_response_header(r, "Set-Cookie", cookie);
     return queue(rq, c, status, r);

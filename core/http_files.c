@@ -33,7 +33,7 @@ static int same_file(const struct stat *st, const char *path)
  * -wal, -shm and -journal as they are now (a checkpoint or a new journal makes
  * new files). Decided by stat alone, before any open: closing a descriptor of
  * the database would drop every POSIX lock this process's SQLite holds on it. */
-static int is_database(gs_http_server *s, const struct stat *st)
+int is_database(gs_http_server *s, const struct stat *st)
 {
     if (s->db_known && st->st_dev == s->db_dev && st->st_ino == s->db_ino)
         return 1;

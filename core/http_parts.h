@@ -32,6 +32,7 @@ struct req {
 
 #define body_limit gs_hp_body_limit
 #define check_token gs_hp_check_token
+#define is_database gs_hp_is_database
 #define lua_new_state gs_hp_lua_new_state
 #define queue gs_hp_queue
 #define send_error gs_hp_send_error
@@ -51,6 +52,16 @@ enum MHD_Result serve_lua(gs_http_server *s, struct MHD_Connection *c, struct re
 enum MHD_Result serve_static(struct MHD_Connection *c, struct req *rq, const char *path, const char *name,
                              const char *cookie);
 struct MHD_Response *text_response(const char *ctype, const char *body);
+struct stat;
+/* 1 when st is the server's database or one of its -wal, -shm, -journal files (http_files.c). */
+int is_database(gs_http_server *s, const struct stat *st);
+/* A zip streamed from a run's folder (http_bundle.c): the app answered {zip = {...}}.
+ * gs_bundle_from_lua reads it while the Lua state is held (NULL: *status and err
+ * say why); gs_bundle_response makes the streamed response, which owns b. */
+struct gs_bundle;
+struct gs_bundle *gs_bundle_from_lua(gs_http_server *s, lua_State *L, int idx, unsigned *status, char *err,
+                                     size_t errlen);
+struct MHD_Response *gs_bundle_response(struct gs_bundle *b, char *err, size_t errlen);
 /* 1 if the request carries the token (or the server has none); *set_cookie is 1
  * when it came as ?token= (http.c). */
 int check_token(gs_http_server *s, struct MHD_Connection *c, int *set_cookie);

@@ -14,6 +14,8 @@
 --                     active_seconds, wall_seconds, steps [{key, label, state}] and
 --                     stop {kind, at, reason, by, step, scene_id, character, asset}
 --                     for a run that stopped short; 404 {"error":"run 7 not found"}
+--   /api/runs/{id}/bundle  a zip of the run's files (grokspicy.bundle says which), streamed by C;
+--                     ?attempts=1 adds every attempt; 404 unknown run, 410 its folder is gone
 --   /health           {"status":"ok"}
 --   /new              the form that starts a run (grokspicy.newrun)
 --   POST /api/runs    queues a run (grokspicy.newrun checks it, grokspicy.queue keeps it):
@@ -251,6 +253,24 @@ local function api_run(_, id)
   return json(200, run)
 end
 
+-- Every file of a run worth keeping, as one zip streamed by C (grokspicy.bundle
+-- says what and under which names; core/http_bundle.c what may go in).
+local function api_bundle(req, id)
+  local a = req.query.attempts
+  if a ~= nil and a ~= "" and a ~= "0" and a ~= "1" then
+    return json(400, { error = "attempts must be 0 or 1" })
+  end
+  local run = db:get_run(id)
+  if not run then return json(404, { error = ("run %d not found"):format(id) }) end
+  local bundle = require "grokspicy.bundle"
+  local plan = run.plan_json
+  if type(plan) == "table" then plan = M.json(plan) end
+  local name = bundle.filename(run)
+  return { status = 200, headers = { ["Content-Type"] = "application/zip",
+    ["Content-Disposition"] = ('attachment; filename="%s"'):format(name), ["Cache-Control"] = "no-store" },
+    zip = bundle.spec(run, { attempts = a == "1", plan_json = type(plan) == "string" and plan or nil }) }
+end
+
 local function api_page()
   return html(200, view.render("api.html", { statuses = view.STATUSES, token = conf.token }))
 end
@@ -380,7 +400,7 @@ end
 local EXACT = { ["/"] = index, ["/api"] = api_page, ["/api/runs"] = api_runs, ["/health"] = health,
   ["/new"] = new_page }
 local WITH_ID = { { "^/run/([^/]+)$", run_page }, { "^/run/([^/]+)/script$", script_page },
-  { "^/api/runs/([^/]+)$", api_run },
+  { "^/api/runs/([^/]+)$", api_run }, { "^/api/runs/([^/]+)/bundle$", api_bundle },
   { "^/api/runs/([^/]+)/cancel$", api_cancel, "POST" }, { "^/api/runs/([^/]+)/resume$", api_resume, "POST" } }
 
 --- The server calls handle(req) -> {status=, headers=, body=} for every route C does not own.

@@ -1,7 +1,8 @@
--- lazy_libs_spec.lua — libcurl and libmicrohttpd are loaded on first use
--- (core/curl_loader.c, core/mhd_loader.c): a process that serves nothing and
--- calls no xAI maps neither, a server maps only libmicrohttpd, an xAI call maps
--- libcurl, and a library that cannot be loaded gives a clear error, not a crash.
+-- lazy_libs_spec.lua — libcurl, libmicrohttpd and libarchive are loaded on first
+-- use (core/curl_loader.c, core/mhd_loader.c, core/archive_loader.c): a process
+-- that serves nothing and calls no xAI maps none, a server maps only
+-- libmicrohttpd, an xAI call maps libcurl, a run bundle maps libarchive, and a
+-- library that cannot be loaded gives a clear error, not a crash.
 -- Each case runs in a fresh grok-spicy process, since this one may have loaded
 -- either already.
 local support = require "tests.support"
@@ -19,16 +20,39 @@ local function host(code, env)
   return out, ok and 0 or status
 end
 
--- Lua source: which of the two libraries /proc/self/maps shows, as "curl=0 mhd=0".
+-- Lua source: which of the three libraries /proc/self/maps shows, as "curl=0 mhd=0 arc=0".
 local MAPPED = [[
 local function mapped()
-  local curl, mhd = 0, 0
+  local curl, mhd, arc = 0, 0, 0
   for l in io.lines("/proc/self/maps") do
     if l:find("libcurl", 1, true) then curl = 1 end
     if l:find("libmicrohttpd", 1, true) then mhd = 1 end
+    if l:find("libarchive", 1, true) then arc = 1 end
   end
-  return ("curl=%d mhd=%d"):format(curl, mhd)
+  return ("curl=%d mhd=%d arc=%d"):format(curl, mhd, arc)
 end
+]]
+
+-- Lua source: a server over a fresh output folder with one run (and its folder);
+-- bundle() fetches its bundle with curl and returns the status and the body.
+local BUNDLE = [[
+local out = (os.getenv("GS_TEST_TMP") or "/tmp") .. "/lazy-bundle-" .. math.random(1e9)
+os.execute("mkdir -p " .. out .. "/runs/1")
+local f = assert(io.open(out .. "/runs/1/state.json", "w")); f:write("{}"); f:close()
+local db = assert(require("grokspicy.store").init_db(out .. "/grok_spicy.db"))
+assert(db:insert_run("c") == 1)
+local s = assert(require("grokspicy.http").serve { port = 0, output_dir = out })
+local function bundle()
+  local p = io.popen(("curl -s -w '\n%%{http_code}' http://127.0.0.1:%d/api/runs/1/bundle"):format(s:port()))
+  local text = p:read("a")
+  p:close()
+  return text
+end
+]]
+local BUNDLE_END = [[
+s:close()
+db:close()
+os.execute("rm -rf " .. out)
 ]]
 
 -- Every grokspicy module the host preloads, required.
@@ -56,7 +80,7 @@ describe("libraries loaded on first use", function()
   it("a script that requires every module maps neither libcurl nor libmicrohttpd", function()
     local out, code = host(MAPPED .. REQUIRE_ALL .. "print(mapped())")
     assert.are.equal(0, code, out)
-    assert.matches("curl=0 mhd=0", out, 1, true)
+    assert.matches("curl=0 mhd=0 arc=0", out, 1, true)
   end)
 
   it("a server maps libmicrohttpd and still not libcurl", function()
@@ -67,7 +91,32 @@ print(mapped())
 s:close()
 ]])
     assert.are.equal(0, code, out)
-    assert.matches("curl=0 mhd=1", out, 1, true)
+    assert.matches("curl=0 mhd=1 arc=0", out, 1, true)
+  end)
+
+  it("a run bundle maps libarchive, which the server had not mapped before", function()
+    local out, code = host(MAPPED .. BUNDLE .. [[
+print("before", mapped())
+local text = bundle()
+print("status", text:match("(%d+)$"), "zip", text:sub(1, 4) == "PK\3\4")
+print("after", mapped())
+]] .. BUNDLE_END)
+    assert.are.equal(0, code, out)
+    assert.matches("before\tcurl=0 mhd=1 arc=0", out, 1, true)
+    assert.matches("status\t200\tzip\ttrue", out, 1, true)
+    assert.matches("after\tcurl=0 mhd=1 arc=1", out, 1, true)
+  end)
+
+  it("a bundle says libarchive is missing when it cannot be loaded, and the server goes on", function()
+    local out, code = host(BUNDLE .. [[
+print("first", bundle())
+print("second", bundle())
+]] .. BUNDLE_END, { GS_LIBARCHIVE = "/nonexistent/libarchive.so.13" })
+    assert.are.equal(0, code, out)
+    assert.matches("first\t{\"error\":\"the run bundle needs libarchive, which could not be loaded: "
+      .. "/nonexistent/libarchive.so.13", out, 1, true)
+    assert.matches("second\t{\"error\":\"the run bundle needs libarchive", out, 1, true)
+    assert.matches("}\n500", out, 1, true)
   end)
 
   it("an xAI call maps libcurl", function()
