@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define GS_STORE_SCHEMA_VERSION 4
+#define GS_STORE_SCHEMA_VERSION 5
 #define GS_STORE_ERRLEN 512
 
 typedef struct gs_db gs_db;

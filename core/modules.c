@@ -251,6 +251,35 @@ static int l_sys_mkdir_p(lua_State *L)
     return 3;
 }
 
+/* sys.sha256_file(path) -> 64 lowercase hex digits | nil, reason: the SHA-256 of the file's bytes. */
+static int l_sys_sha256_file(lua_State *L)
+{
+    char hex[65];
+    if (gs_sha256_file(luaL_checkstring(L, 1), hex) == 0) {
+        lua_pushstring(L, hex);
+        return 1;
+    }
+    int e = errno;
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: %s", lua_tostring(L, 1), strerror(e));
+    return 2;
+}
+
+/* sys.link_or_copy(src, dst) -> true | nil, reason: puts file src at dst (a hard link, or a whole copy
+ * through a temp name when linking is refused), replacing what was there. */
+static int l_sys_link_or_copy(lua_State *L)
+{
+    const char *src = luaL_checkstring(L, 1), *dst = luaL_checkstring(L, 2);
+    if (gs_link_or_copy(src, dst) == 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    int e = errno;
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s -> %s: %s", src, dst, strerror(e));
+    return 2;
+}
+
 /* sys.sleep(seconds): sleeps that long (fractions too), resuming after signals */
 static int l_sys_sleep(lua_State *L)
 {
@@ -427,6 +456,8 @@ int luaopen_grokspicy_sys(lua_State *L)
         {"pid", l_sys_pid},
         {"monotonic", l_sys_monotonic},
         {"mkdir_p", l_sys_mkdir_p},
+        {"sha256_file", l_sys_sha256_file},
+        {"link_or_copy", l_sys_link_or_copy},
         {"sleep", l_sys_sleep},
         {"cpu_count", l_sys_cpu_count},
         {"exe_path", l_sys_exe_path},

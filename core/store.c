@@ -45,9 +45,10 @@ struct table_def {
     const char *unique; /* the upsert key, NULL for runs */
 };
 
-/* Schema 4: the card's tables + the columns, keys and cascades the product needs
+/* Schema 5: the card's tables + the columns, keys and cascades the product needs
  * (3 adds runs.cancel_requested: a dashboard in another process asks a run to stop;
- * 4 adds runs.owner_start and owner_lock: who owns a run, see gs_owner.h). */
+ * 4 adds runs.owner_start and owner_lock: who owns a run, see gs_owner.h;
+ * 5 adds runs.parent_id, the run a fork was made from, and the result cache). */
 static const struct table_def tables[] = {
     {"runs",
      "id INTEGER PRIMARY KEY AUTOINCREMENT, concept TEXT NOT NULL, title TEXT, style TEXT,"
@@ -55,7 +56,7 @@ static const struct table_def tables[] = {
      " script_path TEXT, final_video_path TEXT, started_at TEXT NOT NULL, completed_at TEXT,"
      " error TEXT, cost_usd REAL NOT NULL DEFAULT 0, updated_at TEXT, owner_pid INTEGER,"
      " heartbeat_at TEXT, provider TEXT, plan_json TEXT, cancel_requested INTEGER NOT NULL DEFAULT 0,"
-     " owner_start TEXT, owner_lock TEXT",
+     " owner_start TEXT, owner_lock TEXT, parent_id INTEGER REFERENCES runs(id) ON DELETE SET NULL",
      NULL},
     {"characters",
      "id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -114,6 +115,20 @@ static const char schema3_alter[] = "ALTER TABLE runs ADD COLUMN cancel_requeste
    rebuilt from 1 already have them). */
 static const char *const schema4_columns[][2] = {{"owner_start", "TEXT"}, {"owner_lock", "TEXT"}};
 
+/* Schema 4 -> 5: the run a fork was made from (tables made at 0 or rebuilt
+   from 1 already have it), and the result cache: an accepted asset under the
+   key of what produced it (grokspicy.cache computes keys), so a later run that
+   needs the same result reuses the file instead of paying for it again. The
+   row goes with the run that made it: its files go with that run's folder. */
+static const char *const schema5_columns[][2] = {{"parent_id", "INTEGER REFERENCES runs(id) ON DELETE SET NULL"}};
+static const char schema5_extras[] =
+    "CREATE TABLE IF NOT EXISTS result_cache ("
+    " key TEXT PRIMARY KEY, kind TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,"
+    " score REAL NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, cost_usd REAL NOT NULL DEFAULT 0,"
+    " run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, asset_json TEXT, created_at TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS result_cache_run ON result_cache(run_id);"
+    "CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent_id);";
+
 
 /* ---------------------------------------------------------------- statements */
 
@@ -161,6 +176,14 @@ static const char *const stmt_sql[ST_N] = {
     [ST_LIST0] = LIST(""), [ST_LIST1] = LIST(W_STATUS), [ST_LIST2] = LIST(W_Q), [ST_LIST3] = LIST(W_BOTH),
     [ST_COUNT0] = COUNT(""), [ST_COUNT1] = COUNT(W_STATUS), [ST_COUNT2] = COUNT(W_Q),
     [ST_COUNT3] = COUNT(W_BOTH),
+    [ST_GET_FORKS] = "SELECT id, status FROM runs WHERE parent_id = ?1 ORDER BY id",
+    [ST_CACHE_GET] = "SELECT * FROM result_cache WHERE key = ?1",
+    [ST_CACHE_PUT] = "INSERT INTO result_cache (run_id, key, kind, path, sha256, score, attempts, cost_usd,"
+                     " asset_json, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+                     " strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) ON CONFLICT (key) DO UPDATE SET"
+                     " run_id = excluded.run_id, kind = excluded.kind, path = excluded.path,"
+                     " sha256 = excluded.sha256, score = excluded.score, attempts = excluded.attempts,"
+                     " cost_usd = excluded.cost_usd, asset_json = excluded.asset_json, created_at = excluded.created_at",
 };
 
 static const struct field character_fields[] = {
@@ -193,6 +216,11 @@ static const struct field vasset_fields[] = {
     {"consistency_score", F_NUM, 1, 0, NULL}, {"correction_passes", F_INT, 1, 0, NULL},
     {"cost_usd", F_NUM, 0, 0, "0"}, {"note", F_STR, 0, 0, NULL},
 };
+static const struct field cache_fields[] = {
+    {"key", F_STR, 1, 1, NULL}, {"kind", F_STR, 1, 0, NULL}, {"path", F_STR, 1, 0, NULL},
+    {"sha256", F_STR, 1, 0, NULL}, {"score", F_NUM, 0, 0, "0"}, {"attempts", F_INT, 0, 0, "0"},
+    {"cost_usd", F_NUM, 0, 0, "0"}, {"asset_json", F_JOBJ, 0, 0, NULL},
+};
 #define NF(a) (int)(sizeof a / sizeof a[0])
 
 const struct rowspec spec_chars = {"insert_characters", "characters", "chars", ST_UP_CHAR,
@@ -205,6 +233,8 @@ const struct rowspec spec_kasset = {"upsert_keyframe_asset", "keyframe_assets", 
                                            ST_UP_KASSET, kasset_fields, NF(kasset_fields)};
 const struct rowspec spec_vasset = {"upsert_video_asset", "video_assets", "asset",
                                            ST_UP_VASSET, vasset_fields, NF(vasset_fields)};
+const struct rowspec spec_cache = {"cache_put", "result_cache", "entry", ST_CACHE_PUT, cache_fields,
+                                   NF(cache_fields)};
 static const struct rowspec *const upsert_specs[] = {&spec_chars, &spec_scenes, &spec_casset,
                                                      &spec_kasset, &spec_vasset};
 
@@ -614,6 +644,9 @@ static int migrate(gs_db *db, char *err, size_t n)
         goto rollback; /* tables made at 0 or rebuilt from 1 already have the column */
     }
     if (v < 4 && add_missing_columns(db, "runs", schema4_columns, NF(schema4_columns), err, n))
+        goto rollback;
+    if (v < 5 && (add_missing_columns(db, "runs", schema5_columns, NF(schema5_columns), err, n) ||
+                  exec(db, schema5_extras, "migrate", err, n)))
         goto rollback;
     if (v < GS_STORE_SCHEMA_VERSION && exec(db, "PRAGMA user_version = " GS_STR(GS_STORE_SCHEMA_VERSION), "migrate",
                                             err, n))

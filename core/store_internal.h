@@ -27,6 +27,7 @@ enum {
     ST_GET_CHARS, ST_GET_SCENES, ST_GET_CASSETS, ST_GET_KASSETS, ST_GET_VASSETS, ST_GET_TIMELINE,
     ST_LIST0, ST_LIST1, ST_LIST2, ST_LIST3, ST_COUNT0, ST_COUNT1, ST_COUNT2, ST_COUNT3,
     ST_UP_CHAR, ST_UP_SCENE, ST_UP_CASSET, ST_UP_KASSET, ST_UP_VASSET,
+    ST_GET_FORKS, ST_CACHE_GET, ST_CACHE_PUT,
     ST_N
 };
 /* Fields of the rows the Lua API writes: name, kind, required, default. */
@@ -109,6 +110,7 @@ static inline gs_db *arg_db(lua_State *L) { return ((ldb *)lua_touserdata(L, 1))
 #define spec_kasset gs_si_spec_kasset
 #define spec_scenes gs_si_spec_scenes
 #define spec_vasset gs_si_spec_vasset
+#define spec_cache gs_si_spec_cache
 #define fail_code gs_si_fail_code
 #define l_try gs_si_l_try
 #define l_adopt_run gs_si_l_adopt_run
@@ -177,6 +179,7 @@ extern const struct rowspec spec_chars;
 extern const struct rowspec spec_kasset;
 extern const struct rowspec spec_scenes;
 extern const struct rowspec spec_vasset;
+extern const struct rowspec spec_cache;
 extern const char *const statuses[];
 /* Statuses and event types come from gs_vocab.h. */
 #define RUNNING_STATUSES GS_VOCAB_SQL_LIST(GS_STATUSES_RUNNING)

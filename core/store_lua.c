@@ -134,7 +134,7 @@ static void push_decoded(lua_State *L, const char *s, size_t len)
 static int is_json_column(const char *name)
 {
     return strcmp(name, "personality_cues") == 0 || strcmp(name, "characters_present") == 0 ||
-           strcmp(name, "data") == 0;
+           strcmp(name, "data") == 0 || strcmp(name, "asset_json") == 0;
 }
 
 /* Pushes the current row as a table; NULL columns are absent. */
@@ -354,6 +354,54 @@ ROW_WRITER(upsert_keyframe_asset, spec_kasset, 1)
  * true */
 ROW_WRITER(upsert_video_asset, spec_vasset, 1)
 
+/* The result cache (schema 5). */
+static int cache_put_body(lua_State *L) { return write_rows_body(L, &spec_cache, 1); }
+/* store.cache_put(conn, {key, kind, path, sha256, run_id, score, attempts, cost_usd, asset_json})
+ * -> true: an accepted asset under the key of what produced it (replaces an entry of that key) */
+static int l_cache_put(lua_State *L)
+{
+    check_open(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    if (lua_getfield(L, 2, "run_id") != LUA_TNUMBER || !lua_isinteger(L, -1))
+        return luaL_error(L, "cache_put: entry.run_id must be an integer, got %s", luaL_typename(L, -1));
+    lua_insert(L, 2); /* conn, run_id, entry */
+    check_rows(L, &spec_cache, 1);
+    return guarded(L, cache_put_body);
+}
+
+static int cache_get_body(lua_State *L)
+{
+    gs_db *db = arg_db(L);
+    int depth = db->depth;
+    char err[GS_STORE_ERRLEN];
+    sqlite3_stmt *st = get_stmt(db, ST_CACHE_GET, "cache_get", err, sizeof err);
+    if (!st)
+        return raise_msg(L, db, depth, err);
+    size_t len;
+    const char *key = lua_tolstring(L, 2, &len);
+    sqlite3_bind_text64(st, 1, key, len, SQLITE_STATIC, SQLITE_UTF8);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        push_row(L, st);
+    else if (rc == SQLITE_DONE)
+        lua_pushnil(L);
+    else
+        return raise_db(L, db, depth, "cache_get");
+    sqlite3_reset(st);
+    return 1;
+}
+
+/* store.cache_get(conn, key) -> {key, kind, path, sha256, run_id, score, attempts, cost_usd,
+ * asset_json, created_at} | nil */
+static int l_cache_get(lua_State *L)
+{
+    check_open(L, 1);
+    luaL_checkstring(L, 2);
+    lua_settop(L, 2);
+    return guarded(L, cache_get_body);
+}
+
 /* Shared by the module table and the connection methods: both call styles work. */
 static const luaL_Reg db_methods[] = {
     {"insert_run", l_insert_run},
@@ -382,6 +430,8 @@ static const luaL_Reg db_methods[] = {
     {"transaction", l_transaction},
     {"try", l_try},
     {"data_version", l_data_version},
+    {"cache_get", l_cache_get},
+    {"cache_put", l_cache_put},
     {"close", l_close},
     {NULL, NULL},
 };

@@ -108,6 +108,7 @@ static const struct field run_fields[] = {
     {"completed_at", F_STR, 0, 0, NULL}, {"error", F_STR, 0, 0, NULL}, {"cost_usd", F_NUM, 0, 0, NULL},
     {"provider", F_STR, 0, 0, NULL}, {"plan_json", F_JOBJ, 0, 0, NULL},
     {"owner_pid", F_INT, 0, 0, NULL}, {"heartbeat_at", F_STR, 0, 0, NULL},
+    {"parent_id", F_INT, 0, 0, NULL},
 };
 #define NRUNF (int)(sizeof run_fields / sizeof run_fields[0])
 
@@ -239,6 +240,7 @@ static int get_run_body(lua_State *L)
         push_children(L, db, depth, ST_GET_CASSETS, run_id, "character_assets");
         push_children(L, db, depth, ST_GET_KASSETS, run_id, "keyframe_assets");
         push_children(L, db, depth, ST_GET_VASSETS, run_id, "video_assets");
+        push_children(L, db, depth, ST_GET_FORKS, run_id, "forks");
         if (lua_toboolean(L, 3))
             push_children(L, db, depth, ST_GET_TIMELINE, run_id, "timeline");
         push_ledger(L, db, depth, run_id);
@@ -253,7 +255,8 @@ static int get_run_body(lua_State *L)
     return 1;
 }
 
-/* store.get_run(conn, id [, {timeline = true}]) -> run table with nested arrays | nil;
+/* store.get_run(conn, id [, {timeline = true}]) -> run table with nested arrays | nil
+ * (forks: the runs made from this one, {id, status}, oldest first);
  * timeline adds the run's events (id, type, created_at, data) in order, read
  * in the same snapshot as the rows. */
 int l_get_run(lua_State *L)

@@ -312,6 +312,8 @@ static void migrate_from(const char *name, int user_version)
     CHECK(query_int(h, "SELECT count(*) FROM pragma_table_info('video_assets') WHERE name IN ('cost_usd', 'note')") ==
           2);
     CHECK(query_int(h, "SELECT count(*) FROM sqlite_master WHERE name = 'events'") == 1);
+    CHECK(query_int(h, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'parent_id'") == 1);
+    CHECK(query_int(h, "SELECT count(*) FROM sqlite_master WHERE name = 'result_cache'") == 1);
     CHECK(query_int(h, "SELECT count(*) FROM runs") == 2);
     CHECK_STR(query_text(h, "SELECT title FROM runs WHERE id = 1", t, sizeof t), "Old Cat");
     CHECK_STR(query_text(h, "SELECT personality_cues FROM characters", t, sizeof t), "[\"calm\"]");
@@ -374,6 +376,31 @@ static void test_migrate_v2_and_cancel(void)
     CHECK(gs_store_claim_run(db, 1, NULL, NULL, err, sizeof err) == 0); /* claimed once */
     CHECK(gs_store_cancel_requested(db, 1, err, sizeof err) == 0);
     CHECK(query_int(h, "SELECT count(*) FROM runs WHERE id = 1 AND status = 'pending' AND error IS NULL") == 1);
+    gs_store_close(db);
+}
+
+/* Schema 4 -> 5 adds the result cache (and runs.parent_id); rows stay. */
+static void test_migrate_v4(void)
+{
+    const char *p = path_in("v4.db");
+    gs_db *db = gs_store_open(p, err, sizeof err);
+    REQUIRE(db != NULL);
+    sqlite3 *h = gs_store_handle(db);
+    REQUIRE(exec_sql(h, "INSERT INTO runs (concept, status, started_at) VALUES ('a', 'complete', 'now');"
+                        "DROP TABLE result_cache; DROP INDEX runs_parent; PRAGMA user_version = 4") == SQLITE_OK);
+    gs_store_close(db);
+    db = gs_store_open(p, err, sizeof err);
+    REQUIRE(db != NULL);
+    h = gs_store_handle(db);
+    CHECK(query_int(h, "PRAGMA user_version") == GS_STORE_SCHEMA_VERSION);
+    CHECK(query_int(h, "SELECT count(*) FROM sqlite_master WHERE name IN ('result_cache', 'runs_parent')") == 2);
+    CHECK(query_int(h, "SELECT count(*) FROM runs") == 1);
+    /* A fork's parent: deleting the parent leaves the fork, without a parent. */
+    CHECK(exec_sql(h, "INSERT INTO runs (concept, started_at, parent_id) VALUES ('b', 'now', 1);"
+                      "INSERT INTO result_cache (key, kind, path, sha256, run_id, created_at)"
+                      " VALUES ('k', 'sheet', 'p', 'h', 1, 'now'); DELETE FROM runs WHERE id = 1") == SQLITE_OK);
+    CHECK(query_int(h, "SELECT count(*) FROM runs WHERE id = 2 AND parent_id IS NULL") == 1);
+    CHECK(query_int(h, "SELECT count(*) FROM result_cache") == 0);
     gs_store_close(db);
 }
 
@@ -543,6 +570,7 @@ int main(int argc, char **argv)
     RUN(test_migrate_v1);
     RUN(test_migrate_card_file);
     RUN(test_migrate_v2_and_cancel);
+    RUN(test_migrate_v4);
     RUN(test_refuse_newer);
     RUN(test_refuse_corrupt);
     RUN(test_bad_parent);

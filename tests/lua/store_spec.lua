@@ -46,7 +46,7 @@ describe("grokspicy.store", function()
   after_each(function() conn:close() end)
 
   it("exposes its schema version, statuses and clocks", function()
-    assert.equal(4, store.SCHEMA_VERSION)
+    assert.equal(5, store.SCHEMA_VERSION)
     assert.equal("pending", store.STATUSES[1])
     assert.matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%dZ$", store.now())
     local t0 = store.monotonic()
@@ -522,5 +522,74 @@ describe("grokspicy.store run owners", function()
     assert.has_error(function()
       conn:transaction(function(c) c:claim_run(id, lock_of(id)) end)
     end, "claim_run: cannot run inside a transaction (the lock would outlive a rollback)")
+  end)
+
+  it("records a fork's parent, and the parent lists its forks", function()
+    local parent = conn:insert_run("p")
+    local fork = conn:insert_run("f")
+    assert.is_true(conn:update_run(fork, { parent_id = parent }))
+    assert.equal(parent, conn:get_run(fork).parent_id)
+    assert.is_nil(conn:get_run(parent).parent_id)
+    local forks = conn:get_run(parent).forks
+    assert.equal(1, #forks)
+    assert.equal(fork, forks[1].id)
+    assert.equal("pending", forks[1].status)
+    assert.same({}, conn:get_run(fork).forks)
+    assert.has_error(function() conn:update_run(fork, { parent_id = "seven" }) end)
+  end)
+
+  it("keeps accepted results by key: cache_put replaces, cache_get reads back", function()
+    local id = conn:insert_run("maker")
+    assert.is_nil(conn:cache_get(("0"):rep(64)))
+    local key = ("a"):rep(64)
+    assert.is_true(conn:cache_put { key = key, kind = "sheet", path = "runs/1/characters/ada.png",
+      sha256 = ("b"):rep(64), score = 0.91, attempts = 2, cost_usd = 0.07, run_id = id,
+      asset_json = { name = "Ada", portrait_path = "runs/1/characters/ada.png" } })
+    local e = conn:cache_get(key)
+    assert.equal("sheet", e.kind)
+    assert.equal("runs/1/characters/ada.png", e.path)
+    assert.equal(0.91, e.score)
+    assert.equal(2, e.attempts)
+    assert.equal(0.07, e.cost_usd)
+    assert.equal(id, e.run_id)
+    assert.equal("Ada", e.asset_json.name)
+    assert.matches("^%d%d%d%d%-%d%d%-%d%dT", e.created_at)
+    local later = conn:insert_run("later")
+    conn:cache_put { key = key, kind = "sheet", path = "runs/2/characters/ada.png", sha256 = ("c"):rep(64),
+      run_id = later }
+    e = conn:cache_get(key)
+    assert.equal(later, e.run_id)
+    assert.equal(0, e.attempts)
+    assert.is_nil(e.asset_json)
+    -- bad entries are refused by field, before any SQL
+    assert.has_error(function() conn:cache_put { key = key, kind = "sheet", path = "p", run_id = id } end,
+      "cache_put: entry.sha256 is required")
+    assert.has_error(function() conn:cache_put { key = key, kind = "sheet", path = "p", sha256 = "h" } end,
+      "cache_put: entry.run_id must be an integer, got nil")
+    assert.has_error(function()
+      conn:cache_put { key = key, kind = "sheet", path = "p", sha256 = "h", run_id = 999 }
+    end)
+  end)
+
+  it("hashes files (SHA-256) and places them by link or copy", function()
+    local sys = require "grokspicy.sys"
+    local dir = fresh_path():gsub("/db%.sqlite$", "")
+    assert(sys.mkdir_p(dir))
+    local f = assert(io.open(dir .. "/abc.txt", "wb"))
+    f:write("abc")
+    f:close()
+    assert.equal("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", sys.sha256_file(dir .. "/abc.txt"))
+    local empty = assert(io.open(dir .. "/empty", "wb"))
+    empty:close()
+    assert.equal("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", sys.sha256_file(dir .. "/empty"))
+    local ok, why = sys.sha256_file(dir .. "/missing")
+    assert.is_nil(ok)
+    assert.matches("missing: No such file", why, 1, true)
+    assert.is_true(sys.link_or_copy(dir .. "/abc.txt", dir .. "/copy.txt"))
+    assert.equal(sys.sha256_file(dir .. "/abc.txt"), sys.sha256_file(dir .. "/copy.txt"))
+    assert.is_true(sys.link_or_copy(dir .. "/empty", dir .. "/copy.txt")) -- replaces what is there
+    assert.equal(sys.sha256_file(dir .. "/empty"), sys.sha256_file(dir .. "/copy.txt"))
+    assert.is_nil(sys.link_or_copy(dir .. "/missing", dir .. "/x"))
+    assert.is_nil(sys.link_or_copy(dir, dir .. "/x")) -- a folder is not a file
   end)
 end)
