@@ -239,11 +239,13 @@ static void paint_shelves(canvas *c, const light *L, uint64_t *rs, int goods)
     }
 }
 
-static void paint_counter(canvas *c, const light *L)
+/* A kitchen's counter, oven, pot and plate, and its wall cabinets: four when a
+ * window takes the right of the wall (a fifth would cover it). */
+static void paint_counter(canvas *c, const light *L, int window)
 {
     int W = c->w, H = c->h;
     rgb cab = dimmed((rgb){150, 190, 200}, L), top = dimmed((rgb){235, 230, 220}, L);
-    for (int i = 0; i < 5; i++) /* wall cabinets */
+    for (int i = 0; i < (window ? 4 : 5); i++) /* wall cabinets */
         rect(c, (0.05 + 0.19 * i) * W, 0.08 * H, (0.05 + 0.19 * i + 0.16) * W, 0.26 * H, cab, 1);
     rect(c, 0, L->hz - 0.17 * H, W, L->hz, dimmed((rgb){120, 160, 175}, L), 1);
     rect(c, 0, L->hz - 0.19 * H, W, L->hz - 0.16 * H, top, 1);
@@ -528,12 +530,13 @@ static void paint_props(canvas *c, const scene *s, const light *L, uint64_t *rs)
 static void paint_interior(canvas *c, const scene *s, const light *L, uint64_t *rs)
 {
     int W = c->w, H = c->h;
-    if (has(s, LM_WINDOW) && !has(s, LM_SHELVES))
+    int window = has(s, LM_WINDOW) && !has(s, LM_SHELVES);
+    if (window)
         paint_window(c, s, L, 0.78 * W, 0.1 * H, 0.95 * W, 0.36 * H);
     if (has(s, LM_SHELVES))
         paint_shelves(c, L, rs, s->place == PL_SHOP);
     if (has(s, LM_COUNTER) && s->place != PL_SHOP && s->place != PL_CAFE)
-        paint_counter(c, L);
+        paint_counter(c, L, window);
     if (has(s, LM_COUNTER) && (s->place == PL_SHOP || s->place == PL_CAFE))
         rect(c, 0.6 * W, L->hz - 0.14 * H, W, L->hz, dimmed((rgb){150, 100, 70}, L), 1);
     if (has(s, LM_BLACKBOARD)) {
