@@ -211,8 +211,10 @@ end
 -- with the time it is stored with: a page loaded later renders the same HTML.
 -- A page loaded between the two shows the rows; the event still reaches its
 -- stream (it starts after the events the page had). The bus is rung after the
--- commit so a woken stream always finds the rows.
-function WebObserver:_record(run_id, kind, key, data, writes)
+-- commit so a woken stream always finds the rows. The list's row goes with
+-- every record as a "run" event (it replaces the row by id), or as row_type
+-- ("run-new": the run was just made; the list puts it on top).
+function WebObserver:_record(run_id, kind, key, data, writes, row_type)
   local conn = self.conn
   if writes then self:_write(kind, function() return conn:transaction(writes) end) end
   local now = store.now()
@@ -231,11 +233,13 @@ function WebObserver:_record(run_id, kind, key, data, writes)
       end)
     end
     run.history = self.history
-    row_html = self.view.run_row(run, true)
-    html = self.view.run_fragment(run, kind, key)
+    local model = self.view.run_model(run)
+    row_html = self.view.run_row(run, row_type == nil, model)
+    html = self.view.run_fragment(run, kind, key, model)
   end
   local id = self:_write(kind, function() return conn:transaction(function()
-    conn:append_event { run_id = run_id, type = "run", data = { status = status }, html = row_html, created_at = now }
+    conn:append_event { run_id = run_id, type = row_type or "run", data = { status = status }, html = row_html,
+      created_at = now }
     return conn:append_event { run_id = run_id, type = kind, data = ev_data, html = html, created_at = now }
   end) end)
   if self.bus then
@@ -262,7 +266,7 @@ function WebObserver:on_run_start(concept)
   end
   self:_record(run_id, "status", nil, { status = "pending" }, function(conn)
     if self.provider then conn:update_run(run_id, { provider = self.provider }) end
-  end)
+  end, "run-new")
   return run_id
 end
 

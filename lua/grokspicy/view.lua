@@ -46,6 +46,18 @@ function M.badge_class(status)
   return "busy"
 end
 
+--- The run list's status menu, {value=, label=} in order: every run not ended
+--- (grokspicy.vocab.unended_filter), then the queue and the ends. A step's
+--- name is still a valid ?status= (a run's status between its steps), listed
+--- only while it is the chosen one.
+function M.status_filters(chosen)
+  local out = { { value = vocab.unended_filter, label = vocab.unended_filter .. " (not ended)" } }
+  for _, s in ipairs(M.STATUSES) do
+    if not RUNNING[s] or s == chosen then out[#out + 1] = { value = s, label = s } end
+  end
+  return out
+end
+
 --- An id-safe slug for a character name (element ids, file names).
 function M.slug(name)
   local s = tostring(name or ""):lower():gsub("[^%w]+", "-"):gsub("^-+", ""):gsub("-+$", "")
@@ -636,8 +648,9 @@ end
 
 --- HTML of the fragment a live event carries for a run page: the header and
 --- whatever slot changed, each marked for an out-of-band replace by id.
-function M.run_fragment(run, kind, key)
-  local model = M.run_model(run)
+--- model: run_model(run) when the caller has it already (the observer renders the list row from it too).
+function M.run_fragment(run, kind, key, model)
+  model = model or M.run_model(run)
   local parts = { M.render("partials/run_header.html", { m = model, oob = true }) }
   if kind == "plan" then
     parts[#parts + 1] = M.render("partials/storyboard.html", { m = model, oob = true })
@@ -677,29 +690,32 @@ function M.run_fragment(run, kind, key)
   return table.concat(parts, "\n")
 end
 
---- HTML of a run's row in the run list, for the list page's live updates.
-function M.run_row(run, oob)
-  return M.render("partials/run_row.html", { r = M.list_item(run), oob = oob })
+--- HTML of a run's row in the run list, for the list page's live updates: oob
+--- marks it to replace the row of the same id ("run" events); without it the
+--- row stands alone ("run-new" events put it on top). model as list_item takes it.
+function M.run_row(run, oob, model)
+  return M.render("partials/run_row.html", { r = M.list_item(run, model), oob = oob })
 end
 
 -- Row HTML of finished runs, keyed by every field the row is made from: a
 -- finished run's row depends on nothing else (a running one shows the time so
--- far, so it is never kept). Bounded: emptied when it reaches ROW_MEMO_MAX.
+-- far and its progress, so it is never kept). Bounded: emptied when it reaches ROW_MEMO_MAX.
 local ROW_MEMO_MAX = 1000
 local row_memo, row_memo_n = {}, 0
 
 local function row_key(run)
   local cost = run.cost_usd
   return concat({ run.id, run.status, run.updated_at or "", run.completed_at or "", run.started_at or "",
-    cost and ("%.17g"):format(cost) or "", run.provider or "", run.title or "\0", run.concept or "", run.error or "" },
-    "\0")
+    cost and ("%.17g"):format(cost) or "", run.provider or "", run.title or "\0", run.concept or "", run.error or "",
+    run.thumb or "" }, "\0")
 end
 
---- list_item(run) plus html = its run_row.html (safe), remembered for finished runs;
+--- list_item(run, model) plus html = its run_row.html (safe), remembered for finished runs;
 --- index.html writes r.html when present instead of including the partial.
-function M.list_item_html(run)
-  local item = M.list_item(run)
-  local key = not RUNNING[run.status] and not run.queue_place and row_key(run) -- a place in the queue moves
+function M.list_item_html(run, model)
+  local item = M.list_item(run, model)
+  -- A running run's row moves with its progress and clock, a queued one's with its place.
+  local key = not RUNNING[run.status] and not run.queue_place and row_key(run)
   local html = key and row_memo[key]
   if not html then
     html = template.safe(M.render("partials/run_row.html", { r = item }))
@@ -712,9 +728,30 @@ function M.list_item_html(run)
   return item
 end
 
---- One entry of the run list, from a list_runs row.
-function M.list_item(run)
+-- The first keyframe, else the last clip's final frame, of a get_run table
+-- (list_runs rows carry it as thumb).
+local function thumb_of(run)
+  if run.thumb then return run.thumb ~= "" and run.thumb or nil end
+  for _, k in ipairs(run.keyframe_assets or {}) do
+    if (k.keyframe_path or "") ~= "" then return k.keyframe_path end
+  end
+  local v = run.video_assets or {}
+  for i = #v, 1, -1 do
+    if (v[i].last_frame_path or "") ~= "" then return v[i].last_frame_path end
+  end
+  return nil
+end
+
+--- One entry of the run list, from a list_runs row or a get_run table. A
+--- running run's entry has its progress (pct, phase) when model (its
+--- run_model) is given, or when run is a get_run table read with its timeline.
+function M.list_item(run, model)
+  local running = RUNNING[run.status] == true
+  if running and not model and type(run.timeline) == "table" then model = M.run_model(run) end
   return {
+    thumb = thumb_of(run),
+    pct = running and model and model.progress_pct or nil,
+    phase = running and model and model.phase or nil,
     id = run.id, title = run.title, concept = run.concept, status = run.status,
     badge = M.badge_class(run.status), started_at = run.started_at, cost = run.cost_usd or 0,
     elapsed = M.elapsed(run), provider = run.provider, running = RUNNING[run.status] == true,
