@@ -64,6 +64,7 @@
 #define GS_EV_SCRIPT script
 #define GS_EV_VIDEO video
 #define GS_EV_COST cost
+#define GS_EV_ACTIVITY activity
 #define GS_EV_COMPLETE complete
 #define GS_EV_ERROR error
 #define GS_EV_CANCELLED cancelled
@@ -72,11 +73,13 @@
 /* The types of the events table: X(type, ends the run's stream, page whose
    sse-swap takes it). "run" carries the run list's row (a replace by id),
    "run-new" the row of a run just made (it goes on top of the list), every
-   other type a fragment of the run page. */
+   other type a fragment of the run page ("activity": what an attempt does
+   now, generating or scoring, while it lasts). */
 #define GS_EVENTS(X, SEP)                                                                                 \
     X(GS_EV_RUN, 0, list) SEP X(GS_EV_RUN_NEW, 0, list) SEP X(GS_EV_STATUS, 0, run) SEP X(GS_EV_PLAN, 0, run) SEP                       \
     X(GS_EV_CHARACTER, 0, run) SEP X(GS_EV_KEYFRAME, 0, run) SEP X(GS_EV_SCRIPT, 0, run) SEP               \
-    X(GS_EV_VIDEO, 0, run) SEP X(GS_EV_COST, 0, run) SEP X(GS_EV_COMPLETE, 1, run) SEP                      \
+    X(GS_EV_VIDEO, 0, run) SEP X(GS_EV_COST, 0, run) SEP X(GS_EV_ACTIVITY, 0, run) SEP                      \
+    X(GS_EV_COMPLETE, 1, run) SEP                                                                         \
     X(GS_EV_ERROR, 1, run) SEP X(GS_EV_CANCELLED, 1, run) SEP X(GS_EV_INTERRUPTED, 1, run)
 
 /* The one event that goes out on the SSE stream under another name: an

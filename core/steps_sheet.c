@@ -98,6 +98,7 @@ int step_character_sheet(run *w)
             job.refs = (const char *const *)&ref;
             job.n_refs = 1;
         }
+        report_phase(w, n, "generating");
         int grc = render_moderated(w, prompt, render_image, &job);
         free(prompt);
         if (grc == GS_PROVIDER_MODERATED) {
@@ -114,6 +115,7 @@ int step_character_sheet(run *w)
         }
         gs_score s;
         const char *desc = c->visual_description, *name = c->name;
+        report_phase(w, n, "scoring");
         if (gs_provider_score_consistency(w->ctx->provider, path, NULL, 0, &desc, &name, 1, &s, &w->meter, w->err,
                                           sizeof w->err) != 0) {
             free(path);
@@ -121,7 +123,7 @@ int step_character_sheet(run *w)
             goto done;
         }
         double score = s.overall_score;
-        if (add_attempt(w, path, score, "generate") != 0) {
+        if (add_attempt(w, path, score, "generate", &s) != 0) {
             free(path);
             gs_score_free(&s);
             goto done;

@@ -234,8 +234,9 @@ local function index_by(list, key)
 end
 
 -- The attempts of one asset for its panel: from its event (every attempt the
--- step kept on disk, with its score) or, for a run recorded before events
--- carried them, the accepted one alone. `path` is the accepted file.
+-- step kept on disk, with its score, the vision check's issues, its time and
+-- what it cost) or, for a run recorded before events carried them, the
+-- accepted one alone. `path` is the accepted file.
 local function attempt_list(recorded, path, score)
   local out = {}
   if type(recorded) == "table" and #recorded > 0 then
@@ -243,7 +244,8 @@ local function attempt_list(recorded, path, score)
       local p = type(a) == "table" and a.path or nil
       if type(p) == "string" and p ~= "" then
         out[#out + 1] = { n = i, path = p, score = a.score, action = a.action, accepted = p == path,
-          video = p:match("%.mp4$") ~= nil }
+          video = p:match("%.mp4$") ~= nil, issues = type(a.issues) == "string" and a.issues or nil,
+          seconds = tonumber(a.seconds), usd = math.tointeger(a.ticks) and a.ticks / TICKS or nil }
       end
     end
   elseif path and path ~= "" then
@@ -265,6 +267,57 @@ local function panel(key, asset, path, spans, ledger)
     failed_requests = spent and spent.failed_requests or 0,
     note = asset.note,
   }
+end
+
+-- What each step kind's attempt is called on the run page, from the asset
+-- the steps name ("scene 3", a character's name).
+local ACTIVITY_LABEL = {
+  generate_character_sheet = function(asset) return "sheet of " .. asset end,
+  compose_keyframe = function(asset) return "keyframe " .. (asset:match("^scene (%d+)$") or asset) end,
+  generate_scene_video = function(asset) return "clip " .. (asset:match("^scene (%d+)$") or asset) end,
+}
+-- The accepted-asset events, as the activity key they end.
+local ENDS_ACTIVITY = {
+  character = function(d) return d.name and ("generate_character_sheet:" .. d.name) end,
+  keyframe = function(d) return d.scene_id and ("compose_keyframe:scene " .. d.scene_id) end,
+  video = function(d) return d.scene_id and ("generate_scene_video:scene " .. d.scene_id) end,
+}
+
+--- What runs now, from the timeline's activity events (each attempt's phase
+--- as the steps report it) since the run last began: one entry per asset still
+--- being made, in the order they began, {label=, attempt=, phase=, text=}
+--- ("clip 3, attempt 2, scoring"). An asset's accepted event ends its entry;
+--- the run's end ends them all.
+function M.activities(run)
+  local tl = type(run.timeline) == "table" and run.timeline or {}
+  local acts, order = {}, {}
+  for _, ev in ipairs(tl) do
+    local d = type(ev.data) == "table" and ev.data or {}
+    if ev.type == "activity" then
+      local label = ACTIVITY_LABEL[d.step] and type(d.asset) == "string" and ACTIVITY_LABEL[d.step](d.asset)
+      if label and type(d.phase) == "string" then
+        local key = d.step .. ":" .. d.asset
+        if not acts[key] then order[#order + 1] = key end
+        acts[key] = { label = label, attempt = math.tointeger(d.attempt), phase = d.phase }
+      end
+    elseif ENDS_ACTIVITY[ev.type] then
+      local key = ENDS_ACTIVITY[ev.type](d)
+      if key then acts[key] = nil end
+    elseif ev.type == "complete" or ev.type == "error" or ev.type == "cancelled" or ev.type == "interrupted"
+      or (ev.type == "status" and d.resumed) then
+      acts, order = {}, {}
+    end
+  end
+  local out = {}
+  for _, key in ipairs(order) do
+    local a = acts[key]
+    if a then
+      acts[key] = nil -- a key listed twice (ended, then begun again) shows once
+      a.text = ("%s, attempt %d, %s"):format(a.label, a.attempt or 1, a.phase)
+      out[#out + 1] = a
+    end
+  end
+  return out
 end
 
 -- What the run is doing right now, in words: parallel work said as parallel.
@@ -575,6 +628,7 @@ function M.run_model(run)
     doing = running and doing_now(run.status, { chars_done = chars_done, chars = #characters, kf_done = kf_done,
       scenes = #scenes, clips_done = clips_done, clips = #scenes - kf_skipped, clips_rendering = clips_rendering })
       or nil,
+    activities = running and M.activities(run) or {},
     eta = eta,
     eta_at = eta and ("%.3f"):format(now + eta) or nil,
     tab_title = tab_title,

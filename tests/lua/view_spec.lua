@@ -190,6 +190,58 @@ describe("view", function()
     assert.truthy(html:find('<rect class="tl-bar done" x="', 1, true))
   end)
 
+  it("gives each attempt in the panel its time, its cost and what the vision check found", function()
+    local id = seeded_run(conn, "c")
+    event(id, "status", 3, { status = "characters" })
+    event(id, "character", 9, { name = "O'Brien", attempts = {
+      { path = "runs/1/characters/o_brien_attempt1.png", score = 0.4, action = "generate",
+        issues = "fur is <orange>; tail missing", seconds = 4.5, ticks = 700000000 },
+      { path = "runs/1/characters/o brien.png", score = 0.91, action = "generate", seconds = 1.5, ticks = 0 } } })
+    local m = view.run_model(conn:get_run(id, { timeline = true }))
+    local a = m.characters[1].panel.attempts
+    assert.equal("fur is <orange>; tail missing", a[1].issues)
+    assert.equal(4.5, a[1].seconds)
+    assert.equal(0.07, a[1].usd)
+    assert.is_nil(a[2].issues)
+    local html = view.render("partials/character_card.html", { c = m.characters[1] })
+    assert.truthy(html:find('<span class="attempt-issues">Vision check: fur is &lt;orange&gt;; tail missing</span>', 1,
+      true), html)
+    assert.truthy(html:find('<span class="attempt-meta">4.5s · $0.07</span>', 1, true), html)
+    assert.truthy(html:find('<span class="attempt-meta">1.5s · $0</span>', 1, true), html)
+  end)
+
+  it("says what runs now from the steps' activity, each asset once, parallel side by side, until accepted", function()
+    local id = seeded_run(conn, "busy") -- status keyframes
+    event(id, "status", 1, { status = "keyframes" })
+    event(id, "activity", 2, { step = "compose_keyframe", asset = "scene 1", attempt = 1, phase = "generating" })
+    event(id, "activity", 3, { step = "compose_keyframe", asset = "scene 1", attempt = 1, phase = "scoring" })
+    event(id, "activity", 4, { step = "compose_keyframe", asset = "scene 1", attempt = 2, phase = "fixing" })
+    event(id, "keyframe", 5, { scene_id = 1 })
+    event(id, "activity", 5, { step = "generate_scene_video", asset = "scene 1", attempt = 1, phase = "generating" })
+    event(id, "activity", 6, { step = "compose_keyframe", asset = "scene 2", attempt = 1, phase = "generating" })
+    event(id, "activity", 7, { step = "generate_scene_video", asset = "scene 1", attempt = 2, phase = "scoring" })
+    local run = conn:get_run(id, { timeline = true })
+    local m = view.run_model(run)
+    local texts = {}
+    for i, act in ipairs(m.activities) do texts[i] = act.text end
+    assert.same({ "clip 1, attempt 2, scoring", "keyframe 2, attempt 1, generating" }, texts)
+    local html = view.render("partials/run_header.html", { m = m })
+    assert.truthy(html:find('<ul class="activity" id="run-activity" aria-label="Running now">', 1, true))
+    assert.truthy(html:find("clip 1, attempt 2, scoring</li>", 1, true))
+    -- The live fragment of an activity event carries the header with it.
+    assert.truthy(view.run_fragment(run, "activity"):find("keyframe 2, attempt 1, generating", 1, true))
+    -- Accepted, then the run ends: nothing runs.
+    event(id, "video", 8, { scene_id = 1 })
+    local left = view.activities(conn:get_run(id, { timeline = true }))
+    assert.equal(1, #left)
+    assert.equal("keyframe 2, attempt 1, generating", left[1].text)
+    event(id, "cancelled", 9, { status = "cancelled", reason = "asked" })
+    assert.same({}, view.activities(conn:get_run(id, { timeline = true })))
+    conn:update_run(id, { status = "cancelled" })
+    local ended = view.render("partials/run_header.html", { m = view.run_model(conn:get_run(id, { timeline = true })) })
+    assert.falsy(ended:find("run-activity", 1, true))
+  end)
+
   it("estimates the time left from past runs with the same provider, and not without them", function()
     local timing = require "grokspicy.timing"
     local live = seeded_run(conn, "now") -- provider local, status keyframes, 1 of 2 keyframes
