@@ -135,6 +135,9 @@ typedef struct gs_step_attempt {
     char *path;                     /* relative to output_dir when under it */
     double score;                   /* -1: not scored */
     const char *action;             /* "generate", "fix", "correct", "regenerate" */
+    char *issues;                   /* what the vision check found, "; "-joined; NULL: nothing */
+    double seconds;                 /* from the end of the attempt before (or the step's start) to its score */
+    int64_t ticks;                  /* what the step was charged over those seconds (1 USD = 10^10) */
 } gs_step_attempt;
 
 #define GS_STEP_MAX_FIELDS 24
@@ -212,6 +215,8 @@ typedef struct gs_step_event {
     char step[32];
     char asset[64];                 /* character name, "scene 2", "final" */
     char message[256];
+    char phase[16];                 /* progress: what the attempt does now ("generating", "scoring",
+                                       "fixing", "correcting"), "" when the event says a result */
 } gs_step_event;
 
 /* 1 with *ev filled, 0 on timeout, when nothing can arrive (no step pending

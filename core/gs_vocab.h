@@ -46,10 +46,17 @@
 /* Ended: no process works on the run. */
 #define GS_STATUSES_TERMINAL(X, SEP) X(GS_ST_COMPLETE) SEP GS_STATUSES_RESUMABLE(X, SEP)
 #define GS_STATUSES(X, SEP) GS_STATUSES_RUNNING(X, SEP) SEP GS_STATUSES_WAITING(X, SEP) SEP GS_STATUSES_TERMINAL(X, SEP)
+/* Not ended yet: working or waiting for its turn. */
+#define GS_STATUSES_UNENDED(X, SEP) GS_STATUSES_RUNNING(X, SEP) SEP GS_STATUSES_WAITING(X, SEP)
+
+/* The run list's filter for every run not ended yet (GS_STATUSES_UNENDED): a
+   filter name beside the statuses, never a status itself. */
+#define GS_FILTER_UNENDED running
 
 /* ---------------------------------------------------------------- events */
 
 #define GS_EV_RUN run
+#define GS_EV_RUN_NEW run-new
 #define GS_EV_STATUS status
 #define GS_EV_PLAN plan
 #define GS_EV_CHARACTER character
@@ -57,18 +64,22 @@
 #define GS_EV_SCRIPT script
 #define GS_EV_VIDEO video
 #define GS_EV_COST cost
+#define GS_EV_ACTIVITY activity
 #define GS_EV_COMPLETE complete
 #define GS_EV_ERROR error
 #define GS_EV_CANCELLED cancelled
 #define GS_EV_INTERRUPTED interrupted
 
 /* The types of the events table: X(type, ends the run's stream, page whose
-   sse-swap takes it). "run" carries the run list's row, every other type a
-   fragment of the run page. */
+   sse-swap takes it). "run" carries the run list's row (a replace by id),
+   "run-new" the row of a run just made (it goes on top of the list), every
+   other type a fragment of the run page ("activity": what an attempt does
+   now, generating or scoring, while it lasts). */
 #define GS_EVENTS(X, SEP)                                                                                 \
-    X(GS_EV_RUN, 0, list) SEP X(GS_EV_STATUS, 0, run) SEP X(GS_EV_PLAN, 0, run) SEP                       \
+    X(GS_EV_RUN, 0, list) SEP X(GS_EV_RUN_NEW, 0, list) SEP X(GS_EV_STATUS, 0, run) SEP X(GS_EV_PLAN, 0, run) SEP                       \
     X(GS_EV_CHARACTER, 0, run) SEP X(GS_EV_KEYFRAME, 0, run) SEP X(GS_EV_SCRIPT, 0, run) SEP               \
-    X(GS_EV_VIDEO, 0, run) SEP X(GS_EV_COST, 0, run) SEP X(GS_EV_COMPLETE, 1, run) SEP                      \
+    X(GS_EV_VIDEO, 0, run) SEP X(GS_EV_COST, 0, run) SEP X(GS_EV_ACTIVITY, 0, run) SEP                      \
+    X(GS_EV_COMPLETE, 1, run) SEP                                                                         \
     X(GS_EV_ERROR, 1, run) SEP X(GS_EV_CANCELLED, 1, run) SEP X(GS_EV_INTERRUPTED, 1, run)
 
 /* The one event that goes out on the SSE stream under another name: an

@@ -206,8 +206,10 @@ void gs_step_result_free(gs_step_result *r)
 {
     for (size_t i = 0; i < r->n_fields; i++)
         free(r->fields[i].s);
-    for (size_t i = 0; i < r->n_attempts; i++)
+    for (size_t i = 0; i < r->n_attempts; i++) {
         free(r->attempts[i].path);
+        free(r->attempts[i].issues);
+    }
     free(r->attempts);
     gs_free_strv(r->refs, r->n_refs);
     memset(r, 0, sizeof *r);

@@ -76,6 +76,8 @@ typedef struct run {
     gs_meter meter;             /* every provider call of the step: charges go to the queue */
     char err[1024];
     char *why;                  /* the issues of the first check that fell short */
+    double attempt_t0;          /* gs_monotonic() when the next attempt began (the step's start, then each attempt's end) */
+    int64_t attempt_ticks0;     /* meter.ticks then */
 } run;
 
 /* The best attempt so far, with what its score asked to fix. */
@@ -124,6 +126,7 @@ typedef struct image_job {
 #define ledger_asset_of gs_sti_ledger_asset_of
 #define note_retry gs_sti_note_retry
 #define progress gs_sti_progress
+#define report_phase gs_sti_report_phase
 #define push_event_locked gs_sti_push_event_locked
 #define rel_out gs_sti_rel_out
 #define render_moderated gs_sti_render_moderated
@@ -141,7 +144,9 @@ typedef struct image_job {
 #define render_image gs_sti_render_image
 #define run_job gs_sti_run_job
 
-int add_attempt(run *w, const char *abs, double score, const char *action);
+/* Keeps attempt abs (its score, what made it, the check's issues s may give,
+   its time and cost since the attempt before); 0, or -1 (the step failed). */
+int add_attempt(run *w, const char *abs, double score, const char *action, const gs_score *s);
 int add_field(gs_step_result *r, const char *key, int type, const char *s, double n);
 void asset_of(const gs_step_args *a, char *buf, size_t len);
 void best_free(best *b);
@@ -157,6 +162,8 @@ void future_finish(gs_future *f, const char *asset);
 void ledger_asset_of(const gs_step_args *a, char *buf, size_t len);
 void note_retry(run *w, double score, double threshold, const gs_score *s);
 void progress(run *w, int attempt, double score, const char *fmt, ...);
+/* Attempt n begins what phase names ("generating", "scoring", ...): the run page says so while it lasts. */
+void report_phase(run *w, int attempt, const char *phase);
 void push_event_locked(gs_steps_ctx *ctx, const gs_step_event *ev, gs_future *done_f);
 char *rel_out(const gs_steps_ctx *ctx, const char *abs);
 int render_moderated(run *w, const char *prompt, render_fn fn, const void *ud);

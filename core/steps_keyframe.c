@@ -80,11 +80,12 @@ static int score_keyframe(run *w, const cast *k, best *b, int n, char *path)
 {
     gs_score s;
     double score = 0;
+    report_phase(w, n, "scoring");
     if (score_cast(w, k, path, &score, &s) != 0) {
         free(path);
         return -1;
     }
-    if (add_attempt(w, path, score, n == 1 ? "generate" : "fix") != 0) {
+    if (add_attempt(w, path, score, n == 1 ? "generate" : "fix", &s) != 0) {
         free(path);
         gs_score_free(&s);
         return -1;
@@ -167,6 +168,7 @@ int step_compose_keyframe(run *w)
             goto done;
         }
         int grc;
+        report_phase(w, n, n == 1 ? "generating" : "fixing");
         if (n == 1) {
             image_job job = {.aspect = a->aspect, .path = path, .refs = (const char *const *)refs, .n_refs = n_refs};
             grc = render_moderated(w, prompt, render_image, &job);

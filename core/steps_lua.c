@@ -340,13 +340,20 @@ static void push_result(lua_State *L, gs_future *f)
     set_num(L, "cost", r->cost);
     lua_createtable(L, (int)r->n_attempts, 0);
     for (size_t i = 0; i < r->n_attempts; i++) {
-        lua_createtable(L, 0, 3);
+        lua_createtable(L, 0, 6);
         lua_pushstring(L, r->attempts[i].path);
         lua_setfield(L, -2, "path");
         if (r->attempts[i].score >= 0)
             set_num(L, "score", r->attempts[i].score);
         lua_pushstring(L, r->attempts[i].action);
         lua_setfield(L, -2, "action");
+        if (r->attempts[i].issues) {
+            lua_pushstring(L, r->attempts[i].issues);
+            lua_setfield(L, -2, "issues");
+        }
+        set_num(L, "seconds", r->attempts[i].seconds);
+        lua_pushinteger(L, (lua_Integer)r->attempts[i].ticks);
+        lua_setfield(L, -2, "ticks");
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     lua_setfield(L, -2, "attempts");
@@ -510,6 +517,10 @@ static int l_next_event(lua_State *L)
     }
     if (ev.score >= 0)
         set_num(L, "score", ev.score);
+    if (ev.phase[0]) {
+        lua_pushstring(L, ev.phase);
+        lua_setfield(L, -2, "phase");
+    }
     return 1;
 }
 

@@ -84,6 +84,18 @@ void progress(run *w, int attempt, double score, const char *fmt, ...)
     pthread_mutex_unlock(&w->ctx->mu);
 }
 
+void report_phase(run *w, int attempt, const char *phase)
+{
+    gs_step_event ev;
+    fill_event(&ev, GS_EVENT_PROGRESS, w->f, w->asset);
+    ev.attempt = attempt;
+    snprintf(ev.phase, sizeof ev.phase, "%s", phase);
+    snprintf(ev.message, sizeof ev.message, "%s", phase);
+    pthread_mutex_lock(&w->ctx->mu);
+    push_event_locked(w->ctx, &ev, NULL);
+    pthread_mutex_unlock(&w->ctx->mu);
+}
+
 static char *join_issues(const gs_score *s);
 
 /* Keeps what the vision check said the first time it sent the step round
@@ -94,17 +106,28 @@ void note_retry(run *w, double score, double threshold, const gs_score *s)
         w->why = join_issues(s);
 }
 
-int add_attempt(run *w, const char *abs, double score, const char *action)
+int add_attempt(run *w, const char *abs, double score, const char *action, const gs_score *s)
 {
     gs_step_result *r = w->r;
     gs_step_attempt *v = realloc(r->attempts, (r->n_attempts + 1) * sizeof *v);
     if (!v)
         return fail(w, "out of memory");
     r->attempts = v;
-    if (!(v[r->n_attempts].path = rel_out(w->ctx, abs)))
+    gs_step_attempt *a = &v[r->n_attempts];
+    memset(a, 0, sizeof *a);
+    if (!(a->path = rel_out(w->ctx, abs)))
         return fail(w, "out of memory");
-    v[r->n_attempts].score = score;
-    v[r->n_attempts].action = action;
+    if (s && s->n_issues > 0 && !(a->issues = join_issues(s))) {
+        free(a->path);
+        return fail(w, "out of memory");
+    }
+    a->score = score;
+    a->action = action;
+    double now = gs_monotonic();
+    a->seconds = now - w->attempt_t0;
+    a->ticks = w->meter.ticks - w->attempt_ticks0;
+    w->attempt_t0 = now;
+    w->attempt_ticks0 = w->meter.ticks;
     r->n_attempts++;
     return 0;
 }
@@ -287,6 +310,7 @@ void run_job(void *arg)
     asset_of(&f->args, w.asset, sizeof w.asset);
     ledger_asset_of(&f->args, w.ledger_asset, sizeof w.ledger_asset);
     w.meter = (gs_meter){queue_charge, &w, 0, f->ctx->provider->budget, 0};
+    w.attempt_t0 = gs_monotonic();
     int rc = -1;
     gs_media_set_cancel(&f->cancel, &f->ctx->closing); /* ffmpeg children die with the step */
     if (!cancelled(&w)) {

@@ -60,6 +60,15 @@ static int sheet_reference(run *w, char **base, char **ref)
     return 0;
 }
 
+/* Attempt n's sheet at path against the character's description: 0 with *s, or -1 (w->err says why). */
+static int score_sheet(run *w, const gs_step_character *c, int n, const char *path, gs_score *s)
+{
+    const char *desc = c->visual_description, *name = c->name;
+    report_phase(w, n, "scoring");
+    return gs_provider_score_consistency(w->ctx->provider, path, NULL, 0, &desc, &name, 1, s, &w->meter, w->err,
+                                         sizeof w->err);
+}
+
 int step_character_sheet(run *w)
 {
     const gs_step_character *c = &w->a->chars[0];
@@ -98,6 +107,7 @@ int step_character_sheet(run *w)
             job.refs = (const char *const *)&ref;
             job.n_refs = 1;
         }
+        report_phase(w, n, "generating");
         int grc = render_moderated(w, prompt, render_image, &job);
         free(prompt);
         if (grc == GS_PROVIDER_MODERATED) {
@@ -113,15 +123,13 @@ int step_character_sheet(run *w)
             goto done;
         }
         gs_score s;
-        const char *desc = c->visual_description, *name = c->name;
-        if (gs_provider_score_consistency(w->ctx->provider, path, NULL, 0, &desc, &name, 1, &s, &w->meter, w->err,
-                                          sizeof w->err) != 0) {
+        if (score_sheet(w, c, n, path, &s) != 0) {
             free(path);
             fail(w, "%s", w->err);
             goto done;
         }
         double score = s.overall_score;
-        if (add_attempt(w, path, score, "generate") != 0) {
+        if (add_attempt(w, path, score, "generate", &s) != 0) {
             free(path);
             gs_score_free(&s);
             goto done;

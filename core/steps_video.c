@@ -62,6 +62,7 @@ static int video_attempt(run *w, const cast *k, int n, const char *action, const
     }
     double dur = 0, score = 0;
     int grc;
+    report_phase(w, n, input ? "correcting" : "generating");
     if (input)
         grc = gs_provider_edit_video(w->ctx->provider, prompt, input, path, &w->meter, w->err, sizeof w->err);
     else
@@ -76,9 +77,10 @@ static int video_attempt(run *w, const cast *k, int n, const char *action, const
         fail(w, "%s", w->err);
         goto fail;
     }
+    report_phase(w, n, "scoring");
     if (score_cast(w, k, last, &score, &s) != 0)
         goto fail;
-    if (add_attempt(w, path, score, action) != 0)
+    if (add_attempt(w, path, score, action, &s) != 0)
         goto fail;
     progress(w, n, score, "%s: %.1f s clip, last frame scored %.2f", action, dur, score);
     note_retry(w, score, w->o->video_threshold, &s);

@@ -132,10 +132,19 @@ static const char schema5_extras[] =
 
 /* ---------------------------------------------------------------- statements */
 
+/* thumb: the run list's picture of a run, its first keyframe (the opening of
+   the story, there early and never replaced), else its last clip's final frame;
+   both looked up by their (run_id, scene_id) index. */
 #define RUN_SUMMARY "id, concept, title, style, aspect_ratio, color_palette, status, script_path," \
     " final_video_path, started_at, completed_at, error, cost_usd, updated_at, owner_pid," \
-    " heartbeat_at, provider"
+    " heartbeat_at, provider," \
+    " coalesce((SELECT keyframe_path FROM keyframe_assets k WHERE k.run_id = runs.id AND keyframe_path <> ''" \
+    " ORDER BY scene_id LIMIT 1), (SELECT last_frame_path FROM video_assets v WHERE v.run_id = runs.id" \
+    " AND last_frame_path <> '' ORDER BY scene_id DESC LIMIT 1)) AS thumb"
 #define W_STATUS " WHERE status = ?1"
+/* The filter GS_FILTER_UNENDED: every run not ended yet. */
+#define W_UNENDED " WHERE status IN " GS_VOCAB_SQL_LIST(GS_STATUSES_UNENDED)
+#define W_UNENDED_Q W_UNENDED " AND " Q_MATCH
 /* q is a plain substring: LIKE's %, _ and the escape char itself are escaped. */
 #define PAT "'%' || replace(replace(replace(?2, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%' ESCAPE '\\'"
 #define Q_MATCH "(concept LIKE " PAT " OR title LIKE " PAT ")"
@@ -172,7 +181,8 @@ static const char *const stmt_sql[ST_N] = {
     [ST_GET_VASSETS] = "SELECT * FROM video_assets WHERE run_id = ?1 ORDER BY scene_id",
     /* What happened to a run, without the fragments: the run page derives its
        step states and its active time from it ("run" events only repeat the status). */
-    [ST_GET_TIMELINE] = "SELECT id, type, created_at, data FROM events WHERE run_id = ?1 AND type <> " GS_VOCAB_SQL(GS_EV_RUN) " ORDER BY id",
+    [ST_GET_TIMELINE] = "SELECT id, type, created_at, data FROM events WHERE run_id = ?1 AND type NOT IN ("
+                        GS_VOCAB_SQL(GS_EV_RUN) ", " GS_VOCAB_SQL(GS_EV_RUN_NEW) ") ORDER BY id",
     [ST_LIST0] = LIST(""), [ST_LIST1] = LIST(W_STATUS), [ST_LIST2] = LIST(W_Q), [ST_LIST3] = LIST(W_BOTH),
     [ST_COUNT0] = COUNT(""), [ST_COUNT1] = COUNT(W_STATUS), [ST_COUNT2] = COUNT(W_Q),
     [ST_COUNT3] = COUNT(W_BOTH),
@@ -184,6 +194,8 @@ static const char *const stmt_sql[ST_N] = {
                      " run_id = excluded.run_id, kind = excluded.kind, path = excluded.path,"
                      " sha256 = excluded.sha256, score = excluded.score, attempts = excluded.attempts,"
                      " cost_usd = excluded.cost_usd, asset_json = excluded.asset_json, created_at = excluded.created_at",
+    [ST_LIST_UNENDED0] = LIST(W_UNENDED), [ST_LIST_UNENDED1] = LIST(W_UNENDED_Q),
+    [ST_COUNT_UNENDED0] = COUNT(W_UNENDED), [ST_COUNT_UNENDED1] = COUNT(W_UNENDED_Q),
 };
 
 static const struct field character_fields[] = {

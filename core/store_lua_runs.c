@@ -294,13 +294,20 @@ static void check_list_opts(lua_State *L, const char *op, int with_paging)
     }
 }
 
-/* Picks the statement variant for the filters and binds status (?1) and q (?2). */
+/* Picks the statement variant for the filters and binds status (?1) and q (?2).
+   The status GS_FILTER_UNENDED is the filter of every run not ended (no ?1). */
 static int bind_filters(lua_State *L, sqlite3_stmt **stp, gs_db *db, int base_id, int depth, const char *op)
 {
     char err[GS_STORE_ERRLEN];
     int has_status = lua_getfield(L, 2, "status") == LUA_TSTRING;
     int has_q = lua_getfield(L, 2, "q") == LUA_TSTRING;
-    sqlite3_stmt *st = get_stmt(db, base_id + has_status + 2 * has_q, op, err, sizeof err);
+    int unended = has_status && strcmp(lua_tostring(L, 3), GS_VOCAB_STR(GS_FILTER_UNENDED)) == 0;
+    int id = base_id + has_status + 2 * has_q;
+    if (unended) {
+        id = (base_id == ST_LIST0 ? ST_LIST_UNENDED0 : ST_COUNT_UNENDED0) + has_q;
+        has_status = 0;
+    }
+    sqlite3_stmt *st = get_stmt(db, id, op, err, sizeof err);
     if (!st)
         raise_msg(L, db, depth, err);
     if (has_status)
@@ -332,7 +339,9 @@ static int list_runs_body(lua_State *L)
     return 1;
 }
 
-/* store.list_runs(conn, {limit=50, offset=0, status=, q=}) -> array, newest first */
+/* store.list_runs(conn, {limit=50, offset=0, status=, q=}) -> array, newest first; status
+ * "running" (GS_FILTER_UNENDED) lists every run not ended. Each row has thumb: its
+ * first keyframe's path, else its last clip's final frame (nil before either). */
 int l_list_runs(lua_State *L)
 {
     check_list_opts(L, "list_runs", 1);
@@ -400,7 +409,7 @@ static int count_runs_body(lua_State *L)
     return 1;
 }
 
-/* store.count_runs(conn, {status=, q=}) -> integer */
+/* store.count_runs(conn, {status=, q=}) -> integer; status as list_runs takes it */
 int l_count_runs(lua_State *L)
 {
     check_list_opts(L, "count_runs", 0);

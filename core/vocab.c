@@ -4,7 +4,8 @@
  * from gs_vocab.h, so nothing in this file names a status or an event.
  *
  * Lua: vocab.statuses (array, in order), vocab.running, vocab.waiting, vocab.resumable,
- * vocab.terminal (sets: name -> true), vocab.events (array of types, in order),
+ * vocab.terminal, vocab.unended (sets: name -> true), vocab.unended_filter (the run
+ * list's filter name for the unended ones), vocab.events (array of types, in order),
  * vocab.event[type] = {wire=, terminal=, page=}, vocab.wire(type) -> the name
  * it goes out with on the SSE stream.
  */
@@ -24,6 +25,7 @@ static const char *const running[] = {GS_STATUSES_RUNNING(CSTR, ) NULL};
 static const char *const resumable[] = {GS_STATUSES_RESUMABLE(CSTR, ) NULL};
 static const char *const waiting[] = {GS_STATUSES_WAITING(CSTR, ) NULL};
 static const char *const terminal[] = {GS_STATUSES_TERMINAL(CSTR, ) NULL};
+static const char *const unended[] = {GS_STATUSES_UNENDED(CSTR, ) NULL};
 
 struct event_def {
     const char *type;
@@ -103,6 +105,10 @@ int luaopen_grokspicy_core_vocab(lua_State *L)
     lua_setfield(L, -2, "waiting");
     push_set(L, terminal);
     lua_setfield(L, -2, "terminal");
+    push_set(L, unended);
+    lua_setfield(L, -2, "unended");
+    lua_pushstring(L, GS_VOCAB_STR(GS_FILTER_UNENDED));
+    lua_setfield(L, -2, "unended_filter");
     lua_newtable(L); /* events */
     lua_newtable(L); /* event */
     for (int i = 0; events[i].type; i++) {

@@ -1,5 +1,6 @@
 // The little the dashboard needs beyond htmx: a larger view of an image on
-// click or Enter, new runs on top of the run list, the elapsed time and the
+// click or Enter, the run list's live rows (new ones on top, none for runs the
+// page does not show), the elapsed time and the
 // estimate of a running run ticking between events, the run's state on the
 // tab (title and icon) and read out to screen readers, and clips held still
 // for people who ask for less motion. Loaded from /static: the
@@ -119,40 +120,38 @@
   document.addEventListener("htmx:afterSettle", refresh);
   document.addEventListener("DOMContentLoaded", refresh);
   if (still && still.addEventListener) still.addEventListener("change", holdClips);
-  // A "run" event for a run the list does not show yet carries a row
-  // (hx-swap-oob) with no row to replace. Before htmx swaps, give it one: on
-  // the unfiltered first page a new row on top, elsewhere a row in a hidden
-  // table body (the run belongs to another page or filter). htmx would
-  // otherwise drop the row and report an error.
+  // The run list's live rows. A "run-new" event's row goes on top of the list
+  // (tbody sse-swap, afterbegin) where new runs belong: the first page,
+  // unfiltered or filtered to the runs not ended; never twice (a reconnect
+  // replays it). A "run" event's row replaces its own by id (hx-swap-oob); a
+  // run this page does not show is left out rather than handed to htmx with
+  // no row to replace.
   function listsNewRuns() {
     var q = new URLSearchParams(location.search);
-    return !(q.get("q") || q.get("status") || (q.get("page") && q.get("page") !== "1"));
+    var status = q.get("status");
+    return !(q.get("q") || (status && status !== "running") || (q.get("page") && q.get("page") !== "1"));
+  }
+  function rowIds(html) {
+    var t = document.createElement("template"); // parsed inert: nothing in it runs
+    t.innerHTML = html;
+    return Array.prototype.map.call(t.content.querySelectorAll("tr.run-row[id]"), function (r) { return r.id; });
   }
   document.addEventListener("htmx:sseBeforeMessage", function (e) {
     var rows = document.getElementById("run-rows");
-    var data = e.detail && e.detail.data;
-    if (!rows || typeof data !== "string" || data.indexOf("run-row-") < 0) return;
-    var t = document.createElement("template"); // parsed inert: nothing in it runs
-    t.innerHTML = data;
-    t.content.querySelectorAll("tr.run-row[id]").forEach(function (row) {
-      if (document.getElementById(row.id)) return;
-      var slot = document.createElement("tr");
-      slot.id = row.id;
-      if (listsNewRuns()) {
-        var empty = rows.querySelector("tr.empty");
-        if (empty) empty.remove();
-        rows.insertBefore(slot, rows.firstChild);
-      } else {
-        var away = document.getElementById("run-rows-elsewhere");
-        if (!away) {
-          away = document.createElement("tbody");
-          away.id = "run-rows-elsewhere";
-          away.hidden = true;
-          rows.parentNode.appendChild(away);
-        }
-        away.appendChild(slot);
+    var msg = e.detail;
+    if (!rows || !msg || typeof msg.data !== "string") return;
+    var ids = rowIds(msg.data);
+    var shown = ids.filter(function (id) { return document.getElementById(id); });
+    if (msg.type === "run-new") {
+      if (!listsNewRuns() || ids.length === 0 || shown.length > 0) {
+        e.preventDefault();
+        return;
       }
-    });
+      var empty = rows.querySelector("tr.empty");
+      if (empty) empty.remove();
+    } else if (msg.type === "run" && shown.length === 0) {
+      e.preventDefault();
+    }
   });
   function fmt(s) {
     s = Math.max(0, Math.floor(s));

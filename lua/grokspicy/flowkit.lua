@@ -73,6 +73,9 @@ function M.tracker(ctx, progress, observer, run_id)
     t.record_charges()
     if ev and ev.kind == "progress" then
       progress:event(ev)
+      if ev.phase then
+        observer:on_activity(run_id, { step = ev.step, asset = ev.asset, attempt = ev.attempt, phase = ev.phase })
+      end
     elseif progress.tick then
       progress:tick() -- the terminal's clock goes on while nothing reports
     end

@@ -28,7 +28,8 @@ RecordLost.__tostring = function(e) return e.message end
 M.RecordLost = RecordLost
 
 local METHODS = { "on_run_start", "on_resume", "on_status", "on_plan", "on_character", "on_keyframe",
-  "on_script", "on_video", "on_charge", "on_complete", "on_error", "on_cancelled", "heartbeat", "cancel_requested" }
+  "on_script", "on_video", "on_charge", "on_activity", "on_complete", "on_error", "on_cancelled", "heartbeat",
+  "cancel_requested" }
 M.METHODS = METHODS
 
 --- The interface: every method exists and does nothing. Subclass it.
@@ -56,6 +57,10 @@ function PipelineObserver.on_video(_, _run_id, _asset) end
 --- {step, asset, endpoint, model, request_id, ticks, estimated, outcome,
 --- detail, update}; 1 USD = 10^10 ticks.
 function PipelineObserver.on_charge(_, _run_id, _charge) end
+--- An attempt of a step begins a phase: {step, asset, attempt, phase} as the
+--- steps report it (step "generate_scene_video", asset "scene 3", attempt 2,
+--- phase "scoring"); the run page says what runs now from these.
+function PipelineObserver.on_activity(_, _run_id, _activity) end
 --- The run ended well: final_path is its final.mp4.
 function PipelineObserver.on_complete(_, _run_id, _final_path) end
 --- where (optional): what failed, {step=, scene_id=, character=, asset=} (see flow.lua).
@@ -211,8 +216,11 @@ end
 -- with the time it is stored with: a page loaded later renders the same HTML.
 -- A page loaded between the two shows the rows; the event still reaches its
 -- stream (it starts after the events the page had). The bus is rung after the
--- commit so a woken stream always finds the rows.
-function WebObserver:_record(run_id, kind, key, data, writes)
+-- commit so a woken stream always finds the rows. The list's row goes with
+-- every record as a "run" event (it replaces the row by id), or as row_type
+-- ("run-new": the run was just made; the list puts it on top; false: no row,
+-- the record changes nothing the row shows).
+function WebObserver:_record(run_id, kind, key, data, writes, row_type)
   local conn = self.conn
   if writes then self:_write(kind, function() return conn:transaction(writes) end) end
   local now = store.now()
@@ -231,11 +239,15 @@ function WebObserver:_record(run_id, kind, key, data, writes)
       end)
     end
     run.history = self.history
-    row_html = self.view.run_row(run, true)
-    html = self.view.run_fragment(run, kind, key)
+    local model = self.view.run_model(run)
+    if row_type ~= false then row_html = self.view.run_row(run, row_type == nil, model) end
+    html = self.view.run_fragment(run, kind, key, model)
   end
   local id = self:_write(kind, function() return conn:transaction(function()
-    conn:append_event { run_id = run_id, type = "run", data = { status = status }, html = row_html, created_at = now }
+    if row_type ~= false then
+      conn:append_event { run_id = run_id, type = row_type or "run", data = { status = status }, html = row_html,
+        created_at = now }
+    end
     return conn:append_event { run_id = run_id, type = kind, data = ev_data, html = html, created_at = now }
   end) end)
   if self.bus then
@@ -262,7 +274,7 @@ function WebObserver:on_run_start(concept)
   end
   self:_record(run_id, "status", nil, { status = "pending" }, function(conn)
     if self.provider then conn:update_run(run_id, { provider = self.provider }) end
-  end)
+  end, "run-new")
   return run_id
 end
 
@@ -291,13 +303,15 @@ function WebObserver:on_plan(run_id, plan)
   end)
 end
 
--- Every attempt the step kept on disk ({path, score, action}), for the run
--- page's attempt panel; nil when the step said nothing of them.
+-- Every attempt the step kept on disk ({path, score, action, issues, seconds,
+-- ticks}), for the run page's attempt panel; nil when the step said nothing of them.
 local function attempts_of(asset)
   local list = {}
   for _, a in ipairs(type(asset.attempts) == "table" and asset.attempts or {}) do
     if type(a) == "table" and type(a.path) == "string" then
-      list[#list + 1] = { path = a.path, score = tonumber(a.score), action = a.action }
+      list[#list + 1] = { path = a.path, score = tonumber(a.score), action = a.action,
+        issues = type(a.issues) == "string" and a.issues ~= "" and a.issues or nil,
+        seconds = tonumber(a.seconds), ticks = math.tointeger(a.ticks) }
     end
   end
   return #list > 0 and list or nil
@@ -338,6 +352,14 @@ function WebObserver:on_video(run_id, asset)
       asset_cost(asset)
       conn:upsert_video_asset(run_id, with_url(asset, "video_url"))
     end)
+end
+
+-- What an attempt does now: the run page's "now" line and nothing else (no
+-- list row: the row shows no activity).
+function WebObserver:on_activity(run_id, act)
+  if type(act) ~= "table" then return end
+  self:_record(run_id, "activity", nil, { step = act.step, asset = act.asset, attempt = act.attempt,
+    phase = act.phase }, nil, false)
 end
 
 -- The run ends in this process: after its last record (whatever became of

@@ -46,6 +46,18 @@ function M.badge_class(status)
   return "busy"
 end
 
+--- The run list's status menu, {value=, label=} in order: every run not ended
+--- (grokspicy.vocab.unended_filter), then the queue and the ends. A step's
+--- name is still a valid ?status= (a run's status between its steps), listed
+--- only while it is the chosen one.
+function M.status_filters(chosen)
+  local out = { { value = vocab.unended_filter, label = vocab.unended_filter .. " (not ended)" } }
+  for _, s in ipairs(M.STATUSES) do
+    if not RUNNING[s] or s == chosen then out[#out + 1] = { value = s, label = s } end
+  end
+  return out
+end
+
 --- An id-safe slug for a character name (element ids, file names).
 function M.slug(name)
   local s = tostring(name or ""):lower():gsub("[^%w]+", "-"):gsub("^-+", ""):gsub("-+$", "")
@@ -222,8 +234,9 @@ local function index_by(list, key)
 end
 
 -- The attempts of one asset for its panel: from its event (every attempt the
--- step kept on disk, with its score) or, for a run recorded before events
--- carried them, the accepted one alone. `path` is the accepted file.
+-- step kept on disk, with its score, the vision check's issues, its time and
+-- what it cost) or, for a run recorded before events carried them, the
+-- accepted one alone. `path` is the accepted file.
 local function attempt_list(recorded, path, score)
   local out = {}
   if type(recorded) == "table" and #recorded > 0 then
@@ -231,7 +244,8 @@ local function attempt_list(recorded, path, score)
       local p = type(a) == "table" and a.path or nil
       if type(p) == "string" and p ~= "" then
         out[#out + 1] = { n = i, path = p, score = a.score, action = a.action, accepted = p == path,
-          video = p:match("%.mp4$") ~= nil }
+          video = p:match("%.mp4$") ~= nil, issues = type(a.issues) == "string" and a.issues or nil,
+          seconds = tonumber(a.seconds), usd = math.tointeger(a.ticks) and a.ticks / TICKS or nil }
       end
     end
   elseif path and path ~= "" then
@@ -253,6 +267,57 @@ local function panel(key, asset, path, spans, ledger)
     failed_requests = spent and spent.failed_requests or 0,
     note = asset.note,
   }
+end
+
+-- What each step kind's attempt is called on the run page, from the asset
+-- the steps name ("scene 3", a character's name).
+local ACTIVITY_LABEL = {
+  generate_character_sheet = function(asset) return "sheet of " .. asset end,
+  compose_keyframe = function(asset) return "keyframe " .. (asset:match("^scene (%d+)$") or asset) end,
+  generate_scene_video = function(asset) return "clip " .. (asset:match("^scene (%d+)$") or asset) end,
+}
+-- The accepted-asset events, as the activity key they end.
+local ENDS_ACTIVITY = {
+  character = function(d) return d.name and ("generate_character_sheet:" .. d.name) end,
+  keyframe = function(d) return d.scene_id and ("compose_keyframe:scene " .. d.scene_id) end,
+  video = function(d) return d.scene_id and ("generate_scene_video:scene " .. d.scene_id) end,
+}
+
+--- What runs now, from the timeline's activity events (each attempt's phase
+--- as the steps report it) since the run last began: one entry per asset still
+--- being made, in the order they began, {label=, attempt=, phase=, text=}
+--- ("clip 3, attempt 2, scoring"). An asset's accepted event ends its entry;
+--- the run's end ends them all.
+function M.activities(run)
+  local tl = type(run.timeline) == "table" and run.timeline or {}
+  local acts, order = {}, {}
+  for _, ev in ipairs(tl) do
+    local d = type(ev.data) == "table" and ev.data or {}
+    if ev.type == "activity" then
+      local label = ACTIVITY_LABEL[d.step] and type(d.asset) == "string" and ACTIVITY_LABEL[d.step](d.asset)
+      if label and type(d.phase) == "string" then
+        local key = d.step .. ":" .. d.asset
+        if not acts[key] then order[#order + 1] = key end
+        acts[key] = { label = label, attempt = math.tointeger(d.attempt), phase = d.phase }
+      end
+    elseif ENDS_ACTIVITY[ev.type] then
+      local key = ENDS_ACTIVITY[ev.type](d)
+      if key then acts[key] = nil end
+    elseif ev.type == "complete" or ev.type == "error" or ev.type == "cancelled" or ev.type == "interrupted"
+      or (ev.type == "status" and d.resumed) then
+      acts, order = {}, {}
+    end
+  end
+  local out = {}
+  for _, key in ipairs(order) do
+    local a = acts[key]
+    if a then
+      acts[key] = nil -- a key listed twice (ended, then begun again) shows once
+      a.text = ("%s, attempt %d, %s"):format(a.label, a.attempt or 1, a.phase)
+      out[#out + 1] = a
+    end
+  end
+  return out
 end
 
 -- What the run is doing right now, in words: parallel work said as parallel.
@@ -563,6 +628,7 @@ function M.run_model(run)
     doing = running and doing_now(run.status, { chars_done = chars_done, chars = #characters, kf_done = kf_done,
       scenes = #scenes, clips_done = clips_done, clips = #scenes - kf_skipped, clips_rendering = clips_rendering })
       or nil,
+    activities = running and M.activities(run) or {},
     eta = eta,
     eta_at = eta and ("%.3f"):format(now + eta) or nil,
     tab_title = tab_title,
@@ -636,8 +702,9 @@ end
 
 --- HTML of the fragment a live event carries for a run page: the header and
 --- whatever slot changed, each marked for an out-of-band replace by id.
-function M.run_fragment(run, kind, key)
-  local model = M.run_model(run)
+--- model: run_model(run) when the caller has it already (the observer renders the list row from it too).
+function M.run_fragment(run, kind, key, model)
+  model = model or M.run_model(run)
   local parts = { M.render("partials/run_header.html", { m = model, oob = true }) }
   if kind == "plan" then
     parts[#parts + 1] = M.render("partials/storyboard.html", { m = model, oob = true })
@@ -677,29 +744,32 @@ function M.run_fragment(run, kind, key)
   return table.concat(parts, "\n")
 end
 
---- HTML of a run's row in the run list, for the list page's live updates.
-function M.run_row(run, oob)
-  return M.render("partials/run_row.html", { r = M.list_item(run), oob = oob })
+--- HTML of a run's row in the run list, for the list page's live updates: oob
+--- marks it to replace the row of the same id ("run" events); without it the
+--- row stands alone ("run-new" events put it on top). model as list_item takes it.
+function M.run_row(run, oob, model)
+  return M.render("partials/run_row.html", { r = M.list_item(run, model), oob = oob })
 end
 
 -- Row HTML of finished runs, keyed by every field the row is made from: a
 -- finished run's row depends on nothing else (a running one shows the time so
--- far, so it is never kept). Bounded: emptied when it reaches ROW_MEMO_MAX.
+-- far and its progress, so it is never kept). Bounded: emptied when it reaches ROW_MEMO_MAX.
 local ROW_MEMO_MAX = 1000
 local row_memo, row_memo_n = {}, 0
 
 local function row_key(run)
   local cost = run.cost_usd
   return concat({ run.id, run.status, run.updated_at or "", run.completed_at or "", run.started_at or "",
-    cost and ("%.17g"):format(cost) or "", run.provider or "", run.title or "\0", run.concept or "", run.error or "" },
-    "\0")
+    cost and ("%.17g"):format(cost) or "", run.provider or "", run.title or "\0", run.concept or "", run.error or "",
+    run.thumb or "" }, "\0")
 end
 
---- list_item(run) plus html = its run_row.html (safe), remembered for finished runs;
+--- list_item(run, model) plus html = its run_row.html (safe), remembered for finished runs;
 --- index.html writes r.html when present instead of including the partial.
-function M.list_item_html(run)
-  local item = M.list_item(run)
-  local key = not RUNNING[run.status] and not run.queue_place and row_key(run) -- a place in the queue moves
+function M.list_item_html(run, model)
+  local item = M.list_item(run, model)
+  -- A running run's row moves with its progress and clock, a queued one's with its place.
+  local key = not RUNNING[run.status] and not run.queue_place and row_key(run)
   local html = key and row_memo[key]
   if not html then
     html = template.safe(M.render("partials/run_row.html", { r = item }))
@@ -712,9 +782,30 @@ function M.list_item_html(run)
   return item
 end
 
---- One entry of the run list, from a list_runs row.
-function M.list_item(run)
+-- The first keyframe, else the last clip's final frame, of a get_run table
+-- (list_runs rows carry it as thumb).
+local function thumb_of(run)
+  if run.thumb then return run.thumb ~= "" and run.thumb or nil end
+  for _, k in ipairs(run.keyframe_assets or {}) do
+    if (k.keyframe_path or "") ~= "" then return k.keyframe_path end
+  end
+  local v = run.video_assets or {}
+  for i = #v, 1, -1 do
+    if (v[i].last_frame_path or "") ~= "" then return v[i].last_frame_path end
+  end
+  return nil
+end
+
+--- One entry of the run list, from a list_runs row or a get_run table. A
+--- running run's entry has its progress (pct, phase) when model (its
+--- run_model) is given, or when run is a get_run table read with its timeline.
+function M.list_item(run, model)
+  local running = RUNNING[run.status] == true
+  if running and not model and type(run.timeline) == "table" then model = M.run_model(run) end
   return {
+    thumb = thumb_of(run),
+    pct = running and model and model.progress_pct or nil,
+    phase = running and model and model.phase or nil,
     id = run.id, title = run.title, concept = run.concept, status = run.status,
     badge = M.badge_class(run.status), started_at = run.started_at, cost = run.cost_usd or 0,
     elapsed = M.elapsed(run), provider = run.provider, running = RUNNING[run.status] == true,

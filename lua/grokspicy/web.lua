@@ -5,11 +5,13 @@
 -- (the server's sweeper every few seconds, and inside a cancel or a claim).
 --
 -- Routes (GET and HEAD, except the two POST actions; anything else is 405 with an Allow header):
---   /                 run list: ?page=N (1..), ?status=S (one of view.STATUSES), ?q=text
+--   /                 run list: ?page=N (1..), ?status=S (one of view.STATUSES, or "running":
+--                     every run not ended), ?q=text
 --   /run/{id}         one run page; 404 page when missing
 --   /run/{id}/script  the run's script.md rendered as a storyboard page (404 before it exists)
 --   /api              a page (HTML) that lists the JSON routes
---   /api/runs         JSON array: ?limit= (default 50, max 500), ?offset=, ?status=
+--   /api/runs         JSON array: ?limit= (default 50, max 500), ?offset=, ?status= (as for /);
+--                     each run's thumb is its first keyframe's path (or its last final frame)
 --   /api/runs/{id}    JSON: the nested run of store get_run (plan_json an object), plus what its events say:
 --                     active_seconds, wall_seconds, steps [{key, label, state}] and
 --                     stop {kind, at, reason, by, step, scene_id, character, asset}
@@ -35,7 +37,7 @@
 --
 -- Template contexts (every page also gets token = the server's token or nil):
 --   index.html  { runs = { view.list_item_html(row)... }, page =, pages =, total =, status = "" | S,
---                 q = "" | text, statuses = view.STATUSES }
+--                 q = "" | text, filters = { {value=, label=}... } (the status menu) }
 --   run.html    { run = the get_run table, m = view.run_model(run) }
 --   error.html  { code =, title =, message = }
 
@@ -143,7 +145,9 @@ local function int_param(req, name, default, min, max)
   return n
 end
 
-local VALID_STATUS = {}
+local vocab = require "grokspicy.vocab"
+local UNENDED = vocab.unended_filter
+local VALID_STATUS = { [UNENDED] = true }
 for _, s in ipairs(view.STATUSES) do VALID_STATUS[s] = true end
 
 local function status_param(req)
@@ -175,10 +179,16 @@ local function index(req)
   local places = require("grokspicy.queue").places(db)
   for i, row in ipairs(db:list_runs(filter)) do
     row.queue_place = places[row.id]
-    runs[i] = view.list_item_html(row)
+    -- A running run's progress is its page's (the same model): a few runs at most.
+    local model
+    if view.is_running(row.status) then
+      local full = db:get_run(row.id, { timeline = true })
+      model = full and view.run_model(full)
+    end
+    runs[i] = view.list_item_html(row, model)
   end
   return html(200, view.render("index.html", { runs = runs, page = page, pages = pages, total = total,
-    status = status or "", q = q, statuses = view.STATUSES, token = conf.token }))
+    status = status or "", q = q, filters = view.status_filters(status), token = conf.token }))
 end
 
 local function run_page(_, id)
@@ -272,7 +282,7 @@ local function api_bundle(req, id)
 end
 
 local function api_page()
-  return html(200, view.render("api.html", { statuses = view.STATUSES, token = conf.token }))
+  return html(200, view.render("api.html", { statuses = view.STATUSES, unended = UNENDED, token = conf.token }))
 end
 
 local function health()
@@ -393,6 +403,13 @@ local function api_create_run(req)
   if not run_req then return json(400, { error = newrun.summary(errors), errors = errors }) end
   local id, err = require("grokspicy.queue").enqueue(db, conf.output_dir or "output", run_req)
   if not id then return json(500, { error = err }) end
+  -- Open run lists show it at once (their stream reads the store), before it starts.
+  local run = db:get_run(id)
+  if run then
+    run.queue_place = require("grokspicy.queue").places(db)[id]
+    pcall(db.append_event, db, { run_id = id, type = "run-new", data = { status = run.status },
+      html = view.run_row(run) })
+  end
   return json(202, { id = id, url = "/run/" .. id })
 end
 

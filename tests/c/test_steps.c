@@ -99,6 +99,12 @@ static void test_sheet_stops_at_threshold(void)
     CHECK(strstr(fake_nth(&f, "generate_image", 1)->prompt, "make the scarf green") != NULL);
     CHECK(strstr(fake_nth(&f, "generate_image", 0)->prompt, "a red fox with a green scarf") != NULL);
     CHECK(fabs(r->cost - 0.14) < 1e-9);
+    /* Each attempt: what the check found (the first fell short), its cost and its time. */
+    CHECK_STR(r->attempts[0].issues, "scarf colour is wrong");
+    CHECK(r->attempts[1].issues == NULL);
+    CHECK(r->attempts[0].ticks == (int64_t)(0.07 * (double)GS_TICKS_PER_USD + 0.5));
+    CHECK(r->attempts[1].ticks == r->attempts[0].ticks);
+    CHECK(r->attempts[0].seconds >= 0 && r->attempts[1].seconds >= 0 && r->attempts[0].seconds < 600);
     gs_future_release(fu);
     gs_steps_free(ctx);
 }
@@ -551,7 +557,8 @@ static void test_done_never_dropped(void)
     }
     printf("# flood: %d done, %d progress delivered, %zu progress dropped\n", done, progress, st.dropped);
     CHECK(done == 8);
-    CHECK(progress + (int)st.dropped == 8 * 20);
+    /* three per attempt: generating and scoring begin, then its score */
+    CHECK(progress + (int)st.dropped == 8 * 20 * 3);
     for (int i = 0; i < 8; i++)
         gs_future_release(fu[i]);
     gs_steps_free(ctx);

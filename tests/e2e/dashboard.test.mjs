@@ -163,6 +163,11 @@ test("a run fills in live, survives a reconnect, and escapes its concept", { tim
     let navigations = 0;
     page.on("framenavigated", (f) => { if (f === page.mainFrame()) navigations++; });
 
+    // What runs now, as the steps report it: an asset, its attempt and its phase.
+    const activity = page.locator("#run-activity li").first();
+    await activity.waitFor({ timeout: 120000 });
+    assert.match(await activity.innerText(),
+      /^(sheet of .+|keyframe \d+|clip \d+), attempt \d+, (generating|fixing|correcting|scoring)$/);
     // The first character sheet arrives live.
     await page.locator("article.character img").first().waitFor({ timeout: 120000 });
     // While it runs, the tab says how far and what runs, with the running icon;
@@ -236,6 +241,10 @@ test("a run fills in live, survives a reconnect, and escapes its concept", { tim
     await panel.locator("summary").click();
     await panel.locator("li.attempt.accepted img").waitFor({ timeout: 5000 });
     assert.match(await panel.locator("summary").innerText(), /^\d+ attempts? · /);
+    // Each attempt with its own time and cost (the local renderer bills nothing).
+    assert.match(await panel.locator("li.attempt.accepted .attempt-meta").nth(1).innerText(), /^\d+\.\ds · \$0$/);
+    // Finished: nothing runs now.
+    assert.equal(await page.locator("#run-activity").count(), 0);
     // The timeline: one bar per step and asset on one axis.
     assert.ok(await page.locator("#run-timeline .tl-row.tl-step").count() >= 5);
     assert.equal(await page.locator("#run-timeline .tl-row.tl-asset").count(),
@@ -291,6 +300,17 @@ test("a new run appears on an open run list live, on top", { timeout: 300000 }, 
     const w = await watch(page);
     assertCsp(await page.goto(`${base}/`));
     const before = await page.locator("tr.run-row").count();
+    // Two more lists: the runs not ended (a new run belongs there too), and
+    // the complete ones (it does not, until it completes: no row, no error).
+    const unended = await browser.newPage();
+    const wu = await watch(unended);
+    await unended.goto(`${base}/?status=running`);
+    assert.equal(await unended.locator("select[name=status] option").first().getAttribute("value"), "");
+    assert.equal(await unended.locator("select[name=status] option:checked").getAttribute("value"), "running");
+    const complete = await browser.newPage();
+    const wc = await watch(complete);
+    await complete.goto(`${base}/?status=complete`);
+    const completeBefore = await complete.locator("tr.run-row").count();
     const flow = start(["scripts/flow.lua", "a new fox", "--provider", "local", "--scenes", "1", "--output-dir", out,
       "-q"], "flow2");
     let runId;
@@ -324,11 +344,41 @@ test("a new run appears on an open run list live, on top", { timeout: 300000 }, 
     const eta = runPage.locator("#run-now .eta");
     await eta.waitFor({ timeout: 60000 });
     assert.match(await eta.innerText(), /^(about .* left|almost done)$/);
-    // No reload: the row arrives over SSE, goes on top, and follows the run to its end.
-    await page.locator(`#run-rows tr.run-row:first-child#run-row-${runId}`).waitFor({ timeout: 120000 });
+    // No reload: the row arrives over SSE (its own run-new event), goes on top, and follows the run to its end.
+    const row = page.locator(`#run-rows tr.run-row:first-child#run-row-${runId}`);
+    await row.waitFor({ timeout: 120000 });
+    await unended.locator(`#run-rows tr.run-row:first-child#run-row-${runId}`).waitFor({ timeout: 120000 });
+    // While it runs: a named progress bar, and a clock that ticks between events.
+    const bar = page.locator(`#run-row-${runId} progress.row-progress`);
+    await bar.waitFor({ timeout: 60000 }).catch(() => {}); // a very fast run may end first
+    if (await bar.count()) {
+      assert.match(await bar.getAttribute("aria-label"), new RegExp(`^Run ${runId} progress: \\d+%`));
+      const clock = page.locator(`#run-row-${runId} .clock`);
+      const t1 = await clock.innerText();
+      await page.waitForTimeout(2500);
+      const still = await page.locator(`#run-row-${runId}[data-running]`).count();
+      const t2 = await clock.innerText();
+      assert.ok(!still || t2 !== t1, `the row's clock ticks while the run runs: ${t1} then ${t2}`);
+    }
     await page.locator(`#run-row-${runId} .badge`, { hasText: "complete" }).waitFor({ timeout: 240000 });
     assert.equal(await page.locator(`#run-row-${runId}`).count(), 1);
     assert.equal(await page.locator("tr.run-row").count(), before + 1);
+    // Its picture: the first keyframe, small and lazy, served from /output.
+    const thumb = page.locator(`#run-row-${runId} img.thumb`);
+    await thumb.waitFor({ timeout: 30000 });
+    assert.equal(await thumb.getAttribute("loading"), "lazy");
+    assert.match(await thumb.getAttribute("src"), new RegExp(`^/output/runs/${runId}/keyframes/`));
+    assert.ok(await thumb.evaluate((img) => img.complete && img.naturalWidth > 0), "the picture loads");
+    assert.equal(await page.locator(`#run-row-${runId} progress`).count(), 0, "no bar once ended");
+    // Local time, with the UTC time in its title.
+    assert.match(await page.locator(`#run-row-${runId} time`).getAttribute("title"), /^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+    // The complete-only list never got the row of a run that was running; the
+    // running list kept it, now complete.
+    assert.equal(await complete.locator("tr.run-row").count(), completeBefore);
+    await unended.locator(`#run-row-${runId} .badge`, { hasText: "complete" }).waitFor({ timeout: 30000 });
+    assertClean(wu);
+    assertClean(wc);
+    await assertAccessible(page, "the run list with pictures");
     // The run ended while its tab was hidden: one notification says so.
     await runPage.waitForFunction(() => window.__notes.length > 0, null, { timeout: 60000 });
     const notes = await runPage.evaluate(() => window.__notes);
@@ -505,6 +555,87 @@ test("a run started from /new with a reference image: a bad upload is named besi
       assert.deepEqual(readFileSync(join(out, `runs/${runId}/refs/${name.toLowerCase()}.png`)), readFileSync(png));
       await page.screenshot({ path: join(ARTIFACTS, "new-run-complete.png") });
       assertClean(w);
+    } finally {
+      await browser.close();
+      await stop(web);
+    }
+  });
+
+// Whether anything on the page reaches past the viewport's right edge (the
+// page scrolls sideways on a phone): the elements that do, by tag and class.
+async function overflowing(page) {
+  return page.evaluate(() => {
+    const W = document.documentElement.clientWidth;
+    const out = [];
+    if (document.documentElement.scrollWidth > W) out.push(`page ${document.documentElement.scrollWidth}px wide`);
+    document.querySelectorAll("body *").forEach((el) => {
+      const r = el.getBoundingClientRect();
+      if (r.width > 0 && r.right > W + 1 && !el.closest("dialog:not([open])")) {
+        out.push(`${el.tagName.toLowerCase()}.${el.className} ends at ${Math.round(r.right)}px`);
+      }
+    });
+    return out.slice(0, 8);
+  });
+}
+
+test("a long title wraps beside its badge and buttons; nothing overflows at 1280 and 390 wide", { timeout: 120000 },
+  async () => {
+    // A run whose title is long, stopped short (its recording process is gone):
+    // its header carries the badge and the Resume button.
+    const long = "The very long journey of a small red fox and a grey owl who cross the northern marshes at dawn, "
+      + "looking for the ferryman who sings the old river songs, and a lantern that never goes out";
+    const make = start(["-e", `
+      local store = require "grokspicy.store"
+      local observer = require "grokspicy.observer"
+      local conn = assert(store.init_db(${JSON.stringify(join(out, "grok_spicy.db"))}))
+      local obs = observer.WebObserver(conn, nil, { provider = "local" })
+      local id = obs:on_run_start(${JSON.stringify(long)})
+      obs:on_status(id, "keyframes")
+      obs:on_cancelled(id, "asked", "dashboard")
+      print("run=" .. id)`], "long-title");
+    const code = await new Promise((res) => (make.exitCode !== null ? res(make.exitCode) : make.once("exit", res)));
+    assert.equal(code, 0, make.output);
+    const runId = Number(make.output.match(/run=(\d+)/)[1]);
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const web = await startWeb(port);
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    try {
+      for (const [width, height] of [[1280, 900], [390, 844]]) {
+        const page = await browser.newPage({ viewport: { width, height } });
+        const w = await watch(page);
+        await page.goto(`${base}/run/${runId}`);
+        const box = (sel) => page.locator(sel).first().boundingBox();
+        const h1 = await box("#run-header h1");
+        const badge = await box("#run-status");
+        const resume = await box("#run-header button.resume");
+        assert.ok(h1 && badge && resume, "title, badge and Resume are shown");
+        // The badge and the button share one line, whatever the title's length.
+        assert.ok(Math.abs((badge.y + badge.height / 2) - (resume.y + resume.height / 2)) < 8,
+          `badge at ${badge.y}px, Resume at ${resume.y}px (${width} wide)`);
+        if (width >= 1280) {
+          // Wide: on the title's own line, the title wrapping beside them.
+          assert.ok(badge.y < h1.y + h1.height && badge.x > h1.x + h1.width - 1, `badge beside the title (${width})`);
+          assert.ok(h1.height > 40, "the long title wraps onto a second line");
+        } else {
+          // A phone: the title takes the width, the badge and buttons the line under it.
+          assert.ok(badge.y >= h1.y + h1.height - 1, "the badge under the title on a phone");
+        }
+        assert.deepEqual(await overflowing(page), [], `the run page at ${width}`);
+        await page.screenshot({ path: join(ARTIFACTS, `long-title-${width}.png`) });
+        await page.goto(`${base}/`);
+        const row = page.locator(`#run-row-${runId}`);
+        await row.waitFor();
+        assert.deepEqual(await overflowing(page), [], `the run list at ${width}`);
+        // The row's title wraps in its cell: the badge stays in its column, on the row's first line.
+        const rowBox = await row.boundingBox();
+        const rowBadge = await page.locator(`#run-row-${runId} .badge`).boundingBox();
+        assert.ok(rowBadge.y < rowBox.y + 40, `the row's badge on its first line (${width})`);
+        await page.screenshot({ path: join(ARTIFACTS, `run-list-${width}.png`) });
+        await assertAccessible(page, `the run list at ${width}`);
+        assertClean(w);
+        await page.close();
+      }
     } finally {
       await browser.close();
       await stop(web);

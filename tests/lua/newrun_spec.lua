@@ -250,6 +250,17 @@ describe("the queue", function()
     local id4 = math.tointeger(cjson.decode(body4).id)
     local _, page = curl(q(s.url .. "/run/" .. id4))
     assert.matches("queued · #%d in the queue", page)
+    -- Open run lists hear of it at once: its row, queued, in a "run-new" event of its own.
+    local conn = assert(store.init_db(dir .. "/out/grok_spicy.db"))
+    local fresh = {}
+    for _, ev in ipairs(conn:events_since(id4, 0, 100)) do
+      if ev.type == "run-new" then fresh[#fresh + 1] = ev end
+    end
+    conn:close()
+    assert.equal(1, #fresh)
+    assert.truthy(fresh[1].html:find('<tr id="run-row-' .. id4 .. '"', 1, true))
+    assert.falsy(fresh[1].html:find("hx-swap-oob", 1, true))
+    assert.matches("queued · #%d", fresh[1].html)
     local status = curl(("-X POST -H 'HX-Request: true' %s"):format(q(s.url .. "/api/runs/" .. id4 .. "/cancel")))
     assert.equal(202, status)
     assert.equal("cancelled", runs(dir)[4].status)

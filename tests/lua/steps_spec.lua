@@ -102,18 +102,36 @@ describe("steps with the local provider", function()
     for _, a in ipairs(res.attempts) do
       assert.is_true(exists(TMP .. "/" .. a.path))
       assert.is_number(a.score)
+      -- Each attempt's time and cost (the local renderer bills nothing).
+      assert.is_true(a.seconds >= 0 and a.seconds < 600, tostring(a.seconds))
+      assert.equal(0, a.ticks)
+      assert.is_true(a.issues == nil or (type(a.issues) == "string" and a.issues ~= ""))
     end
-    local kinds = {}
+    local kinds, phases = {}, {}
     while true do
       local ev = ctx:next_event(0)
       if not ev then break end
       kinds[#kinds + 1] = ev.kind
       assert.equal(fut:id(), ev.future)
       assert.equal("Fox", ev.asset)
-      if ev.kind == "progress" then assert.is_number(ev.score) end
+      -- A progress event says a phase beginning (generating, scoring) or a score.
+      if ev.kind == "progress" and ev.phase then
+        assert.is_nil(ev.score)
+        assert.is_true(ev.attempt >= 1)
+        phases[#phases + 1] = ev.attempt .. " " .. ev.phase
+      elseif ev.kind == "progress" then
+        assert.is_number(ev.score)
+      end
       if ev.kind == "done" then assert.is_true(ev.ok) end
     end
     assert.equal("done", kinds[#kinds])
+    -- Each attempt is drawn, then scored, in that order.
+    local want = {}
+    for n = 1, #res.attempts do
+      want[#want + 1] = n .. " generating"
+      want[#want + 1] = n .. " scoring"
+    end
+    assert.same(want, phases)
     assert.is_nil(ctx:next_event()) -- nothing pending: returns at once
     ctx:close()
     ctx:close()

@@ -190,6 +190,58 @@ describe("view", function()
     assert.truthy(html:find('<rect class="tl-bar done" x="', 1, true))
   end)
 
+  it("gives each attempt in the panel its time, its cost and what the vision check found", function()
+    local id = seeded_run(conn, "c")
+    event(id, "status", 3, { status = "characters" })
+    event(id, "character", 9, { name = "O'Brien", attempts = {
+      { path = "runs/1/characters/o_brien_attempt1.png", score = 0.4, action = "generate",
+        issues = "fur is <orange>; tail missing", seconds = 4.5, ticks = 700000000 },
+      { path = "runs/1/characters/o brien.png", score = 0.91, action = "generate", seconds = 1.5, ticks = 0 } } })
+    local m = view.run_model(conn:get_run(id, { timeline = true }))
+    local a = m.characters[1].panel.attempts
+    assert.equal("fur is <orange>; tail missing", a[1].issues)
+    assert.equal(4.5, a[1].seconds)
+    assert.equal(0.07, a[1].usd)
+    assert.is_nil(a[2].issues)
+    local html = view.render("partials/character_card.html", { c = m.characters[1] })
+    assert.truthy(html:find('<span class="attempt-issues">Vision check: fur is &lt;orange&gt;; tail missing</span>', 1,
+      true), html)
+    assert.truthy(html:find('<span class="attempt-meta">4.5s · $0.07</span>', 1, true), html)
+    assert.truthy(html:find('<span class="attempt-meta">1.5s · $0</span>', 1, true), html)
+  end)
+
+  it("says what runs now from the steps' activity, each asset once, parallel side by side, until accepted", function()
+    local id = seeded_run(conn, "busy") -- status keyframes
+    event(id, "status", 1, { status = "keyframes" })
+    event(id, "activity", 2, { step = "compose_keyframe", asset = "scene 1", attempt = 1, phase = "generating" })
+    event(id, "activity", 3, { step = "compose_keyframe", asset = "scene 1", attempt = 1, phase = "scoring" })
+    event(id, "activity", 4, { step = "compose_keyframe", asset = "scene 1", attempt = 2, phase = "fixing" })
+    event(id, "keyframe", 5, { scene_id = 1 })
+    event(id, "activity", 5, { step = "generate_scene_video", asset = "scene 1", attempt = 1, phase = "generating" })
+    event(id, "activity", 6, { step = "compose_keyframe", asset = "scene 2", attempt = 1, phase = "generating" })
+    event(id, "activity", 7, { step = "generate_scene_video", asset = "scene 1", attempt = 2, phase = "scoring" })
+    local run = conn:get_run(id, { timeline = true })
+    local m = view.run_model(run)
+    local texts = {}
+    for i, act in ipairs(m.activities) do texts[i] = act.text end
+    assert.same({ "clip 1, attempt 2, scoring", "keyframe 2, attempt 1, generating" }, texts)
+    local html = view.render("partials/run_header.html", { m = m })
+    assert.truthy(html:find('<ul class="activity" id="run-activity" aria-label="Running now">', 1, true))
+    assert.truthy(html:find("clip 1, attempt 2, scoring</li>", 1, true))
+    -- The live fragment of an activity event carries the header with it.
+    assert.truthy(view.run_fragment(run, "activity"):find("keyframe 2, attempt 1, generating", 1, true))
+    -- Accepted, then the run ends: nothing runs.
+    event(id, "video", 8, { scene_id = 1 })
+    local left = view.activities(conn:get_run(id, { timeline = true }))
+    assert.equal(1, #left)
+    assert.equal("keyframe 2, attempt 1, generating", left[1].text)
+    event(id, "cancelled", 9, { status = "cancelled", reason = "asked" })
+    assert.same({}, view.activities(conn:get_run(id, { timeline = true })))
+    conn:update_run(id, { status = "cancelled" })
+    local ended = view.render("partials/run_header.html", { m = view.run_model(conn:get_run(id, { timeline = true })) })
+    assert.falsy(ended:find("run-activity", 1, true))
+  end)
+
   it("estimates the time left from past runs with the same provider, and not without them", function()
     local timing = require "grokspicy.timing"
     local live = seeded_run(conn, "now") -- provider local, status keyframes, 1 of 2 keyframes
@@ -288,9 +340,99 @@ describe("view", function()
     local items = {}
     for i, r in ipairs(runs) do items[i] = view.list_item(r) end
     local html = view.render("index.html", { runs = items, page = 1, pages = 1, total = #items,
-      status = "keyframes", q = "a\"b", statuses = view.STATUSES })
+      status = "keyframes", q = "a\"b", filters = view.status_filters("keyframes") })
     assert.truthy(html:find('value="a&quot;b"', 1, true))
     assert.truthy(html:find('<option value="keyframes" selected>', 1, true))
     assert.truthy(html:find('id="run-row-', 1, true))
+    -- New runs come by their own event, on top of the list body.
+    assert.truthy(html:find('<tbody id="run-rows" sse-swap="run-new" hx-swap="afterbegin">', 1, true))
+  end)
+
+  it("offers the runs not ended as the first filter, and no step names unless chosen", function()
+    local values = {}
+    for _, f in ipairs(view.status_filters(nil)) do values[#values + 1] = f.value end
+    assert.same({ "running", "queued", "complete", "failed", "interrupted", "cancelled" }, values)
+    assert.equal("running (not ended)", view.status_filters(nil)[1].label)
+    local with_step = {}
+    for _, f in ipairs(view.status_filters("videos")) do with_step[f.value] = true end
+    assert.is_true(with_step.videos)
+    assert.is_nil(with_step.keyframes)
+  end)
+
+  it("lists the runs not ended under the running filter, counted alike, with q", function()
+    local ids = {}
+    local order = { "pending", "videos", "queued", "complete", "failed", "cancelled", "interrupted", "keyframes" }
+    for i, st in ipairs(order) do
+      ids[st] = conn:insert_run((i % 2 == 0) and ("fox " .. st) or ("owl " .. st))
+      conn:update_run(ids[st], { status = st })
+    end
+    local got = {}
+    for _, r in ipairs(conn:list_runs { status = "running" }) do got[#got + 1] = r.status end
+    assert.same({ "keyframes", "queued", "videos", "pending" }, got)
+    assert.equal(4, conn:count_runs { status = "running" })
+    got = {}
+    for _, r in ipairs(conn:list_runs { status = "running", q = "fox" }) do got[#got + 1] = r.status end
+    assert.same({ "keyframes", "videos" }, got)
+    assert.equal(2, conn:count_runs { status = "running", q = "fox" })
+    assert.equal(1, conn:count_runs { status = "complete" })
+  end)
+
+  it("gives each row its first keyframe as a small lazy picture, else its last final frame", function()
+    local id = seeded_run(conn, "pictured")
+    local row = conn:list_runs { limit = 1 }[1]
+    assert.equal("runs/1/keyframes/scene_1.png", row.thumb)
+    local html = tostring(view.list_item_html(row).html)
+    assert.truthy(html:find('<img class="thumb" src="/output/runs/1/keyframes/scene_1.png" alt="" loading="lazy"', 1,
+      true))
+    -- The same from a get_run table (the observer's live row).
+    assert.equal("runs/1/keyframes/scene_1.png", view.list_item(conn:get_run(id)).thumb)
+    -- A run with clips but no keyframe kept (skipped): its last clip's final frame.
+    local id2 = conn:insert_run("clips only")
+    conn:upsert_keyframe_asset(id2, { scene_id = 1, keyframe_url = "", keyframe_path = "", consistency_score = 0,
+      generation_attempts = 0, edit_passes = 0, video_prompt = "" })
+    for sid = 1, 2 do
+      conn:upsert_video_asset(id2, { scene_id = sid, video_url = "", video_path = ("v%d.mp4"):format(sid), duration = 8,
+        first_frame_path = ("f%d.png"):format(sid), last_frame_path = ("l%d.png"):format(sid), consistency_score = 1,
+        correction_passes = 0 })
+    end
+    assert.equal("l2.png", conn:list_runs { limit = 1 }[1].thumb)
+    assert.equal("l2.png", view.list_item(conn:get_run(id2)).thumb)
+    -- Nothing yet: a placeholder, no broken image.
+    conn:insert_run("bare")
+    local bare = tostring(view.list_item_html(conn:list_runs { limit = 1 }[1]).html)
+    assert.falsy(bare:find("<img", 1, true))
+    assert.truthy(bare:find('class="thumb none"', 1, true))
+  end)
+
+  it("gives a running row a named progress bar that moves with the run, never from a stale memo", function()
+    local id = seeded_run(conn, "moving") -- keyframes: 1 of 2 keyframes, characters 1 of 2
+    local full = conn:get_run(id, { timeline = true })
+    local model = view.run_model(full)
+    local row = conn:list_runs { limit = 1 }[1]
+    local html = tostring(view.list_item_html(row, model).html)
+    assert.equal("keyframes + videos", model.phase) -- scene 1's clip renders while keyframes go on
+    local bar = ('<progress class="progress row-progress" max="100" value="%d" aria-label="Run %d progress: %d%%, %s">')
+      :format(model.progress_pct, id, model.progress_pct, model.phase)
+    assert.truthy(html:find(bar, 1, true), html)
+    -- Another keyframe accepted: the row says so at once (a running row is never remembered).
+    conn:upsert_keyframe_asset(id, { scene_id = 2, keyframe_url = "", keyframe_path = "runs/1/keyframes/scene_2.png",
+      consistency_score = 0.9, generation_attempts = 1, edit_passes = 0, video_prompt = "p" })
+    local model2 = view.run_model(conn:get_run(id, { timeline = true }))
+    assert.is_true(model2.progress_pct > model.progress_pct)
+    local html2 = tostring(view.list_item_html(conn:list_runs { limit = 1 }[1], model2).html)
+    assert.truthy(html2:find(('value="%d"'):format(model2.progress_pct), 1, true))
+    assert.falsy(html2:find(('value="%d"'):format(model.progress_pct), 1, true))
+    -- The observer's row (a get_run table with its timeline) carries the same bar.
+    local live = view.run_row(conn:get_run(id, { timeline = true }), true)
+    assert.truthy(live:find(('value="%d"'):format(model2.progress_pct), 1, true))
+    -- Ended: no bar, and the remembered row of the finished run is the one rendered for it.
+    conn:update_run(id, { status = "complete" })
+    local done = conn:list_runs { limit = 1 }[1]
+    local h1 = tostring(view.list_item_html(done).html)
+    assert.falsy(h1:find("<progress", 1, true))
+    assert.equal(h1, tostring(view.list_item_html(done).html))
+    -- A finished row's picture is part of what it is remembered by.
+    done.thumb = "runs/1/keyframes/other.png"
+    assert.truthy(tostring(view.list_item_html(done).html):find("other.png", 1, true))
   end)
 end)
