@@ -125,8 +125,9 @@ local function num(v) return tonumber(v) or 0 end
 -- What one run shows at the top of the page.
 local function side(run)
   local attempts, assets = 0, 0
-  for _, a in ipairs(run.character_assets or {}) do attempts, assets = attempts + num(a.generation_attempts), assets + 1 end
-  for _, a in ipairs(run.keyframe_assets or {}) do attempts, assets = attempts + num(a.generation_attempts), assets + 1 end
+  for _, list in ipairs { run.character_assets or {}, run.keyframe_assets or {} } do
+    for _, a in ipairs(list) do attempts, assets = attempts + num(a.generation_attempts), assets + 1 end
+  end
   for _, a in ipairs(run.video_assets or {}) do
     attempts, assets = attempts + 1 + num(a.correction_passes), assets + 1
   end
