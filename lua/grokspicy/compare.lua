@@ -11,12 +11,10 @@
 
 local M = {}
 
--- Words with the whitespace before each; a trailing run of whitespace is kept too.
+-- Words with the whitespace before each (whitespace after the last word is no difference worth a mark).
 local function tokens(s)
   local t = {}
   for ws, word in tostring(s or ""):gmatch("(%s*)(%S+)") do t[#t + 1] = { w = word, text = ws .. word } end
-  local tail = tostring(s or ""):match("%S(%s+)$")
-  if tail then t[#t + 1] = { w = "", text = tail } end
   return t
 end
 
@@ -31,6 +29,9 @@ function M.diff(a, b)
   local parts = {}
   local function push(op, text)
     local last = parts[#parts]
+    -- A word taken from the other text may have had no space before it there
+    -- (its first word): it gets one, so no two words are ever shown glued.
+    if last and text:find("^%S") and last.text:find("%S$") then text = " " .. text end
     if last and last.op == op then last.text = last.text .. text
     elseif text ~= "" then parts[#parts + 1] = { op = op, text = text } end
   end
