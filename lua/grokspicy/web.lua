@@ -9,6 +9,8 @@
 --                     every run not ended), ?q=text
 --   /run/{id}         one run page; 404 page when missing
 --   /run/{id}/script  the run's script.md rendered as a storyboard page (404 before it exists)
+--   /compare?a=7&b=9  two runs side by side (grokspicy.compare); 400 page for a missing or bad
+--                     id (or a == b), 404 page for an unknown run
 --   /api              a page (HTML) that lists the JSON routes
 --   /api/runs         JSON array: ?limit= (default 50, max 500), ?offset=, ?status= (as for /);
 --                     each run's thumb is its first keyframe's path (or its last final frame)
@@ -39,6 +41,7 @@
 --   index.html  { runs = { view.list_item_html(row)... }, page =, pages =, total =, status = "" | S,
 --                 q = "" | text, filters = { {value=, label=}... } (the status menu) }
 --   run.html    { run = the get_run table, m = view.run_model(run) }
+--   compare.html { c = compare.model(run_a, run_b) (c.a.badge, c.b.badge set) }
 --   error.html  { code =, title =, message = }
 
 local store = require "grokspicy.store"
@@ -281,6 +284,29 @@ local function api_bundle(req, id)
     zip = bundle.spec(run, { attempts = a == "1", plan_json = type(plan) == "string" and plan or nil }) }
 end
 
+-- Two runs side by side (grokspicy.compare): /compare?a=7&b=9.
+local function compare_page(req)
+  local ids = {}
+  for _, k in ipairs { "a", "b" } do
+    local raw = req.query[k]
+    if raw == nil or raw == "" then
+      return error_page(400, "Pick two runs to compare: /compare?a=7&b=9 (" .. k .. " is missing).")
+    end
+    ids[k] = parse_id(raw)
+    if not ids[k] then
+      return error_page(400, ("%s must be a run number (1, 2, ...), not '%s'."):format(k, M.printable(raw)))
+    end
+  end
+  if ids.a == ids.b then return error_page(400, ("a and b are both run %d: pick two runs."):format(ids.a)) end
+  local ra, rb = db:get_run(ids.a), db:get_run(ids.b)
+  if not ra or not rb then
+    return error_page(404, ("Run %d not found."):format(not ra and ids.a or ids.b))
+  end
+  local c = require("grokspicy.compare").model(ra, rb)
+  c.a.badge, c.b.badge = view.badge_class(ra.status), view.badge_class(rb.status)
+  return html(200, view.render("compare.html", { c = c, token = conf.token }))
+end
+
 local function api_page()
   return html(200, view.render("api.html", { statuses = view.STATUSES, unended = UNENDED, token = conf.token }))
 end
@@ -415,7 +441,7 @@ end
 
 -- Routing: exact paths, then "/prefix/{id}" patterns.
 local EXACT = { ["/"] = index, ["/api"] = api_page, ["/api/runs"] = api_runs, ["/health"] = health,
-  ["/new"] = new_page }
+  ["/new"] = new_page, ["/compare"] = compare_page }
 local WITH_ID = { { "^/run/([^/]+)$", run_page }, { "^/run/([^/]+)/script$", script_page },
   { "^/api/runs/([^/]+)$", api_run }, { "^/api/runs/([^/]+)/bundle$", api_bundle },
   { "^/api/runs/([^/]+)/cancel$", api_cancel, "POST" }, { "^/api/runs/([^/]+)/resume$", api_resume, "POST" } }
