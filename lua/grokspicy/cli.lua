@@ -35,6 +35,8 @@ options:
   --ref NAME=PATH      a reference image (PNG, JPEG or WebP, at most 10 MiB) of
                        the character NAME: its sheet is drawn from it (repeatable)
   --no-voice           local preview: captions only, no spoken narration
+  --no-cache           make every asset anew: reuse nothing an earlier run
+                       made from the same inputs (they are still recorded)
   --scenes N           scenes to plan (default: 3; at most 12, or
                        GROK_SPICY_MAX_SCENES)
   --workers N          parallel steps (default: the number of cores)
@@ -79,6 +81,7 @@ local LIST_OPTS = { ["--set"] = "set", ["--ref"] = "ref" }
 local FLAG_OPTS = {
   ["--serve"] = "serve", ["--no-wait"] = "no_wait", ["-q"] = "quiet", ["--quiet"] = "quiet",
   ["-v"] = "verbose", ["--verbose"] = "verbose", ["--web"] = "web", ["--no-voice"] = "no_voice",
+  ["--no-cache"] = "no_cache",
 }
 -- --scenes goes up to what a plan may hold (grokspicy.plan's maximum).
 local INTEGER_OPTS = { seed = { 0, math.maxinteger }, scenes = { 1, "max_scenes" }, workers = { 1, 64 },
@@ -619,6 +622,7 @@ function M.main(args, pipeline, script)
     provider = provider, seed = o.seed, output_dir = o.output_dir, scenes = o.scenes, workers = o.workers,
     voice = not o.no_voice, plan = plan, step_options = o.step_options, resume = resumed, progress = progress,
     refs = o.refs, budget = o.budget, spent = resumed and (conn:get_run(o.resume) or {}).cost_usd or 0,
+    cache_db = conn, no_cache = o.no_cache,
     on_run = function(run_id)
       current_run = run_id
       if server then progress:always(("Run %d: %s"):format(run_id, run_url(server, run_id))) end
