@@ -19,12 +19,17 @@ local USAGE = [[
 usage: grok-spicy FLOW "concept" [options]
        grok-spicy FLOW --plan FILE.json [options]
        grok-spicy FLOW --resume RUN_ID [options]
+       grok-spicy FLOW --fork RUN_ID --plan EDITED.json [options]
        grok-spicy --web [--port N] [--host H] [--output-dir DIR] [--db PATH] [--token T]
 
 options:
   --plan FILE          use this story plan (JSON) instead of planning one
   --resume RUN_ID      go on with a failed, interrupted or cancelled run: its plan
                        and every accepted asset whose files are whole are kept
+  --fork RUN_ID        a new run from RUN_ID's edited plan (--plan): what did not
+                       change is reused from earlier runs, the rest made anew;
+                       it takes RUN_ID's provider and reference images unless
+                       given (--provider, --ref)
   --provider NAME      auto (default), local or xai; auto uses xai when XAI_API_KEY
                        or GROK_API_KEY is set and the local preview renderer otherwise
   --output-dir DIR     where runs are written (default: output)
@@ -74,7 +79,7 @@ local VALUE_OPTS = {
   ["--plan"] = "plan", ["--provider"] = "provider", ["--output-dir"] = "output_dir", ["--db"] = "db",
   ["--seed"] = "seed", ["--scenes"] = "scenes", ["--workers"] = "workers", ["--port"] = "port",
   ["--host"] = "host", ["--token"] = "token", ["--resume"] = "resume", ["--config"] = "config",
-  ["--budget"] = "budget", ["--max-runs"] = "max_runs",
+  ["--budget"] = "budget", ["--max-runs"] = "max_runs", ["--fork"] = "fork",
 }
 -- Options that may be given several times: every value is kept, in order.
 local LIST_OPTS = { ["--set"] = "set", ["--ref"] = "ref" }
@@ -85,7 +90,7 @@ local FLAG_OPTS = {
 }
 -- --scenes goes up to what a plan may hold (grokspicy.plan's maximum).
 local INTEGER_OPTS = { seed = { 0, math.maxinteger }, scenes = { 1, "max_scenes" }, workers = { 1, 64 },
-  port = { 0, 65535 }, resume = { 1, math.maxinteger }, max_runs = { 1, 64 } }
+  port = { 0, 65535 }, resume = { 1, math.maxinteger }, max_runs = { 1, 64 }, fork = { 1, math.maxinteger } }
 
 --- Parses flow options. Returns opts, or nil and a usage message.
 function M.parse(args)
@@ -164,6 +169,9 @@ function M.parse(args)
   o.concept = positional[1]
   if o.resume and (o.concept or o.plan) then
     return usage_error("--resume continues a recorded run: give no concept and no --plan")
+  end
+  if o.fork and (o.resume or o.concept or not o.plan) then
+    return usage_error("--fork RUN_ID takes the edited plan: give --plan FILE, and no concept or --resume")
   end
   if not o.web and not o.resume then
     if not o.concept and not o.plan then return usage_error("a concept or --plan FILE is required") end
@@ -530,6 +538,19 @@ function M.main(args, pipeline, script)
     fail(cerr)
     return 2
   end
+  -- --fork: the parent must exist; the fork takes its provider and reference
+  -- images unless given, so what did not change keys (and is reused) the same.
+  if o.fork then
+    local parent = conn:get_run(o.fork)
+    if not parent then
+      fail(("cannot fork: run %d not found"):format(o.fork))
+      conn:close()
+      return 2
+    end
+    local inherited = require("grokspicy.fork").inherit(o.output_dir, parent, plan)
+    if o.provider == "auto" and inherited.provider then o.provider = inherited.provider end
+    if not o.refs and #inherited.refs > 0 then o.refs = inherited.refs end
+  end
   -- The steps judge their options' ranges (a threshold in 0..1): asked before
   -- a run is recorded, so a bad value stops here like a bad flag.
   if o.step_options then
@@ -625,6 +646,7 @@ function M.main(args, pipeline, script)
     cache_db = conn, no_cache = o.no_cache,
     on_run = function(run_id)
       current_run = run_id
+      if o.fork then conn:update_run(run_id, { parent_id = o.fork }) end
       if server then progress:always(("Run %d: %s"):format(run_id, run_url(server, run_id))) end
     end,
   })

@@ -220,6 +220,69 @@ describe("a run reuses what an earlier run accepted (local renderer)", function(
   end)
 end)
 
+describe("--fork RUN_ID --plan FILE", function()
+  local out = TMP .. "/fork"
+  setup(function() os.execute("mkdir -p " .. q(out)) end)
+
+  local function cli(args)
+    local p = io.popen(("%s %s %s 2>&1; echo \"rc=$?\""):format(q(BIN), q(FLOW), args))
+    local text = p:read("a")
+    p:close()
+    return tonumber(text:match("rc=(%d+)%s*$")), text
+  end
+
+  it("runs the edited plan as a new run whose parent is RUN_ID, reusing what did not change", function()
+    local plan = cjson.decode(read(support.abs("examples/plan.json")))
+    local code, log = run_flow(out, { "--plan", support.abs("examples/plan.json"), "--provider", "local",
+      "--output-dir", out }, nil, "parent")
+    assert.are.equal(0, code, log)
+    local parent = newest(out)
+    plan.scenes[2].action = "Mira paws the switch twice and the lamp lights up"
+    local edited = write(TMP .. "/fork-edited.json", cjson.encode(plan))
+    code, log = run_flow(out, { "--fork", tostring(parent.id), "--plan", edited, "--output-dir", out }, nil, "child")
+    assert.are.equal(0, code, log)
+    local child = newest(out)
+    assert.are.equal(parent.id, child.parent_id)
+    assert.are.equal("local", child.provider) -- the parent's
+    assert.are.same({ { id = child.id, status = "complete" } }, (function()
+      local conn = assert(store.init_db(out .. "/grok_spicy.db"))
+      local forks = conn:get_run(parent.id).forks
+      conn:close()
+      return forks
+    end)())
+    local note = ("reused from run #%d"):format(parent.id)
+    assert.are.equal(note, child.character_assets[1].note)
+    local kf, clips = by(child.keyframe_assets, "scene_id"), by(child.video_assets, "scene_id")
+    assert.are.equal(note, kf[1].note)
+    assert.are.equal(note, clips[1].note)
+    assert.is_falsy((kf[2].note or ""):match("^reused"))
+    assert.is_falsy((clips[2].note or ""):match("^reused"))
+  end)
+
+  it("refuses an unknown run, a missing plan and a plan that does not validate (exit 2, no run)", function()
+    local before = #assert(store.init_db(out .. "/grok_spicy.db")):list_runs()
+    local code, text = cli(("--fork 999 --plan %s --output-dir %s"):format(q(support.abs("examples/plan.json")),
+      q(out)))
+    assert.are.equal(2, code, text)
+    assert.matches("cannot fork: run 999 not found", text, 1, true)
+    code, text = cli(("--fork 1 --output-dir %s"):format(q(out)))
+    assert.are.equal(2, code, text)
+    assert.matches("--fork RUN_ID takes the edited plan", text, 1, true)
+    code, text = cli(("--fork 1 'a concept' --plan x.json --output-dir %s"):format(q(out)))
+    assert.are.equal(2, code, text)
+    local bad = write(TMP .. "/bad-plan.json", '{"title": 3}')
+    code, text = cli(("--fork 1 --plan %s --output-dir %s"):format(q(bad), q(out)))
+    assert.are.equal(2, code, text)
+    assert.matches("invalid story plan", text, 1, true)
+    code, text = cli(("--fork zero --plan %s --output-dir %s"):format(q(bad), q(out)))
+    assert.are.equal(2, code, text)
+    assert.matches("--fork must be a whole number", text, 1, true)
+    local conn = assert(store.init_db(out .. "/grok_spicy.db"))
+    assert.are.equal(before, #conn:list_runs())
+    conn:close()
+  end)
+end)
+
 describe("a second identical run against the fake xAI", function()
   local fake
   setup(function()
