@@ -125,4 +125,40 @@ function M.preview(db, output_dir, plan, o)
   return { remake = remake, reuse = reuse, cost_usd = cost }
 end
 
+--- Checks a fork request of parent (a run row) as grokspicy.newrun checks a
+--- new run, the plan required and no concept: provider, seed and reference
+--- images not given are the parent's. Returns req for grokspicy.queue (with
+--- parent_id) or nil and {field = message}.
+function M.check(req, parent, output_dir)
+  local newrun = require "grokspicy.newrun"
+  local out, errors = newrun.check(req)
+  errors = errors or {}
+  if errors.concept == "a concept or a plan is required" then
+    errors.concept = nil
+    errors.plan = ("plan is required: the edited plan of run %d"):format(parent.id)
+  end
+  local given = out and out.given or {}
+  if given.concept or (not out and errors.concept) then
+    errors.concept = "a fork takes the edited plan, not a concept"
+  end
+  if next(errors) then return nil, errors end
+  local inherited = M.inherit(output_dir, parent, out.plan)
+  if not given.provider and inherited.provider then out.provider = inherited.provider end
+  if not given.seed and inherited.seed then out.seed = inherited.seed end
+  if #out.refs == 0 and not given.ref_name_1 then out.refs = inherited.refs end
+  out.parent_id = parent.id
+  return out
+end
+
+--- The preview of a checked fork request (M.check's req): M.preview with
+--- what the queued run will have (its provider, seed, reference images, the
+--- default step options), plus provider.
+function M.preview_request(db, output_dir, req)
+  local refs = {}
+  for _, r in ipairs(req.refs or {}) do refs[r.name] = r.bytes end
+  local p = M.preview(db, output_dir, req.plan, { provider = req.provider, seed = req.seed, refs = refs })
+  p.provider = req.provider
+  return p
+end
+
 return M
