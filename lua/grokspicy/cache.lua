@@ -150,6 +150,15 @@ function M.clip_key(ident, options, plan, scene, keyframe_hash, video_prompt, ca
     video_prompt = video_prompt or "", cast = cast_inputs(cast) }
 end
 
+-- What media.normalize makes of a clip (core/media.c): a change there changes
+-- this, and every normalised clip is made again.
+M.NORMALIZE_VERSION = 1
+
+--- The key of a clip normalised for assembly: the clip's SHA-256.
+function M.normalized_key(clip_hash)
+  return M.key_of { v = M.VERSION, step = "normalize", normalize = M.NORMALIZE_VERSION, clip = clip_hash }
+end
+
 -- The cache of one run ----------------------------------------------------------
 
 -- The file fields of each kind's asset: the first is the one the entry's hash is of.
@@ -157,6 +166,7 @@ local FILES = {
   sheet = { "portrait_path" },
   keyframe = { "keyframe_path" },
   clip = { "video_path", "first_frame_path", "last_frame_path" },
+  normalized = { "normalized_path" },
 }
 M.FILES = FILES
 
@@ -217,6 +227,13 @@ function Cache:keyframe_key(plan, scene, sheets, previous)
     previous and self:hash(previous) or false)
 end
 
+--- The key of a clip's normalised form (path relative to the output folder;
+--- nil when the clip cannot be read).
+function Cache:normalized_key(clip)
+  local h = self:hash(clip)
+  return h and M.normalized_key(h) or nil
+end
+
 --- The key of a scene's clip in this run (nil when its keyframe cannot be read).
 function Cache:clip_key(plan, scene, keyframe, sheets)
   local h = self:hash(keyframe.keyframe_path)
@@ -227,9 +244,9 @@ end
 local function dirname(path) return path:match("^(.*)/[^/]*$") end
 
 -- The entry's asset placed in this run: each file linked or copied under this
--- run's folder (its name kept), the main one checked against the entry's hash.
--- nil and why when a file is missing or changed.
-function Cache:_place(kind, entry)
+-- run's folder (its name kept, or the main one at target), the main one
+-- checked against the entry's hash. nil and why when a file is missing or changed.
+function Cache:_place(kind, entry, target)
   local asset = entry.asset_json
   if type(asset) ~= "table" then return nil, "the entry has no asset" end
   local main = FILES[kind][1]
@@ -247,7 +264,7 @@ function Cache:_place(kind, entry)
       local h = sys.sha256_file(src_abs)
       if h ~= entry.sha256 then return nil, h and "the file changed since" or "the file is gone" end
     end
-    local dst = self.run_dir .. "/" .. src:sub(#from_prefix + 1)
+    local dst = (i == 1 and target) or (self.run_dir .. "/" .. src:sub(#from_prefix + 1))
     if dst ~= src then
       local dst_abs = self.output_dir .. "/" .. dst
       local dir = dirname(dst_abs)
@@ -267,8 +284,9 @@ end
 
 --- The cached asset for key, placed in this run's folder and ready to record
 --- (cost 0, note "reused from run #N"), or nil: no entry, reuse off, or the
---- entry's files are gone or changed (then the step runs as usual).
-function Cache:take(kind, key)
+--- entry's files are gone or changed (then the step runs as usual). target
+--- (optional): where the main file goes (relative to the output folder).
+function Cache:take(kind, key, target)
   if not self.reuse or not key then return nil end
   local ok, entry = pcall(self.db.cache_get, self.db, key)
   if not ok then
@@ -276,7 +294,7 @@ function Cache:take(kind, key)
     return nil
   end
   if not entry or entry.kind ~= kind then return nil end
-  local asset, why = self:_place(kind, entry)
+  local asset, why = self:_place(kind, entry, target)
   if not asset then
     self.warn(("cached %s from run #%d not reused: %s"):format(kind, entry.run_id, why))
     return nil

@@ -351,9 +351,21 @@ end
 --- final video's path.
 function Run:assemble(clips)
   self:begin("assembly", "normalising and joining the clips")
+  -- A clip normalised before (this run's or another's, the same bytes) is not
+  -- normalised again: the cache places it where the step would write it.
+  local cache, keys, normalized, targets = self.cache, {}, {}, {}
+  for i, clip in ipairs(clips) do
+    keys[i] = cache:normalized_key(clip)
+    targets[i] = ("%s/videos/clip_%02d_normalized.mp4"):format(self.run_dir, i)
+    local got = cache:take("normalized", keys[i], targets[i])
+    normalized[i] = got and got.normalized_path or ""
+  end
   local assembled
-  self:wait { self:submit("assemble_final_video", { clips = clips, out = self.run_dir .. "/final.mp4" },
-    function(result) assembled = result end, { step = "assembly" }) }
+  self:wait { self:submit("assemble_final_video", { clips = clips, out = self.run_dir .. "/final.mp4",
+    normalized = normalized }, function(result) assembled = result end, { step = "assembly" }) }
+  for i in ipairs(clips) do
+    if normalized[i] == "" then cache:put("normalized", keys[i], { normalized_path = targets[i] }) end
+  end
   self.observer:on_complete(self.run_id, assembled.path)
   return self.output_dir .. "/" .. assembled.path
 end

@@ -150,6 +150,20 @@ describe("a run reuses what an earlier run accepted (local renderer)", function(
       end
     end
     assert.truthy(read(out .. "/runs/" .. second.id .. "/final.mp4"))
+    -- the clips were normalised once: the second run's normalised clips are
+    -- the first's files (hard links: one folder, one file system)
+    local function inode(path)
+      local pipe = io.popen("stat -c %i " .. q(path))
+      local n = pipe:read("a")
+      pipe:close()
+      return tonumber(n)
+    end
+    for i = 1, 3 do
+      local name = ("/runs/%%d/videos/clip_%02d_normalized.mp4"):format(i)
+      local a = inode(out .. name:format(first.id))
+      assert.truthy(a, name)
+      assert.are.equal(a, inode(out .. name:format(second.id)))
+    end
 
     -- Owl changes: its sheet and scene 2's keyframe are made again; Fox's
     -- sheet and scene 1 (before Owl appears) are reused.
