@@ -4,7 +4,7 @@
  * in memory) and placing a cached file into another run's folder (a hard link,
  * or a copy through a temp name then a rename when the two folders are on
  * different file systems or links are refused). Lua has them as
- * sys.sha256_file and sys.link_or_copy. Never decides what is cached.
+ * sys.sha256, sys.sha256_file and sys.link_or_copy. Never decides what is cached.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +17,22 @@
 #include <openssl/evp.h>
 
 #include "gs_util.h"
+
+static void to_hex(const unsigned char *d, unsigned n, char *hex)
+{
+    for (unsigned i = 0; i < n; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+}
+
+int gs_sha256_bytes(const void *data, size_t len, char hex[65])
+{
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1 || n != 32)
+        return -1;
+    to_hex(out, n, hex);
+    return 0;
+}
 
 int gs_sha256_file(const char *path, char hex[65])
 {
@@ -39,8 +55,7 @@ int gs_sha256_file(const char *path, char hex[65])
                 unsigned char out[EVP_MAX_MD_SIZE];
                 unsigned int n = 0;
                 if (EVP_DigestFinal_ex(md, out, &n) == 1 && n == 32) {
-                    for (unsigned i = 0; i < n; i++)
-                        snprintf(hex + 2 * i, 3, "%02x", out[i]);
+                    to_hex(out, n, hex);
                     rc = 0;
                 } else {
                     saved = EIO;

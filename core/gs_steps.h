@@ -107,6 +107,9 @@ typedef struct gs_step_args {
     char *reference;                /* sheet: an image of the character (--ref) to draw it from; NULL: none */
     char **clips;                   /* assemble */
     size_t n_clips;
+    char **normalized;              /* assemble: clips already normalised (a reused result), "" where the step
+                                       normalises; NULL or n_clips entries */
+    size_t n_normalized;
     char *out;                      /* NULL: run_dir/final.mp4 */
 } gs_step_args;
 

@@ -55,6 +55,8 @@ char *gs_read_file(const char *path, size_t *len);
 /* The SHA-256 of the file's bytes as 64 lowercase hex digits and a NUL in hex:
    0, or -1 with errno (open's or read's; ENOMEM, EIO). filehash.c. */
 int gs_sha256_file(const char *path, char hex[65]);
+/* The SHA-256 of len bytes at data, as gs_sha256_file writes it: 0, or -1. */
+int gs_sha256_bytes(const void *data, size_t len, char hex[65]);
 
 /* Puts regular file src at dst (replacing what is there): a hard link, or a
    copy through a temp name and a rename when linking is refused. 0, or -1

@@ -1,7 +1,8 @@
 /*
  * http_admit.c — how large a request's body may be, decided from its headers
  * before any of the body is read. Every POST may send GS_HTTP_MAX_BODY;
- * POST /api/runs (a new run with its plan and reference images) may send
+ * POST /api/runs (a new run with its plan and reference images) and POST
+ * /api/runs/{id}/fork (a re-render with its edited plan) may send
  * GS_HTTP_MAX_RUN_BODY, but only a request that already carries the token (when
  * the server has one) and says it comes from the dashboard's own origin (the
  * rule grokspicy.web applies to every POST). Anyone else is answered 401 or
@@ -36,11 +37,23 @@ static int same_origin(struct MHD_Connection *c)
     return 0;
 }
 
+/* POST /api/runs/{id}/fork: a re-render carries a whole plan (up to 1 MiB). */
+static int is_fork_url(const char *url)
+{
+    static const char pre[] = "/api/runs/", post[] = "/fork";
+    if (strncmp(url, pre, sizeof pre - 1) != 0)
+        return 0;
+    const char *p = url + sizeof pre - 1, *digits = p;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return p > digits && strcmp(p, post) == 0;
+}
+
 size_t body_limit(gs_http_server *s, struct MHD_Connection *c, const char *method, const char *url,
                   unsigned *refuse, const char **why)
 {
     *refuse = 0;
-    if (strcmp(method, "POST") != 0 || strcmp(url, "/api/runs") != 0)
+    if (strcmp(method, "POST") != 0 || (strcmp(url, "/api/runs") != 0 && !is_fork_url(url)))
         return GS_HTTP_MAX_BODY;
     int set_cookie;
     if (!check_token(s, c, &set_cookie)) {

@@ -265,6 +265,18 @@ static int l_sys_sha256_file(lua_State *L)
     return 2;
 }
 
+/* sys.sha256(text) -> 64 lowercase hex digits: the SHA-256 of the string's bytes. */
+static int l_sys_sha256(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    char hex[65];
+    if (gs_sha256_bytes(s, len, hex) != 0)
+        return luaL_error(L, "sha256: the digest failed");
+    lua_pushstring(L, hex);
+    return 1;
+}
+
 /* sys.link_or_copy(src, dst) -> true | nil, reason: puts file src at dst (a hard link, or a whole copy
  * through a temp name when linking is refused), replacing what was there. */
 static int l_sys_link_or_copy(lua_State *L)
@@ -456,6 +468,7 @@ int luaopen_grokspicy_sys(lua_State *L)
         {"pid", l_sys_pid},
         {"monotonic", l_sys_monotonic},
         {"mkdir_p", l_sys_mkdir_p},
+        {"sha256", l_sys_sha256},
         {"sha256_file", l_sys_sha256_file},
         {"link_or_copy", l_sys_link_or_copy},
         {"sleep", l_sys_sleep},

@@ -198,6 +198,7 @@ void gs_step_args_free(gs_step_args *a)
     free(a->video_prompt);
     free(a->pending_video);
     gs_free_strv(a->clips, a->n_clips);
+    gs_free_strv(a->normalized, a->n_normalized);
     free(a->out);
     memset(a, 0, sizeof *a);
 }

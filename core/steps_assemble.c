@@ -1,6 +1,7 @@
 /*
  * steps_assemble.c — grokspicy.steps, step kind assemble: the clips normalised
- * and joined into the final video.
+ * (each as run_dir/videos/clip_NN_normalized.mp4, unless args.normalized names
+ * one made before) and joined into the final video.
  */
 #include <errno.h>
 #include <limits.h>
@@ -50,6 +51,15 @@ int step_assemble(run *w)
     for (size_t i = 0; i < a->n_clips; i++) {
         if (cancelled(w))
             goto done;
+        if (a->normalized && a->normalized[i] && *a->normalized[i]) {
+            /* normalised before (the result cache placed it in this run's folder) */
+            if (!(norm[i] = resolve_in(w->ctx, a->normalized[i]))) {
+                fail(w, "out of memory");
+                goto done;
+            }
+            progress(w, (int)i + 1, -1, "clip %zu of %zu normalised before", i + 1, a->n_clips);
+            continue;
+        }
         if (!out || !(norm[i] = run_path(w, "videos", "clip_%02zu_normalized.mp4", i + 1))) {
             fail(w, "out of memory");
             goto done;

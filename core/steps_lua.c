@@ -254,6 +254,13 @@ static void parse_step(parser *p, gs_step_kind kind, int t, gs_step_args *a)
     }
     case GS_STEP_ASSEMBLE:
         p_strings(p, t, "", "clips", 1, 1, 1000, &a->clips, &a->n_clips);
+        p_strings(p, t, "", "normalized", 0, 0, 1000, &a->normalized, &a->n_normalized);
+        lua_getfield(p->L, t, "normalized");
+        lua_getfield(p->L, t, "clips");
+        if (!lua_isnil(p->L, -2) && luaL_len(p->L, -2) != luaL_len(p->L, -1))
+            luaL_error(p->L, "%s: normalized must have one entry per clip (\"\" where the step normalises it)",
+                       p->fn);
+        lua_pop(p->L, 2);
         a->out = p_str(p, t, "", "out", 0, NULL);
         break;
     }

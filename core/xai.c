@@ -408,5 +408,18 @@ int luaopen_grokspicy_core_xai(lua_State *L)
         {NULL, NULL},
     };
     luaL_newlib(L, fns);
+    /* xai.LIST_PRICES: what the provider holds on the budget before a request
+       (USD): image (a generation; an edit is this per input image plus the
+       output), video_480p_s and video_720p_s (per second), video_input_image. */
+    lua_createtable(L, 0, 4);
+    lua_pushnumber(L, (double)TICKS_IMAGE / GS_TICKS_PER_USD);
+    lua_setfield(L, -2, "image");
+    lua_pushnumber(L, (double)TICKS_VIDEO_480_S / GS_TICKS_PER_USD);
+    lua_setfield(L, -2, "video_480p_s");
+    lua_pushnumber(L, (double)TICKS_VIDEO_720_S / GS_TICKS_PER_USD);
+    lua_setfield(L, -2, "video_720p_s");
+    lua_pushnumber(L, (double)TICKS_VIDEO_INPUT_IMAGE / GS_TICKS_PER_USD);
+    lua_setfield(L, -2, "video_input_image");
+    lua_setfield(L, -2, "LIST_PRICES");
     return 1;
 }

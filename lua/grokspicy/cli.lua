@@ -20,12 +20,17 @@ local USAGE = [[
 usage: grok-spicy FLOW "concept" [options]
        grok-spicy FLOW --plan FILE.json [options]
        grok-spicy FLOW --resume RUN_ID [options]
+       grok-spicy FLOW --fork RUN_ID --plan EDITED.json [options]
        grok-spicy --web [--port N] [--host H] [--output-dir DIR] [--db PATH] [--token T]
 
 options:
   --plan FILE          use this story plan (JSON) instead of planning one
   --resume RUN_ID      go on with a failed, interrupted or cancelled run: its plan
                        and every accepted asset whose files are whole are kept
+  --fork RUN_ID        a new run from RUN_ID's edited plan (--plan): what did not
+                       change is reused from earlier runs, the rest made anew;
+                       it takes RUN_ID's provider and reference images unless
+                       given (--provider, --ref)
   --provider NAME      auto (default), local or xai; auto uses xai when XAI_API_KEY
                        or GROK_API_KEY is set and the local preview renderer otherwise
   --output-dir DIR     where runs are written (default: output)
@@ -36,6 +41,8 @@ options:
   --ref NAME=PATH      a reference image (PNG, JPEG or WebP, at most 10 MiB) of
                        the character NAME: its sheet is drawn from it (repeatable)
   --no-voice           local preview: captions only, no spoken narration
+  --no-cache           make every asset anew: reuse nothing an earlier run
+                       made from the same inputs (they are still recorded)
   --scenes N           scenes to plan (default: 3; at most 12, or
                        GROK_SPICY_MAX_SCENES)
   --workers N          parallel steps (default: the number of cores)
@@ -73,17 +80,18 @@ local VALUE_OPTS = {
   ["--plan"] = "plan", ["--provider"] = "provider", ["--output-dir"] = "output_dir", ["--db"] = "db",
   ["--seed"] = "seed", ["--scenes"] = "scenes", ["--workers"] = "workers", ["--port"] = "port",
   ["--host"] = "host", ["--token"] = "token", ["--resume"] = "resume", ["--config"] = "config",
-  ["--budget"] = "budget", ["--max-runs"] = "max_runs",
+  ["--budget"] = "budget", ["--max-runs"] = "max_runs", ["--fork"] = "fork",
 }
 -- Options that may be given several times: every value is kept, in order.
 local LIST_OPTS = { ["--set"] = "set", ["--ref"] = "ref" }
 local FLAG_OPTS = {
   ["--serve"] = "serve", ["--no-wait"] = "no_wait", ["-q"] = "quiet", ["--quiet"] = "quiet",
   ["-v"] = "verbose", ["--verbose"] = "verbose", ["--web"] = "web", ["--no-voice"] = "no_voice",
+  ["--no-cache"] = "no_cache",
 }
 -- --scenes goes up to what a plan may hold (grokspicy.plan's maximum).
 local INTEGER_OPTS = { seed = { 0, math.maxinteger }, scenes = { 1, "max_scenes" }, workers = { 1, 64 },
-  port = { 0, 65535 }, resume = { 1, math.maxinteger }, max_runs = { 1, 64 } }
+  port = { 0, 65535 }, resume = { 1, math.maxinteger }, max_runs = { 1, 64 }, fork = { 1, math.maxinteger } }
 
 --- Parses flow options. Returns opts, or nil and a usage message.
 function M.parse(args)
@@ -164,6 +172,9 @@ function M.parse(args)
   o.concept = positional[1]
   if o.resume and (o.concept or o.plan) then
     return usage_error("--resume continues a recorded run: give no concept and no --plan")
+  end
+  if o.fork and (o.resume or o.concept or not o.plan) then
+    return usage_error("--fork RUN_ID takes the edited plan: give --plan FILE, and no concept or --resume")
   end
   if not o.web and not o.resume then
     if not o.concept and not o.plan then return usage_error("a concept or --plan FILE is required") end
@@ -406,6 +417,19 @@ function M.main(args, pipeline, script)
     fail(cerr)
     return 2
   end
+  -- --fork: the parent must exist; the fork takes its provider and reference
+  -- images unless given, so what did not change keys (and is reused) the same.
+  if o.fork then
+    local parent = conn:get_run(o.fork)
+    if not parent then
+      fail(("cannot fork: run %d not found"):format(o.fork))
+      conn:close()
+      return 2
+    end
+    local inherited = require("grokspicy.fork").inherit(o.output_dir, parent, plan)
+    if o.provider == "auto" and inherited.provider then o.provider = inherited.provider end
+    if not o.refs and #inherited.refs > 0 then o.refs = inherited.refs end
+  end
   -- The steps judge their options' ranges (a threshold in 0..1): asked before
   -- a run is recorded, so a bad value stops here like a bad flag.
   if o.step_options then
@@ -501,8 +525,10 @@ function M.main(args, pipeline, script)
     provider = provider, seed = o.seed, output_dir = o.output_dir, scenes = o.scenes, workers = o.workers,
     voice = not o.no_voice, plan = plan, step_options = o.step_options, resume = resumed, progress = progress,
     refs = o.refs, budget = o.budget, spent = resumed and (conn:get_run(o.resume) or {}).cost_usd or 0,
+    cache_db = conn, no_cache = o.no_cache,
     on_run = function(run_id)
       current_run = run_id
+      if o.fork then conn:update_run(run_id, { parent_id = o.fork }) end
       -- A new run records its settings, so a resume (here or from the dashboard) keeps them.
       if not resumed then
         local okrec, rerr = require("grokspicy.queue").record_request(o.output_dir, run_id, {

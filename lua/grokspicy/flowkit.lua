@@ -12,6 +12,7 @@ local planlib = require "grokspicy.plan"
 local script_lib = require "grokspicy.script"
 local observer_lib = require "grokspicy.observer"
 local refs_lib = require "grokspicy.refs"
+local cache_lib = require "grokspicy.cache"
 
 local M = {}
 
@@ -179,21 +180,30 @@ function Run:character_sheets(plan)
   self:check_cancel()
   local observer, progress, run_id = self.observer, self.progress, self.run_id
   local sheets, futures = {}, {}
+  local cache = self.cache
   for _, character in ipairs(plan.characters) do
     local have = self.kept.sheets[character.name]
+    local reference = (self.references or {})[character.name]
+    local key = not have and cache:sheet_key(plan, character, reference)
+    local reused = key and cache:take("sheet", key)
     if have then
       sheets[character.name] = have.portrait_path ~= "" and have or description_only(character)
       progress:info(("character %s: kept from before"):format(character.name))
+    elseif reused then
+      reused.name = character.name
+      observer:on_character(run_id, reused)
+      sheets[character.name] = reused
+      progress:info(("character %s: %s"):format(character.name, reused.note))
     else
       futures[#futures + 1] = self:submit("generate_character_sheet", {
-        character = character, style = plan.style, aspect = plan.aspect_ratio,
-        reference = (self.references or {})[character.name],
+        character = character, style = plan.style, aspect = plan.aspect_ratio, reference = reference,
       }, function(asset)
         observer:on_character(run_id, asset)
         if asset.skipped then
           sheets[asset.name] = description_only(character)
           progress:warn(("character %s skipped: %s"):format(asset.name, asset.note))
         else
+          cache:put("sheet", key, asset)
           sheets[asset.name] = asset
           progress:accepted("character", asset.name, asset.consistency_score, asset.generation_attempts,
             asset.portrait_path)
@@ -233,6 +243,7 @@ function Run:keyframes_and_clips(plan, sheets)
     videos[asset.scene_id] = asset
     progress:accepted("video", "scene " .. asset.scene_id, asset.consistency_score, nil, asset.video_path)
   end
+  local cache = self.cache
   local previous
   local function use_keyframe(scene, cast, keyframe)
     keyframes[#keyframes + 1] = keyframe
@@ -242,20 +253,38 @@ function Run:keyframes_and_clips(plan, sheets)
       if kept_video.video_path ~= "" then videos[scene.scene_id] = kept_video end
       return
     end
+    local pending = kept.pending_videos and kept.pending_videos[scene.scene_id]
+    local key = cache:clip_key(plan, scene, keyframe, sheets)
+    local reused = not pending and cache:take("clip", key)
+    if reused then
+      reused.scene_id = scene.scene_id
+      on_video(reused)
+      progress:info(("clip of scene %d: %s"):format(scene.scene_id, reused.note))
+      return
+    end
     -- A job paid for before a crash or a cancel is polled, not paid for again.
     video_futures[#video_futures + 1] = self:submit("generate_scene_video", {
-      scene = scene, keyframe = keyframe, characters = cast, aspect = plan.aspect_ratio,
-      pending_video = kept.pending_videos and kept.pending_videos[scene.scene_id],
-    }, on_video, { step = "videos", scene_id = scene.scene_id, asset = "clip" })
+      scene = scene, keyframe = keyframe, characters = cast, aspect = plan.aspect_ratio, pending_video = pending,
+    }, function(asset)
+      if not asset.skipped then cache:put("clip", key, asset) end
+      on_video(asset)
+    end, { step = "videos", scene_id = scene.scene_id, asset = "clip" })
   end
   for _, scene in ipairs(plan.scenes) do
     self:check_cancel()
     local cast = M.cast_of(scene, sheets)
     local have = kept.keyframes[scene.scene_id]
+    local key = not have and cache:keyframe_key(plan, scene, sheets, previous)
+    local reused = key and cache:take("keyframe", key)
     if have then
       -- An empty path: skipped for good before; no keyframe, no clip.
       if have.keyframe_path ~= "" then use_keyframe(scene, cast, have) end
       progress:info(("keyframe of scene %d: kept from before"):format(scene.scene_id))
+    elseif reused then
+      reused.scene_id = scene.scene_id
+      observer:on_keyframe(run_id, reused)
+      progress:info(("keyframe of scene %d: %s"):format(scene.scene_id, reused.note))
+      use_keyframe(scene, cast, reused)
     else
       self:wait { self:submit("compose_keyframe", {
         scene = scene, style = plan.style, aspect = plan.aspect_ratio, characters = cast,
@@ -266,6 +295,7 @@ function Run:keyframes_and_clips(plan, sheets)
           progress:warn(("keyframe of scene %d skipped: %s"):format(asset.scene_id, asset.note))
           return -- no keyframe, no clip; the next scene continues from the last one drawn
         end
+        cache:put("keyframe", key, asset)
         progress:accepted("keyframe", "scene " .. asset.scene_id, asset.consistency_score,
           asset.generation_attempts, asset.keyframe_path)
         use_keyframe(scene, cast, asset)
@@ -308,9 +338,21 @@ end
 --- final video's path.
 function Run:assemble(clips)
   self:begin("assembly", "normalising and joining the clips")
+  -- A clip normalised before (this run's or another's, the same bytes) is not
+  -- normalised again: the cache places it where the step would write it.
+  local cache, keys, normalized, targets = self.cache, {}, {}, {}
+  for i, clip in ipairs(clips) do
+    keys[i] = cache:normalized_key(clip)
+    targets[i] = ("%s/videos/clip_%02d_normalized.mp4"):format(self.run_dir, i)
+    local got = cache:take("normalized", keys[i], targets[i])
+    normalized[i] = got and got.normalized_path or ""
+  end
   local assembled
-  self:wait { self:submit("assemble_final_video", { clips = clips, out = self.run_dir .. "/final.mp4" },
-    function(result) assembled = result end, { step = "assembly" }) }
+  self:wait { self:submit("assemble_final_video", { clips = clips, out = self.run_dir .. "/final.mp4",
+    normalized = normalized }, function(result) assembled = result end, { step = "assembly" }) }
+  for i in ipairs(clips) do
+    if normalized[i] == "" then cache:put("normalized", keys[i], { normalized_path = targets[i] }) end
+  end
   self.observer:on_complete(self.run_id, assembled.path)
   return self.output_dir .. "/" .. assembled.path
 end
@@ -336,12 +378,23 @@ function M.references(output_dir, run_dir, refs)
   return refs_lib.load(output_dir, run_dir)
 end
 
+--- The run's result cache (grokspicy.cache) as the steps' methods use it: keys
+--- from the plan and the run's own files, reuse off with opts.no_cache, no
+--- cache at all without opts.cache_db (a store connection).
+function M.run_cache(run, opts)
+  return cache_lib.new { db = opts.cache_db, enabled = not opts.no_cache, output_dir = run.output_dir,
+    run_dir = run.run_dir, run_id = run.run_id, provider = run.provider:name(), seed = opts.seed,
+    voice = opts.voice, options = opts.step_options, warn = function(msg) run.progress:warn(msg) end }
+end
+
 --- Runs story(run) as one recorded run and returns what it returns (the final
 --- video's path). concept, observer and opts are what a pipeline function gets
 --- (see grokspicy.cli): opts.provider, seed, voice, output_dir, scenes, workers,
 --- step_options, plan, budget (USD; spent: what a resumed run spent before),
 --- refs (reference images from grokspicy.refs), resume (from grokspicy.resume: its plan and every
---- accepted asset whose files are whole are kept), progress, on_run(run_id).
+--- accepted asset whose files are whole are kept), progress, on_run(run_id),
+--- cache_db (a store connection: the result cache, see grokspicy.cache) and
+--- no_cache (true: never reuse a cached result; accepted ones are still recorded).
 --- A failure is recorded (on_error) and raised as its message; a stop is
 --- recorded (on_cancelled) and raised as a Cancel. What was paid for goes to the
 --- ledger either way.
@@ -368,6 +421,7 @@ function M.run(concept, observer, opts, story)
     run.provider = provider_lib.open(opts.provider or "local", { seed = opts.seed, voice = opts.voice ~= false,
       budget = opts.budget, spent = opts.budget and opts.spent or nil })
     run.references = M.references(run.output_dir, run.run_dir, opts.refs)
+    run.cache = M.run_cache(run, opts)
     local ctx <close> = steps.context {
       -- The local renderer keeps the cores busy, so its pool follows the cores; a
       -- remote provider mostly waits on the network, so its pool follows what

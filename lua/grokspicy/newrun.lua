@@ -107,11 +107,13 @@ local function integer(field, v, lo, hi)
 end
 
 --- Checks a request's fields. Returns req = {concept=, plan=, provider=, seed=,
---- scenes=, budget=, refs=} for grokspicy.queue, or nil and {field = message}.
+--- scenes=, budget=, refs=, given=} for grokspicy.queue (given: {name = true}
+--- for each field the request sent), or nil and {field = message}.
 function M.check(req)
   local fields, ferr = read_fields(req)
   if not fields then return nil, ferr end
-  local errors, out = {}, { seed = 1, scenes = 3 }
+  local errors, out = {}, { seed = 1, scenes = 3, given = {} }
+  for name in pairs(fields) do out.given[name] = true end
   local ref_names, ref_images = {}, {}
   for name, f in pairs(fields) do
     local n = name:match("^ref_name_([1-9]%d?)$")

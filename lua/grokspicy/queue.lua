@@ -31,15 +31,15 @@ end
 
 --- Queues a run. req = {concept=, plan= (validated table or nil), provider=
 --- (a name, not "auto"), seed=, scenes=, budget= (or nil), refs= (list from
---- grokspicy.refs, or nil)}. Returns the run id, or nil and a message (nothing
---- is left queued then).
+--- grokspicy.refs, or nil), parent_id= (a fork's parent run, or nil)}.
+--- Returns the run id, or nil and a message (nothing is left queued then).
 function M.enqueue(db, output_dir, req)
   local concept = req.concept or (req.plan and req.plan.title) or ""
   local id
   local ok, err = pcall(function()
     db:transaction(function()
       id = db:insert_run(concept)
-      local fields = { status = "queued", provider = req.provider }
+      local fields = { status = "queued", provider = req.provider, parent_id = req.parent_id }
       if req.plan then
         fields.plan_json = req.plan
         fields.title, fields.style = req.plan.title, req.plan.style

@@ -638,7 +638,24 @@ function M.run_model(run)
     failure_more = failure_more,
     timeline = timeline_rows({ steps = steps, characters = characters, scenes = scenes, running = running }, spans,
       now),
+    -- A fork's parent and the runs made from this one (grokspicy.fork).
+    parent_id = run.parent_id,
+    forks = type(run.forks) == "table" and #run.forks > 0 and run.forks or nil,
+    -- A finished run with its plan can be edited and re-rendered.
+    edit_plan = TERMINAL[run.status] and M.plan_of(run) or nil,
+    duration_min = require("grokspicy.plan").MIN_DURATION, duration_max = require("grokspicy.plan").MAX_DURATION,
   }
+end
+
+--- The run's story plan as a table (plan_json decoded), or nil.
+function M.plan_of(run)
+  local p = run.plan_json
+  if type(p) == "string" then
+    local ok, t = pcall(require("cjson").decode, p)
+    p = ok and t or nil
+  end
+  if type(p) ~= "table" or type(p.characters) ~= "table" or type(p.scenes) ~= "table" then return nil end
+  return p
 end
 
 -- s cut to n characters (default 60) with an ellipsis.

@@ -31,6 +31,10 @@
 --                     requests wins), then starts `grok-spicy FLOW --resume id` detached,
 --                     handing it the claim: 202, 404, 409 (complete, still running,
 --                     already resumed), 410 (its folder was deleted), 501 (no flow script)
+--   POST /api/runs/{id}/fork  queues a re-render of the run from {"plan": {...}} (and the
+--                     optional fields of POST /api/runs): 202 {"id", "url", "parent_id"};
+--                     ?dry_run=1: 200 {remake, reuse, cost_usd, provider}, nothing created;
+--                     400 naming the field, 404 unknown run (grokspicy.fork)
 --   Cancel and resume answer JSON, or for htmx (HX-Request) the fragment the button swaps in, and
 --   refuse cross-site requests with 403: they need HX-Request: true, or a same-origin
 --   Origin / Sec-Fetch-Site (a cross-site form cannot set either). The token, when
@@ -81,7 +85,8 @@ end
 -- cjson 2.1.0 has no array marker: empty tables under these keys (and at the top
 -- of a list response) are arrays.
 local ARRAY_KEYS = { characters = true, scenes = true, character_assets = true, keyframe_assets = true,
-  video_assets = true, personality_cues = true, characters_present = true, issues = true, steps = true }
+  video_assets = true, personality_cues = true, characters_present = true, issues = true, steps = true,
+  remake = true, reuse = true, forks = true }
 
 --- Encodes v with object keys sorted; as_array makes an empty top-level table "[]".
 --- Each scalar is written as cjson.encode writes it (grokspicy.sorted_json, in C).
@@ -439,12 +444,39 @@ local function api_create_run(req)
   return json(202, { id = id, url = "/run/" .. id })
 end
 
+-- A re-render of run id from its edited plan (grokspicy.fork): 202 and the
+-- queued run (its parent id recorded), or with ?dry_run=1 200 and what it would
+-- make again and the list price of that, creating nothing; 400 naming the
+-- field, 404 for an unknown run.
+local function api_fork(req, id)
+  forget_pages() -- this connection writes: data_version does not see its own commits
+  local parent = db:get_run(id)
+  if not parent then return json(404, { error = ("run %d not found"):format(id) }) end
+  local fork = require "grokspicy.fork"
+  local out_dir = conf.output_dir or "output"
+  local run_req, errors = fork.check(req, parent, out_dir)
+  if not run_req then
+    return json(400, { error = require("grokspicy.newrun").summary(errors), errors = errors })
+  end
+  local dry = req.query.dry_run
+  if dry ~= nil and dry ~= "" and dry ~= "0" then
+    if dry ~= "1" then return json(400, { error = "dry_run must be 1 or 0" }) end
+    local p = fork.preview_request(db, out_dir, run_req)
+    return json(200, { parent_id = id, provider = p.provider, cost_usd = p.cost_usd, remake = p.remake,
+      reuse = p.reuse })
+  end
+  local new_id, err = require("grokspicy.queue").enqueue(db, out_dir, run_req)
+  if not new_id then return json(500, { error = err }) end
+  return json(202, { id = new_id, url = "/run/" .. new_id, parent_id = id })
+end
+
 -- Routing: exact paths, then "/prefix/{id}" patterns.
 local EXACT = { ["/"] = index, ["/api"] = api_page, ["/api/runs"] = api_runs, ["/health"] = health,
   ["/new"] = new_page, ["/compare"] = compare_page }
 local WITH_ID = { { "^/run/([^/]+)$", run_page }, { "^/run/([^/]+)/script$", script_page },
   { "^/api/runs/([^/]+)$", api_run }, { "^/api/runs/([^/]+)/bundle$", api_bundle },
-  { "^/api/runs/([^/]+)/cancel$", api_cancel, "POST" }, { "^/api/runs/([^/]+)/resume$", api_resume, "POST" } }
+  { "^/api/runs/([^/]+)/cancel$", api_cancel, "POST" }, { "^/api/runs/([^/]+)/resume$", api_resume, "POST" },
+  { "^/api/runs/([^/]+)/fork$", api_fork, "POST" } }
 
 --- The server calls handle(req) -> {status=, headers=, body=} for every route C does not own.
 function M.handle(req)

@@ -70,6 +70,10 @@ describe("steps.context", function()
     assert.matches("keyframe.keyframe_path is required",
       err_of(ctx.submit, ctx, "generate_scene_video", { scene = { scene_id = 1 }, keyframe = {} }))
     assert.matches("clips must have 1..1000 entries", err_of(ctx.submit, ctx, "assemble_final_video", { clips = {} }))
+    assert.matches("normalized must have one entry per clip", err_of(ctx.submit, ctx, "assemble_final_video",
+      { clips = { "a", "b" }, normalized = { "" } }))
+    assert.matches("normalized%[1%] must be a string", err_of(ctx.submit, ctx, "assemble_final_video",
+      { clips = { "a" }, normalized = { 3 } }))
     assert.matches("invalid option 'compile_script'", err_of(ctx.submit, ctx, "compile_script", {}))
     assert.equal(0, ctx:stats().pending)
   end)
