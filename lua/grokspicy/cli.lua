@@ -226,6 +226,7 @@ function M.with_kept(o, kept)
     end
   end
   if not o.given.no_voice and kept.no_voice == true then o.no_voice = true end
+  if not o.given.no_cache and kept.no_cache == true then o.no_cache = true end
   if type(kept.step_options) == "table" then
     local steps = require "grokspicy.steps"
     local valid, verr = steps.check_options(kept.step_options)
@@ -533,7 +534,7 @@ function M.main(args, pipeline, script)
       if not resumed then
         local okrec, rerr = require("grokspicy.queue").record_request(o.output_dir, run_id, {
           provider = provider, seed = o.seed, scenes = o.scenes, budget = o.budget, workers = o.workers,
-          no_voice = o.no_voice or nil, step_options = o.step_options })
+          no_voice = o.no_voice or nil, no_cache = o.no_cache or nil, step_options = o.step_options })
         if not okrec then progress:warn("cannot record the run's settings: " .. tostring(rerr)) end
       end
       if server then progress:always(("Run %d: %s"):format(run_id, run_url(server, run_id))) end

@@ -69,7 +69,7 @@ function M.enqueue(db, output_dir, req)
 end
 
 --- Records what a run was started with (runs/N/request.json: provider, seed,
---- scenes, budget, workers, no_voice, step_options), written whole or not at
+--- scenes, budget, workers, no_voice, no_cache, step_options), written whole or not at
 --- all, so a later --resume or Resume button goes on with the same settings.
 --- Returns true, or nil and a message.
 function M.record_request(output_dir, id, req)
