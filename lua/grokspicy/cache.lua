@@ -184,7 +184,7 @@ function M.new(o)
     reused = 0,
   }, Cache)
   self.ident = M.provider_identity(o.provider or "local", o.seed, o.voice)
-  self.options = require("grokspicy.flowkit").merge_options(steps.defaults(), o.options)
+  self.options = steps.merge_options(steps.defaults(), o.options)
   return self
 end
 

@@ -72,7 +72,7 @@ end
 function M.preview(db, output_dir, plan, o)
   o = o or {}
   local ident = cache.provider_identity(o.provider or "local", o.seed, o.voice)
-  local options = require("grokspicy.flowkit").merge_options(require("grokspicy.steps").defaults(), o.options)
+  local options = require("grokspicy.steps").merge_options(require("grokspicy.steps").defaults(), o.options)
   local prices = price_list(o.provider, options)
   local remake, reuse, cost = {}, {}, 0
   local refs = {}

@@ -82,10 +82,10 @@ describe("cache keys", function()
     assert.are_not.equal(k, cache.sheet_key(ident, opts, plan, edited, nil))
     assert.are_not.equal(k, cache.sheet_key(ident, opts, plan, fox, ("a"):rep(64)))
     assert.are_not.equal(k, cache.sheet_key(cache.provider_identity("local", 2, true), opts, plan, fox, nil))
-    local tuned = require("grokspicy.flowkit").merge_options(opts, { character_threshold = 0.5 })
+    local tuned = require("grokspicy.steps").merge_options(opts, { character_threshold = 0.5 })
     assert.are_not.equal(k, cache.sheet_key(ident, tuned, plan, fox, nil))
     -- an option another step reads does not touch the sheet
-    local other = require("grokspicy.flowkit").merge_options(opts, { video_threshold = 0.5 })
+    local other = require("grokspicy.steps").merge_options(opts, { video_threshold = 0.5 })
     assert.are.equal(k, cache.sheet_key(ident, other, plan, fox, nil))
     local restyled = the_plan()
     restyled.style = "pencil"
