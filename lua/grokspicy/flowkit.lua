@@ -74,7 +74,8 @@ function M.tracker(ctx, progress, observer, run_id)
     t.record_charges()
     if ev and ev.kind == "progress" then
       progress:event(ev)
-      if ev.phase then
+      -- (An observer written before on_activity existed has none: nothing to tell it.)
+      if ev.phase and observer.on_activity then
         observer:on_activity(run_id, { step = ev.step, asset = ev.asset, attempt = ev.attempt, phase = ev.phase })
       end
     elseif progress.tick then

@@ -47,6 +47,44 @@ describe("flowkit", function()
     assert.truthy(seen[1][3]:find("the provider said: interrupted!", 1, true))
   end)
 
+  it("tells the observer each attempt's phase as the steps report it (on_activity)", function()
+    local acts = {}
+    local obs = observer_lib.class()
+    function obs.on_run_start() return 8 end
+    function obs.on_activity(_, run_id, a) acts[#acts + 1] = ("%d %s %s %d %s"):format(run_id, a.step, a.asset,
+      a.attempt, a.phase) end
+    local dir = (os.getenv("GS_TEST_TMP") or "/tmp") .. "/flowkit-activity-" .. os.time() .. "-" .. math.random(1e9)
+    local ok, err = pcall(flowkit.run, "a fox and an owl", setmetatable({}, obs),
+      { provider = "local", output_dir = dir, scenes = 1 }, function(run)
+        local plan = run:plan()
+        run:character_sheets(plan)
+        return "sheets"
+      end)
+    os.execute("rm -rf '" .. dir .. "'")
+    assert.is_true(ok, tostring(err))
+    assert.is_true(#acts >= 2, table.concat(acts, "\n"))
+    -- Every character's first attempt: drawn, then scored, in that order.
+    local first = {}
+    for _, line in ipairs(acts) do
+      local name, phase = line:match("^8 generate_character_sheet (.-) 1 (%a+)$")
+      if name then
+        first[name] = (first[name] and (first[name] .. ",") or "") .. phase
+      end
+    end
+    assert.is_not_nil(next(first), table.concat(acts, "\n"))
+    for name, phases in pairs(first) do assert.equal("generating,scoring", phases, name) end
+    -- An observer from before on_activity (a bare table of methods) is left alone.
+    local old = { on_run_start = function() return 9 end }
+    for _, m in ipairs(observer_lib.METHODS) do
+      if m ~= "on_activity" and not old[m] then old[m] = function() end end
+    end
+    old.cancel_requested = function() return false end
+    local ok2, err2 = pcall(flowkit.run, "a fox", old, { provider = "local", output_dir = dir, scenes = 1 },
+      function(run) run:character_sheets(run:plan()) end)
+    os.execute("rm -rf '" .. dir .. "'")
+    assert.is_true(ok2, tostring(err2))
+  end)
+
   it("records a step failure with where it happened", function()
     local err, seen = settle(setmetatable({ message = "clip failed", where = { step = "videos", scene_id = 2 } },
       flowkit.StepFailure))
