@@ -187,6 +187,77 @@ static int good_name(const char *name)
     return gs_http_safe_relpath(name) && strlen(name) < 1024;
 }
 
+/* One {name=, path=|data=} of zip.entries at the top of L's stack: 0, 1 (a bad
+ * entry: err says which) or -1 (out of memory or too many). */
+static int read_entry(struct gs_bundle *b, lua_State *L, lua_Integer i, char *err, size_t errlen)
+{
+    char full[PATH_MAX];
+    lua_getfield(L, -1, "name");
+    lua_getfield(L, -2, "path");
+    lua_getfield(L, -3, "data");
+    const char *name = lua_tostring(L, -3), *path = lua_tostring(L, -2);
+    size_t dlen = 0;
+    const char *data = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &dlen) : NULL;
+    int rc = 0;
+    if (!name || !good_name(name) || (!path && !data)) {
+        snprintf(err, errlen, "the handler's zip entry %lld has a bad name or no content", (long long)i);
+        rc = 1;
+    } else if (data) {
+        struct bentry *e = NULL;
+        if ((b->data_bytes += dlen) > MAX_DATA || !(e = add_entry(b, name)) || !(e->data = malloc(dlen ? dlen : 1)))
+            rc = -1;
+        else {
+            memcpy(e->data, data, dlen);
+            e->len = dlen;
+        }
+    } else if (gs_http_safe_relpath(path) && !gs_http_forbidden_name(path) &&
+               snprintf(full, sizeof full, "%s/%s", b->s->output_real, path) < (int)sizeof full) {
+        rc = add_file(b, name, full); /* a path that may not be served is left out */
+    }
+    lua_pop(L, 3);
+    return rc;
+}
+
+/* One {prefix=, path=} of zip.dirs at the top of L's stack: as read_entry. */
+static int read_dir(struct gs_bundle *b, lua_State *L, lua_Integer i, char *err, size_t errlen)
+{
+    lua_getfield(L, -1, "prefix");
+    lua_getfield(L, -2, "path");
+    const char *prefix = lua_tostring(L, -2), *path = lua_tostring(L, -1);
+    size_t pn = prefix ? strlen(prefix) : 0;
+    char stem[1024];
+    int rc;
+    if (!path || pn == 0 || pn >= sizeof stem || prefix[pn - 1] != '/' ||
+        (memcpy(stem, prefix, pn - 1), stem[pn - 1] = '\0', !good_name(stem))) {
+        snprintf(err, errlen, "the handler's zip folder %lld has a bad prefix or no path", (long long)i);
+        rc = 1;
+    } else {
+        rc = add_dir(b, prefix, path);
+    }
+    lua_pop(L, 2);
+    return rc;
+}
+
+/* Calls read on each table of the array field key of the table at idx; stops at the first failure. */
+static int read_list(struct gs_bundle *b, lua_State *L, int idx, const char *key,
+                     int (*read)(struct gs_bundle *, lua_State *, lua_Integer, char *, size_t), char *err,
+                     size_t errlen)
+{
+    int rc = 0;
+    if (lua_getfield(L, idx, key) == LUA_TTABLE) {
+        for (lua_Integer i = 1; rc == 0; i++) {
+            int is_table = lua_rawgeti(L, -1, i) == LUA_TTABLE;
+            if (is_table)
+                rc = read(b, L, i, err, errlen);
+            lua_pop(L, 1); /* the entry, or the first non-table that ends the list */
+            if (!is_table)
+                break;
+        }
+    }
+    lua_pop(L, 1);
+    return rc;
+}
+
 /* Reads zip = {root=, entries={{name=, path=|data=}...}, dirs={{prefix=, path=}...}}
  * at idx. NULL with *status and err set when the answer cannot be served. */
 struct gs_bundle *gs_bundle_from_lua(gs_http_server *s, lua_State *L, int idx, unsigned *status, char *err,
@@ -216,63 +287,13 @@ struct gs_bundle *gs_bundle_from_lua(gs_http_server *s, lua_State *L, int idx, u
         goto fail;
     }
     lua_pop(L, 1);
-    if (lua_getfield(L, idx, "entries") == LUA_TTABLE) {
-        for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TTABLE; i++) {
-            lua_getfield(L, -1, "name");
-            lua_getfield(L, -2, "path");
-            lua_getfield(L, -3, "data");
-            const char *name = lua_tostring(L, -3), *path = lua_tostring(L, -2);
-            size_t dlen = 0;
-            const char *data = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &dlen) : NULL;
-            if (!name || !good_name(name) || (!path && !data)) {
-                snprintf(err, errlen, "the handler's zip entry %lld has a bad name or no content", (long long)i);
-                goto fail;
-            }
-            int rc = 0;
-            if (data) {
-                struct bentry *e = NULL;
-                if ((b->data_bytes += dlen) > MAX_DATA || !(e = add_entry(b, name)) || !(e->data = malloc(dlen ? dlen : 1)))
-                    rc = -1;
-                else {
-                    memcpy(e->data, data, dlen);
-                    e->len = dlen;
-                }
-            } else if (gs_http_safe_relpath(path) && !gs_http_forbidden_name(path) &&
-                       snprintf(full, sizeof full, "%s/%s", s->output_real, path) < (int)sizeof full) {
-                rc = add_file(b, name, full);
-            }
-            if (rc) {
-                snprintf(err, errlen, "the bundle is too large to list (out of memory or over %d files)",
-                         MAX_ENTRIES);
-                goto fail;
-            }
-            lua_pop(L, 4);
-        }
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-    if (lua_getfield(L, idx, "dirs") == LUA_TTABLE) {
-        for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TTABLE; i++) {
-            lua_getfield(L, -1, "prefix");
-            lua_getfield(L, -2, "path");
-            const char *prefix = lua_tostring(L, -2), *path = lua_tostring(L, -1);
-            size_t pn = prefix ? strlen(prefix) : 0;
-            char stem[1024];
-            if (!path || pn == 0 || pn >= sizeof stem || prefix[pn - 1] != '/' ||
-                (memcpy(stem, prefix, pn - 1), stem[pn - 1] = '\0', !good_name(stem))) {
-                snprintf(err, errlen, "the handler's zip folder %lld has a bad prefix or no path", (long long)i);
-                goto fail;
-            }
-            if (add_dir(b, prefix, path)) {
-                snprintf(err, errlen, "the bundle is too large to list (out of memory or over %d files)",
-                         MAX_ENTRIES);
-                goto fail;
-            }
-            lua_pop(L, 3);
-        }
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
+    int rc = read_list(b, L, idx, "entries", read_entry, err, errlen);
+    if (rc == 0)
+        rc = read_list(b, L, idx, "dirs", read_dir, err, errlen);
+    if (rc < 0)
+        snprintf(err, errlen, "the bundle is too large to list (out of memory or over %d files)", MAX_ENTRIES);
+    if (rc)
+        goto fail;
     return b;
 fail:
     bundle_free(b);

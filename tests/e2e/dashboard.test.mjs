@@ -641,3 +641,83 @@ test("a long title wraps beside its badge and buttons; nothing overflows at 1280
       await stop(web);
     }
   });
+
+test("two runs picked on the list are compared side by side; Download everything is the run's zip",
+  { timeout: 400000 }, async () => {
+    // Two one-scene runs of examples/plan.json, the second with its scene's description and
+    // its character's look changed (what a re-render after an edit would differ by).
+    const plan = JSON.parse(readFileSync(join(ROOT, "examples/plan.json"), "utf8"));
+    plan.scenes = plan.scenes.slice(0, 1);
+    const edited = JSON.parse(JSON.stringify(plan));
+    edited.scenes[0].description += " A gull <b>watches</b> from the rail.";
+    edited.characters[0].visual_description = edited.characters[0].visual_description.replace(/\bred\b/, "blue");
+    const ids = [];
+    for (const [i, p] of [plan, edited].entries()) {
+      const file = join(out, `compare-plan-${i}.json`);
+      writeFileSync(file, JSON.stringify(p));
+      const flow = start(["scripts/flow.lua", "--plan", file, "--provider", "local", "--output-dir", out, "-q"],
+        `flow-${i}`);
+      const code = await new Promise((res) => (flow.exitCode !== null ? res(flow.exitCode) : flow.once("exit", res)));
+      assert.equal(code, 0, flow.output);
+      const done = flow.output.match(/Done: .*runs\/(\d+)\/final\.mp4/);
+      assert.ok(done, flow.output);
+      ids.push(Number(done[1]));
+    }
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const web = await startWeb(port);
+    const [a, b] = ids;
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    try {
+      const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+      const page = await context.newPage();
+      const w = await watch(page);
+      await page.goto(base);
+      const compare = page.locator("#compare-bar button");
+      assert.equal(await compare.isDisabled(), true, "nothing picked: Compare is off");
+      await page.locator(`#run-row-${b} input.pick-run`).check();
+      assert.equal(await compare.isDisabled(), true, "one picked: still off");
+      await page.locator(`#run-row-${a} input.pick-run`).check();
+      assert.match(await page.locator("#compare-bar .compare-note").innerText(), new RegExp(`#${a} and #${b}`));
+      await compare.click();
+      await page.waitForURL(`${base}/compare?a=${a}&b=${b}`);
+      assertCsp(await page.reload());
+      // The scene's added words are marked (as text: the <b> is escaped), the collar's colour struck and marked.
+      const scene = `#cmp-scene-${plan.scenes[0].scene_id}`;
+      const ins = await page.locator(`${scene} .diff ins`).allInnerTexts();
+      assert.ok(ins.some((t) => t.includes("A gull <b>watches</b> from the rail.")), ins.join(" | "));
+      assert.equal(await page.locator(`${scene} .diff b`).count(), 0, "plan text is never markup");
+      assert.deepEqual(await page.locator(".cmp-character .diff del").allInnerTexts(), ["red"]);
+      assert.deepEqual(await page.locator(".cmp-character .diff ins").allInnerTexts(), ["blue"]);
+      assert.equal(await page.locator(".pair .side img").count(), 4, "two sheets and two keyframes");
+      assert.equal(await page.locator(".pair .side video.clip").count(), 2);
+      await assertAccessible(page, "the compare page");
+      await page.screenshot({ path: join(ARTIFACTS, "compare-1280.png"), fullPage: true });
+      await page.setViewportSize({ width: 390, height: 844 });
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `the compare page fits a phone (${overflow}px too wide)`);
+      await page.screenshot({ path: join(ARTIFACTS, "compare-390.png"), fullPage: true });
+      await page.setViewportSize({ width: 1280, height: 900 });
+
+      // The run page's Download everything: a zip with the run's files, read back by unzip.
+      await page.goto(`${base}/run/${b}`);
+      const [download] = await Promise.all([page.waitForEvent("download"),
+        page.locator(".run-links a", { hasText: "Download everything" }).click()]);
+      assert.match(download.suggestedFilename(), new RegExp(`^grok-spicy-run-${b}-[a-z0-9-]+\\.zip$`));
+      const zip = join(out, "bundle.zip");
+      await download.saveAs(zip);
+      const { execFileSync } = await import("node:child_process");
+      const names = execFileSync("unzip", ["-Z1", zip], { encoding: "utf8" }).trim().split("\n").sort();
+      const mira = plan.characters[0].name.toLowerCase();
+      const sid = String(plan.scenes[0].scene_id).padStart(2, "0");
+      assert.deepEqual(names, [`characters/${mira}.png`, "final.mp4", "plan.json", `scenes/${sid}-clip.mp4`,
+        `scenes/${sid}-keyframe.png`, "script.md", "state.json"].sort());
+      assert.deepEqual(execFileSync("unzip", ["-p", zip, "final.mp4"], { maxBuffer: 1 << 30 }),
+        readFileSync(join(out, `runs/${b}/final.mp4`)));
+      assert.equal(JSON.parse(execFileSync("unzip", ["-p", zip, "plan.json"], { encoding: "utf8" })).title, plan.title);
+      assertClean(w);
+    } finally {
+      await browser.close();
+      await stop(web);
+    }
+  });

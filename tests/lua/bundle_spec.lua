@@ -229,6 +229,37 @@ describe("run bundle", function()
     s2:close()
   end)
 
+  it("C refuses what a handler asks for outside the root folder, and bad names, whatever the Lua side says", function()
+    support.write(OUT .. "/runs/" .. run .. "/run.log", "a log")
+    local s2 = assert(http.serve { port = 0, output_dir = OUT, app = "tests.fixtures.http_app" })
+    local b2 = ("http://127.0.0.1:%d/zip?case="):format(s2:port())
+    -- The fixture's root is runs/1: this spec's first run.
+    assert.equals(1, run)
+    local zip = TMP .. "/c.zip"
+    assert.equals(200, (fetch(b2 .. "escape", zip)))
+    local got = names(zip)
+    local want = { "ok.json", "note.txt", "one/state.json", "one/script.md", "one/final.mp4" }
+    for _, n in ipairs(want) do
+      local found = false
+      for _, g in ipairs(got) do found = found or g == n end
+      assert.is_true(found, n .. " missing from " .. table.concat(got, " "))
+    end
+    for _, g in ipairs(got) do
+      assert.is_nil(g:find("^up/"), g)  -- runs/ is above the root
+      assert.is_nil(g:find("^two/"), g) -- another run's folder
+      assert.is_nil(g:find("%.log$"), g)
+      assert.is_true(g ~= "db.bin" and g ~= "other.png" and g ~= "dotdot.png" and g ~= "abs.txt" and g ~= "log.txt", g)
+    end
+    assert.equals("made by the app", member(zip, "note.txt"))
+    local f = TMP .. "/c.out"
+    for case, msg in pairs { badname = "zip entry 1 has a bad name", absname = "zip entry 1 has a bad name",
+      badprefix = "zip folder 1 has a bad prefix", badroot = "has no root folder", noroot = "has no root folder" } do
+      assert.equals(500, (fetch(b2 .. case, f)), case)
+      assert.matches(msg, support.read(f), 1, true)
+    end
+    s2:close()
+  end)
+
   it("names: slugs of hostile names are plain file names; the file name of the download is safe", function()
     assert.equals("etc-passwd", bundle.slug("../../etc/passwd"))
     assert.equals("a-b-c", bundle.slug("a/b\\c"))
