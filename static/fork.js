@@ -14,6 +14,8 @@
   var original = JSON.parse(data.textContent);
   var scenesBox = document.getElementById("edit-scenes");
   var out = document.getElementById("fork-preview");
+  // The attribute, not form.action: a field named "action" (a scene's prompt) shadows that property.
+  var endpoint = form.getAttribute("action");
 
   function asArray(v) { return Array.isArray(v) ? v : []; }
 
@@ -56,8 +58,8 @@
   // The plan as edited: the original plan with the form's values over it.
   function editedPlan() {
     var plan = JSON.parse(JSON.stringify(original));
-    plan.title = form.elements.title.value;
-    plan.style = form.elements.style.value;
+    plan.title = document.getElementById("e-title").value;
+    plan.style = document.getElementById("e-style").value;
     plan.characters = asArray(plan.characters);
     form.querySelectorAll(".edit-character").forEach(function (fs) {
       var c = plan.characters[Number(fs.dataset.index) - 1];
@@ -88,7 +90,7 @@
   }
 
   function post(query) {
-    return fetch(form.action + query, {
+    return fetch(endpoint + query, {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ plan: editedPlan() })

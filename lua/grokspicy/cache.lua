@@ -256,7 +256,7 @@ function Cache:_place(kind, entry, target)
   for k, v in pairs(asset) do placed[k] = v end
   for i, field in ipairs(FILES[kind]) do
     local src = asset[field]
-    if type(src) ~= "string" or src:sub(1, #from_prefix) ~= from_prefix then
+    if type(src) ~= "string" or src:sub(1, #from_prefix) ~= from_prefix or src:find("/%.%./") then
       return nil, ("%s is not in run %d's folder"):format(field, entry.run_id)
     end
     local src_abs = self.output_dir .. "/" .. src

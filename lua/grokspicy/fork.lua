@@ -6,6 +6,7 @@
 -- asks: grokspicy.cache). The run itself is an ordinary run whose record names
 -- its parent (runs.parent_id); reuse is the cache's.
 local cache = require "grokspicy.cache"
+local planlib = require "grokspicy.plan"
 local refs_lib = require "grokspicy.refs"
 local sys = require "grokspicy.sys"
 
@@ -23,13 +24,13 @@ function M.inherit(output_dir, parent, plan)
   local out = { provider = (parent.provider == "local" or parent.provider == "xai") and parent.provider or nil,
     seed = math.tointeger(request.seed), refs = {} }
   local names = {}
-  for _, c in ipairs(plan and plan.characters or {}) do names[require("grokspicy.plan").slug(c.name)] = c.name end
+  for _, c in ipairs(plan and plan.characters or {}) do names[planlib.slug(c.name)] = c.name end
   local stored = refs_lib.load(output_dir, run_dir)
   local sorted = {}
   for name in pairs(stored) do sorted[#sorted + 1] = name end
   table.sort(sorted)
   for _, name in ipairs(sorted) do
-    local own = names[require("grokspicy.plan").slug(name)]
+    local own = names[planlib.slug(name)]
     if own then
       local img = refs_lib.read_file(output_dir .. "/" .. stored[name])
       if img then out.refs[#out.refs + 1] = { name = own, bytes = img.bytes, kind = img.kind } end
@@ -76,12 +77,12 @@ function M.preview(db, output_dir, plan, o)
   local prices = price_list(o.provider, options)
   local remake, reuse, cost = {}, {}, 0
   local refs = {}
-  for name, bytes in pairs(o.refs or {}) do refs[require("grokspicy.plan").slug(name)] = sys.sha256(bytes) end
+  for name, bytes in pairs(o.refs or {}) do refs[planlib.slug(name)] = sys.sha256(bytes) end
   local UNKNOWN = {}
   local sheet_hash, by_name = {}, {}
   for _, c in ipairs(plan.characters) do
     by_name[c.name] = c
-    local ref_hash = refs[require("grokspicy.plan").slug(c.name)]
+    local ref_hash = refs[planlib.slug(c.name)]
     local e = usable(db, output_dir, "sheet", cache.sheet_key(ident, options, plan, c, ref_hash))
     if e then
       sheet_hash[c.name] = e.sha256

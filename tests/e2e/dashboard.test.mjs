@@ -721,3 +721,74 @@ test("two runs picked on the list are compared side by side; Download everything
       await stop(web);
     }
   });
+
+test("Edit and re-render: a scene's prompt edited on a finished run's page, previewed, re-rendered from the cache",
+  { timeout: 400000 }, async () => {
+    // The parent: examples/plan.json (one character, two scenes) run from the command line.
+    const flow = start(["scripts/flow.lua", "--plan", "examples/plan.json", "--provider", "local",
+      "--output-dir", out, "-q"], "parent flow");
+    const code = await new Promise((res) => flow.once("exit", res));
+    assert.equal(code, 0, flow.output);
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const web = await startWeb(port, ["--max-runs", "1"]);
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    try {
+      const parentId = (await json(`${base}/api/runs`)).find((r) => r.status === "complete" &&
+        r.title === "The Lighthouse Cat").id;
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const w = await watch(page);
+      assertCsp(await page.goto(`${base}/run/${parentId}`));
+      await page.locator("#edit-rerender").waitFor();
+      await assertAccessible(page, "a finished run's page with Edit and re-render");
+
+      const before = (await json(`${base}/api/runs`)).length;
+      const scene2 = page.locator("#edit-scenes .edit-scene").nth(1);
+      await scene2.locator('textarea[name="action"]').fill("Mira jumps onto the switch and the lamp blazes");
+      await page.locator("#preview-fork").click();
+      const summary = page.locator("#fork-preview-summary");
+      await summary.waitFor({ timeout: 30000 });
+      assert.match(await summary.innerText(), /^2 assets will be made again, about \$0\.00 at list prices/);
+      assert.deepEqual(await page.locator("#fork-remake li").allInnerTexts(),
+        ["keyframe of scene 2", "clip of scene 2"]);
+      assert.equal((await json(`${base}/api/runs`)).length, before, "a preview creates no run");
+
+      // An empty title: the server's 400 is shown beside the plan, and nothing is created.
+      await page.locator("#e-title").fill("");
+      await page.locator("#preview-fork").click();
+      const planErr = page.locator('[data-error-for="plan"]');
+      await planErr.waitFor({ state: "visible", timeout: 30000 });
+      assert.match(await planErr.innerText(), /title/);
+      assert.equal((await json(`${base}/api/runs`)).length, before);
+      const isRefusal = (e) => /status of 400 .*\/fork/.test(e);
+      for (const deadline = Date.now() + 10000; !w.errors.some(isRefusal) && Date.now() < deadline;) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      w.errors = w.errors.filter((e) => !isRefusal(e));
+      await page.locator("#e-title").fill("The Lighthouse Cat, again");
+
+      await page.locator("#submit-fork").click();
+      await page.waitForURL(/\/run\/\d+$/, { timeout: 30000 });
+      const childId = Number(page.url().match(/\/run\/(\d+)$/)[1]);
+      assert.notEqual(childId, parentId);
+      await page.locator("#run-status", { hasText: "complete" }).waitFor({ timeout: 300000 });
+      assert.equal(await page.locator("#forked-from").innerText(), `forked from #${parentId}`);
+      const child = await json(`${base}/api/runs/${childId}`);
+      assert.equal(child.parent_id, parentId);
+      assert.equal(child.title, "The Lighthouse Cat, again");
+      const kf = Object.fromEntries(child.keyframe_assets.map((k) => [k.scene_id, k]));
+      assert.equal(kf[1].note, `reused from run #${parentId}`);
+      assert.notEqual(kf[2].note, `reused from run #${parentId}`);
+      assert.equal(child.character_assets[0].note, `reused from run #${parentId}`);
+      await page.screenshot({ path: join(ARTIFACTS, "fork-complete.png") });
+
+      await page.goto(`${base}/run/${parentId}`);
+      assert.match(await page.locator("#re-rendered").innerText(), new RegExp(`re-rendered as #${childId}`));
+      await page.locator(`#re-rendered a[href="/run/${childId}"]`).click();
+      await page.waitForURL(`${base}/run/${childId}`);
+      assertClean(w);
+    } finally {
+      await browser.close();
+      await stop(web);
+    }
+  });

@@ -227,6 +227,12 @@ describe("a run reuses what an earlier run accepted (local renderer)", function(
     os.remove(out .. "/" .. rel)
     assert.is_nil(c:take("sheet", ("a"):rep(64)))
     assert.matches("the file is gone", warned[#warned], 1, true)
+    -- an entry naming a file outside its run's folder is never followed
+    local escape = ("runs/%d/../../outside.png"):format(run_id)
+    conn:cache_put { key = ("d"):rep(64), kind = "sheet", path = escape, sha256 = ("0"):rep(64), run_id = run_id,
+      asset_json = { name = "Fox", portrait_path = escape } }
+    assert.is_nil(c:take("sheet", ("d"):rep(64)))
+    assert.matches("portrait_path is not in run " .. run_id .. "'s folder", warned[#warned], 1, true)
     local off = cache.new { db = conn, enabled = false, output_dir = out, run_dir = "runs/99", run_id = other }
     write(out .. "/" .. rel, support.PNG)
     assert.is_nil(off:take("sheet", ("a"):rep(64)))
