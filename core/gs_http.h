@@ -35,7 +35,9 @@ typedef struct gs_http_config {
     const char *host;       /* NULL = "127.0.0.1"; IPv6 literals work ("::1"); a name is
                                resolved (getaddrinfo, IPv4 first) and accepted as a Host */
     int port;               /* 0 = a free port */
-    const char *app;        /* Lua module with init(opts) and handle(req); NULL = "grokspicy.web" */
+    const char *app;        /* Lua module with init(opts) and handle(req) -> {status=, headers=, body=}
+                               or {status=, headers=, zip={root=, entries=, dirs=}} (a zip streamed from
+                               root, a folder under output_dir: core/http_bundle.c); NULL = "grokspicy.web" */
     const char *output_dir; /* served under /output/; NULL = "output" */
     const char *db_path;    /* NULL = output_dir .. "/grok_spicy.db" */
     const char *token;      /* NULL or "" = no token required */

@@ -1,7 +1,8 @@
 /*
  * http_app.c — grokspicy.http, the web app: the Lua states that run it (one
  * per worker thread, created here, never the caller's), the request handed to
- * app.handle as a table, and its answer turned into a response.
+ * app.handle as a table, and its answer turned into a response (a zip answer
+ * goes to http_bundle.c).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -20,6 +20,7 @@ dependencies = {
 external_dependencies = {
   SQLITE = { header = "sqlite3.h" },
   MHD = { header = "microhttpd.h" },
+  ARCHIVE = { header = "archive.h" },
 }
 build = {
   type = "cmake",

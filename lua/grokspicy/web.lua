@@ -478,7 +478,8 @@ local WITH_ID = { { "^/run/([^/]+)$", run_page }, { "^/run/([^/]+)/script$", scr
   { "^/api/runs/([^/]+)/cancel$", api_cancel, "POST" }, { "^/api/runs/([^/]+)/resume$", api_resume, "POST" },
   { "^/api/runs/([^/]+)/fork$", api_fork, "POST" } }
 
---- The server calls handle(req) -> {status=, headers=, body=} for every route C does not own.
+--- The server calls handle(req) -> {status=, headers=, body=} for every route C does not own;
+--- instead of body, zip = {root=, entries=, dirs=} answers a zip C streams from that folder (grokspicy.bundle).
 function M.handle(req)
   local fn, id, method
   fn = EXACT[req.path]
