@@ -513,9 +513,10 @@ test("a run started from /new with a reference image: a bad upload is named besi
 
 test("Edit and re-render: a scene's prompt edited on a finished run's page, previewed, re-rendered from the cache",
   { timeout: 400000 }, async () => {
-    // The parent: examples/plan.json (one character, two scenes) run from the command line.
+    // The parent: examples/plan.json (one character, two scenes) run from the command line; --no-cache:
+    // it makes every asset itself (an earlier test ran the same plan), so the cache names it as their maker.
     const flow = start(["scripts/flow.lua", "--plan", "examples/plan.json", "--provider", "local",
-      "--output-dir", out, "-q"], "parent flow");
+      "--output-dir", out, "--no-cache", "-q"], "parent flow");
     const code = await new Promise((res) => flow.once("exit", res));
     assert.equal(code, 0, flow.output);
     const port = await freePort();
@@ -523,8 +524,7 @@ test("Edit and re-render: a scene's prompt edited on a finished run's page, prev
     const web = await startWeb(port, ["--max-runs", "1"]);
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     try {
-      const parentId = (await json(`${base}/api/runs`)).find((r) => r.status === "complete" &&
-        r.title === "The Lighthouse Cat").id;
+      const parentId = Number(flow.output.match(/Done: .*\/runs\/(\d+)\/final\.mp4/)[1]);
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       const w = await watch(page);
       assertCsp(await page.goto(`${base}/run/${parentId}`));
@@ -557,7 +557,8 @@ test("Edit and re-render: a scene's prompt edited on a finished run's page, prev
       await page.locator("#e-title").fill("The Lighthouse Cat, again");
 
       await page.locator("#submit-fork").click();
-      await page.waitForURL(/\/run\/\d+$/, { timeout: 30000 });
+      await page.waitForURL((u) => /^\/run\/\d+$/.test(u.pathname) && u.pathname !== `/run/${parentId}`,
+        { timeout: 30000 });
       const childId = Number(page.url().match(/\/run\/(\d+)$/)[1]);
       assert.notEqual(childId, parentId);
       await page.locator("#run-status", { hasText: "complete" }).waitFor({ timeout: 300000 });
