@@ -1,13 +1,24 @@
 /*
  * filehash.c — what the result cache needs of files: the SHA-256 of a file's
  * bytes (libcrypto's EVP digest, read in 64 KiB slices, never the whole file
- * in memory) and placing a cached file into another run's folder (a hard link,
- * or a copy through a temp name then a rename when the two folders are on
- * different file systems or links are refused). Lua has them as
- * sys.sha256, sys.sha256_file and sys.link_or_copy. Never decides what is cached.
+ * in memory) and of a string (a cache key), and placing a cached file into
+ * another run's folder (a hard link, or a copy through a temp name then a
+ * rename when the two folders are on different file systems or links are
+ * refused). Lua has them as sys.sha256, sys.sha256_file and sys.link_or_copy.
+ * Never decides what is cached.
+ *
+ * libcrypto (libcrypto.so.3, Debian's libssl3; headers from libssl-dev) is
+ * opened with dlopen the first time a digest is asked for, as curl_loader.c
+ * does for libcurl: it is some 4 MB of code whose loading and relocations every
+ * process would pay at start, and only runs that reuse or record results need
+ * it. When it cannot be loaded a digest fails with ELIBACC ("Can not access a
+ * needed shared library"), which the caller reports. GS_LIBCRYPTO names
+ * another library file to load.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +28,51 @@
 #include <openssl/evp.h>
 
 #include "gs_util.h"
+
+static struct {
+    EVP_MD_CTX *(*ctx_new)(void);
+    void (*ctx_free)(EVP_MD_CTX *);
+    const EVP_MD *(*sha256)(void);
+    int (*init)(EVP_MD_CTX *, const EVP_MD *, ENGINE *);
+    int (*update)(EVP_MD_CTX *, const void *, size_t);
+    int (*final)(EVP_MD_CTX *, unsigned char *, unsigned int *);
+    int (*digest)(const void *, size_t, unsigned char *, unsigned int *, const EVP_MD *, ENGINE *);
+} fn;
+
+static int loaded;
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+
+static void load(void)
+{
+    const char *name = getenv("GS_LIBCRYPTO");
+    if (!name || !*name)
+        name = "libcrypto.so.3";
+    void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        return;
+    static const char *const names[] = {"EVP_MD_CTX_new",    "EVP_MD_CTX_free",   "EVP_sha256", "EVP_DigestInit_ex",
+                                        "EVP_DigestUpdate", "EVP_DigestFinal_ex", "EVP_Digest"};
+    void *slots[] = {&fn.ctx_new, &fn.ctx_free, &fn.sha256, &fn.init, &fn.update, &fn.final, &fn.digest};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        void *sym = dlsym(h, names[i]);
+        if (!sym) {
+            dlclose(h);
+            memset(&fn, 0, sizeof fn);
+            return;
+        }
+        memcpy(slots[i], &sym, sizeof sym);
+    }
+    loaded = 1; /* the handle stays open for the life of the process */
+}
+
+/* 1 once libcrypto is loaded; 0 with errno ELIBACC when it cannot be. */
+static int ready(void)
+{
+    pthread_once(&load_once, load);
+    if (!loaded)
+        errno = ELIBACC;
+    return loaded;
+}
 
 static void to_hex(const unsigned char *d, unsigned n, char *hex)
 {
@@ -28,21 +84,27 @@ int gs_sha256_bytes(const void *data, size_t len, char hex[65])
 {
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
-    if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1 || n != 32)
+    if (!ready())
         return -1;
+    if (fn.digest(data, len, out, &n, fn.sha256(), NULL) != 1 || n != 32) {
+        errno = EIO;
+        return -1;
+    }
     to_hex(out, n, hex);
     return 0;
 }
 
 int gs_sha256_file(const char *path, char hex[65])
 {
+    if (!ready())
+        return -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_MD_CTX *md = fn.ctx_new();
     unsigned char *buf = malloc(65536);
     int rc = -1, saved = ENOMEM;
-    if (md && buf && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
+    if (md && buf && fn.init(md, fn.sha256(), NULL) == 1) {
         for (;;) {
             ssize_t got = read(fd, buf, 65536);
             if (got < 0 && errno == EINTR)
@@ -54,7 +116,7 @@ int gs_sha256_file(const char *path, char hex[65])
             if (got == 0) {
                 unsigned char out[EVP_MAX_MD_SIZE];
                 unsigned int n = 0;
-                if (EVP_DigestFinal_ex(md, out, &n) == 1 && n == 32) {
+                if (fn.final(md, out, &n) == 1 && n == 32) {
                     to_hex(out, n, hex);
                     rc = 0;
                 } else {
@@ -62,14 +124,14 @@ int gs_sha256_file(const char *path, char hex[65])
                 }
                 break;
             }
-            if (EVP_DigestUpdate(md, buf, (size_t)got) != 1) {
+            if (fn.update(md, buf, (size_t)got) != 1) {
                 saved = EIO;
                 break;
             }
         }
     }
     free(buf);
-    EVP_MD_CTX_free(md);
+    fn.ctx_free(md);
     close(fd);
     if (rc)
         errno = saved;

@@ -272,7 +272,7 @@ static int l_sys_sha256(lua_State *L)
     const char *s = luaL_checklstring(L, 1, &len);
     char hex[65];
     if (gs_sha256_bytes(s, len, hex) != 0)
-        return luaL_error(L, "sha256: the digest failed");
+        return luaL_error(L, "sha256: %s (libcrypto)", strerror(errno));
     lua_pushstring(L, hex);
     return 1;
 }

@@ -183,6 +183,13 @@ function M.new(o)
     run_dir = o.run_dir, run_id = o.run_id, warn = o.warn or function() end, hashes = {},
     reused = 0,
   }, Cache)
+  -- Without libcrypto (core/filehash.c loads it on first use) there are no
+  -- keys: the run goes on without the cache, and says so once.
+  local ok, why = pcall(sys.sha256, "")
+  if not ok then
+    self.off = true
+    self.warn("the result cache is off: " .. tostring(why))
+  end
   self.ident = M.provider_identity(o.provider or "local", o.seed, o.voice)
   self.options = steps.merge_options(steps.defaults(), o.options)
   return self
@@ -217,12 +224,14 @@ end
 --- The key of a character's sheet in this run. reference: the path (relative
 --- to the output folder) of its reference image, or nil.
 function Cache:sheet_key(plan, character, reference)
+  if self.off then return nil end
   return M.sheet_key(self.ident, self.options, plan, character, reference and self:hash(reference))
 end
 
 --- The key of a scene's keyframe in this run: sheets by name (as the flow
 --- keeps them), previous: the path of the keyframe it continues from, or nil.
 function Cache:keyframe_key(plan, scene, sheets, previous)
+  if self.off then return nil end
   return M.keyframe_key(self.ident, self.options, plan, scene, self:cast(scene, sheets, plan),
     previous and self:hash(previous) or false)
 end
@@ -230,12 +239,14 @@ end
 --- The key of a clip's normalised form (path relative to the output folder;
 --- nil when the clip cannot be read).
 function Cache:normalized_key(clip)
+  if self.off then return nil end
   local h = self:hash(clip)
   return h and M.normalized_key(h) or nil
 end
 
 --- The key of a scene's clip in this run (nil when its keyframe cannot be read).
 function Cache:clip_key(plan, scene, keyframe, sheets)
+  if self.off then return nil end
   local h = self:hash(keyframe.keyframe_path)
   if not h then return nil end
   return M.clip_key(self.ident, self.options, plan, scene, h, keyframe.video_prompt, self:cast(scene, sheets, plan))

@@ -265,7 +265,8 @@ local function panel(key, asset, path, spans, ledger)
     usd = spent and (spent.ticks or 0) / TICKS or nil,
     requests = spent and spent.requests or 0,
     failed_requests = spent and spent.failed_requests or 0,
-    note = asset.note,
+    note = not asset.reused_from and asset.note or nil,
+    reused_from = asset.reused_from,
   }
 end
 
@@ -411,6 +412,11 @@ end
 
 --- The view model of a run page, from get_run's table.
 function M.run_model(run)
+  -- An asset the result cache reused says so in its note (grokspicy.cache):
+  -- the page links the run that made it instead of calling it a vision check.
+  for _, list in ipairs { run.character_assets or {}, run.keyframe_assets or {}, run.video_assets or {} } do
+    for _, a in ipairs(list) do a.reused_from = M.reused_from(a.note) end
+  end
   local char_assets = index_by(run.character_assets, "name")
   local kf_assets = index_by(run.keyframe_assets, "scene_id")
   local video_assets = index_by(run.video_assets, "scene_id")
@@ -645,6 +651,11 @@ function M.run_model(run)
     edit_plan = TERMINAL[run.status] and M.plan_of(run) or nil,
     duration_min = require("grokspicy.plan").MIN_DURATION, duration_max = require("grokspicy.plan").MAX_DURATION,
   }
+end
+
+--- The run an asset was reused from (its note "reused from run #N"), or nil.
+function M.reused_from(note)
+  return type(note) == "string" and math.tointeger(tonumber(note:match("^reused from run #(%d+)$"))) or nil
 end
 
 --- The run's story plan as a table (plan_json decoded), or nil.

@@ -240,6 +240,19 @@ describe("a run reuses what an earlier run accepted (local renderer)", function(
   end)
 end)
 
+describe("without libcrypto", function()
+  it("a run goes on without the cache, and says so", function()
+    local out = TMP .. "/nocrypto"
+    os.execute("mkdir -p " .. q(out))
+    local code, log = run_flow(out, { "--plan", support.abs("examples/plan.json"), "--provider", "local",
+      "--output-dir", out }, { GS_LIBCRYPTO = "/nonexistent/libcrypto.so.3" }, "run")
+    assert.are.equal(0, code, log)
+    assert.matches("the result cache is off: sha256: Can not access a needed shared library (libcrypto)", log, 1,
+      true)
+    assert.are.equal("complete", newest(out).status)
+  end)
+end)
+
 describe("--fork RUN_ID --plan FILE", function()
   local out = TMP .. "/fork"
   setup(function() os.execute("mkdir -p " .. q(out)) end)

@@ -181,6 +181,9 @@ describe("POST /api/runs/{id}/fork", function()
     assert.are.equal("slow pan right", cjson.decode(child.plan_json).scenes[2].camera)
 
     local _, page = curl(q(("%s/run/%d"):format(s, r.id)))
+    -- reused assets link the run that made them (never called a vision check)
+    assert.matches(('Reused from <a href="/run/%d">run #%d</a>'):format(parent.id, parent.id), page, 1, true)
+    assert.is_nil(page:find("Vision check: reused", 1, true))
     assert.matches(('<a href="/run/%d" id="forked-from">forked from #%d</a>'):format(parent.id, parent.id), page, 1,
       true)
     _, page = curl(q(("%s/run/%d"):format(s, parent.id)))
