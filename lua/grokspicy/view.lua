@@ -768,6 +768,10 @@ function M.run_fragment(run, kind, key, model)
       end
     end
   end
+  -- The run's end brings "Edit and re-render" (only then: a later event would reset the form).
+  if model.terminal and vocab.event[kind] and vocab.event[kind].terminal then
+    parts[#parts + 1] = M.render("partials/run_edit.html", { m = model, oob = true })
+  end
   parts[#parts + 1] = M.render("partials/timeline.html", { m = model, oob = true })
   return table.concat(parts, "\n")
 end

@@ -499,7 +499,7 @@ test("a failed run opens on its failure, named by step and asset, and its tab sa
   }
 });
 
-test("a run started from /new with a reference image: a bad upload is named beside its field, a good one runs",
+test("a run started from /new with a reference image (a bad upload named beside its field), edited, re-rendered, compared, taken away",
   { timeout: 400000 }, async () => {
     // A one-scene plan from examples/plan.json, and a 1x1 PNG as its character's reference.
     const plan = JSON.parse(readFileSync(join(ROOT, "examples/plan.json"), "utf8"));
@@ -554,6 +554,48 @@ test("a run started from /new with a reference image: a bad upload is named besi
       assert.equal(run.title, plan.title);
       assert.deepEqual(readFileSync(join(out, `runs/${runId}/refs/${name.toLowerCase()}.png`)), readFileSync(png));
       await page.screenshot({ path: join(ARTIFACTS, "new-run-complete.png") });
+
+      // The same run directed on: its scene edited in place, re-rendered (the sheet drawn
+      // from the reference is reused, the scene made again), compared with it, taken away.
+      await page.locator("#edit-rerender").waitFor();
+      await page.locator("#edit-scenes .edit-scene").first().locator('textarea[name="action"]')
+        .fill(`${name} waves a lantern from the gallery`);
+      await page.locator("#preview-fork").click();
+      await page.locator("#fork-preview-summary").waitFor({ timeout: 30000 });
+      assert.deepEqual(await page.locator("#fork-remake li").allInnerTexts(),
+        [`keyframe of scene ${plan.scenes[0].scene_id}`, `clip of scene ${plan.scenes[0].scene_id}`]);
+      await page.locator("#submit-fork").click();
+      await page.waitForURL((u) => /^\/run\/\d+$/.test(u.pathname) && u.pathname !== `/run/${runId}`,
+        { timeout: 30000 });
+      const childId = Number(page.url().match(/\/run\/(\d+)$/)[1]);
+      await page.locator("#run-status", { hasText: "complete" }).waitFor({ timeout: 300000 });
+      const child = await json(`${base}/api/runs/${childId}`);
+      assert.equal(child.parent_id, runId);
+      assert.equal(child.character_assets[0].note, `reused from run #${runId}`);
+      assert.notEqual(child.keyframe_assets[0].note, `reused from run #${runId}`);
+      assert.deepEqual(readFileSync(join(out, `runs/${childId}/refs/${name.toLowerCase()}.png`)), readFileSync(png));
+
+      await page.locator("a", { hasText: `Compare with parent #${runId}` }).click();
+      await page.waitForURL(`${base}/compare?a=${runId}&b=${childId}`);
+      const ins = await page.locator(`#cmp-scene-${plan.scenes[0].scene_id} .diff ins`).allInnerTexts();
+      assert.ok(ins.some((t) => t.includes("lantern")), ins.join(" | "));
+      await assertAccessible(page, "the compare page of a re-render");
+
+      await page.goto(`${base}/run/${childId}`);
+      const [download] = await Promise.all([page.waitForEvent("download"),
+        page.locator(".run-links a", { hasText: "Download everything" }).click()]);
+      const zip = join(out, "rerender.zip");
+      await download.saveAs(zip);
+      const { execFileSync } = await import("node:child_process");
+      const names = execFileSync("unzip", ["-Z1", zip], { encoding: "utf8" }).trim().split("\n");
+      const sid = String(plan.scenes[0].scene_id).padStart(2, "0");
+      for (const want of ["final.mp4", "plan.json", "script.md", "state.json", `characters/${name.toLowerCase()}.png`,
+        `scenes/${sid}-keyframe.png`, `scenes/${sid}-clip.mp4`]) {
+        assert.ok(names.includes(want), `${want} in the bundle: ${names.join(", ")}`);
+      }
+      assert.ok(!names.some((n) => /\.db|\.log$|\.lock$/.test(n)), names.join(", "));
+      assert.match(JSON.parse(execFileSync("unzip", ["-p", zip, "plan.json"], { encoding: "utf8" }))
+        .scenes[0].action, /lantern/);
       assertClean(w);
     } finally {
       await browser.close();

@@ -190,7 +190,7 @@ describe("POST /api/runs/{id}/fork", function()
     assert.matches(('<a href="/run/%d">re-rendered as #%d</a>'):format(r.id, r.id), page, 1, true)
     -- the finished parent's page: the edit form, its plan as data, the script that drives it
     assert.matches('id="edit-rerender"', page, 1, true)
-    assert.matches('<script type="application/json" id="edit-plan-data">{', page, 1, true)
+    assert.matches("data-plan='{", page, 1, true)
     assert.matches(('action="/api/runs/%d/fork"'):format(parent.id), page, 1, true)
     assert.matches('<script src="/static/fork.js" defer></script>', page, 1, true)
     local _, api = curl(q(("%s/api/runs/%d"):format(s, parent.id)))
