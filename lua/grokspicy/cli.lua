@@ -418,8 +418,8 @@ function M.main(args, pipeline, script)
     fail(cerr)
     return 2
   end
-  -- --fork: the parent must exist; the fork takes its provider and reference
-  -- images unless given, so what did not change keys (and is reused) the same.
+  -- --fork: the parent must exist; the fork takes its provider, reference
+  -- images, seed, voice and step options unless given, so what did not change keys (and is reused) the same.
   if o.fork then
     local parent = conn:get_run(o.fork)
     if not parent then
@@ -430,6 +430,8 @@ function M.main(args, pipeline, script)
     local inherited = require("grokspicy.fork").inherit(o.output_dir, parent, plan)
     if o.provider == "auto" and inherited.provider then o.provider = inherited.provider end
     if not o.refs and #inherited.refs > 0 then o.refs = inherited.refs end
+    -- Its seed, voice and step options too, unless given (a --set wins key by key).
+    o = M.with_kept(o, { seed = inherited.seed, no_voice = inherited.no_voice, step_options = inherited.step_options })
   end
   -- The steps judge their options' ranges (a threshold in 0..1): asked before
   -- a run is recorded, so a bad value stops here like a bad flag.

@@ -13,8 +13,10 @@ local sys = require "grokspicy.sys"
 local M = {}
 
 --- What a fork of parent (a run row from store.get_run) takes from it:
---- {provider=, seed=, refs=} — provider "local"/"xai" (nil when the parent
---- never said), seed from the parent's request (nil when it has none), refs:
+--- {provider=, seed=, step_options=, no_voice=, refs=} — provider "local"/"xai"
+--- (nil when the parent never said); seed, step options (when they still
+--- check) and no_voice from the parent's recorded request (nil when it has
+--- none), so an unchanged asset keys as its parent's did; refs:
 --- the parent's reference images of characters the plan still has, as
 --- grokspicy.refs lists them ({name=, bytes=, kind=}); a file that cannot be
 --- read is left out.
@@ -22,7 +24,10 @@ function M.inherit(output_dir, parent, plan)
   local run_dir = ("runs/%d"):format(parent.id)
   local request = require("grokspicy.queue").request_of(output_dir, parent.id)
   local out = { provider = (parent.provider == "local" or parent.provider == "xai") and parent.provider or nil,
-    seed = math.tointeger(request.seed), refs = {} }
+    seed = math.tointeger(request.seed), no_voice = request.no_voice == true or nil, refs = {} }
+  if type(request.step_options) == "table" and require("grokspicy.steps").check_options(request.step_options) then
+    out.step_options = request.step_options
+  end
   local names = {}
   for _, c in ipairs(plan and plan.characters or {}) do names[planlib.slug(c.name)] = c.name end
   local stored = refs_lib.load(output_dir, run_dir)
@@ -147,17 +152,19 @@ function M.check(req, parent, output_dir)
   if not given.provider and inherited.provider then out.provider = inherited.provider end
   if not given.seed and inherited.seed then out.seed = inherited.seed end
   if #out.refs == 0 and not given.ref_name_1 then out.refs = inherited.refs end
+  out.step_options, out.no_voice = inherited.step_options, inherited.no_voice
   out.parent_id = parent.id
   return out
 end
 
 --- The preview of a checked fork request (M.check's req): M.preview with
---- what the queued run will have (its provider, seed, reference images, the
---- default step options), plus provider.
+--- what the queued run will have (its provider, seed, reference images, step
+--- options and voice), plus provider.
 function M.preview_request(db, output_dir, req)
   local refs = {}
   for _, r in ipairs(req.refs or {}) do refs[r.name] = r.bytes end
-  local p = M.preview(db, output_dir, req.plan, { provider = req.provider, seed = req.seed, refs = refs })
+  local p = M.preview(db, output_dir, req.plan, { provider = req.provider, seed = req.seed, refs = refs,
+    options = req.step_options, voice = not req.no_voice })
   p.provider = req.provider
   return p
 end

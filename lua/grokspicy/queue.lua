@@ -31,7 +31,8 @@ end
 
 --- Queues a run. req = {concept=, plan= (validated table or nil), provider=
 --- (a name, not "auto"), seed=, scenes=, budget= (or nil), refs= (list from
---- grokspicy.refs, or nil), parent_id= (a fork's parent run, or nil)}.
+--- grokspicy.refs, or nil), parent_id= (a fork's parent run, or nil), step_options=,
+--- no_voice= (recorded for the run's start, as a command-line run records its own)}.
 --- Returns the run id, or nil and a message (nothing is left queued then).
 function M.enqueue(db, output_dir, req)
   local concept = req.concept or (req.plan and req.plan.title) or ""
@@ -63,6 +64,7 @@ function M.enqueue(db, output_dir, req)
   end
   local wok, werr = write_file(dir .. "/" .. M.REQUEST_FILE, cjson.encode {
     provider = req.provider, seed = req.seed, scenes = req.scenes, budget = req.budget,
+    step_options = req.step_options, no_voice = req.no_voice,
   })
   if not wok then return undo("cannot write the run's request: " .. tostring(werr)) end
   return id

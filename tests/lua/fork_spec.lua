@@ -54,9 +54,11 @@ describe("POST /api/runs/{id}/fork", function()
   local s, server, parent, plan
   setup(function()
     os.execute("rm -rf " .. q(dir) .. " && mkdir -p " .. q(dir))
-    -- The parent: the example plan (one character, two scenes), run from the command line.
+    -- The parent: the example plan (one character, two scenes), run from the command line
+    -- with step options of its own, which its forks take (their keys depend on them).
     local h = support.start_flow(BIN, FLOW, dir .. "/parent", { "--plan", support.abs("examples/plan.json"),
-      "--provider", "local", "--output-dir", dir .. "/out" }, { XAI_API_KEY = "", GROK_API_KEY = "" })
+      "--provider", "local", "--output-dir", dir .. "/out", "--set", "keyframe_threshold=0.75",
+      "--set", "video_threshold=0.55" }, { XAI_API_KEY = "", GROK_API_KEY = "" })
     local code, log = h.wait(300)
     assert(code == 0, log)
     parent = with_db(dir, function(c) return c:list_runs()[1] end)
