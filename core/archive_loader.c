@@ -12,7 +12,6 @@
  * The definitions are hidden, as in curl_loader.c: they bind the core's own
  * calls and are never exported.
  */
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 #include <archive_entry.h>
 
 #include "gs_internal.h"
+#include "gs_util.h"
 
 #define GS_HIDDEN __attribute__((visibility("hidden")))
 
@@ -55,16 +55,6 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 
 static void load(void)
 {
-    const char *name = getenv("GS_LIBARCHIVE");
-    if (!name || !*name)
-        name = "libarchive.so.13";
-    void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        snprintf(load_error, sizeof load_error, "the run bundle needs libarchive, which could not be loaded: %s",
-                 dlerror());
-        return;
-    }
-    /* dlsym on the library's own handle: its definitions, never these. */
     static const char *const names[] = {
         "archive_write_new",          "archive_write_set_format_zip",
         "archive_write_set_bytes_per_block", "archive_write_set_bytes_in_last_block",
@@ -76,24 +66,14 @@ static void load(void)
         "archive_entry_free",         "archive_entry_set_pathname_utf8",
         "archive_entry_set_size",     "archive_entry_set_filetype",
         "archive_entry_set_perm",     "archive_entry_set_mtime"};
-    void *slots[] = {&fn.write_new,     &fn.set_format_zip, &fn.set_bytes_per_block, &fn.set_bytes_in_last_block,
-                     &fn.zip_store,     &fn.zip_deflate,    &fn.open2,               &fn.write_header,
-                     &fn.write_data,    &fn.finish_entry,   &fn.write_close,         &fn.write_free,
-                     &fn.error_string,  &fn.entry_new,      &fn.entry_free,          &fn.entry_set_pathname_utf8,
-                     &fn.entry_set_size, &fn.entry_set_filetype, &fn.entry_set_perm, &fn.entry_set_mtime};
+    void *const slots[] = {&fn.write_new, &fn.set_format_zip, &fn.set_bytes_per_block, &fn.set_bytes_in_last_block,
+                           &fn.zip_store, &fn.zip_deflate, &fn.open2, &fn.write_header, &fn.write_data,
+                           &fn.finish_entry, &fn.write_close, &fn.write_free, &fn.error_string, &fn.entry_new,
+                           &fn.entry_free, &fn.entry_set_pathname_utf8, &fn.entry_set_size, &fn.entry_set_filetype,
+                           &fn.entry_set_perm, &fn.entry_set_mtime};
     _Static_assert(sizeof names / sizeof names[0] == sizeof slots / sizeof slots[0], "one slot per name");
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        void *p = dlsym(h, names[i]);
-        if (!p) {
-            snprintf(load_error, sizeof load_error,
-                     "the run bundle needs libarchive, but %s has no %s (not libarchive 3.6 or later?)", name,
-                     names[i]);
-            dlclose(h);
-            return;
-        }
-        memcpy(slots[i], &p, sizeof p); /* a data pointer into a function pointer, as POSIX allows */
-    }
-    loaded = 1;
+    loaded = gs_dl_bind("GS_LIBARCHIVE", "libarchive.so.13", names, slots, sizeof names / sizeof names[0],
+                        "the run bundle needs libarchive", "libarchive 3.6 or later", load_error, sizeof load_error);
 }
 
 static int ready(void)

@@ -15,12 +15,13 @@
  */
 #define CURL_DISABLE_TYPECHECK 1 /* the typecheck macros would rename curl_easy_setopt below */
 #include <curl/curl.h>
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "gs_util.h"
 
 #define GS_HIDDEN __attribute__((visibility("hidden")))
 
@@ -43,35 +44,15 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 
 static void load(void)
 {
-    const char *name = getenv("GS_LIBCURL");
-    if (!name || !*name)
-        name = "libcurl.so.4";
-    void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        snprintf(load_error, sizeof load_error, "the xai provider needs libcurl, which could not be loaded: %s",
-                 dlerror());
-        return;
-    }
-    /* dlsym on the library's own handle: its definitions, never these. */
     static const char *const names[] = {"curl_global_init",  "curl_easy_init",    "curl_easy_setopt",
                                         "curl_easy_perform", "curl_easy_getinfo", "curl_easy_cleanup",
                                         "curl_easy_strerror", "curl_slist_append", "curl_slist_free_all",
                                         "curl_getdate"};
-    void **slots[] = {(void **)&fn.global_init,   (void **)&fn.easy_init,     (void **)&fn.easy_setopt,
-                      (void **)&fn.easy_perform,  (void **)&fn.easy_getinfo,  (void **)&fn.easy_cleanup,
-                      (void **)&fn.easy_strerror, (void **)&fn.slist_append,  (void **)&fn.slist_free_all,
-                      (void **)&fn.getdate};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        void *p = dlsym(h, names[i]);
-        if (!p) {
-            snprintf(load_error, sizeof load_error,
-                     "the xai provider needs libcurl, but %s has no %s (not libcurl 7.x or later?)", name, names[i]);
-            dlclose(h);
-            return;
-        }
-        memcpy(slots[i], &p, sizeof p); /* a data pointer into a function pointer, as POSIX allows */
-    }
-    loaded = 1;
+    void *const slots[] = {&fn.global_init, &fn.easy_init, &fn.easy_setopt, &fn.easy_perform, &fn.easy_getinfo,
+                           &fn.easy_cleanup, &fn.easy_strerror, &fn.slist_append, &fn.slist_free_all, &fn.getdate};
+    _Static_assert(sizeof names / sizeof names[0] == sizeof slots / sizeof slots[0], "one slot per name");
+    loaded = gs_dl_bind("GS_LIBCURL", "libcurl.so.4", names, slots, sizeof names / sizeof names[0],
+                        "the xai provider needs libcurl", "libcurl 7.x or later", load_error, sizeof load_error);
 }
 
 static int ready(void)

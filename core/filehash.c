@@ -15,7 +15,6 @@
  * needed shared library"), which the caller reports. GS_LIBCRYPTO names
  * another library file to load.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -44,25 +43,12 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 
 static void load(void)
 {
-    const char *name = getenv("GS_LIBCRYPTO");
-    if (!name || !*name)
-        name = "libcrypto.so.3";
-    void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    if (!h)
-        return;
     static const char *const names[] = {"EVP_MD_CTX_new",    "EVP_MD_CTX_free",   "EVP_sha256", "EVP_DigestInit_ex",
                                         "EVP_DigestUpdate", "EVP_DigestFinal_ex", "EVP_Digest"};
-    void *slots[] = {&fn.ctx_new, &fn.ctx_free, &fn.sha256, &fn.init, &fn.update, &fn.final, &fn.digest};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        void *sym = dlsym(h, names[i]);
-        if (!sym) {
-            dlclose(h);
-            memset(&fn, 0, sizeof fn);
-            return;
-        }
-        memcpy(slots[i], &sym, sizeof sym);
-    }
-    loaded = 1; /* the handle stays open for the life of the process */
+    void *const slots[] = {&fn.ctx_new, &fn.ctx_free, &fn.sha256, &fn.init, &fn.update, &fn.final, &fn.digest};
+    _Static_assert(sizeof names / sizeof names[0] == sizeof slots / sizeof slots[0], "one slot per name");
+    loaded = gs_dl_bind("GS_LIBCRYPTO", "libcrypto.so.3", names, slots, sizeof names / sizeof names[0],
+                        "the result cache needs libcrypto", "OpenSSL 3", NULL, 0);
 }
 
 /* 1 once libcrypto is loaded; 0 with errno ELIBACC when it cannot be. */

@@ -63,4 +63,14 @@ int gs_sha256_bytes(const void *data, size_t len, char hex[65]);
    with errno. filehash.c. */
 int gs_link_or_copy(const char *src, const char *dst);
 
+/* A library loaded on first use (libcurl, libmicrohttpd, libarchive, libcrypto):
+   dlopen()s the file named by the environment variable env, or def, and binds
+   each of the n symbols names[i] into *slots[i] (the address of a function
+   pointer). 1 when every symbol is bound (the handle then stays open for the
+   life of the process); 0 otherwise, every slot left NULL and, when err is
+   given, "<need>, which could not be loaded: <why>" or "<need>, but <file> has
+   no <symbol> (not <version>?)" in it. dl_bind.c. */
+int gs_dl_bind(const char *env, const char *def, const char *const names[], void *const slots[], size_t n,
+               const char *need, const char *version, char *err, size_t errlen);
+
 #endif

@@ -13,7 +13,6 @@
  * The definitions are hidden, as in curl_loader.c: they bind the core's own
  * calls and are never exported.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -23,6 +22,8 @@
 #include <sys/types.h>
 
 #include <microhttpd.h>
+
+#include "gs_util.h"
 
 #define GS_HIDDEN __attribute__((visibility("hidden")))
 
@@ -59,13 +60,6 @@ static int ready(void)
 
 static void load(void)
 {
-    const char *name = getenv("GS_LIBMICROHTTPD");
-    if (!name || !*name)
-        name = "libmicrohttpd.so.12";
-    void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    if (!h)
-        return;
-    /* dlsym on the library's own handle: its definitions, never these. */
     static const char *const names[] = {
         "MHD_start_daemon_va",         "MHD_stop_daemon",
         "MHD_get_daemon_info",         "MHD_get_connection_info",
@@ -75,21 +69,14 @@ static void load(void)
         "MHD_create_response_from_callback", "MHD_create_response_from_fd_at_offset64",
         "MHD_destroy_response",        "MHD_add_response_header",
         "MHD_get_response_header"};
-    void *slots[] = {&fn.start_daemon_va,     &fn.stop_daemon,         &fn.get_daemon_info,
-                     &fn.get_connection_info, &fn.get_connection_values, &fn.lookup_connection_value,
-                     &fn.queue_response,      &fn.suspend_connection,  &fn.resume_connection,
-                     &fn.from_buffer,         &fn.from_callback,       &fn.from_fd_at_offset64,
-                     &fn.destroy_response,    &fn.add_response_header, &fn.get_response_header};
+    void *const slots[] = {&fn.start_daemon_va, &fn.stop_daemon, &fn.get_daemon_info, &fn.get_connection_info,
+                           &fn.get_connection_values, &fn.lookup_connection_value, &fn.queue_response,
+                           &fn.suspend_connection, &fn.resume_connection, &fn.from_buffer, &fn.from_callback,
+                           &fn.from_fd_at_offset64, &fn.destroy_response, &fn.add_response_header,
+                           &fn.get_response_header};
     _Static_assert(sizeof names / sizeof names[0] == sizeof slots / sizeof slots[0], "one slot per name");
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        void *p = dlsym(h, names[i]);
-        if (!p) {
-            dlclose(h);
-            return;
-        }
-        memcpy(slots[i], &p, sizeof p); /* a data pointer into a function pointer, as POSIX allows */
-    }
-    loaded = 1;
+    loaded = gs_dl_bind("GS_LIBMICROHTTPD", "libmicrohttpd.so.12", names, slots, sizeof names / sizeof names[0],
+                        "the dashboard needs libmicrohttpd", "libmicrohttpd 0.9.71 or later", NULL, 0);
 }
 
 GS_HIDDEN struct MHD_Daemon *MHD_start_daemon(unsigned int flags, uint16_t port, MHD_AcceptPolicyCallback apc,
