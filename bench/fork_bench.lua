@@ -18,6 +18,7 @@
 --   build/grok-spicy bench/fork_bench.lua [build-dir]
 local cjson = require "cjson"
 local store = require "grokspicy.store"
+local support = require "tests.support"
 
 local build = arg[1] or "build"
 local FAKE, BIN = build .. "/tests/fake_xai", build .. "/grok-spicy"
@@ -26,37 +27,9 @@ local dir = os.tmpname()
 os.remove(dir)
 os.execute("mkdir -p " .. dir)
 
-local function read(path)
-  local f = assert(io.open(path))
-  local t = f:read("a")
-  f:close()
-  return t
-end
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-  return path
-end
+local read, write = support.read, support.write
 
-local function the_plan()
-  local function scene(id, who, action)
-    return { scene_id = id, title = "Scene " .. id, description = who .. " in the forest, part " .. id,
-      characters_present = { who }, setting = "a green forest clearing by day", camera = "static, wide",
-      mood = "calm", action = action, duration_seconds = 3 }
-  end
-  return {
-    title = "Fox and Owl", style = "flat colours", aspect_ratio = "16:9", color_palette = "green and orange",
-    characters = {
-      { name = "Fox", role = "a fox", personality_cues = { "quick" },
-        visual_description = "a small red fox with a white-tipped tail" },
-      { name = "Owl", role = "an owl", personality_cues = { "wise" },
-        visual_description = "a grey owl with round yellow eyes" },
-    },
-    scenes = { scene(1, "Fox", "Fox walks to the left"), scene(2, "Owl", "Owl flies to the right"),
-      scene(3, "Fox", "Fox jumps up") },
-  }
-end
+local the_plan = support.fox_owl_plan
 
 write(dir .. "/script.json", cjson.encode { latency_ms = LAT, poll_pending = 0 })
 local log = dir .. "/requests.jsonl"

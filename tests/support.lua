@@ -40,6 +40,27 @@ function M.write(path, bytes)
   return path
 end
 
+--- A three-scene plan for cache and fork checks: Fox in scenes 1 and 3, Owl in
+--- scene 2 only (so a change to one character shows which scenes follow it).
+function M.fox_owl_plan()
+  local function scene(id, who, action)
+    return { scene_id = id, title = "Scene " .. id, description = who .. " in the forest, part " .. id,
+      characters_present = { who }, setting = "a green forest clearing by day", camera = "static, wide",
+      mood = "calm", action = action, duration_seconds = 3 }
+  end
+  return {
+    title = "Fox and Owl", style = "flat colours", aspect_ratio = "16:9", color_palette = "green and orange",
+    characters = {
+      { name = "Fox", role = "a fox", personality_cues = { "quick" },
+        visual_description = "a small red fox with a white-tipped tail" },
+      { name = "Owl", role = "an owl", personality_cues = { "wise" },
+        visual_description = "a grey owl with round yellow eyes" },
+    },
+    scenes = { scene(1, "Fox", "Fox walks to the left"), scene(2, "Owl", "Owl flies to the right"),
+      scene(3, "Fox", "Fox jumps up") },
+  }
+end
+
 --- Starts `bin flow args...` in the background with env added; its pid, exit
 --- code and output go to files in dir. Returns {pid=, wait=function(timeout)
 --- -> code|nil, output}.

@@ -15,25 +15,7 @@ local BIN = os.getenv("GS_BINARY")
 local TMP = (os.getenv("GS_TEST_TMP") or "/tmp") .. "/cache-spec-" .. sys.pid()
 local FLOW = support.abs("scripts/flow.lua")
 
--- Fox in scenes 1 and 3, Owl in scene 2 only.
-local function the_plan()
-  local function scene(id, who, action)
-    return { scene_id = id, title = "Scene " .. id, description = who .. " in the forest, part " .. id,
-      characters_present = { who }, setting = "a green forest clearing by day", camera = "static, wide",
-      mood = "calm", action = action, duration_seconds = 3 }
-  end
-  return {
-    title = "Fox and Owl", style = "flat colours", aspect_ratio = "16:9", color_palette = "green and orange",
-    characters = {
-      { name = "Fox", role = "a fox", personality_cues = { "quick" },
-        visual_description = "a small red fox with a white-tipped tail" },
-      { name = "Owl", role = "an owl", personality_cues = { "wise" },
-        visual_description = "a grey owl with round yellow eyes" },
-    },
-    scenes = { scene(1, "Fox", "Fox walks to the left"), scene(2, "Owl", "Owl flies to the right"),
-      scene(3, "Fox", "Fox jumps up") },
-  }
-end
+local the_plan = support.fox_owl_plan
 
 local function run_flow(out, args, env, name)
   local h = support.start_flow(BIN, FLOW, out .. "/" .. name, args, env)
