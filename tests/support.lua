@@ -61,6 +61,27 @@ function M.fox_owl_plan()
   }
 end
 
+--- Calls fn every 0.1 s until it returns a true value, which it returns;
+--- raises "timed out waiting for <what>" after limit seconds (default 240).
+function M.wait_for(what, fn, limit)
+  local t0 = sys.monotonic()
+  while true do
+    local v = fn()
+    if v then return v end
+    assert(sys.monotonic() - t0 < (limit or 240), "timed out waiting for " .. what)
+    sys.sleep(0.1)
+  end
+end
+
+--- curl -s (30 s at most) with args (already quoted): the status and the body.
+function M.curl(args)
+  local p = io.popen("curl -s -m 30 -w '\\n%{http_code}' " .. args)
+  local out = p:read("a")
+  p:close()
+  local body, status = out:match("^(.*)\n(%d+)$")
+  return tonumber(status), body
+end
+
 --- Starts `bin flow args...` in the background with env added; its pid, exit
 --- code and output go to files in dir. Returns {pid=, wait=function(timeout)
 --- -> code|nil, output}.

@@ -15,23 +15,9 @@ local BIN = os.getenv("GS_BINARY")
 local TMP = (os.getenv("GS_TEST_TMP") or "/tmp") .. "/fork-spec-" .. sys.pid()
 local FLOW = support.abs("scripts/flow.lua")
 
-local function wait_for(what, fn, limit)
-  local t0 = sys.monotonic()
-  while true do
-    local v = fn()
-    if v then return v end
-    assert(sys.monotonic() - t0 < (limit or 240), "timed out waiting for " .. what)
-    sys.sleep(0.1)
-  end
-end
+local wait_for = support.wait_for
 
-local function curl(args)
-  local p = io.popen("curl -s -m 30 -w '\\n%{http_code}' " .. args)
-  local out = p:read("a")
-  p:close()
-  local body, status = out:match("^(.*)\n(%d+)$")
-  return tonumber(status), body
-end
+local curl = support.curl
 
 local function with_db(dir, fn)
   local conn = assert(store.init_db(dir .. "/out/grok_spicy.db"))

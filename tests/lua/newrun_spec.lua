@@ -17,15 +17,7 @@ local FLOW = support.abs("scripts/flow.lua")
 
 local PNG, write = support.PNG, support.write
 
-local function wait_for(what, fn, limit)
-  local t0 = sys.monotonic()
-  while true do
-    local v = fn()
-    if v then return v end
-    assert(sys.monotonic() - t0 < (limit or 240), "timed out waiting for " .. what)
-    sys.sleep(0.1)
-  end
-end
+local wait_for = support.wait_for
 
 -- Starts `grok-spicy --web` on a free port over dir; returns {url=, pid=, dir=}.
 local function start_server(dir, name, max_runs, env, extra)
@@ -46,14 +38,7 @@ local function stop_server(s, signal)
   wait_for("the server to exit", function() return s.h.exited() end, 30)
 end
 
--- curl with args; returns status, body.
-local function curl(args)
-  local p = io.popen("curl -s -m 30 -w '\\n%{http_code}' " .. args)
-  local out = p:read("a")
-  p:close()
-  local body, status = out:match("^(.*)\n(%d+)$")
-  return tonumber(status), body
-end
+local curl = support.curl
 
 local function post_json(s, t)
   return curl(("-X POST -H %s -H 'Content-Type: application/json' --data-binary %s %s/api/runs")
