@@ -107,6 +107,8 @@ extern const char *const gs_statuses[];
 
 /* Whether an event of this type (or wire name) ends a run's stream. */
 int gs_event_terminal(const char *type);
+/* Whether an event of this type is for the run list's page only (its row), not a run page. */
+int gs_event_list_only(const char *type);
 /* The name an event type goes out with on the SSE stream (type itself when unknown). */
 const char *gs_event_wire(const char *type);
 

@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include "gs_vocab.h"
 #include "http_internal.h"
 
 #define SSE_RING 64             /* events queued per stream before it lags */
@@ -125,15 +126,25 @@ static int tail_wait(gs_http_server *s, int ms)
 struct tail_ctx {
     gs_http_server *s;
     int64_t last;
+    gs_http_buf frame; /* reused for each event's frame */
 };
 
+/* Publishes one stored event to the streams, framed for the wire once here:
+   the server's bus carries the SSE frame as the event's data, and each stream
+   writes those shared bytes (reference-counted with the event) to its socket. */
 static int tail_publish(void *ud, int64_t id, int64_t run_id, const char *type, const char *created_at,
                         const char *data, const char *html)
 {
     (void)created_at;
     struct tail_ctx *t = ud;
-    gs_bus_publish(t->s->bus, type, run_id, id, data, data ? strlen(data) : 0, html,
-                   html ? strlen(html) : 0);
+    gs_http_buf *f = &t->frame;
+    f->len = f->off = 0;
+    if (gs_http_sse_frame(f, id, type, data, html) == 0)
+        gs_bus_publish(t->s->bus, type, run_id, id, f->p, f->len, NULL, 0);
+    else
+        fprintf(stderr, "grok-spicy http: tail: out of memory framing event %lld\n", (long long)id);
+    if (f->cap > 256 * 1024)
+        gs_http_buf_free(f); /* a rare huge fragment: not kept for ever */
     t->last = id;
     atomic_fetch_add(&t->s->tail_events, 1);
     return 0;
@@ -148,7 +159,7 @@ static void *tail_main(void *arg)
 {
     gs_http_server *s = arg;
     char err[GS_STORE_ERRLEN];
-    struct tail_ctx t = {s, s->tail_from};
+    struct tail_ctx t = {s, s->tail_from, {0}};
     int64_t dv = s->tail_dv, ndv = 0;
     double next_ka = now_s() + KEEPALIVE_S;
     int rechecks = 0;
@@ -197,6 +208,7 @@ static void *tail_main(void *arg)
             next_ka = now + KEEPALIVE_S;
         }
     }
+    gs_http_buf_free(&t.frame);
     return NULL;
 }
 
@@ -299,7 +311,10 @@ struct sse {
     int64_t last;       /* the last event id sent */
     int replay;         /* read the store before the ring */
     int ended;          /* nothing more after out */
-    gs_http_buf out;
+    int close_after;    /* cur is the run's terminal event: the stream ends after it */
+    gs_http_buf out;    /* this stream's own bytes: retry hint, replayed events, keep-alives */
+    gs_event *cur;      /* a live event being written: its data is the shared frame */
+    size_t cur_off;
 };
 
 static void sse_wake(void *ud)
@@ -316,21 +331,39 @@ static void sse_wake(void *ud)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* Frames one event unless it was already sent; ends per-run streams on a terminal type. */
+/* Whether this stream sends the event: not one already sent, nor another
+   run's, nor the run list's row on a run's stream (its page has no use for it;
+   it counts as seen). */
+static int sse_wants(struct sse *s, int64_t id, int64_t run_id, const char *type)
+{
+    if (id <= s->last || (s->run_id && run_id != s->run_id))
+        return 0;
+    if (s->run_id && gs_event_list_only(type)) {
+        s->last = id;
+        return 0;
+    }
+    return 1;
+}
+
+static int sse_close(struct sse *s)
+{
+    s->ended = 1;
+    return gs_http_buf_add(&s->out, "event: close\ndata: done\n\n", 25);
+}
+
+/* Frames one stored event into the stream's own buffer (a replay); ends
+   per-run streams on a terminal type. */
 static int sse_emit(struct sse *s, int64_t id, int64_t run_id, const char *type, const char *data,
                     const char *html)
 {
-    if (id <= s->last || (s->run_id && run_id != s->run_id))
+    if (!sse_wants(s, id, run_id, type))
         return 0;
     if (gs_http_sse_frame(&s->out, id, type, data, html))
         return -1;
     s->last = id;
     atomic_fetch_add(&s->srv->events_sent, 1);
-    if (s->run_id && gs_http_sse_terminal(type)) {
-        if (gs_http_buf_add(&s->out, "event: close\ndata: done\n\n", 25))
-            return -1;
-        s->ended = 1;
-    }
+    if (s->run_id && gs_http_sse_terminal(type) && sse_close(s))
+        return -1;
     return 0;
 }
 
@@ -382,8 +415,15 @@ static int sse_fill(struct sse *s)
                     if (!ka && s->out.len == s->out.off)
                         r = gs_http_buf_add(&s->out, ": keep-alive\n\n", 14);
                     ka = 1;
-                } else {
-                    r = sse_emit(s, ev->id, ev->run_id, ev->type, ev->data, ev->html);
+                } else if (sse_wants(s, ev->id, ev->run_id, ev->type)) {
+                    /* A live event: its frame is written as it is, after what
+                       this stream has of its own. */
+                    s->last = ev->id;
+                    atomic_fetch_add(&s->srv->events_sent, 1);
+                    s->close_after = s->run_id && gs_http_sse_terminal(ev->type);
+                    s->cur = ev;
+                    s->cur_off = 0;
+                    return 1;
                 }
                 gs_event_release(ev);
                 if (r)
@@ -420,6 +460,20 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
                 s->out.off = s->out.len = 0;
             return (ssize_t)n;
         }
+        if (s->cur) {
+            size_t left = s->cur->data_len - s->cur_off;
+            if (left) {
+                size_t n = left < max ? left : max;
+                memcpy(buf, s->cur->data + s->cur_off, n);
+                s->cur_off += n;
+                return (ssize_t)n;
+            }
+            gs_event_release(s->cur);
+            s->cur = NULL;
+            if (s->close_after && sse_close(s))
+                return MHD_CONTENT_READER_END_WITH_ERROR;
+            continue;
+        }
         if (s->ended)
             return MHD_CONTENT_READER_END_OF_STREAM;
         int r = sse_fill(s);
@@ -454,6 +508,7 @@ static void sse_free(void *cls)
     atomic_fetch_sub(&s->srv->streams_open, 1);
     pthread_mutex_destroy(&s->mu);
     gs_http_buf_free(&s->out);
+    gs_event_release(s->cur);
     free(s);
 }
 

@@ -67,6 +67,16 @@ int gs_event_terminal(const char *type)
     return 0;
 }
 
+int gs_event_list_only(const char *type)
+{
+    if (!type)
+        return 0;
+    for (const struct event_def *e = events; e->type; e++)
+        if (strcmp(e->type, type) == 0)
+            return strcmp(e->page, "list") == 0;
+    return 0;
+}
+
 static void push_array(lua_State *L, const char *const *list)
 {
     lua_newtable(L);

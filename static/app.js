@@ -114,8 +114,50 @@
       v.pause();
     });
   }
+  // The pulse (#run-pulse): a running run's small live events send it instead
+  // of the whole header; its values go where the header shows them. The
+  // header renders the same pulse, so applying it after a full swap changes
+  // nothing.
+  function setText(el, text) { if (el && el.textContent !== text) el.textContent = text; }
+  function applyPulse() {
+    var p = document.getElementById("run-pulse");
+    var head = document.getElementById("run-header");
+    if (!p || !head) return;
+    var pct = p.getAttribute("data-pct"), phase = p.getAttribute("data-phase") || "";
+    setText(head.querySelector("#run-now .pct"), pct + "%");
+    setText(head.querySelector("#run-now .doing"), p.getAttribute("data-doing") || "");
+    var eta = head.querySelector("#run-now .eta"), at = p.getAttribute("data-eta-at");
+    if (eta) {
+      if (at) eta.setAttribute("data-eta-at", at);
+      else eta.removeAttribute("data-eta-at");
+      if (eta.parentNode.hidden !== !at) eta.parentNode.hidden = !at;
+    }
+    var bar = document.getElementById("run-progress");
+    if (bar && bar.getAttribute("value") !== pct) {
+      bar.setAttribute("value", pct);
+      bar.textContent = pct + "%";
+    }
+    var badge = document.getElementById("run-status");
+    if (badge && badge.lastChild && badge.lastChild.nodeType === 3) setText(badge.lastChild, phase);
+    var states = (p.getAttribute("data-steps") || "").split(" ");
+    head.querySelectorAll("ol.steps > li").forEach(function (li, i) {
+      if (!states[i]) return;
+      var st = states[i].split(":");
+      if (li.className !== st[0]) li.className = st[0];
+      var count = li.querySelector(".count");
+      if (count && st[1]) setText(count, st[1]);
+      setText(li.querySelector(".visually-hidden"), " (" + st[0] + ")");
+    });
+    var id = (location.pathname.match(/^\/run\/(\d+)/) || [])[1];
+    if (id) {
+      head.setAttribute("data-tab-title", pct + "% · " + phase + " — Run #" + id);
+      head.setAttribute("data-announce", "Run " + id + ": " + phase + ", " + pct + "%");
+    }
+    tick();
+  }
+
   // Once per live message (after all its swaps), per htmx request, and on load.
-  function refresh() { showState(); holdClips(); localTimes(); }
+  function refresh() { applyPulse(); showState(); holdClips(); localTimes(); }
   document.addEventListener("htmx:sseMessage", refresh);
   document.addEventListener("htmx:afterSettle", refresh);
   document.addEventListener("DOMContentLoaded", refresh);
@@ -167,7 +209,7 @@
   // the seconds before it (the closed spans of a resumed run).
   // data-eta-at: when the run should end (seconds since the epoch), from
   // past runs; past it the estimate says so rather than count below zero.
-  setInterval(function () {
+  function tick() {
     var now = Date.now() / 1000;
     document.querySelectorAll("[data-since]").forEach(function (el) {
       var t0 = parseFloat(el.getAttribute("data-since"));
@@ -180,5 +222,6 @@
       el.textContent = left >= 1 ? "about " + (left < 60 ? Math.round(left) + " s" : fmt(left)) + " left"
         : "almost done";
     });
-  }, 1000);
+  }
+  setInterval(tick, 1000);
 })();

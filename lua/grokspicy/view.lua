@@ -254,12 +254,17 @@ local function attempt_list(recorded, path, score)
   return out
 end
 
--- One asset's panel: its attempts, what the ledger says it cost, how long it took.
-local function panel(key, asset, path, spans, ledger)
+local function pct_byte(ch) return ("%%%02X"):format(ch:byte()) end
+
+-- One asset's panel: its attempts, what the ledger says it cost, how long it
+-- took, and where its body is served alone (src: a live event sends the panel empty).
+local function panel(run_id, key, asset, path, spans, ledger)
   if not asset then return nil end
   local sp = spans.assets[key]
   local spent = ledger[key]
   return {
+    key = key,
+    src = ("/run/%d/attempts?asset=%s"):format(run_id, (key:gsub("[^A-Za-z0-9%-%._~:]", pct_byte))),
     attempts = attempt_list(sp and sp.attempts, path, asset.consistency_score),
     seconds = sp and sp.stop and (sp.stop - sp.start) or nil,
     usd = spent and (spent.ticks or 0) / TICKS or nil,
@@ -551,13 +556,13 @@ function M.run_model(run)
   local ledger = {}
   for _, r in ipairs((run.costs or {}).assets or {}) do ledger[r.asset] = r end
   for _, c in ipairs(characters) do
-    c.panel = panel("character:" .. c.name, c.asset, c.asset and c.asset.portrait_path, spans, ledger)
+    c.panel = panel(run.id, "character:" .. c.name, c.asset, c.asset and c.asset.portrait_path, spans, ledger)
   end
   for _, sc in ipairs(scenes) do
-    sc.keyframe_panel = panel("scene:" .. sc.scene_id .. ":keyframe", sc.keyframe,
+    sc.keyframe_panel = panel(run.id, "scene:" .. sc.scene_id .. ":keyframe", sc.keyframe,
       sc.keyframe and sc.keyframe.keyframe_path, spans, ledger)
-    sc.video_panel = panel("scene:" .. sc.scene_id .. ":clip", sc.video, sc.video and sc.video.video_path, spans,
-      ledger)
+    sc.video_panel = panel(run.id, "scene:" .. sc.scene_id .. ":clip", sc.video, sc.video and sc.video.video_path,
+      spans, ledger)
   end
   -- "Now" for the timeline and the estimate is the newest event's time: the
   -- page then renders the same HTML as the event's fragment did (the browser
@@ -731,8 +736,51 @@ end
 --- HTML of the fragment a live event carries for a run page: the header and
 --- whatever slot changed, each marked for an out-of-band replace by id.
 --- model: run_model(run) when the caller has it already (the observer renders the list row from it too).
+-- What an accepted asset's event changes while the run runs: the pulse and
+-- the asset's own parts (see small_fragment).
+local ASSET_PARTS = {
+  character = { list = "characters", key = "name", "partials/character_media.html", "partials/character_state.html" },
+  keyframe = { list = "scenes", key = "scene_id", "partials/scene_keyframe.html" },
+  video = { list = "scenes", key = "scene_id", "partials/scene_clip.html" },
+}
+
+-- Each line of an SSE event costs its own "data: " on the wire; a line break
+-- and the indentation after it are one space to HTML (these parts hold no <pre>).
+local function one_line(html) return (html:gsub("\n%s*", " "):gsub(" $", "")) end
+
+-- The fragment of an event that changes a few values of a running run: not
+-- the header, the whole card or row and the timeline (several KB, sent to
+-- every open page), but the pulse (app.js copies it into the header) and
+-- the parts that changed. nil when the event needs the full fragment.
+local function small_fragment(model, kind, key)
+  if not model.running then return nil end
+  local parts
+  if kind == "activity" then
+    parts = { "partials/run_pulse.html", "partials/run_activity.html" }
+  elseif kind == "cost" then
+    parts = { "partials/run_cost.html", "partials/run_costs.html" }
+  end
+  if parts then
+    local ctx = { m = model, part = true, oob = true }
+    for i, name in ipairs(parts) do parts[i] = M.render(name, ctx) end
+    return one_line(table.concat(parts))
+  end
+  local asset = ASSET_PARTS[kind]
+  if not asset then return nil end
+  parts = { M.render("partials/run_pulse.html", { m = model, part = true }) }
+  for _, item in ipairs(model[asset.list]) do
+    if item[asset.key] == key then
+      local ctx = { part = true, ended = false, c = item, s = item }
+      for _, name in ipairs(asset) do parts[#parts + 1] = M.render(name, ctx) end
+    end
+  end
+  return one_line(table.concat(parts))
+end
+
 function M.run_fragment(run, kind, key, model)
   model = model or M.run_model(run)
+  local small = small_fragment(model, kind, key)
+  if small then return small end
   local parts = { M.render("partials/run_header.html", { m = model, oob = true }) }
   if kind == "plan" then
     parts[#parts + 1] = M.render("partials/storyboard.html", { m = model, oob = true })

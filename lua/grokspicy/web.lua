@@ -9,6 +9,8 @@
 --                     every run not ended), ?q=text
 --   /run/{id}         one run page; 404 page when missing
 --   /run/{id}/script  the run's script.md rendered as a storyboard page (404 before it exists)
+--   /run/{id}/attempts?asset=KEY  the body of one asset's attempts panel (HTML; KEY as view's
+--                     panels name it: character:NAME, scene:N:keyframe, scene:N:clip); 400, 404
 --   /compare?a=7&b=9  two runs side by side (grokspicy.compare); 400 page for a missing or bad
 --                     id (or a == b), 404 page for an unknown run
 --   /api              a page (HTML) that lists the JSON routes
@@ -470,10 +472,35 @@ local function api_fork(req, id)
   return json(202, { id = new_id, url = "/run/" .. new_id, parent_id = id })
 end
 
+-- The body of one asset's attempts panel (?asset= its panel key,
+-- "character:NAME", "scene:N:keyframe", "scene:N:clip"): a live event sends
+-- the panel empty and the browser fetches this when it is opened.
+local function attempts_part(req, id)
+  local key = req.query.asset
+  if type(key) ~= "string" or key == "" then return error_page(400, "Which asset? ?asset= is missing.") end
+  local run = db:get_run(id, { timeline = true })
+  if not run then return error_page(404, ("Run %d not found."):format(id)) end
+  local m = view.run_model(run)
+  local function found(p, what)
+    return html(200, view.render("partials/attempts_body.html", { p = p, what = what }))
+  end
+  for _, c in ipairs(m.characters) do
+    if c.panel and c.panel.key == key then return found(c.panel, "Character sheet of " .. c.name) end
+  end
+  for _, s in ipairs(m.scenes) do
+    if s.keyframe_panel and s.keyframe_panel.key == key then
+      return found(s.keyframe_panel, "Keyframe of scene " .. s.scene_id)
+    end
+    if s.video_panel and s.video_panel.key == key then return found(s.video_panel, "Clip of scene " .. s.scene_id) end
+  end
+  return error_page(404, ("Run %d has no attempts of %s."):format(id, M.printable(key)))
+end
+
 -- Routing: exact paths, then "/prefix/{id}" patterns.
 local EXACT = { ["/"] = index, ["/api"] = api_page, ["/api/runs"] = api_runs, ["/health"] = health,
   ["/new"] = new_page, ["/compare"] = compare_page }
 local WITH_ID = { { "^/run/([^/]+)$", run_page }, { "^/run/([^/]+)/script$", script_page },
+  { "^/run/([^/]+)/attempts$", attempts_part },
   { "^/api/runs/([^/]+)$", api_run }, { "^/api/runs/([^/]+)/bundle$", api_bundle },
   { "^/api/runs/([^/]+)/cancel$", api_cancel, "POST" }, { "^/api/runs/([^/]+)/resume$", api_resume, "POST" },
   { "^/api/runs/([^/]+)/fork$", api_fork, "POST" } }

@@ -170,6 +170,17 @@ test("a run fills in live, survives a reconnect, and escapes its concept", { tim
       /^(sheet of .+|keyframe \d+|clip \d+), attempt \d+, (generating|fixing|correcting|scoring)$/);
     // The first character sheet arrives live.
     await page.locator("article.character img").first().waitFor({ timeout: 120000 });
+    // Its event sent the pulse, not the header: the header shows what the pulse says.
+    const pulse = await page.evaluate(() => {
+      const p = document.getElementById("run-pulse");
+      if (!p) return null; // the run ended already: the header came whole
+      const steps = Array.from(document.querySelectorAll("#run-header ol.steps > li"),
+        (li) => li.className + (li.querySelector(".count") ? ":" + li.querySelector(".count").textContent : ""));
+      return { want: [p.dataset.pct + "%", p.dataset.pct, p.dataset.steps],
+        got: [document.querySelector("#run-now .pct").textContent,
+          document.getElementById("run-progress").getAttribute("value"), steps.join(" ")] };
+    });
+    if (pulse) assert.deepEqual(pulse.got, pulse.want);
     // While it runs, the tab says how far and what runs, with the running icon;
     // the status is read out from a live region outside the swapped header.
     const running = await tab(page);

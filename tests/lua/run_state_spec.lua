@@ -57,8 +57,18 @@ local function states(m)
   return t
 end
 
+-- The element <tag ... id="id" ...>…</tag> of html, nested tags of its kind included.
 local function slot(html, tag, id)
-  return html:match("<" .. tag .. ' id="' .. id:gsub("%-", "%%-") .. '".-</' .. tag .. ">")
+  local start = html:find("<" .. tag .. '%f[%s][^>]-%sid="' .. id:gsub("%-", "%%-") .. '"')
+  if not start then return nil end
+  local depth, pos = 0, start
+  while true do
+    local a, b, close = html:find("<(/?)" .. tag .. "%f[%s>]", pos)
+    if not a then return nil end
+    depth = depth + (close == "/" and -1 or 1)
+    pos = b + 1
+    if depth == 0 then return html:sub(start, html:find(">", b, true)) end
+  end
 end
 
 -- The run up to the keyframes step with both sheets and n keyframes drawn.
@@ -216,7 +226,8 @@ describe("the steps a run page shows", function()
       asset = "sheet" })
     local html = page(conn, id)
     local owl = assert(slot(html, "article", "char-owl"))
-    assert.truthy(owl:find("card character waiting failed", 1, true))
+    assert.truthy(owl:find('class="card character failed"', 1, true))
+    assert.truthy(owl:find('<div class="media waiting" id="char-owl-media">', 1, true))
     assert.truthy(owl:find("Failed: generate_character_sheet(Owl): refused", 1, true))
     assert.falsy(assert(slot(html, "article", "char-fox")):find("failed", 1, true))
     assert.truthy(html:find("Run failed in Characters (character Owl)", 1, true))
@@ -260,8 +271,17 @@ describe("live fragments and page loads", function()
 
   -- A running run's clock shows the time so far, which moves between the event
   -- and the page load; everything else must be the same HTML.
+  -- A live event's small parts are sent on one line (view's one_line): a line
+  -- break and its indentation are one space to HTML.
+  -- Their attempts panels come empty, fetched when opened (GET p.src, checked in view_spec):
+  -- only the summaries are compared.
+  local function flat(s)
+    return (s:gsub(' hx%-swap%-oob="true"', ""):gsub("\n%s*", " ")
+      :gsub('<details class="attempts"[^>]*>%s*(<summary>.-</summary>).-</details>',
+        '<details class="attempts">%1</details>'))
+  end
   local function steady(s)
-    return (s:gsub(' hx%-swap%-oob="true"', ""):gsub('(<span class="clock[^"]*")[^>]*>[^<]*<', "%1><"))
+    return (flat(s):gsub('(<span class="clock[^"]*")[^>]*>[^<]*<', "%1><"))
   end
 
   -- After each call the newest event's fragment and a fresh page agree on every slot it carries.
@@ -271,11 +291,11 @@ describe("live fragments and page loads", function()
     local ev = events[#events]
     local html = page(conn, id)
     local n = 0
-    for tag, slot_id in ev.html:gmatch('<(%a+) id="([%w%-]+)"[^>]*hx%-swap%-oob="true"') do
+    for tag, slot_id in ev.html:gmatch('<(%a+)%s[^>]-id="([%w%-]+)"[^>]*hx%-swap%-oob="true"') do
       local frag, full = slot(ev.html, tag, slot_id), slot(html, tag, slot_id)
       assert(full, ("%s: slot %s is not on the page"):format(ev.type, slot_id))
       if final then
-        assert.are.equal(full, (frag:gsub(' hx%-swap%-oob="true"', "")), ev.type .. " " .. slot_id)
+        assert.are.equal(flat(full), flat(frag), ev.type .. " " .. slot_id)
       else
         assert.are.equal(steady(full), steady(frag), ev.type .. " " .. slot_id)
       end

@@ -75,10 +75,35 @@ describe("view", function()
 
   it("builds fragments that replace slots by id out of band", function()
     local id = seeded_run(conn, "c")
+    -- A running run's accepted asset: the pulse and the asset's own figure, on one
+    -- line, not the header, the whole row or the timeline.
     local frag = view.run_fragment(conn:get_run(id), "keyframe", 1)
-    assert.truthy(frag:find('<section id="run%-header" class="run%-header" [^>]* hx%-swap%-oob="true">'))
-    assert.truthy(frag:find('<article id="scene-1" class="scene" hx-swap-oob="true">', 1, true))
-    assert.falsy(frag:find('id="scene-2"', 1, true))
+    assert.truthy(frag:find(
+      '^<i id="run%-pulse" data%-pct="%d+" data%-phase="keyframes[^"]*" [^>]*hx%-swap%-oob="true"></i>'))
+    assert.truthy(frag:find('<figure class="kf" id="scene-1-kf" hx-swap-oob="true">', 1, true))
+    assert.falsy(frag:find("\n", 1, true))
+    for _, absent in ipairs { 'id="run-header"', 'id="scene-1"', 'id="scene-2', 'id="scene-1-vid"',
+      'id="run-timeline"' } do
+      assert.falsy(frag:find(absent, 1, true), absent)
+    end
+    -- Its attempts panel comes empty; opening it fetches the same body a page load has.
+    local src = frag:match(
+      '<details class="attempts" hx%-get="([^"]+)" hx%-trigger="toggle once" hx%-target="find div">')
+    assert.are.equal("/run/" .. id .. "/attempts?asset=scene:1:keyframe", src)
+    local card = view.run_fragment(conn:get_run(id), "character", "O'Brien")
+    assert.truthy(card:find('<div class="media" id="char-o-brien-media" hx-swap-oob="true"><img ', 1, true))
+    assert.truthy(card:find('<div id="char-o-brien-state" hx-swap-oob="true">', 1, true))
+    assert.truthy(card:find("/run/" .. id .. "/attempts?asset=character:O%27Brien", 1, true))
+    assert.falsy(card:find('id="char-owl', 1, true))
+    assert.falsy(card:find("a red fox", 1, true), "the description stays on the page")
+    -- What each client is sent for a character sheet, with its SSE frame (id, event and
+    -- data lines): at most 800 bytes, not the header, card and timeline (6 KB before).
+    local wire = #("id: 123456\nevent: character\ndata: \n\n") + #card
+    assert.is_true(wire <= 800, wire .. " bytes")
+    local busy = view.run_fragment(conn:get_run(id), "activity")
+    assert.truthy(busy:find(
+      '<ul class="activity" id="run-activity" aria-label="Running now" hidden hx-swap-oob="true">', 1, true))
+    assert.falsy(busy:find('id="run-header"', 1, true))
     local plan = view.run_fragment(conn:get_run(id), "plan")
     assert.truthy(plan:find('id="storyboard"', 1, true))
     local row = view.run_row(conn:get_run(id), true)

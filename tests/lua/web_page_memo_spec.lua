@@ -80,3 +80,43 @@ describe("finished run pages kept between loads", function()
     w2:close()
   end)
 end)
+
+describe("an asset's attempts panel served alone", function()
+  it("gives the body a page load has, by the panel's key; 400 without one, 404 for none", function()
+    local dir = tmpdir()
+    local writer = assert(store.init_db(dir .. "/grok_spicy.db"))
+    web.init { db = dir .. "/grok_spicy.db", output_dir = dir }
+    local obs = observer.WebObserver(writer, nil, { warn = function(msg) error(msg, 0) end })
+    local id = obs:on_run_start("a fox")
+    obs:on_plan(id, { title = "T", style = "ink", aspect_ratio = "16:9", color_palette = "grey",
+      characters = { { name = "Fox O'Hara", role = "hero", visual_description = "a fox", personality_cues = {} } },
+      scenes = { { scene_id = 1, title = "Only", description = "d", setting = "s", camera = "c", mood = "m",
+        action = "a", duration_seconds = 5, characters_present = { "Fox O'Hara" } } } })
+    obs:on_status(id, "characters")
+    obs:on_character(id, { name = "Fox O'Hara", portrait_path = "runs/1/characters/fox_attempt2.png",
+      visual_description = "a fox", consistency_score = 0.9, generation_attempts = 2,
+      attempts = { { path = "runs/1/characters/fox_attempt1.png", score = 0.4, issues = "the tail is blue" },
+        { path = "runs/1/characters/fox_attempt2.png", score = 0.9 } } })
+    -- The live event's panel names its source; the page has the same body inline.
+    local ev = writer:events_since(id, 0, 100)
+    local src = ev[#ev].html:match('hx%-get="(/run/%d+/attempts%?asset=[^"]+)"')
+    assert.are.equal("/run/" .. id .. "/attempts?asset=character:Fox%20O%27Hara", src)
+    local res = web.handle { method = "GET", path = "/run/" .. id .. "/attempts",
+      query = { asset = "character:Fox O'Hara" }, headers = {} }
+    assert.are.equal(200, res.status)
+    assert.truthy(res.body:find('<ol class="attempt-list">', 1, true))
+    assert.truthy(res.body:find("Vision check: the tail is blue", 1, true))
+    assert.truthy(res.body:find('alt="Character sheet of Fox O&#39;Hara, attempt 2"', 1, true))
+    local body = page(id)
+    local inline = body:match('<div class="attempt%-body">(.-)</div>%s*</details>')
+    assert.are.equal(inline, res.body)
+    for asset, code in pairs { [""] = 400, ["character:Nobody"] = 404, ["scene:1:clip"] = 404 } do
+      local r = web.handle { method = "GET", path = "/run/" .. id .. "/attempts", query = { asset = asset },
+        headers = {} }
+      assert.are.equal(code, r.status, asset)
+    end
+    assert.are.equal(404, web.handle { method = "GET", path = "/run/999/attempts", query = { asset = "x" },
+      headers = {} }.status)
+    writer:close()
+  end)
+end)
