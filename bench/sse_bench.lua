@@ -2,7 +2,12 @@
 -- epoll) against an in-process server. Prints the time for one event to reach
 -- every client, the server's RSS growth per idle stream, and the observer call
 -- (append to the store + publish) → SSE bytes read by a client latency.
--- Run: build/grok-spicy bench/sse_bench.lua [clients=1000] [events=20] [build=build]
+-- Run: build/grok-spicy bench/sse_bench.lua [clients=1000] [events=20] [build=build] [mode=all]
+-- mode "all": every client on /sse, the events appended and published by this
+-- process (the flow's own dashboard). mode "run": every client on the run's
+-- own stream (/sse/{id}?after=N, as run pages open it), the events appended
+-- by another process (a flow beside a `--web` dashboard): the server hears of
+-- them through the store (inotify, PRAGMA data_version), as it does then.
 -- Prints figures; never fails.
 local http = require "grokspicy.http"
 local store = require "grokspicy.store"
@@ -11,6 +16,7 @@ local bus = require "grokspicy.bus"
 local n = math.tointeger(tonumber(arg and arg[1])) or 1000
 local events = math.tointeger(tonumber(arg and arg[2])) or 20
 local build = (arg and arg[3]) or "build"
+local mode = (arg and arg[4]) or "all"
 local clients_bin = build .. "/bench/sse_clients"
 local dir = (os.getenv("TMPDIR") or "/tmp") .. "/gs-sse-bench-" .. os.time()
 
@@ -32,7 +38,8 @@ sleep(0.3)
 collectgarbage()
 local rss0 = rss_kb()
 
-local p = assert(io.popen(("%s %d %d %d /sse 120"):format(clients_bin, server:port(), n, events)))
+local path = mode == "run" and ("/sse/%d?after=%d"):format(run, db:max_event_id(run)) or "/sse"
+local p = assert(io.popen(("%s %d %d %d %s 120"):format(clients_bin, server:port(), n, events, path)))
 local first = p:read("l")
 local t_ready = bus.monotonic_ns()
 if not first or not first:match("^ready") then
@@ -49,12 +56,24 @@ print(("streams open %d, parked %d (connected in %.2f s)"):format(st.streams_ope
   (t_ready - (t_ready - 0)) / 1e9))
 print(("server RSS %d KB -> %d KB: %.1f KB per idle stream"):format(rss0, rss1, (rss1 - rss0) / n))
 
--- Observer calls: append + publish, data = "SEQ NS" (NS = monotonic at the call).
-for i = 0, events - 1 do
-  local t = bus.monotonic_ns()
-  local id = db:append_event { run_id = run, type = "bench", data = ("%d %d"):format(i, t) }
-  bus.publish { type = "bench", run_id = run, id = id }
-  sleep(0.1)
+-- Observer calls: append + publish, data = "SEQ NS" (NS = monotonic at the call,
+-- CLOCK_MONOTONIC: the same clock in every process).
+if mode == "run" then
+  local pub = ("%s -e %q"):format(arg[-1], ([[
+    local store, bus = require "grokspicy.store", require "grokspicy.bus"
+    local db = assert(store.init_db(%q))
+    for i = 0, %d - 1 do
+      db:append_event { run_id = %d, type = "bench", data = ("%%d %%d"):format(i, bus.monotonic_ns()) }
+      os.execute("sleep 0.1")
+    end]]):format(dir .. "/grok_spicy.db", events, run))
+  os.execute(pub)
+else
+  for i = 0, events - 1 do
+    local t = bus.monotonic_ns()
+    local id = db:append_event { run_id = run, type = "bench", data = ("%d %d"):format(i, t) }
+    bus.publish { type = "bench", run_id = run, id = id }
+    sleep(0.1)
+  end
 end
 local rest = p:read("a")
 p:close()

@@ -29,7 +29,10 @@
 #include "http_internal.h"
 #include "http_parts.h"
 
-#define MEMORY_LIMIT (16 * 1024) /* per connection: headers; 10k idle streams at ~16 KB RSS each */
+/* Per connection: the request (a URL of up to GS_HTTP_MAX_URL, 12 KB, and its
+   headers) and the response's headers. Every idle SSE stream holds one, so it
+   is most of a stream's RSS: 15 KB leaves 3 KB for headers past a longest URL. */
+#define MEMORY_LIMIT (15 * 1024)
 
 /* ---- small response helpers -------------------------------------------- */
 
