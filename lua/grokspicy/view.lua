@@ -733,9 +733,6 @@ function M.render(name, ctx)
   return M.env():render(name, ctx)
 end
 
---- HTML of the fragment a live event carries for a run page: the header and
---- whatever slot changed, each marked for an out-of-band replace by id.
---- model: run_model(run) when the caller has it already (the observer renders the list row from it too).
 -- What an accepted asset's event changes while the run runs: the pulse and
 -- the asset's own parts (see small_fragment).
 local ASSET_PARTS = {
@@ -777,6 +774,12 @@ local function small_fragment(model, kind, key)
   return one_line(table.concat(parts))
 end
 
+--- HTML of the fragment a live event carries for a run page, each part marked
+--- for an out-of-band replace by id: while the run runs, an asset's event the
+--- pulse and that asset's parts, an activity the pulse and the activity list, a
+--- cost the cost and the costs table; any other event, and any event of an
+--- ended run, the header, whatever slot changed and the timeline.
+--- model: run_model(run) when the caller has it already (the observer renders the list row from it too).
 function M.run_fragment(run, kind, key, model)
   model = model or M.run_model(run)
   local small = small_fragment(model, kind, key)
