@@ -121,9 +121,11 @@
       if (p.remake.length === 0) {
         head.textContent = "Nothing will be made again: every asset is reused, at no cost.";
       } else {
+        // The local preview renderer bills nothing: no price to quote.
+        var cost = p.provider === "local" ? ", at no cost (local preview renderer)"
+          : ", about $" + p.cost_usd.toFixed(2) + " at list prices (one attempt each)";
         head.textContent = p.remake.length + " asset" + (p.remake.length === 1 ? "" : "s") +
-          " will be made again, about $" + p.cost_usd.toFixed(2) + " at list prices (one attempt each)" +
-          "; " + p.reuse.length + " reused for free.";
+          " will be made again" + cost + "; " + p.reuse.length + " reused for free.";
       }
       out.appendChild(head);
       if (p.remake.length) {

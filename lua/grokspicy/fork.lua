@@ -50,6 +50,14 @@ local function usable(db, output_dir, kind, key)
   local entry = db:cache_get(key)
   if not entry or entry.kind ~= kind or type(entry.asset_json) ~= "table" then return nil end
   if sys.sha256_file(output_dir .. "/" .. entry.path) ~= entry.sha256 then return nil end
+  -- The run places every file of the asset (a clip's frames too), and makes it
+  -- again when one is gone: so does the preview.
+  for i = 2, #(cache.FILES[kind] or {}) do
+    local path = entry.asset_json[cache.FILES[kind][i]]
+    local f = type(path) == "string" and io.open(output_dir .. "/" .. path, "rb")
+    if not f then return nil end
+    f:close()
+  end
   return entry
 end
 

@@ -802,7 +802,7 @@ test("Edit and re-render: a scene's prompt edited on a finished run's page, prev
       await page.locator("#preview-fork").click();
       const summary = page.locator("#fork-preview-summary");
       await summary.waitFor({ timeout: 30000 });
-      assert.match(await summary.innerText(), /^2 assets will be made again, about \$0\.00 at list prices/);
+      assert.match(await summary.innerText(), /^2 assets will be made again, at no cost \(local preview renderer\); \d+ reused for free\.$/);
       assert.deepEqual(await page.locator("#fork-remake li").allInnerTexts(),
         ["keyframe of scene 2", "clip of scene 2"]);
       assert.equal((await json(`${base}/api/runs`)).length, before, "a preview creates no run");

@@ -143,6 +143,17 @@ describe("POST /api/runs/{id}/fork", function()
     local clip = 3 * price.video_720p_s + price.video_input_image
     local want = price.image + 2 * price.image + 3 * price.image + 2 * clip
     assert.is_true(math.abs(xp.cost_usd - want) < 1e-9, ("%.4f ~= %.4f"):format(xp.cost_usd, want))
+    -- A clip whose frame is gone cannot be placed: the run makes it again, and so says the preview.
+    local frame = with_db(dir, function(c)
+      for _, v in ipairs(c:get_run(parent.id).video_assets) do
+        if v.scene_id == 1 then return dir .. "/out/" .. v.last_frame_path end
+      end
+    end)
+    assert(os.rename(frame, frame .. ".away"))
+    code, body = fork(parent.id, { plan = plan }, "?dry_run=1")
+    assert(os.rename(frame .. ".away", frame))
+    assert.are.equal(200, code, body)
+    assert.are.same({ { kind = "clip", scene_id = 1 } }, cjson.decode(body).remake)
     assert.are.equal(before, count_runs(dir))
   end)
 
