@@ -1,7 +1,8 @@
--- lazy_libs_spec.lua — libcurl, libmicrohttpd and libarchive are loaded on first
--- use (core/curl_loader.c, core/mhd_loader.c, core/archive_loader.c): a process
--- that serves nothing and calls no xAI maps none, a server maps only
--- libmicrohttpd, an xAI call maps libcurl, a run bundle maps libarchive, and a
+-- lazy_libs_spec.lua — libcurl, libmicrohttpd, libarchive and libcrypto are loaded on
+-- first use (core/curl_loader.c, core/mhd_loader.c, core/archive_loader.c,
+-- core/filehash.c): a process that serves nothing and calls no xAI maps none, a
+-- server maps only libmicrohttpd, an xAI call maps libcurl, a run bundle maps
+-- libarchive, the first file digest libcrypto, and a
 -- library that cannot be loaded gives a clear error, not a crash.
 -- Each case runs in a fresh grok-spicy process, since this one may have loaded
 -- either already.
@@ -117,6 +118,22 @@ print("second", bundle())
       .. "/nonexistent/libarchive.so.13", out, 1, true)
     assert.matches("second\t{\"error\":\"the run bundle needs libarchive", out, 1, true)
     assert.matches("}\n500", out, 1, true)
+  end)
+
+  it("a file's first digest maps libcrypto, which nothing before it had", function()
+    local out, code = host(MAPPED .. REQUIRE_ALL .. [[
+local function crypto()
+  for l in io.lines("/proc/self/maps") do if l:find("libcrypto", 1, true) then return 1 end end
+  return 0
+end
+print("before", crypto(), mapped())
+print("digest", require("grokspicy.sys").sha256("abc"))
+print("after", crypto())
+]])
+    assert.are.equal(0, code, out)
+    assert.matches("before	0	curl=0 mhd=0 arc=0", out, 1, true)
+    assert.matches("digest	ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", out, 1, true)
+    assert.matches("after	1", out, 1, true)
   end)
 
   it("an xAI call maps libcurl", function()
