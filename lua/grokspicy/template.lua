@@ -86,6 +86,7 @@ end
 
 -- JSON -----------------------------------------------------------------------
 
+-- The json filter, as defined (the reference; grokspicy.html does the same in C).
 -- <, >, &, ' and U+2028/9 become \u escapes too, so the output is safe inside <script>
 -- and in attribute values, which is where templates put it.
 local JSON = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
@@ -96,6 +97,17 @@ local function json_string(s)
   return '"' .. gsub(s, "\226\128([\168\169])", json_sep) .. '"'
 end
 
+-- Object keys in tostr order; ties (a number and its digits as a string, floats
+-- that %.14g prints alike) put numbers first, then by value, so the order is total.
+local function key_before(a, b)
+  local sa, sb = tostr(a), tostr(b)
+  if sa ~= sb then return sa < sb end
+  local na, nb = type(a) == "number", type(b) == "number"
+  if na ~= nb then return na end
+  return na and a < b
+end
+
+-- Tables are read raw (no __len, __pairs or __index): a value is what it holds.
 local function json_encode(v, buf, depth)
   local t, n = type(v), #buf
   if v == nil or v ~= v or v == math.huge or v == -math.huge then buf[n + 1] = "null"
@@ -107,27 +119,30 @@ local function json_encode(v, buf, depth)
     buf[n + 1] = tonumber(s) == v and s or format("%.17g", v)
   elseif t == "table" then
     if depth > 64 then error("json: nesting deeper than 64 (a cycle?)", 0) end
-    local keys, len, list = {}, #v, true
-    for k in pairs(v) do
+    local keys, len, list = {}, rawlen(v), true
+    for k in next, v do
       local kt = type(k)
       if kt ~= "string" and kt ~= "number" then error("json: cannot encode a " .. kt .. " key", 0) end
       keys[#keys + 1] = k
       list = list and mtype(k) == "integer" and k >= 1 and k <= len
     end
     list = list and #keys == len -- so an empty table is [], lists being the common case
-    if not list then sort(keys, function(a, b) return tostr(a) < tostr(b) end) end
+    if not list then sort(keys, key_before) end
     buf[n + 1] = list and "[" or "{"
     for i = 1, #keys do
       if i > 1 then buf[#buf + 1] = "," end
       local k = list and i or keys[i]
       if not list then buf[#buf + 1] = json_string(tostr(k)) .. ":" end
-      json_encode(v[k], buf, depth + 1)
+      json_encode(rawget(v, k), buf, depth + 1)
     end
     buf[#buf + 1] = list and "]" or "}"
   else
     error("json: cannot encode a " .. t .. " value", 0)
   end
 end
+
+--- ref.json(v) -> the JSON text of v (the json filter gives it as a Safe value).
+function ref.json(v) local buf = {} json_encode(v, buf, 0) return concat(buf) end
 
 -- Filters --------------------------------------------------------------------
 
@@ -155,7 +170,7 @@ function F.round(v, places)
   return (places or 0) == 0 and (math.tointeger(r) or r) or r
 end
 
-function F.json(v) local buf = {} json_encode(v, buf, 0) return safe(concat(buf)) end
+F.json = has_c and impl.json or function(v) return safe(ref.json(v)) end
 
 function F.length(v)
   if type(v) == "string" or getmetatable(v) == Safe then return ulen(tostr(v)) end
