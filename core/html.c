@@ -157,85 +157,129 @@ static int json_buf_gc(lua_State *L)
     return 0;
 }
 
-static void json_put(lua_State *L, jw *b, const char *s, size_t n)
+struct json_out {
+    lua_State *L;
+    jw *b;
+    int anchor; /* stack index of the table holding objects' values while they wait
+                   to be written, and numeric keys' strings */
+    int used;   /* its slots in use, by the objects being written */
+};
+
+/* Room for n more bytes at the end of the text, written in place. */
+static char *json_room(struct json_out *o, size_t n)
 {
-    jw_append(b, s, n);
-    if (b->oom)
-        luaL_error(L, "json: out of memory");
+    jw *b = o->b;
+    if (b->len + n + 1 <= b->cap)
+        return b->p + b->len;
+    char *p = jw_reserve(b, n);
+    if (!p)
+        luaL_error(o->L, "json: out of memory");
+    return p;
 }
+
+static void json_put(struct json_out *o, const char *s, size_t n)
+{
+    memcpy(json_room(o, n), s, n);
+    o->b->len += n;
+}
+
+static void json_putc(struct json_out *o, char c)
+{
+    *json_room(o, 1) = c;
+    o->b->len++;
+}
+
+/* What json_string writes for each byte: 0 the byte, 'u' \u00XX, 'E' \u2028 or
+   \u2029 when U+2028/9 starts there (else the byte), another letter a
+   backslash and that letter. */
+static const char json_esc[256] = {
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 't', 'n', 'u', 'u', 'r', 'u', 'u',   /* 0x00 */
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',   /* 0x10 */
+    0, 0, '"', 0, 0, 0, 'u', 'u', 0, 0, 0, 0, 0, 0, 0, 0,                           /* " & ' */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'u', 0, 'u', 0,                             /* < > */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,                                 /* 0x40 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '\\', 0, 0, 0,                              /* \ */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,                                 /* 0x60 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'u',                               /* DEL */
+    [0xe2] = 'E',
+};
 
 /* s quoted; control characters, " \ < > & ' and U+2028/9 escaped, so the text
    cannot end a <script> or an attribute value. */
-static void json_string(lua_State *L, jw *b, const char *s, size_t n)
+static void json_string(struct json_out *o, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    json_put(L, b, "\"", 1);
-    size_t run = 0; /* bytes before s + i still to copy */
+    if (n > ((size_t)-1 - 8) / 6)
+        luaL_error(o->L, "json: out of memory");
+    char *start = json_room(o, 6 * n + 2), *w = start; /* at most \u00XX per byte */
+    *w++ = '"';
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        const char *esc;
-        char u[7];
-        size_t len = 2;
-        if (c == 0xe2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
-            ((unsigned char)s[i + 2] == 0xa8 || (unsigned char)s[i + 2] == 0xa9)) {
-            esc = (unsigned char)s[i + 2] == 0xa8 ? "\\u2028" : "\\u2029";
-            len = 6;
-            json_put(L, b, s + i - run, run);
-            json_put(L, b, esc, len);
-            run = 0;
-            i += 2;
-            continue;
-        }
-        switch (c) {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        default:
-            if (c >= 0x20 && c != 0x7f && c != '<' && c != '>' && c != '&' && c != '\'') {
-                run++;
-                continue;
+        char e = json_esc[c];
+        if (e == 0) {
+            *w++ = (char)c;
+        } else if (e == 'E') {
+            if (i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
+                ((unsigned char)s[i + 2] == 0xa8 || (unsigned char)s[i + 2] == 0xa9)) {
+                memcpy(w, (unsigned char)s[i + 2] == 0xa8 ? "\\u2028" : "\\u2029", 6);
+                w += 6;
+                i += 2;
+            } else {
+                *w++ = (char)c;
             }
-            u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0', u[4] = hex[c >> 4], u[5] = hex[c & 15];
-            esc = u;
-            len = 6;
+        } else if (e == 'u') {
+            memcpy(w, "\\u00", 4);
+            w[4] = hex[c >> 4];
+            w[5] = hex[c & 15];
+            w += 6;
+        } else {
+            w[0] = '\\';
+            w[1] = e;
+            w += 2;
         }
-        json_put(L, b, s + i - run, run);
-        json_put(L, b, esc, len);
-        run = 0;
     }
-    json_put(L, b, s + n - run, run);
-    json_put(L, b, "\"", 1);
+    *w++ = '"';
+    o->b->len += (size_t)(w - start);
 }
 
 /* The number at idx: integers with %d; floats with %.14g when that reads back
    as the same number, else %.17g; NaN and infinities as null. */
-static void json_number(lua_State *L, jw *b, int idx)
+static void json_number(struct json_out *o, int idx)
 {
+    lua_State *L = o->L;
     char num[40];
-    int n;
-    if (lua_isinteger(L, idx)) {
-        n = snprintf(num, sizeof num, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, idx));
-    } else {
-        double d = (double)lua_tonumber(L, idx);
-        if (!isfinite(d)) {
-            json_put(L, b, "null", 4);
-            return;
-        }
-        n = snprintf(num, sizeof num, "%.14g", d);
-        if (strtod(num, NULL) != d)
-            n = snprintf(num, sizeof num, "%.17g", d);
+    int integer = lua_isinteger(L, idx);
+    double d = integer ? 0 : (double)lua_tonumber(L, idx);
+    /* whole floats below 1e14 (not -0): %.14g prints their digits, exactly */
+    if (integer || (d == floor(d) && fabs(d) < 1e14 && !(d == 0 && signbit(d)))) {
+        lua_Integer i = integer ? lua_tointeger(L, idx) : (lua_Integer)d;
+        char *p = num + sizeof num;
+        lua_Unsigned u = i < 0 ? 0u - (lua_Unsigned)i : (lua_Unsigned)i;
+        do
+            *--p = (char)('0' + u % 10);
+        while (u /= 10);
+        if (i < 0)
+            *--p = '-';
+        json_put(o, p, (size_t)(num + sizeof num - p));
+        return;
     }
-    json_put(L, b, num, (size_t)n);
+    if (!isfinite(d)) {
+        json_put(o, "null", 4);
+        return;
+    }
+    int n = snprintf(num, sizeof num, "%.14g", d);
+    if (strtod(num, NULL) != d)
+        n = snprintf(num, sizeof num, "%.17g", d);
+    json_put(o, num, (size_t)n);
 }
 
 struct json_key {
-    const char *s; /* tostr of the key, anchored in the keys table */
+    const char *s; /* tostr of the key: a string key's own bytes (the table holds
+                      it), a number's string in the anchor table */
     size_t n;
     int num;       /* the key is a number */
     double v;      /* its value, when it is */
-    int slot;      /* the key is at 2 * slot - 1 in the keys table, its string at 2 * slot */
+    int slot;      /* the anchor table's slot holding the key's value */
 };
 
 /* Objects list keys by tostr as Lua's < orders strings (the C locale: bytes),
@@ -254,12 +298,76 @@ static int json_key_cmp(const void *pa, const void *pb)
     return a->num ? (a->v < b->v ? -1 : a->v > b->v) : 0;
 }
 
-static void json_value(lua_State *L, jw *b, int idx, int depth);
+static void json_value(struct json_out *o, int idx, int depth);
+
+static void json_list(struct json_out *o, int idx, lua_Integer len, int depth)
+{
+    lua_State *L = o->L;
+    json_putc(o, '[');
+    for (lua_Integer i = 1; i <= len; i++) {
+        if (i > 1)
+            json_putc(o, ',');
+        lua_rawgeti(L, idx, i);
+        json_value(o, lua_gettop(L), depth + 1);
+        lua_pop(L, 1);
+    }
+    json_putc(o, ']');
+}
+
+/* The table at idx as an object of its count keys, sorted. */
+static void json_object(struct json_out *o, int idx, lua_Integer count, int depth)
+{
+    lua_State *L = o->L;
+    if (count > (INT_MAX - o->used) / 2)
+        luaL_error(L, "json: too many keys");
+    int top = lua_gettop(L), base = o->used;
+    if (lua_isnil(L, o->anchor)) {
+        lua_newtable(L);
+        lua_replace(L, o->anchor);
+    }
+    struct json_key small[JSON_SMALL_KEYS], *keys = small;
+    if (count > JSON_SMALL_KEYS)
+        keys = lua_newuserdatauv(L, (size_t)count * sizeof *keys, 0); /* top + 1 */
+    int k = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) { /* key, value */
+        struct json_key *key = &keys[k];
+        key->slot = base + 2 * k + 1;
+        lua_rawseti(L, o->anchor, key->slot);
+        key->num = lua_type(L, -1) == LUA_TNUMBER;
+        if (key->num) {
+            key->v = (double)lua_tonumber(L, -1);
+            push_numstr(L, lua_gettop(L));
+            key->s = lua_tolstring(L, -1, &key->n);
+            lua_rawseti(L, o->anchor, key->slot + 1);
+        } else {
+            key->v = 0;
+            key->s = lua_tolstring(L, -1, &key->n);
+        }
+        k++;
+    }
+    o->used = base + 2 * k; /* the values below are the nested objects' to keep */
+    qsort(keys, (size_t)k, sizeof *keys, json_key_cmp);
+    json_putc(o, '{');
+    for (int i = 0; i < k; i++) {
+        if (i > 0)
+            json_putc(o, ',');
+        json_string(o, keys[i].s, keys[i].n);
+        json_putc(o, ':');
+        lua_rawgeti(L, o->anchor, keys[i].slot);
+        json_value(o, lua_gettop(L), depth + 1);
+        lua_pop(L, 1);
+    }
+    json_putc(o, '}');
+    o->used = base;
+    lua_settop(L, top);
+}
 
 /* The table at idx (absolute): a list when its keys are exactly 1..#t (so an
    empty table is []), else an object. */
-static void json_table(lua_State *L, jw *b, int idx, int depth)
+static void json_table(struct json_out *o, int idx, int depth)
 {
+    lua_State *L = o->L;
     if (depth > JSON_MAX_DEPTH)
         luaL_error(L, "json: nesting deeper than %d (a cycle?)", JSON_MAX_DEPTH);
     luaL_checkstack(L, 8, "json");
@@ -277,89 +385,42 @@ static void json_table(lua_State *L, jw *b, int idx, int depth)
         }
         count++;
     }
-    if (list && count == len) {
-        json_put(L, b, "[", 1);
-        for (lua_Integer i = 1; i <= len; i++) {
-            if (i > 1)
-                json_put(L, b, ",", 1);
-            lua_rawgeti(L, idx, i);
-            json_value(L, b, lua_gettop(L), depth + 1);
-            lua_pop(L, 1);
-        }
-        json_put(L, b, "]", 1);
-        return;
-    }
-    if (count > INT_MAX / 2)
-        luaL_error(L, "json: too many keys");
-    int top = lua_gettop(L);
-    struct json_key small[JSON_SMALL_KEYS], *keys = small;
-    lua_createtable(L, (int)(2 * count), 0); /* top + 1: each key and its string, anchored */
-    int anchor = top + 1;
-    if (count > JSON_SMALL_KEYS)
-        keys = lua_newuserdatauv(L, (size_t)count * sizeof *keys, 0); /* top + 2 */
-    int k = 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        lua_pop(L, 1);
-        int num = lua_type(L, -1) == LUA_TNUMBER;
-        keys[k].num = num;
-        keys[k].v = num ? (double)lua_tonumber(L, -1) : 0;
-        keys[k].slot = k + 1;
-        lua_pushvalue(L, -1);
-        lua_rawseti(L, anchor, 2 * k + 1);
-        if (num)
-            push_numstr(L, lua_gettop(L));
-        else
-            lua_pushvalue(L, -1);
-        keys[k].s = lua_tolstring(L, -1, &keys[k].n);
-        lua_rawseti(L, anchor, 2 * k + 2);
-        k++;
-    }
-    qsort(keys, (size_t)k, sizeof *keys, json_key_cmp);
-    json_put(L, b, "{", 1);
-    for (int i = 0; i < k; i++) {
-        if (i > 0)
-            json_put(L, b, ",", 1);
-        json_string(L, b, keys[i].s, keys[i].n);
-        json_put(L, b, ":", 1);
-        lua_rawgeti(L, anchor, 2 * keys[i].slot - 1);
-        lua_rawget(L, idx);
-        json_value(L, b, lua_gettop(L), depth + 1);
-        lua_pop(L, 1);
-    }
-    json_put(L, b, "}", 1);
-    lua_settop(L, top);
+    if (list && count == len)
+        json_list(o, idx, len, depth);
+    else
+        json_object(o, idx, count, depth);
 }
 
 /* The value at idx (absolute), as template.lua's json_encode writes it. */
-static void json_value(lua_State *L, jw *b, int idx, int depth)
+static void json_value(struct json_out *o, int idx, int depth)
 {
+    lua_State *L = o->L;
     size_t n;
     const char *s;
     switch (lua_type(L, idx)) {
     case LUA_TNONE:
-    case LUA_TNIL: json_put(L, b, "null", 4); return;
+    case LUA_TNIL: json_put(o, "null", 4); return;
     case LUA_TBOOLEAN:
         if (lua_toboolean(L, idx))
-            json_put(L, b, "true", 4);
+            json_put(o, "true", 4);
         else
-            json_put(L, b, "false", 5);
+            json_put(o, "false", 5);
         return;
-    case LUA_TNUMBER: json_number(L, b, idx); return;
+    case LUA_TNUMBER: json_number(o, idx); return;
     case LUA_TSTRING:
         s = lua_tolstring(L, idx, &n);
-        json_string(L, b, s, n);
+        json_string(o, s, n);
         return;
     case LUA_TTABLE:
         if (!is_safe(L, idx)) {
-            json_table(L, b, idx, depth);
+            json_table(o, idx, depth);
             return;
         }
         lua_rawgeti(L, idx, 1);
         s = lua_tolstring(L, -1, &n); /* a Safe number reads as Lua's tostring of it */
         if (!s)
             luaL_error(L, "json: cannot encode a Safe value holding a %s", luaL_typename(L, -1));
-        json_string(L, b, s, n);
+        json_string(o, s, n);
         lua_pop(L, 1);
         return;
     default:
@@ -374,7 +435,9 @@ static int l_json(lua_State *L)
     jw *b = lua_newuserdatauv(L, sizeof *b, 0); /* 2 */
     memset(b, 0, sizeof *b);
     luaL_setmetatable(L, JSON_BUF_MT);
-    json_value(L, b, 1, 0);
+    lua_pushnil(L); /* 3: the anchor table, made by the first object */
+    struct json_out o = {L, b, 3, 0};
+    json_value(&o, 1, 0);
     lua_createtable(L, 1, 0);
     lua_pushlstring(L, b->p ? b->p : "", b->len);
     lua_rawseti(L, -2, 1);

@@ -91,7 +91,8 @@ describe("template output path in C", function()
     local dressed = setmetatable({ 1, x = "y" }, { __len = function() return 5 end,
       __index = function() return "ghost" end, __pairs = function() return function() end end })
     local values = { true, false, 0, -0.0, 1, -1, 3.0, -3.0, 0.1, 1 / 3, 123.456, 1e15, 1e16, 1e300, 5e-324,
-      2 ^ 53, -(2 ^ 53), 2 ^ 63, math.maxinteger, math.mininteger, 0 / 0, 1 / 0, -1 / 0, "", "plain", NASTY,
+      1e14, 1e14 - 1, -(1e14 - 1), 1e14 - 0.5, 8.0, 2 ^ 53, -(2 ^ 53), 2 ^ 63, math.maxinteger, math.mininteger,
+      0 / 0, 1 / 0, -1 / 0, "", "plain", NASTY,
       all_bytes, "\226\128\168\226\128\169", "\226\128", "x\226\128\226\128\169y", "\226\128\170",
       ("<"):rep(3000), template.safe(NASTY), template.safe(42), template.safe(3.0), template.safe(""),
       {}, { 1, 2, 3 }, { 1, nil, 3 }, { [2] = 1 }, { [0] = 1 }, { [-1] = 1 }, { 1, 2, x = 3 }, { [1.5] = 1 },
