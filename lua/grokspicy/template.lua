@@ -159,6 +159,7 @@ function F.default(v, d) if v == nil or v == "" then return d end return v end
 function F.percentage(v, places)
   v = tonumber(v)
   if not v then return "—" end
+  if places == nil then return format("%.0f%%", v * 100) end -- most calls: no format to build
   return format("%." .. floor(tonumber(places) or 0) .. "f%%", v * 100)
 end
 

@@ -16,14 +16,23 @@ local function days_from_civil(y, m, d)
   return era * 146097 + doe - 719468
 end
 
+-- Parsed timestamps (false: not one). A run page parses each of its events'
+-- times several times, and a running run's page and fragments again on every
+-- event; emptied when full, so it holds at most a few runs' worth.
+local parsed, n_parsed, MAX_PARSED = {}, 0, 4096
+
 --- Seconds since the epoch of a stored UTC timestamp ("2026-11-26T23:31:02.120Z"), or nil.
 --- Plain arithmetic: no os.time/os.date, which read the time zone on every call.
 function M.parse_iso(s)
   if type(s) ~= "string" then return nil end
+  local t = parsed[s]
+  if t ~= nil then return t or nil end
   local y, mo, d, h, mi, sec = s:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):([%d%.]+)")
-  if not y then return nil end
-  return days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400 + tonumber(h) * 3600
+  t = y and days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400 + tonumber(h) * 3600
     + tonumber(mi) * 60 + tonumber(sec)
+  if n_parsed >= MAX_PARSED then parsed, n_parsed = {}, 0 end
+  parsed[s], n_parsed = t or false, n_parsed + 1
+  return t or nil
 end
 local parse_iso = M.parse_iso
 
