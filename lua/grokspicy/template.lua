@@ -61,10 +61,13 @@ function ref.out(v)
   return ref.escape(ref.tostr(v))
 end
 
+-- A template's pieces, joined.
+function ref.join(t, n) return concat(t, "", 1, n) end
+
 -- Plain Lua without grokspicy.so gets the reference itself.
 local has_c, html = pcall(require, "grokspicy.html")
 local impl = has_c and html.new(Safe) or ref
-local tostr, escape, out = impl.tostr, impl.escape, impl.out
+local tostr, escape, out, join = impl.tostr, impl.escape, impl.out, impl.join
 
 -- Counting lead bytes is the fallback for invalid UTF-8, which utf8.len rejects.
 local function ulen(s) return utf8.len(s) or select(2, gsub(s, "[^\128-\191]", "")) end
@@ -604,14 +607,14 @@ local function compile(env, src, name)
   if c.parent then
     add(format("return __K[%d].main(__s, __chain) end", c.parent), c.parent_line)
   else
-    add("return __cat(__o, '', 1, __c) end", last)
+    add("return __cat(__o, __c) end", last)
   end
   for _, bname in ipairs(c.order) do
     local b = c.blocks[bname]
     add(format("__fn.blocks[%q] = function(__s, __chain, __i) local function super() "
       .. "return __super(__s, __chain, %q, __i) end %s", bname, bname, HEAD), b.line)
     body(b)
-    add("return __cat(__o, '', 1, __c) end", b.end_line)
+    add("return __cat(__o, __c) end", b.end_line)
   end
   add("return __fn", last)
   local chunk, err = load(concat(code, "\n"), "=" .. name, "t", {})
@@ -620,7 +623,7 @@ local function compile(env, src, name)
     error(format("%s:%s: %s", name, l and lines[tonumber(l)] or "?", msg or err), 0)
   end
   local t = setmetatable({ name = name, env = env, lines = lines }, Template)
-  local fns = chunk(out, env.filters, seq, with, call_block, call_super, concat, c.K, t)
+  local fns = chunk(out, env.filters, seq, with, call_block, call_super, join, c.K, t)
   t.main, t.blocks = fns.main, fns.blocks
   owners[fns.main] = t
   for _, fn in pairs(fns.blocks) do owners[fn] = t end
