@@ -363,10 +363,10 @@ double json_num(const jv *v, const char *path, double dflt)
 
 /* ---- writer ---- */
 
-void jw_append(jw *w, const char *s, size_t n)
+char *jw_reserve(jw *w, size_t n)
 {
     if (w->oom)
-        return;
+        return NULL;
     if (w->len + n + 1 > w->cap) {
         size_t nc = w->cap ? w->cap : 256;
         while (nc < w->len + n + 1)
@@ -374,11 +374,18 @@ void jw_append(jw *w, const char *s, size_t n)
         char *np = realloc(w->p, nc);
         if (!np) {
             w->oom = 1;
-            return;
+            return NULL;
         }
         w->p = np;
         w->cap = nc;
     }
+    return w->p + w->len;
+}
+
+void jw_append(jw *w, const char *s, size_t n)
+{
+    if (!jw_reserve(w, n))
+        return;
     memcpy(w->p + w->len, s, n);
     w->len += n;
     w->p[w->len] = '\0';

@@ -58,6 +58,10 @@ void jw_null(jw *w);
 void jw_raw(jw *w, const char *json);
 /* Appends raw bytes with no separator handling (for data URLs built piecewise). */
 void jw_append(jw *w, const char *s, size_t n);
+/* Room for n more bytes (and a NUL) at p + len, for a caller writing in place:
+   it writes there, adds what it wrote to len and ends the text with a NUL.
+   NULL after OOM. */
+char *jw_reserve(jw *w, size_t n);
 /* The text (NUL-terminated), ownership to the caller; NULL after OOM. */
 char *jw_take(jw *w);
 void jw_reset(jw *w);

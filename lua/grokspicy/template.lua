@@ -61,10 +61,13 @@ function ref.out(v)
   return ref.escape(ref.tostr(v))
 end
 
+-- A template's pieces, joined.
+function ref.join(t, n) return concat(t, "", 1, n) end
+
 -- Plain Lua without grokspicy.so gets the reference itself.
 local has_c, html = pcall(require, "grokspicy.html")
 local impl = has_c and html.new(Safe) or ref
-local tostr, escape, out = impl.tostr, impl.escape, impl.out
+local tostr, escape, out, join = impl.tostr, impl.escape, impl.out, impl.join
 
 -- Counting lead bytes is the fallback for invalid UTF-8, which utf8.len rejects.
 local function ulen(s) return utf8.len(s) or select(2, gsub(s, "[^\128-\191]", "")) end
@@ -86,6 +89,7 @@ end
 
 -- JSON -----------------------------------------------------------------------
 
+-- The json filter, as defined (the reference; grokspicy.html does the same in C).
 -- <, >, &, ' and U+2028/9 become \u escapes too, so the output is safe inside <script>
 -- and in attribute values, which is where templates put it.
 local JSON = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
@@ -96,6 +100,17 @@ local function json_string(s)
   return '"' .. gsub(s, "\226\128([\168\169])", json_sep) .. '"'
 end
 
+-- Object keys in tostr order; ties (a number and its digits as a string, floats
+-- that %.14g prints alike) put numbers first, then by value, so the order is total.
+local function key_before(a, b)
+  local sa, sb = tostr(a), tostr(b)
+  if sa ~= sb then return sa < sb end
+  local na, nb = type(a) == "number", type(b) == "number"
+  if na ~= nb then return na end
+  return na and a < b
+end
+
+-- Tables are read raw (no __len, __pairs or __index): a value is what it holds.
 local function json_encode(v, buf, depth)
   local t, n = type(v), #buf
   if v == nil or v ~= v or v == math.huge or v == -math.huge then buf[n + 1] = "null"
@@ -107,27 +122,30 @@ local function json_encode(v, buf, depth)
     buf[n + 1] = tonumber(s) == v and s or format("%.17g", v)
   elseif t == "table" then
     if depth > 64 then error("json: nesting deeper than 64 (a cycle?)", 0) end
-    local keys, len, list = {}, #v, true
-    for k in pairs(v) do
+    local keys, len, list = {}, rawlen(v), true
+    for k in next, v do
       local kt = type(k)
       if kt ~= "string" and kt ~= "number" then error("json: cannot encode a " .. kt .. " key", 0) end
       keys[#keys + 1] = k
       list = list and mtype(k) == "integer" and k >= 1 and k <= len
     end
     list = list and #keys == len -- so an empty table is [], lists being the common case
-    if not list then sort(keys, function(a, b) return tostr(a) < tostr(b) end) end
+    if not list then sort(keys, key_before) end
     buf[n + 1] = list and "[" or "{"
     for i = 1, #keys do
       if i > 1 then buf[#buf + 1] = "," end
       local k = list and i or keys[i]
       if not list then buf[#buf + 1] = json_string(tostr(k)) .. ":" end
-      json_encode(v[k], buf, depth + 1)
+      json_encode(rawget(v, k), buf, depth + 1)
     end
     buf[#buf + 1] = list and "]" or "}"
   else
     error("json: cannot encode a " .. t .. " value", 0)
   end
 end
+
+--- ref.json(v) -> the JSON text of v (the json filter gives it as a Safe value).
+function ref.json(v) local buf = {} json_encode(v, buf, 0) return concat(buf) end
 
 -- Filters --------------------------------------------------------------------
 
@@ -144,6 +162,7 @@ function F.default(v, d) if v == nil or v == "" then return d end return v end
 function F.percentage(v, places)
   v = tonumber(v)
   if not v then return "—" end
+  if places == nil then return format("%.0f%%", v * 100) end -- most calls: no format to build
   return format("%." .. floor(tonumber(places) or 0) .. "f%%", v * 100)
 end
 
@@ -155,7 +174,7 @@ function F.round(v, places)
   return (places or 0) == 0 and (math.tointeger(r) or r) or r
 end
 
-function F.json(v) local buf = {} json_encode(v, buf, 0) return safe(concat(buf)) end
+F.json = has_c and impl.json or function(v) return safe(ref.json(v)) end
 
 function F.length(v)
   if type(v) == "string" or getmetatable(v) == Safe then return ulen(tostr(v)) end
@@ -588,14 +607,14 @@ local function compile(env, src, name)
   if c.parent then
     add(format("return __K[%d].main(__s, __chain) end", c.parent), c.parent_line)
   else
-    add("return __cat(__o, '', 1, __c) end", last)
+    add("return __cat(__o, __c) end", last)
   end
   for _, bname in ipairs(c.order) do
     local b = c.blocks[bname]
     add(format("__fn.blocks[%q] = function(__s, __chain, __i) local function super() "
       .. "return __super(__s, __chain, %q, __i) end %s", bname, bname, HEAD), b.line)
     body(b)
-    add("return __cat(__o, '', 1, __c) end", b.end_line)
+    add("return __cat(__o, __c) end", b.end_line)
   end
   add("return __fn", last)
   local chunk, err = load(concat(code, "\n"), "=" .. name, "t", {})
@@ -604,7 +623,7 @@ local function compile(env, src, name)
     error(format("%s:%s: %s", name, l and lines[tonumber(l)] or "?", msg or err), 0)
   end
   local t = setmetatable({ name = name, env = env, lines = lines }, Template)
-  local fns = chunk(out, env.filters, seq, with, call_block, call_super, concat, c.K, t)
+  local fns = chunk(out, env.filters, seq, with, call_block, call_super, join, c.K, t)
   t.main, t.blocks = fns.main, fns.blocks
   owners[fns.main] = t
   for _, fn in pairs(fns.blocks) do owners[fn] = t end

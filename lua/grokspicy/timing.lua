@@ -3,7 +3,7 @@
 -- when it could start to when it was accepted), and the estimate of the time
 -- left, from past runs' steps with the same provider (the median per step
 -- kind, scaled by the plan's counts). Pure functions of store rows, except
--- history(), which reads past runs.
+-- history(), which reads past runs (and keeps what it measured of them).
 local M = {}
 
 -- Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil).
@@ -16,14 +16,23 @@ local function days_from_civil(y, m, d)
   return era * 146097 + doe - 719468
 end
 
+-- Parsed timestamps (false: not one). A run page parses each of its events'
+-- times several times, and a running run's page and fragments again on every
+-- event; emptied when full, so it holds at most a few runs' worth.
+local parsed, n_parsed, MAX_PARSED = {}, 0, 4096
+
 --- Seconds since the epoch of a stored UTC timestamp ("2026-11-26T23:31:02.120Z"), or nil.
 --- Plain arithmetic: no os.time/os.date, which read the time zone on every call.
 function M.parse_iso(s)
   if type(s) ~= "string" then return nil end
+  local t = parsed[s]
+  if t ~= nil then return t or nil end
   local y, mo, d, h, mi, sec = s:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):([%d%.]+)")
-  if not y then return nil end
-  return days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400 + tonumber(h) * 3600
+  t = y and days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400 + tonumber(h) * 3600
     + tonumber(mi) * 60 + tonumber(sec)
+  if n_parsed >= MAX_PARSED then parsed, n_parsed = {}, 0 end
+  parsed[s], n_parsed = t or false, n_parsed + 1
+  return t or nil
 end
 local parse_iso = M.parse_iso
 
@@ -129,6 +138,34 @@ function M.units(key, n_characters, n_scenes)
   return 1
 end
 
+-- What history() reads of a past run, per connection: a complete run whose
+-- end is recorded no longer changes its steps, and every running run's page
+-- asked for them again (reading each past run whole, events and all, on
+-- every load). Keyed by the row's times too, so a row written again is read
+-- again; emptied when full.
+local measured, n_measured, MAX_MEASURED = setmetatable({}, { __mode = "k" }), 0, 256
+
+-- A past run's finished steps {key = seconds} and its plan's counts, or nil
+-- when its last attempt has no recorded end.
+local function measure(conn, row)
+  local kept = measured[conn]
+  if not kept or n_measured >= MAX_MEASURED then
+    kept, n_measured = {}, 0
+    measured[conn] = kept
+  end
+  local key = ("%s|%s|%s"):format(row.id, row.completed_at, row.updated_at)
+  if kept[key] then return kept[key] end
+  local run = conn:get_run(row.id, { timeline = true })
+  local sp = run and M.spans(run)
+  if not (sp and sp.t_end) then return nil end
+  local m = { steps = {}, nc = #(run.characters or {}), ns = #(run.scenes or {}) }
+  for step, s in pairs(sp.steps) do
+    if s.stop then m.steps[step] = math.max(0, s.stop - s.start) end
+  end
+  kept[key], n_measured = m, n_measured + 1
+  return m
+end
+
 --- History of past complete runs with this provider (newest first, at most
 --- `limit`, default 8; never the run `exclude`): per step kind the median
 --- seconds per unit and the median seconds of the whole step. nil when no
@@ -141,20 +178,15 @@ function M.history(conn, provider, exclude, limit)
   for _, row in ipairs(rows) do
     if used >= limit then break end
     if row.id ~= exclude and (row.provider or "") == (provider or "") then
-      local run = conn:get_run(row.id, { timeline = true })
-      local sp = run and M.spans(run)
-      if sp and sp.t_end then
+      local m = measure(conn, row)
+      if m then
         used = used + 1
-        local nc, ns = #(run.characters or {}), #(run.scenes or {})
-        for key, s in pairs(sp.steps) do
-          if s.stop then
-            local secs = math.max(0, s.stop - s.start)
-            local u = M.units(key, nc, ns)
-            per_unit[key] = per_unit[key] or {}
-            whole[key] = whole[key] or {}
-            if u and u > 0 then table.insert(per_unit[key], secs / u) end
-            table.insert(whole[key], secs)
-          end
+        for key, secs in pairs(m.steps) do
+          local u = M.units(key, m.nc, m.ns)
+          per_unit[key] = per_unit[key] or {}
+          whole[key] = whole[key] or {}
+          if u and u > 0 then table.insert(per_unit[key], secs / u) end
+          table.insert(whole[key], secs)
         end
       end
     end

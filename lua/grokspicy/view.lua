@@ -684,6 +684,9 @@ local function clip(s, n)
   return s
 end
 
+local URL_UNSAFE = "[^A-Za-z0-9%-%._~/]"
+local function percent_encode(ch) return string.format("%%%02X", ch:byte()) end
+
 local env
 --- The template environment, compiled templates cached for the life of the state.
 function M.env()
@@ -713,9 +716,9 @@ function M.env()
       end,
       -- A path under /output/: each segment percent-encoded, the slashes kept.
       urlpath = function(p)
-        return (tostring(p or ""):gsub("[^A-Za-z0-9%-%._~/]", function(ch)
-          return string.format("%%%02X", ch:byte())
-        end))
+        p = tostring(p or "")
+        if not p:find(URL_UNSAFE) then return p end -- most paths: nothing to encode
+        return (p:gsub(URL_UNSAFE, percent_encode))
       end,
       -- "2026-11-26T23:31:02.120Z" -> "2026-11-26 23:31" (UTC, as stored).
       when = function(iso)

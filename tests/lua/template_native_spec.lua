@@ -65,6 +65,92 @@ describe("template output path in C", function()
     assert.are.equal("", template.escape(nil))
   end)
 
+  -- The json filter against ref.json: the same text (as a Safe value), or the same error.
+  local function same_json(v, label)
+    local ok_ref, want = pcall(ref.json, v)
+    local ok_c, got = pcall(template.new().filters.json, v)
+    assert.are.equal(ok_ref, ok_c, label)
+    if not ok_ref then
+      assert.are.equal(want, got, label)
+      return
+    end
+    assert.are.equal(getmetatable(template.safe("")), getmetatable(got), label)
+    assert.are.equal(want, got[1], label)
+  end
+
+  it("writes JSON as the Lua definition does, value by value", function()
+    local bytes = {}
+    for b = 0, 255 do bytes[#bytes + 1] = string.char(b) end
+    local all_bytes = table.concat(bytes)
+    local deep, deeper = {}, {}
+    local t = deep
+    for _ = 1, 64 do t[1] = {} t = t[1] end -- 65 tables: as deep as allowed
+    deeper[1] = deep -- 66: one too many
+    local cyc = { a = 1 }
+    cyc.b = { cyc }
+    local dressed = setmetatable({ 1, x = "y" }, { __len = function() return 5 end,
+      __index = function() return "ghost" end, __pairs = function() return function() end end })
+    local values = { true, false, 0, -0.0, 1, -1, 3.0, -3.0, 0.1, 1 / 3, 123.456, 1e15, 1e16, 1e300, 5e-324,
+      1e14, 1e14 - 1, -(1e14 - 1), 1e14 - 0.5, 8.0, 2 ^ 53, -(2 ^ 53), 2 ^ 63, math.maxinteger, math.mininteger,
+      0 / 0, 1 / 0, -1 / 0, "", "plain", NASTY,
+      all_bytes, "\226\128\168\226\128\169", "\226\128", "x\226\128\226\128\169y", "\226\128\170",
+      ("<"):rep(3000), template.safe(NASTY), template.safe(42), template.safe(3.0), template.safe(""),
+      {}, { 1, 2, 3 }, { 1, nil, 3 }, { [2] = 1 }, { [0] = 1 }, { [-1] = 1 }, { 1, 2, x = 3 }, { [1.5] = 1 },
+      { [1] = "int", ["1"] = "string" }, { [0.1] = "a", [0.1 + 2 ^ -56] = "b", ["0.1"] = "c" },
+      { [1 / 0] = 1, [-1 / 0] = 2, [2 ^ 53] = 3, [2 ^ 63] = 4, [math.mininteger] = 5 },
+      { ["\0a"] = 1, ["\0"] = 2, [""] = 3, a = 4, ["a\0"] = 5, ["\255"] = 6, ["é"] = 7 },
+      { a = { b = { c = { NASTY, 0 / 0, false, {}, { x = {} } } } } }, deep, deeper, cyc, dressed,
+      { [true] = 1 }, { [{}] = 1 }, { f = print }, { io.stdout }, { coroutine.create(print) },
+      { a = 1, [print] = 2 }, print }
+    same_json(nil, "nil")
+    for i, v in ipairs(values) do same_json(v, ("value %d (%s)"):format(i, tostring(v):sub(1, 40))) end
+    local keys = {}
+    for i = 1, 100 do keys[("k%03d"):format(101 - i)], keys[i * 1.5] = i, { i } end -- past the small-key array
+    same_json(keys, "100 keys")
+  end)
+
+  it("writes JSON as the Lua definition does on generated nested values", function()
+    local state = 20240601
+    local function rand(n) -- a fixed sequence, leaving math.random alone
+      state = state * 6364136223846793005 + 1442695040888963407
+      return (state >> 33) % n + 1
+    end
+    local PIECES = { "a", "b", "<", ">", "&", "'", '"', "\\", "\n", "\r", "\t", "\0", "\127", "\31", "é",
+      "\226\128\168", "\226\128\169", "\226\128", "☃", " ", "1", "0.1" }
+    local function str()
+      local parts = {}
+      for i = 1, rand(6) - 1 do parts[i] = PIECES[rand(#PIECES)] end
+      return table.concat(parts)
+    end
+    local SCALARS = {
+      function() return nil end, function() return rand(2) == 1 end,
+      function() return rand(2000) - 1000 end, function() return (rand(2000) - 1000) / rand(64) end,
+      function() return (rand(1000) - 500) * 10.0 ^ (rand(40) - 20) end,
+      function() return math.mininteger + rand(3) end,
+      function() return ({ 0 / 0, 1 / 0, -1 / 0, -0.0, 2 ^ 53 + 2, 0.1 + 0.2 })[rand(6)] end,
+      str, function() return template.safe(str()) end,
+    }
+    local function key()
+      local kind = rand(4)
+      if kind == 1 then return rand(8) end
+      if kind == 2 then return (rand(64) - 32) / 4 end
+      return str() == "" and "empty" or str()
+    end
+    local function value(depth)
+      if depth > 4 or rand(3) == 1 then return SCALARS[rand(#SCALARS)]() end
+      local t = {}
+      if rand(2) == 1 then -- a list, sometimes with a hole or a stray key
+        for i = 1, rand(6) - 1 do t[i] = value(depth + 1) end
+        if rand(5) == 1 then t[rand(8)] = nil end
+        if rand(5) == 1 then t[key()] = value(depth + 1) end
+      else
+        for _ = 1, rand(7) - 1 do t[key()] = value(depth + 1) end
+      end
+      return t
+    end
+    for i = 1, 400 do same_json(value(0), "generated value " .. i) end
+  end)
+
   it("renders the dashboard's pages byte for byte as the Lua-only engine does", function()
     local conn = assert(store.init_db(tmpdb()))
     local obs = observer.WebObserver(conn, nil, { warn = function(msg) error(msg, 0) end })

@@ -302,6 +302,21 @@ describe("view", function()
     assert.are.equal(4 * 2 + 1 + 6.5 * 2 + 2, m.eta)
   end)
 
+  it("counts a past run in the history once its end is recorded, not before", function()
+    local timing = require "grokspicy.timing"
+    local live = seeded_run(conn, "now")
+    local past = seeded_run(conn, "before")
+    conn:update_run(past, { status = "complete" }) -- the row says complete before its last events land
+    event(past, "status", 0, { status = "keyframes" })
+    assert.is_nil(timing.history(conn, "local", live))
+    event(past, "status", 8, { status = "videos" })
+    event(past, "complete", 10, {})
+    local h = timing.history(conn, "local", live)
+    assert.are.equal(1, h.runs)
+    assert.are.equal(4, h.per_unit.keyframes) -- 8 s for 2 scenes
+    assert.are.same(h, timing.history(conn, "local", live), "asked again: the same")
+  end)
+
   it("list_item_html gives the partial's HTML and follows every change of a finished run", function()
     local function fresh(id) return conn:list_runs { limit = 100 }[1].id == id and conn:list_runs { limit = 1 }[1] end
     local function expected(row) return view.render("partials/run_row.html", { r = view.list_item(row) }) end
