@@ -18,6 +18,11 @@ struct gs_resource {
 extern const struct gs_resource gs_resources[];
 extern const size_t gs_resource_count;
 
+/* The Lua files of gs_resources compiled to bytecode at build time
+ * (cmake/luac_embed.c), debug information kept; sorted by name. */
+extern const struct gs_resource gs_bytecode[];
+extern const size_t gs_bytecode_count;
+
 /* The embedded copy of a resource, or NULL. */
 const struct gs_resource *gs_resource_find(const char *name);
 

@@ -149,10 +149,30 @@ int luaopen_grokspicy_resources(lua_State *L)
     return 1;
 }
 
+/* Loads rname's embedded bytecode as the chunk "@rname": LUA_OK with the
+ * function pushed, or not (nothing pushed) when the source must be read: under
+ * the source dir override, or for bytecode this Lua refuses (a library of
+ * another build than the one the binary was compiled with). */
+static int load_bytecode(lua_State *L, const char *rname, const char *chunkname)
+{
+    const char *dir = getenv("GROK_SPICY_SOURCE_DIR");
+    if (dir && *dir)
+        return LUA_ERRFILE;
+    const struct gs_resource *r =
+        bsearch(rname, gs_bytecode, gs_bytecode_count, sizeof gs_bytecode[0], cmp_resource);
+    if (!r)
+        return LUA_ERRFILE;
+    int st = luaL_loadbufferx(L, (const char *)r->data, r->len, chunkname, "b");
+    if (st != LUA_OK)
+        lua_pop(L, 1);
+    return st;
+}
+
 /*
  * package.searchers entry: "grokspicy.web" -> lua/grokspicy/web.lua, from the
- * source dir override or the embedded copy. Lua files on package.path never
- * shadow the embedded library, so an installed binary runs the code it shipped.
+ * source dir override or the embedded copy (its bytecode when it loads).
+ * Lua files on package.path never shadow the embedded library, so an installed
+ * binary runs the code it shipped.
  */
 static int searcher_embedded(lua_State *L)
 {
@@ -167,6 +187,12 @@ static int searcher_embedded(lua_State *L)
     luaL_addstring(&b, modname[9] == '\0' ? "/init.lua" : ".lua");
     luaL_pushresult(&b);
     const char *rname = lua_tostring(L, -1);
+    lua_pushfstring(L, "@%s", rname);
+    if (load_bytecode(L, rname, lua_tostring(L, -1)) == LUA_OK) {
+        lua_pushstring(L, rname); /* second value handed to the chunk, as the file searcher does */
+        return 2;
+    }
+    lua_pop(L, 1); /* the chunk name */
     size_t len = 0;
     const char *err = NULL;
     char *src = gs_resource_read(rname, &len, &err);

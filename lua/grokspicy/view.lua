@@ -86,6 +86,13 @@ function M.elapsed(run, now)
   return math.max(0, t1 - t0)
 end
 
+--- Whether a run's list entry is made from the store alone: false while it runs
+--- (its progress and elapsed time move) or when elapsed would fall back to now.
+function M.list_item_timeless(run)
+  if RUNNING[run.status] then return false end
+  return not parse_iso(run.started_at) or parse_iso(run.completed_at) ~= nil or parse_iso(run.updated_at) ~= nil
+end
+
 -- "12:03 UTC" of a stored time (the store keeps UTC).
 local function clock(iso)
   local hm = type(iso) == "string" and iso:match("T(%d%d:%d%d)")

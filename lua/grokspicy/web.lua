@@ -70,6 +70,32 @@ local PAGE_MEMO_BYTES = 4 * 1024 * 1024
 local page_memo, page_memo_bytes = {}, 0
 local function forget_pages() page_memo, page_memo_bytes = {}, 0 end
 
+-- Bodies of the run list and of GET /api/runs, by their query: {version =, body =},
+-- kept as finished runs' pages are (data_version). A list page is kept only when
+-- none of its entries moves with the clock (view.list_item_timeless). Bounded in
+-- entries: emptied when it would pass LIST_MEMO_MAX.
+local LIST_MEMO_MAX = 64
+local list_memo, list_memo_n = {}, 0
+
+-- Everything kept: this state's own commits do not move its data_version.
+local function forget_kept()
+  forget_pages()
+  list_memo, list_memo_n = {}, 0
+end
+
+local function list_kept(key, version)
+  local kept = list_memo[key]
+  return kept and kept.version == version and kept.body or nil
+end
+
+local function keep_list(key, version, body)
+  if not list_memo[key] then
+    if list_memo_n >= LIST_MEMO_MAX then list_memo, list_memo_n = {}, 0 end
+    list_memo_n = list_memo_n + 1
+  end
+  list_memo[key] = { version = version, body = body }
+end
+
 --- Called once per Lua state by the server: {output_dir=, db=, token=}.
 function M.init(opts)
   conf = opts or {}
@@ -79,7 +105,7 @@ function M.init(opts)
     { cache_kb = 256 })
   if not conn then error("web.init: " .. err, 0) end
   db = conn
-  forget_pages() -- another database's run ids
+  forget_kept() -- another database's run ids
 end
 
 -- JSON ------------------------------------------------------------------------
@@ -180,15 +206,20 @@ local function index(req)
   local status = status_param(req)
   if status == false then return fail(req, 400, "unknown status") end
   local q = req.query.q or ""
+  local version = db:data_version() -- read first: a commit after it only makes the memo miss
+  local key = ("page\0%d\0%s\0%s"):format(page, status or "", q)
+  local kept = list_kept(key, version)
+  if kept then return html(200, kept) end
   local filter = { status = status, q = q ~= "" and q or nil }
   local total = db:count_runs(filter)
   local pages = math.max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
   page = math.min(page, pages) -- past the end shows the last page, not "no runs yet"
   filter.limit, filter.offset = PAGE_SIZE, (page - 1) * PAGE_SIZE
-  local runs = {}
+  local runs, timeless = {}, true
   local places = require("grokspicy.queue").places(db)
   for i, row in ipairs(db:list_runs(filter)) do
     row.queue_place = places[row.id]
+    timeless = timeless and view.list_item_timeless(row)
     -- A running run's progress is its page's (the same model): a few runs at most.
     local model
     if view.is_running(row.status) then
@@ -197,8 +228,10 @@ local function index(req)
     end
     runs[i] = view.list_item_html(row, model)
   end
-  return html(200, view.render("index.html", { runs = runs, page = page, pages = pages, total = total,
-    status = status or "", q = q, filters = view.status_filters(status), token = conf.token }))
+  local body = view.render("index.html", { runs = runs, page = page, pages = pages, total = total,
+    status = status or "", q = q, filters = view.status_filters(status), token = conf.token })
+  if timeless then keep_list(key, version, body) end
+  return html(200, body)
 end
 
 local function run_page(_, id)
@@ -250,7 +283,15 @@ local function api_runs(req)
   if not offset then return fail(req, 400, err2) end
   local status = status_param(req)
   if status == false then return fail(req, 400, "unknown status") end
-  return json(200, db:list_runs { limit = limit, offset = offset, status = status }, true)
+  -- The rows are the store's alone (no clock): kept while nothing was committed.
+  local version = db:data_version()
+  local key = ("api\0%d\0%d\0%s"):format(limit, offset, status or "")
+  local body = list_kept(key, version)
+  if not body then
+    body = M.json(db:list_runs { limit = limit, offset = offset, status = status }, true)
+    keep_list(key, version, body)
+  end
+  return { status = 200, headers = { ["Content-Type"] = "application/json" }, body = body }
 end
 
 local function api_run(_, id)
@@ -346,7 +387,7 @@ end
 
 local function api_cancel(req, id)
   -- A run whose process died cannot be cancelled: request_cancel marks it interrupted first.
-  forget_pages() -- this connection writes: data_version does not see its own commits
+  forget_kept() -- this connection writes: data_version does not see its own commits
   local run = db:get_run(id)
   if not run then return json(404, { error = ("run %d not found"):format(id) }) end
   -- A queued run has no process to ask: it is cancelled here, unless it just started.
@@ -376,7 +417,7 @@ local function api_resume(req, id)
   local resume = require "grokspicy.resume"
   local store_lib = require "grokspicy.store"
   -- A run whose process just died reads interrupted once the claim has decided so (the store).
-  forget_pages() -- this connection writes: data_version does not see its own commits
+  forget_kept() -- this connection writes: data_version does not see its own commits
   local after = db:max_event_id(id) -- before the run: the new stream starts after it
   local run = db:get_run(id)
   if not run then return json(404, { error = resume.refusal(nil, id) }) end
@@ -430,7 +471,7 @@ local function new_page()
 end
 
 local function api_create_run(req)
-  forget_pages() -- this connection writes: data_version does not see its own commits
+  forget_kept() -- this connection writes: data_version does not see its own commits
   local newrun = require "grokspicy.newrun"
   local run_req, errors = newrun.check(req)
   if not run_req then return json(400, { error = newrun.summary(errors), errors = errors }) end
@@ -451,7 +492,7 @@ end
 -- make again and the list price of that, creating nothing; 400 naming the
 -- field, 404 for an unknown run.
 local function api_fork(req, id)
-  forget_pages() -- this connection writes: data_version does not see its own commits
+  forget_kept() -- this connection writes: data_version does not see its own commits
   local parent = db:get_run(id)
   if not parent then return json(404, { error = ("run %d not found"):format(id) }) end
   local fork = require "grokspicy.fork"

@@ -2,6 +2,8 @@
 -- nothing is committed: every change another connection commits (another
 -- process, another server thread) shows on the next load, as does a change
 -- this state makes itself, a run that runs again, and a database opened anew.
+-- The run list and /api/runs are kept the same way (a list page only while none
+-- of its runs is running).
 local store = require "grokspicy.store"
 local web = require "grokspicy.web"
 local observer = require "grokspicy.observer"
@@ -118,5 +120,63 @@ describe("an asset's attempts panel served alone", function()
     assert.are.equal(404, web.handle { method = "GET", path = "/run/999/attempts", query = { asset = "x" },
       headers = {} }.status)
     writer:close()
+  end)
+end)
+
+describe("the run list and /api/runs kept between loads", function()
+  local view = require "grokspicy.view"
+  local dir, writer
+  local function get(path, query)
+    local res = web.handle { method = "GET", path = path, query = query or {}, headers = {} }
+    assert.are.equal(200, res.status)
+    return res.body
+  end
+  before_each(function()
+    dir = tmpdir()
+    writer = assert(store.init_db(dir .. "/grok_spicy.db"))
+    web.init { db = dir .. "/grok_spicy.db", output_dir = dir }
+  end)
+  after_each(function() writer:close() end)
+
+  it("serves the same bodies while nothing changes, and every committed change on the next load", function()
+    local id = finished_run(writer, "First title")
+    local list, api = get("/"), get("/api/runs")
+    assert.truthy(list:find("First title", 1, true))
+    assert.are.equal(list, get("/"))
+    assert.are.equal(api, get("/api/runs"))
+    writer:update_run(id, { title = "Second title" })
+    assert.truthy(get("/"):find("Second title", 1, true), "a title another connection committed")
+    assert.truthy(get("/api/runs"):find("Second title", 1, true))
+    local id2 = finished_run(writer, "A new one")
+    assert.truthy(get("/"):find("/run/" .. id2, 1, true), "a run added since")
+    assert.truthy(get("/api/runs", { limit = "1" }):find('"id":' .. id2, 1, true))
+    assert.falsy(get("/api/runs", { offset = "1" }):find('"id":' .. id2, 1, true), "each query its own body")
+  end)
+
+  it("keeps no list page with a running run: its elapsed time moves with the clock", function()
+    finished_run(writer, "Done")
+    local id = writer:insert_run("still going")
+    writer:update_run(id, { status = "keyframes", title = "Live one" })
+    local now = view.now
+    local t = now()
+    view.now = function() return t + 3600 end
+    local ok, first = pcall(get, "/")
+    view.now = function() return t + 7200 end
+    local ok2, second = pcall(get, "/")
+    view.now = now
+    assert(ok, first)
+    assert(ok2, second)
+    assert.truthy(first:find("Live one", 1, true))
+    assert.are_not.equal(first, second)
+  end)
+
+  it("shows this state's own write at once (a queued run cancelled here)", function()
+    local id = writer:insert_run("waiting")
+    writer:update_run(id, { status = "queued" })
+    assert.truthy(get("/api/runs"):find('"status":"queued"', 1, true))
+    local res = web.handle { method = "POST", path = "/api/runs/" .. id .. "/cancel", query = {},
+      headers = { ["hx-request"] = "true" } }
+    assert.are.equal(202, res.status)
+    assert.truthy(get("/api/runs"):find('"status":"cancelled"', 1, true))
   end)
 end)
