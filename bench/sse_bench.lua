@@ -56,28 +56,36 @@ print(("streams open %d, parked %d (connected in %.2f s)"):format(st.streams_ope
   (t_ready - (t_ready - 0)) / 1e9))
 print(("server RSS %d KB -> %d KB: %.1f KB per idle stream"):format(rss0, rss1, (rss1 - rss0) / n))
 
--- Observer calls: append + publish, data = "SEQ NS" (NS = monotonic at the call,
--- CLOCK_MONOTONIC: the same clock in every process).
+-- Observer calls: append + publish, data = "SEQ NS PAD" (NS = monotonic at the
+-- call, CLOCK_MONOTONIC: the same clock in every process; PAD makes the event
+-- as large as a character sheet's, bench/event_bytes.lua: about 740 bytes).
+local PAD = ("x"):rep(700)
+-- The process's CPU time (every thread's) over the events: in mode "run" the
+-- writer is another process, so it is the server's alone (keep-alives and the
+-- tail's polls included).
+local cpu0 = os.clock()
 if mode == "run" then
   local pub = ("%s -e %q"):format(arg[-1], ([[
     local store, bus = require "grokspicy.store", require "grokspicy.bus"
     local db = assert(store.init_db(%q))
     for i = 0, %d - 1 do
-      db:append_event { run_id = %d, type = "bench", data = ("%%d %%d"):format(i, bus.monotonic_ns()) }
+      db:append_event { run_id = %d, type = "bench", data = ("%%d %%d %s"):format(i, bus.monotonic_ns()) }
       os.execute("sleep 0.1")
-    end]]):format(dir .. "/grok_spicy.db", events, run))
+    end]]):format(dir .. "/grok_spicy.db", events, run, PAD))
   os.execute(pub)
 else
   for i = 0, events - 1 do
     local t = bus.monotonic_ns()
-    local id = db:append_event { run_id = run, type = "bench", data = ("%d %d"):format(i, t) }
+    local id = db:append_event { run_id = run, type = "bench", data = ("%d %d %s"):format(i, t, PAD) }
     bus.publish { type = "bench", run_id = run, id = id }
     sleep(0.1)
   end
 end
+local cpu = os.clock() - cpu0
 local rest = p:read("a")
 p:close()
 io.write(rest)
+if mode == "run" then print(("server CPU per event %.1f ms (%d streams)"):format(cpu / events * 1e3, n)) end
 print(("server stats: events_sent %d, resyncs %d, tail_events %d"):format(server:stats().events_sent,
   server:stats().resyncs, server:stats().tail_events))
 local t0 = bus.monotonic_ns()
