@@ -733,5 +733,8 @@ M.reference = ref -- the Lua definitions grokspicy.html must match (for tests)
 M.native = has_c -- whether the output path is grokspicy.html's
 --- escape(v): v as text, HTML-escaped (& < > " ').
 M.escape = function(v) return escape(tostr(v)) end
+--- json(v): the JSON text the json filter writes of v (object keys sorted); raises on
+--- what it cannot encode (a function, a cycle).
+M.json = function(v) return tostr(F.json(v)) end
 
 return M

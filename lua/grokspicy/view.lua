@@ -703,6 +703,7 @@ function M.env()
       return resources.read("templates/" .. name)
     end,
     globals = {
+      kept_part = M.kept_part,
       badge_class = M.badge_class,
       slug = M.slug,
       statuses = M.STATUSES,
@@ -741,6 +742,33 @@ end
 --- The HTML of template name with ctx, through env().
 function M.render(name, ctx)
   return M.env():render(name, ctx)
+end
+
+-- Storyboard parts whose asset is in (a character's accepted sheet, a scene
+-- with its keyframe and clip), by everything they are made from: the part's
+-- table as JSON (every field, its panels and their attempts included) and
+-- `ended`. A running long run's page then renders only what is still coming.
+-- Bounded: emptied when it reaches PART_MEMO_MAX.
+local PART_MEMO_MAX = 2000
+local part_memo, part_memo_n = {}, 0
+local PART_VAR = { ["partials/character_card.html"] = "c", ["partials/scene_row.html"] = "s" }
+
+--- kept_part(name, item, ended): the HTML of the storyboard part name
+--- ("partials/character_card.html" with c = item, "partials/scene_row.html" with
+--- s = item), remembered by item's JSON; the templates call it for finished parts.
+function M.kept_part(name, item, ended)
+  local var = assert(PART_VAR[name], "kept_part: not a storyboard part")
+  local ok, key = pcall(template.json, item)
+  key = ok and concat({ name, tostring(ended == true), key }, "\0") or nil
+  local html = key and part_memo[key]
+  if not html then
+    html = template.safe(M.render(name, { [var] = item, ended = ended }))
+    if key then
+      if part_memo_n >= PART_MEMO_MAX then part_memo, part_memo_n = {}, 0 end
+      part_memo[key], part_memo_n = html, part_memo_n + 1
+    end
+  end
+  return html
 end
 
 -- What an accepted asset's event changes while the run runs: the pulse and

@@ -111,6 +111,37 @@ describe("view", function()
       true))
   end)
 
+  it("keeps a finished part's HTML by everything it is made from, and renders it anew when any of it changes",
+    function()
+      local id = seeded_run(conn, "c")
+      conn:upsert_video_asset(id, { scene_id = 1, video_url = "", video_path = "runs/1/videos/scene_1.mp4",
+        duration = 8, first_frame_path = "", last_frame_path = "", consistency_score = 0.9, correction_passes = 0 })
+      local function scene1()
+        local m = view.run_model(conn:get_run(id, { timeline = true }))
+        return m.scenes[1], m
+      end
+      local s = scene1()
+      local direct = view.render("partials/scene_row.html", { s = s, ended = false })
+      assert.are.equal(direct, tostring(view.kept_part("partials/scene_row.html", s, false)))
+      -- The same inputs from a new read: the kept HTML; the page has it where the include was.
+      local again, m = scene1()
+      assert.are.equal(direct, tostring(view.kept_part("partials/scene_row.html", again, false)))
+      assert.truthy(view.render("run.html", { m = m }):find(direct, 1, true))
+      -- ended, a nested field (the clip's score), the scene's text: each makes it anew.
+      assert.are.equal(view.render("partials/scene_row.html", { s = again, ended = true }),
+        tostring(view.kept_part("partials/scene_row.html", again, true)))
+      again.video.consistency_score = 0.41
+      local changed = tostring(view.kept_part("partials/scene_row.html", again, false))
+      assert.truthy(changed:find(">41%<", 1, true))
+      again.description = "a new description"
+      assert.truthy(tostring(view.kept_part("partials/scene_row.html", again, false)):find("a new description", 1,
+        true))
+      local c = view.run_model(conn:get_run(id)).characters[1]
+      assert.are.equal(view.render("partials/character_card.html", { c = c, ended = false }),
+        tostring(view.kept_part("partials/character_card.html", c, false)))
+      assert.has_error(function() view.kept_part("partials/run_header.html", {}, false) end)
+    end)
+
   it("computes progress from each step's share and the accepted assets", function()
     local id = seeded_run(conn, "c")
     local m = view.run_model(conn:get_run(id))
