@@ -31,7 +31,14 @@ local function like_view(engine)
   local filters, globals = {}, {}
   for k, v in pairs(env.filters) do if not defaults[k] then filters[k] = v end end
   for k, v in pairs(getmetatable(setmetatable({}, env.scope_mt)).__index) do globals[k] = v end
-  return engine.new { loader = env.loader, filters = filters, globals = globals }
+  -- view's kept parts render through view's engine: here they go through this one.
+  local other
+  local VAR = { ["partials/character_card.html"] = "c", ["partials/scene_row.html"] = "s" }
+  globals.kept_part = function(name, item, ended)
+    return engine.safe(other:render(name, { [VAR[name]] = item, ended = ended }))
+  end
+  other = engine.new { loader = env.loader, filters = filters, globals = globals }
+  return other
 end
 
 local function tmpdb()
