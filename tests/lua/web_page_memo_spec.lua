@@ -32,13 +32,17 @@ local function finished_run(conn, title)
   return id
 end
 
+-- A new output folder and its store, a writer on it, and web.lua serving it.
+local function fresh()
+  local dir = tmpdir()
+  local writer = assert(store.init_db(dir .. "/grok_spicy.db"))
+  web.init { db = dir .. "/grok_spicy.db", output_dir = dir }
+  return dir, writer
+end
+
 describe("finished run pages kept between loads", function()
-  local dir, writer
-  before_each(function()
-    dir = tmpdir()
-    writer = assert(store.init_db(dir .. "/grok_spicy.db"))
-    web.init { db = dir .. "/grok_spicy.db", output_dir = dir }
-  end)
+  local writer
+  before_each(function() writer = select(2, fresh()) end)
   after_each(function() writer:close() end)
 
   it("serves the same page while nothing changes, and every committed change on the next load", function()
@@ -85,9 +89,7 @@ end)
 
 describe("an asset's attempts panel served alone", function()
   it("gives the body a page load has, by the panel's key; 400 without one, 404 for none", function()
-    local dir = tmpdir()
-    local writer = assert(store.init_db(dir .. "/grok_spicy.db"))
-    web.init { db = dir .. "/grok_spicy.db", output_dir = dir }
+    local _, writer = fresh()
     local obs = observer.WebObserver(writer, nil, { warn = function(msg) error(msg, 0) end })
     local id = obs:on_run_start("a fox")
     obs:on_plan(id, { title = "T", style = "ink", aspect_ratio = "16:9", color_palette = "grey",
@@ -125,17 +127,13 @@ end)
 
 describe("the run list and /api/runs kept between loads", function()
   local view = require "grokspicy.view"
-  local dir, writer
+  local writer
   local function get(path, query)
     local res = web.handle { method = "GET", path = path, query = query or {}, headers = {} }
     assert.are.equal(200, res.status)
     return res.body
   end
-  before_each(function()
-    dir = tmpdir()
-    writer = assert(store.init_db(dir .. "/grok_spicy.db"))
-    web.init { db = dir .. "/grok_spicy.db", output_dir = dir }
-  end)
+  before_each(function() writer = select(2, fresh()) end)
   after_each(function() writer:close() end)
 
   it("serves the same bodies while nothing changes, and every committed change on the next load", function()
