@@ -281,7 +281,7 @@ end
 -- A resumed run: the store has already made this process its owner (claim_run);
 -- the dashboard hears that it goes on.
 function WebObserver:on_resume(run_id)
-  self:_record(run_id, "status", nil, { status = "pending", resumed = true }, function(conn)
+  self:_record(run_id, "status", "resumed", { status = "pending", resumed = true }, function(conn)
     if self.provider then conn:update_run(run_id, { provider = self.provider }) end
   end)
 end

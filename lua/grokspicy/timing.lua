@@ -143,18 +143,18 @@ end
 -- asked for them again (reading each past run whole, events and all, on
 -- every load). Keyed by the row's times too, so a row written again is read
 -- again; emptied when full.
-local measured, n_measured, MAX_MEASURED = setmetatable({}, { __mode = "k" }), 0, 256
+local measured, MAX_MEASURED = setmetatable({}, { __mode = "k" }), 256
 
 -- A past run's finished steps {key = seconds} and its plan's counts, or nil
 -- when its last attempt has no recorded end.
 local function measure(conn, row)
   local kept = measured[conn]
-  if not kept or n_measured >= MAX_MEASURED then
-    kept, n_measured = {}, 0
+  if not kept or kept.n >= MAX_MEASURED then
+    kept = { n = 0, runs = {} }
     measured[conn] = kept
   end
   local key = ("%s|%s|%s"):format(row.id, row.completed_at, row.updated_at)
-  if kept[key] then return kept[key] end
+  if kept.runs[key] then return kept.runs[key] end
   local run = conn:get_run(row.id, { timeline = true })
   local sp = run and M.spans(run)
   if not (sp and sp.t_end) then return nil end
@@ -162,7 +162,7 @@ local function measure(conn, row)
   for step, s in pairs(sp.steps) do
     if s.stop then m.steps[step] = math.max(0, s.stop - s.start) end
   end
-  kept[key], n_measured = m, n_measured + 1
+  kept.runs[key], kept.n = m, kept.n + 1
   return m
 end
 

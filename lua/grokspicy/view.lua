@@ -748,9 +748,9 @@ end
 -- with its keyframe and clip), by everything they are made from: the part's
 -- table as JSON (every field, its panels and their attempts included) and
 -- `ended`. A running long run's page then renders only what is still coming.
--- Bounded: emptied when it reaches PART_MEMO_MAX.
-local PART_MEMO_MAX = 2000
-local part_memo, part_memo_n = {}, 0
+-- Bounded in bytes (keys and HTML): emptied when it would pass PART_MEMO_BYTES.
+local PART_MEMO_BYTES = 4 * 1024 * 1024
+local part_memo, part_memo_bytes = {}, 0
 local PART_VAR = { ["partials/character_card.html"] = "c", ["partials/scene_row.html"] = "s" }
 
 --- kept_part(name, item, ended): the HTML of the storyboard part name
@@ -764,8 +764,9 @@ function M.kept_part(name, item, ended)
   if not html then
     html = template.safe(M.render(name, { [var] = item, ended = ended }))
     if key then
-      if part_memo_n >= PART_MEMO_MAX then part_memo, part_memo_n = {}, 0 end
-      part_memo[key], part_memo_n = html, part_memo_n + 1
+      local size = #key + #tostring(html)
+      if part_memo_bytes + size > PART_MEMO_BYTES then part_memo, part_memo_bytes = {}, 0 end
+      part_memo[key], part_memo_bytes = html, part_memo_bytes + size
     end
   end
   return html
@@ -823,7 +824,9 @@ function M.run_fragment(run, kind, key, model)
   local small = small_fragment(model, kind, key)
   if small then return small end
   local parts = { M.render("partials/run_header.html", { m = model, oob = true }) }
-  if kind == "plan" then
+  -- A resumed run's slots that failed or were not made wait again: the
+  -- storyboard comes whole, as with the plan.
+  if kind == "plan" or (kind == "status" and key == "resumed") then
     parts[#parts + 1] = M.render("partials/storyboard.html", { m = model, oob = true })
   elseif kind == "character" then
     for _, c in ipairs(model.characters) do

@@ -73,14 +73,14 @@ local function forget_pages() page_memo, page_memo_bytes = {}, 0 end
 -- Bodies of the run list and of GET /api/runs, by their query: {version =, body =},
 -- kept as finished runs' pages are (data_version). A list page is kept only when
 -- none of its entries moves with the clock (view.list_item_timeless). Bounded in
--- entries: emptied when it would pass LIST_MEMO_MAX.
-local LIST_MEMO_MAX = 64
-local list_memo, list_memo_n = {}, 0
+-- entries and bytes: emptied when it would pass LIST_MEMO_MAX or LIST_MEMO_BYTES.
+local LIST_MEMO_MAX, LIST_MEMO_BYTES = 64, 4 * 1024 * 1024
+local list_memo, list_memo_n, list_memo_bytes = {}, 0, 0
 
 -- Everything kept: this state's own commits do not move its data_version.
 local function forget_kept()
   forget_pages()
-  list_memo, list_memo_n = {}, 0
+  list_memo, list_memo_n, list_memo_bytes = {}, 0, 0
 end
 
 local function list_kept(key, version)
@@ -89,11 +89,12 @@ local function list_kept(key, version)
 end
 
 local function keep_list(key, version, body)
-  if not list_memo[key] then
-    if list_memo_n >= LIST_MEMO_MAX then list_memo, list_memo_n = {}, 0 end
-    list_memo_n = list_memo_n + 1
+  local old = list_memo[key]
+  if not old and list_memo_n >= LIST_MEMO_MAX or list_memo_bytes + #body > LIST_MEMO_BYTES then
+    list_memo, list_memo_n, list_memo_bytes, old = {}, 0, 0, nil
   end
-  list_memo[key] = { version = version, body = body }
+  if old then list_memo_bytes = list_memo_bytes - #old.body else list_memo_n = list_memo_n + 1 end
+  list_memo[key], list_memo_bytes = { version = version, body = body }, list_memo_bytes + #body
 end
 
 --- Called once per Lua state by the server: {output_dir=, db=, token=}.

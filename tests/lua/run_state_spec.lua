@@ -326,6 +326,10 @@ describe("live fragments and page loads", function()
     assert.is_true(conn:claim_run(id2))
     obs:on_resume(id2)
     agree(id2)
+    -- The slots that were not made wait again: the storyboard comes whole (an
+    -- asset's event then swaps only its own parts, not the card or the row).
+    local resumed = conn:events_since(id2, 0, 10000)
+    assert.truthy(resumed[#resumed].html:find('<section id="storyboard"', 1, true))
     for _, step in ipairs { "ideation", "characters", "keyframes", "script", "videos", "assembly" } do
       obs:on_status(id2, step)
       agree(id2)
