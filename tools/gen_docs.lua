@@ -154,6 +154,30 @@ local function lua_module(modname, path)
       if rawequal(mod[k], v) then seen[k] = true end
     end
   end
+  -- Entries another Lua module of the library defines and this one re-exports
+  -- (grokspicy.view re-exports grokspicy.run_model): documented there, listed once.
+  for _, e in ipairs(entries) do seen[e.name] = seen[e.name] or false end
+  local others = {}
+  for name, other in pairs(package.loaded) do
+    if name ~= modname and name:match("^grokspicy%.[%w_]+$") and type(other) == "table"
+      and not rawequal(other, raw) then
+      others[#others + 1] = name
+    end
+  end
+  table.sort(others) -- the first module that has it, always the same one
+  for k, v in pairs(mod) do
+    if seen[k] == nil and type(k) == "string" then
+      for _, name in ipairs(others) do
+        if rawequal(package.loaded[name][k], v) then
+          seen[k] = true
+          m.also = m.also or {}
+          m.also[name] = true
+          break
+        end
+      end
+    end
+  end
+  for k, v in pairs(seen) do if v == false then seen[k] = nil end end
   local function push(key, e, value)
     seen[key] = true
     m.items[#m.items + 1] = { name = key, kind = type(value) == "function" and "function" or "value",
@@ -336,6 +360,14 @@ local function render_module(m)
     w(("Every entry of [%s](#%s) is here too, the same function or value%s"):format(m.raw,
       m.raw:gsub("%.", ""):lower(), #m.items > 0 and "; this face adds:" or "."))
     if #m.items > 0 then w() end
+  end
+  local also = {}
+  for name in pairs(m.also or {}) do also[#also + 1] = name end
+  table.sort(also)
+  for _, name in ipairs(also) do
+    w(("Every entry of [%s](#%s) is here too (re-exported), the same function or value."):format(name,
+      name:gsub("%.", ""):lower()))
+    w()
   end
   for _, it in ipairs(m.items) do
     local head
